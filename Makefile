@@ -1,0 +1,47 @@
+# peerlab: build, test and run the two-VPC peering lab. `make help` lists the targets.
+SHELL := bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+# Builds go to CARGO_TARGET_DIR when set (CI points it at a cache outside the clone), else ./target.
+TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
+PORT ?= 4566
+PROFILE ?= instant
+LOCAL_ARGS ?=
+
+.PHONY: help venv build-functions test test-rust lint-rust test-local-aws local-aws resources clean-venv
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## create the project virtualenv (moto, awscli, cargo-lambda, linters), pinned
+
+$(VENV)/.installed: infra/local/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
+	touch $@
+
+build-functions: ## build every step Lambda (debug) for the local AWS
+	cargo build --workspace --bins
+
+test: venv test-rust lint-rust test-local-aws ## everything: unit tests, clippy, the local AWS's own tests
+
+test-rust: ## Rust unit, SDK-mock and handler tests
+	cargo test --workspace
+
+lint-rust: ## clippy with warnings as errors
+	cargo clippy --workspace --all-targets -- -D warnings
+
+test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q
+
+local-aws: venv ## run the local AWS in the foreground on 127.0.0.1:$(PORT) (PROFILE=instant|realistic)
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug infra/local/start --port $(PORT) --profile $(PROFILE) $(LOCAL_ARGS)
+
+resources: ## list every live resource of a running local AWS on $(PORT), with tags
+	@curl -s http://127.0.0.1:$(PORT)/peerlab/resources
+
+clean-venv: ## remove the virtualenv
+	rm -rf $(VENV)

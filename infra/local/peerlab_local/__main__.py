@@ -1,0 +1,93 @@
+"""`python -m peerlab_local --port PORT ...`: start the local AWS on 127.0.0.1 (see infra/local/start)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+
+
+def _sfn_calls_loopback() -> None:
+    """moto's Step Functions engine calls services at http://localhost:PORT; make that 127.0.0.1 explicitly."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    def boto_client_for(region, service, state_credentials=None):
+        kwargs = {}
+        if not botocore_stubber.enabled:  # noqa: F821 - resolved in boto_client's globals
+            kwargs["endpoint_url"] = f"http://127.0.0.1:{moto_server_port()}"  # noqa: F821
+        return boto3.client(  # noqa: F821
+            aws_access_key_id="ak", aws_secret_access_key="sk", region_name=region, service_name=service,
+            config=Config(parameter_validation=False,  # noqa: F821
+                          retries={"max_attempts": 0, "total_max_attempts": 1},
+                          connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,  # noqa: F821
+                          read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS),  # noqa: F821
+            **kwargs)
+
+    boto_client.boto_client_for.__code__ = boto_client_for.__code__
+
+
+def main(argv: list[str] | None = None) -> int:
+    from .config import Config, parser
+
+    args = parser().parse_args(argv)
+    from werkzeug.serving import make_server
+
+    os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonSSMManagedInstanceCore must exist to attach it
+    logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    from moto.core.config import default_user_config
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+
+    from . import world as world_module
+
+    # Bind first: with --port 0 the real port is known only now, and everything else needs it.
+    holder: dict = {}
+
+    def app(environ, start_response):
+        return holder["app"](environ, start_response)
+
+    try:
+        server = make_server("127.0.0.1", args.port, app, threaded=True)
+    except (OSError, SystemExit) as exc:  # werkzeug reports "in use" itself and exits; say it our way
+        reason = getattr(exc, "strerror", None) or "address already in use"
+        print(f"infra/local/start: cannot listen on 127.0.0.1:{args.port}: {reason}", file=sys.stderr)
+        return 1
+    port = server.server_port
+    os.environ["MOTO_PORT"] = str(port)
+    config = Config(port=port, profile=args.profile, time_scale=args.time_scale, fault_rate=args.fault_rate,
+                    seed=args.seed, consistency_window=args.consistency_window, lambda_dir=args.lambda_dir,
+                    log_dir=args.log_dir, region=args.region)
+    world_module.install(config)
+
+    from . import ec2_patches, lambda_bridge
+    from .server import Middleware
+
+    ec2_patches.install()
+    lambda_bridge.install()
+    _sfn_calls_loopback()
+    default_user_config["stepfunctions"]["execute_state_machine"] = True
+    default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables
+
+    holder["app"] = Middleware(DomainDispatcherApplication(create_backend_app))
+
+    stopping = threading.Event()
+
+    def stop(signum, frame):
+        if not stopping.is_set():
+            stopping.set()
+            threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    print(f"ready http://127.0.0.1:{port}", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        lambda_bridge.POOLS.stop_all()
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

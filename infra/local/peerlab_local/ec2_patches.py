@@ -1,0 +1,286 @@
+"""EC2 behaviour moto lacks and this workflow depends on: asynchronous states, deletions that AWS refuses,
+eventual consistency on new resources, ClientToken idempotency, and security-group/VPC checks."""
+
+from __future__ import annotations
+
+import functools
+import ipaddress
+import itertools
+import threading
+
+from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
+from moto.ec2.models import EC2Backend
+from moto.ec2.models.instances import Instance
+
+from .world import world
+
+_original: dict[str, object] = {}
+
+
+def _wrap(cls, name):
+    def decorator(replacement):
+        original = getattr(cls, name)
+        _original[f"{cls.__name__}.{name}"] = original
+
+        @functools.wraps(original)
+        def wrapper(*args, **kwargs):
+            return replacement(original, *args, **kwargs)
+
+        setattr(cls, name, wrapper)
+        return replacement
+
+    return decorator
+
+
+def _set_instance_state(instance: Instance, name: str, code: int) -> None:
+    instance._state.name = name
+    instance._state.code = code
+
+
+def _live_instances(backend: EC2Backend):
+    for instance in backend.all_instances():
+        if instance._state.name != "terminated":
+            yield instance
+
+
+def _instance_groups(instance: Instance) -> set[str]:
+    return {group.id for group in instance.security_groups or []}
+
+
+# --- instances -------------------------------------------------------------------------------------------------
+
+
+@_wrap(EC2Backend, "run_instances")
+def _run_instances(original, backend, image_id, count, user_data, security_group_names, **kwargs):
+    token = kwargs.get("client_token")
+    if token and token != "ABCDE":  # moto's placeholder when the caller sent none
+        for reservation in backend.reservations.values():
+            if reservation.instances and getattr(reservation.instances[0], "client_token", None) == token:
+                return reservation  # AWS: the same ClientToken returns the original reservation, launches nothing
+    subnet_id = kwargs.get("subnet_id")
+    if subnet_id:
+        subnet = backend.get_subnet(subnet_id)
+        for group_id in kwargs.get("security_group_ids") or []:
+            group = backend.get_security_group_from_id(group_id)
+            if group is not None and group.vpc_id != subnet.vpc_id:
+                raise EC2ClientError(
+                    "InvalidParameter",
+                    f"Security group {group_id} and subnet {subnet_id} belong to different networks.",
+                )
+    reservation = original(backend, image_id, count, user_data, security_group_names, **kwargs)
+    w = world()
+    for instance in reservation.instances:
+        w.born(instance.id)
+        _set_instance_state(instance, "pending", 0)
+
+        def become_running(instance=instance):
+            if instance._state.name == "pending":
+                _set_instance_state(instance, "running", 16)
+                w.running_since[instance.id] = w.now()
+
+        w.after("instance_pending", become_running)
+    return reservation
+
+
+@_wrap(Instance, "terminate")
+def _terminate(original, instance):
+    previous = original(instance)  # moto: state terminated, network interfaces released
+    # AWS deletes the interfaces RunInstances created (DeleteOnTermination); moto leaves them in the subnet
+    for index, nic in list(instance.nics.items()):
+        if index == 0 or getattr(nic, "delete_on_termination", False):
+            instance.ec2_backend.enis.pop(nic.id, None)
+    w = world()
+    w.running_since.pop(instance.id, None)
+    if w.config.delay("instance_shutting_down") > 0:
+        _set_instance_state(instance, "shutting-down", 32)
+        w.after("instance_shutting_down", lambda: _set_instance_state(instance, "terminated", 48))
+    return previous
+
+
+@_wrap(EC2Backend, "modify_instance_security_groups")
+def _modify_groups(original, backend, instance_id, new_group_id_list):
+    instance = backend.get_instance(instance_id)
+    for group_id in new_group_id_list:
+        group = backend.get_security_group_from_id(group_id)
+        if group is None:
+            raise EC2ClientError("InvalidGroup.NotFound", f"The security group '{group_id}' does not exist")
+        if group.vpc_id != instance.vpc_id:
+            raise EC2ClientError(
+                "InvalidGroup.NotFound",
+                f"The security group '{group_id}' does not exist in VPC '{instance.vpc_id}'",
+            )
+    result = original(backend, instance_id, new_group_id_list)
+    # AWS replaces the groups of the primary network interface; moto keeps the old ones there too.
+    primary = instance.nics.get(0)
+    if primary is not None:
+        primary._group_set = list(instance.security_groups)
+    return result
+
+
+# --- VPC peering ----------------------------------------------------------------------------------------------
+
+
+@_wrap(EC2Backend, "create_vpc_peering_connection")
+def _create_peering(original, backend, vpc, peer_vpc, tags=None):
+    pcx = original(backend, vpc, peer_vpc, tags)
+    w = world()
+    w.born(pcx.id)
+    if w.config.delay("peering_initiating") > 0:
+        pcx._status.initiating()
+
+        def pending():
+            if pcx._status.code == "initiating-request":
+                pcx._status.pending()
+
+        w.after("peering_initiating", pending)
+    return pcx
+
+
+@_wrap(EC2Backend, "accept_vpc_peering_connection")
+def _accept_peering(original, backend, vpc_pcx_id):
+    pcx = original(backend, vpc_pcx_id)  # validates the transition, sets active
+    w = world()
+    if w.config.delay("peering_provisioning") > 0:
+        pcx._status.code, pcx._status.message = "provisioning", "Provisioning"
+
+        def active():
+            if pcx._status.code == "provisioning":
+                pcx._status.accept()
+
+        w.after("peering_provisioning", active)
+    return pcx
+
+
+# --- VPC endpoints --------------------------------------------------------------------------------------------
+
+
+@_wrap(EC2Backend, "create_vpc_endpoint")
+def _create_endpoint(original, backend, *args, **kwargs):
+    token = kwargs.get("client_token")
+    if token:
+        for endpoint in backend.vpc_end_points.values():
+            if endpoint.client_token == token and endpoint.state not in ("deleted", "deleting"):
+                return endpoint
+    endpoint = original(backend, *args, **kwargs)
+    # moto gives endpoint interfaces random 10.x addresses; AWS takes a free one from the subnet
+    for eni_id in endpoint.network_interface_ids:
+        eni = backend.enis.get(eni_id)
+        if eni is not None and eni.subnet is not None:
+            eni.private_ip_address = _free_address(backend, eni.subnet)
+            for entry in getattr(eni, "private_ip_addresses", None) or []:
+                if entry.get("Primary"):
+                    entry["PrivateIpAddress"] = eni.private_ip_address
+    w = world()
+    if w.config.delay("endpoint_pending") > 0:
+        endpoint.state = "pending"
+
+        def available():
+            if endpoint.state == "pending":
+                endpoint.state = "available"
+
+        w.after("endpoint_pending", available)
+    return endpoint
+
+
+def _free_address(backend, subnet) -> str:
+    used = {eni.private_ip_address for eni in backend.enis.values()}
+    network = ipaddress.ip_network(subnet.cidr_block)
+    for host in itertools.islice(network.hosts(), 3, None):  # AWS reserves the first four addresses (.0 to .3)
+        if str(host) not in used:
+            return str(host)
+    raise EC2ClientError("InsufficientFreeAddressesInSubnet", f"no free address in {subnet.id}")
+
+
+@_wrap(EC2Backend, "delete_vpc_endpoints")
+def _delete_endpoints(original, backend, vpce_ids=None):
+    w = world()
+    unsuccessful = []
+    for vpce_id in vpce_ids or []:
+        endpoint = backend.vpc_end_points.get(vpce_id)
+        if endpoint is None or endpoint.state == "deleted":
+            unsuccessful.append(vpce_id)
+            continue
+        if endpoint.state == "deleting":
+            continue
+        if w.config.delay("endpoint_deleting") > 0:
+            endpoint.state = "deleting"
+            # its network interfaces stay until the deletion completes, so the subnet stays in use meanwhile
+            w.after("endpoint_deleting", lambda vpce_id=vpce_id: original(backend, [vpce_id]))
+        else:
+            original(backend, [vpce_id])
+    return None
+
+
+# --- deletions refused like AWS -------------------------------------------------------------------------------
+
+
+def _endpoints_alive(backend: EC2Backend):
+    return [e for e in backend.vpc_end_points.values() if e.state != "deleted"]
+
+
+@_wrap(EC2Backend, "delete_subnet")
+def _delete_subnet(original, backend, subnet_id):
+    subnet = backend.get_subnet(subnet_id)
+    users = [i.id for i in _live_instances(backend) if i.subnet_id == subnet_id]
+    users += [eni.id for eni in backend.enis.values() if getattr(eni.subnet, "id", None) == subnet_id]
+    users += [e.id for e in _endpoints_alive(backend) if subnet_id in (e.subnet_ids or [])]
+    if users:
+        raise DependencyViolationError(f"The subnet '{subnet.id}' has dependencies and cannot be deleted.")
+    return original(backend, subnet_id)
+
+
+def group_users(backend: EC2Backend, group_id: str) -> list[str]:
+    """What keeps a security group from being deleted: instances, network interfaces, endpoints, other groups."""
+    users = [i.id for i in _live_instances(backend) if group_id in _instance_groups(i)]
+    users += [eni.id for eni in backend.enis.values() if group_id in {g.id for g in eni._group_set}]
+    users += [e.id for e in _endpoints_alive(backend) if group_id in (e.security_group_ids or [])]
+    for groups in backend.groups.values():
+        for group in groups.values():
+            if group.id == group_id:
+                continue
+            for rule in list(group.ingress_rules) + list(group.egress_rules):
+                if (rule.source_group or {}).get("GroupId") == group_id:
+                    users.append(group.id)
+    return users
+
+
+_internal = threading.local()  # set while moto's own DeleteVpc removes the VPC's default group
+
+
+@_wrap(EC2Backend, "delete_security_group")
+def _delete_group(original, backend, name=None, group_id=None):
+    group = backend.get_security_group_from_id(group_id) if group_id else None
+    if group is not None and not getattr(_internal, "deleting_vpc", False):
+        if group.is_default or group.name == "default":
+            raise EC2ClientError("CannotDelete", f"the specified group: \"{group_id}\" name: \"default\" cannot be deleted by a user")
+        if group_users(backend, group.id):
+            raise DependencyViolationError(f"resource {group.id} has a dependent object")
+    return original(backend, name=name, group_id=group_id)
+
+
+@_wrap(EC2Backend, "delete_vpc")
+def _delete_vpc(original, backend, vpc_id):
+    vpc = backend.get_vpc(vpc_id)
+    refusal = DependencyViolationError(f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
+    if backend.describe_subnets(filters={"vpc-id": vpc_id}):
+        raise refusal
+    if any(g.vpc_id == vpc_id and not (g.is_default or g.name == "default")
+           for groups in backend.groups.values() for g in groups.values()):
+        raise refusal
+    if any(e.vpc_id == vpc_id for e in _endpoints_alive(backend)):
+        raise refusal
+    for igw in backend.internet_gateways.values():
+        if igw.vpc is not None and igw.vpc.id == vpc_id:
+            raise refusal
+    for pcx in backend.vpc_pcxs.values():
+        if pcx._status.code not in ("deleted", "rejected", "failed", "expired") and vpc_id in (pcx.vpc.id, pcx.peer_vpc.id):
+            raise refusal
+    _internal.deleting_vpc = True
+    try:
+        return original(backend, vpc_id)
+    finally:
+        _internal.deleting_vpc = False
+
+
+def install() -> None:
+    """The patches are applied when this module is imported; this makes the import explicit at the call site."""

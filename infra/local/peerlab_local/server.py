@@ -1,0 +1,209 @@
+"""The HTTP front of the local AWS: moto's app behind a middleware that adds time, faults, eventual consistency,
+SSM Run Command and an inventory of live resources (GET /peerlab/resources)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import re
+import threading
+import urllib.parse
+import uuid
+from collections import Counter
+
+from . import inventory, ssm
+from .world import LOCK, world
+
+CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
+
+# EC2 actions that AWS may answer NotFound for a resource created a moment ago (eventual consistency), by the
+# query parameters that name it.
+CONSISTENCY = {
+    "DescribeVpcPeeringConnections": "VpcPeeringConnectionId",
+    "AcceptVpcPeeringConnection": "VpcPeeringConnectionId",
+    "RejectVpcPeeringConnection": "VpcPeeringConnectionId",
+    "DeleteVpcPeeringConnection": "VpcPeeringConnectionId",
+    "CreateRoute": "VpcPeeringConnectionId",
+    "ReplaceRoute": "VpcPeeringConnectionId",
+    "DescribeInstances": "InstanceId",
+    "DescribeInstanceStatus": "InstanceId",
+    "ModifyInstanceAttribute": "InstanceId",
+    "TerminateInstances": "InstanceId",
+    "CreateTags": "ResourceId",
+}
+NOT_FOUND = {
+    "pcx-": ("InvalidVpcPeeringConnectionID.NotFound", "The vpcPeeringConnection ID '{}' does not exist"),
+    "i-": ("InvalidInstanceID.NotFound", "The instance ID '{}' does not exist"),
+}
+
+
+def ec2_error(code: str, message: str, status: int = 400):
+    body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Response><Errors><Error><Code>{code}</Code>'
+            f"<Message>{message}</Message></Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>")
+    return status, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode()
+
+
+def json_error(code: str, message: str, status: int = 400):
+    body = json.dumps({"__type": code, "message": message}).encode()
+    return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
+
+
+class Faults:
+    """Throttling at a fixed rate, reproducible: call n of an action fails iff hash(seed, service, action, n) < rate."""
+
+    def __init__(self, rate: float, seed: int):
+        self.rate, self.seed = rate, seed
+        self.calls: Counter = Counter()
+        self.injected: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def hit(self, service: str, action: str) -> bool:
+        if self.rate <= 0:
+            return False
+        with self._lock:
+            n = self.calls[(service, action)]
+            self.calls[(service, action)] += 1
+        digest = hashlib.sha256(f"{self.seed}:{service}:{action}:{n}".encode()).digest()
+        hit = int.from_bytes(digest[:8], "big") / 2**64 < self.rate
+        if hit:
+            with self._lock:
+                self.injected[f"{service}:{action}"] += 1
+        return hit
+
+
+class Middleware:
+    def __init__(self, app):
+        self.app = app
+        cfg = world().config
+        self.faults = Faults(cfg.fault_rate, cfg.seed)
+
+    def __call__(self, environ, start_response):
+        path = environ.get("PATH_INFO", "")
+        if path.startswith("/peerlab/"):
+            return self._respond(start_response, *self._own(path, environ))
+        world().tick()
+        body = self._body(environ)
+        service, action, params = self._identify(environ, body)
+        if service in ("ec2", "ssm") or (service == "lambda" and action == "Invoke"):
+            if self.faults.hit(service, action or "?"):
+                return self._respond(start_response, *self._throttle(service))
+        if service == "ssm" and action in ssm.HANDLERS:
+            return self._respond(start_response, *self._ssm(action, body))
+        if service == "ec2" and action in CONSISTENCY:
+            refused = self._too_new(action, params)
+            if refused:
+                return self._respond(start_response, *refused)
+        if service in ("ec2", "ssm"):
+            with LOCK:
+                return self._buffered(environ, start_response)
+        return self.app(environ, start_response)
+
+    # ---- helpers ------------------------------------------------------------------------------------------
+
+    def _buffered(self, environ, start_response):
+        # consume the response inside the lock: moto renders lazily
+        captured = {}
+
+        def capture(status, headers, exc_info=None):
+            captured["status"], captured["headers"] = status, headers
+            return lambda data: None
+
+        chunks = b"".join(self.app(environ, capture))
+        start_response(captured["status"], captured["headers"])
+        return [chunks]
+
+    @staticmethod
+    def _body(environ) -> bytes:
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        data = environ["wsgi.input"].read(length) if length else b""
+        environ["wsgi.input"] = io.BytesIO(data)
+        environ["CONTENT_LENGTH"] = str(len(data))
+        return data
+
+    @staticmethod
+    def _identify(environ, body: bytes):
+        match = CREDENTIAL.search(environ.get("HTTP_AUTHORIZATION", ""))
+        service = match.group(2) if match else ""
+        target = environ.get("HTTP_X_AMZ_TARGET", "")
+        params: dict[str, list[str]] = {}
+        action = ""
+        if target:
+            action = target.rsplit(".", 1)[-1]
+        elif service == "lambda":
+            if re.search(r"/functions/[^/]+/invocations$", environ.get("PATH_INFO", "")):
+                action = "Invoke"
+        else:
+            params = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            if (environ.get("CONTENT_TYPE") or "").startswith("application/x-www-form-urlencoded"):
+                params.update(urllib.parse.parse_qs(body.decode("utf-8", "replace")))
+            action = (params.get("Action") or [""])[0]
+        return service, action, params
+
+    def _throttle(self, service: str):
+        if service == "ec2":
+            return ec2_error("RequestLimitExceeded", "Request limit exceeded.", 503)
+        if service == "ssm":
+            return json_error("ThrottlingException", "Rate exceeded")
+        status, headers, _ = json_error("TooManyRequestsException", "Rate Exceeded.", 429)
+        body = json.dumps({"Type": "User", "message": "Rate Exceeded.",
+                           "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}).encode()
+        return status, dict(headers, **{"Content-Type": "application/json"}), body
+
+    @staticmethod
+    def _ssm(action: str, body: bytes):
+        try:
+            request = json.loads(body or b"{}")
+            with LOCK:
+                result = ssm.HANDLERS[action](request)
+        except ssm.SsmError as err:
+            return json_error(err.code, err.message, err.status)
+        except ValueError:
+            return json_error("SerializationException", "the request body is not JSON")
+        return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
+
+    @staticmethod
+    def _too_new(action: str, params):
+        prefix = CONSISTENCY[action]
+        w = world()
+        for key, values in params.items():
+            if key == prefix or key.startswith(prefix + "."):
+                for value in values:
+                    if w.too_new(value):
+                        for id_prefix, (code, message) in NOT_FOUND.items():
+                            if value.startswith(id_prefix):
+                                return ec2_error(code, message.format(value))
+        return None
+
+    def _own(self, path: str, environ):
+        if path == "/peerlab/health":
+            return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
+        if path == "/peerlab/resources":
+            query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+            world().tick()
+            with LOCK:
+                listing = inventory.resources(include_default=query.get("all", ["0"])[0] in ("1", "true"),
+                                              tag=(query.get("tag") or [None])[0])
+            return 200, {"Content-Type": "application/json"}, json.dumps(listing, indent=1).encode()
+        if path == "/peerlab/faults":
+            data = {"rate": self.faults.rate, "seed": self.faults.seed,
+                    "injected": dict(self.faults.injected)}
+            return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+        if path == "/peerlab/config":
+            cfg = world().config
+            data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
+                    "seed": cfg.seed, "region": cfg.region,
+                    "delays": {name: cfg.delay(name) for name in
+                               __import__("peerlab_local.config", fromlist=["REALISTIC"]).REALISTIC}}
+            return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+        return 404, {"Content-Type": "application/json"}, b'{"message":"unknown peerlab endpoint"}'
+
+    @staticmethod
+    def _respond(start_response, status: int, headers: dict, body: bytes):
+        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+                  503: "Service Unavailable"}.get(status, "")
+        start_response(f"{status} {reason}", list(headers.items()) + [("Content-Length", str(len(body)))])
+        return [body]

@@ -1,0 +1,87 @@
+"""Shared state of the local AWS: its configuration, a clock with scheduled state transitions, and moto's backends."""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import threading
+import time
+from typing import Callable
+
+from .config import Config
+
+DEFAULT_ACCOUNT = "123456789012"
+
+# One lock for every change of the simulated world: moto's models are not thread-safe, and the server is threaded.
+# Lambda invocations run outside it (the function's own AWS calls take it again, request by request).
+LOCK = threading.RLock()
+
+
+class World:
+    def __init__(self, config: Config):
+        self.config = config
+        self._queue: list[tuple[float, int, Callable[[], None]]] = []
+        self._counter = itertools.count()
+        # when each resource was created (eventual consistency) and when each instance became running (SSM)
+        self.created_at: dict[str, float] = {}
+        self.running_since: dict[str, float] = {}
+
+    @staticmethod
+    def now() -> float:
+        return time.monotonic()
+
+    def after(self, delay_name: str, action: Callable[[], None]) -> None:
+        """Run `action` once the profile's `delay_name` has passed; at once when that delay is zero."""
+        delay = self.config.delay(delay_name)
+        if delay <= 0:
+            action()
+            return
+        heapq.heappush(self._queue, (self.now() + delay, next(self._counter), action))
+
+    def tick(self) -> None:
+        """Apply every transition that is due. Called before each request is served: time passes between calls."""
+        with LOCK:
+            now = self.now()
+            while self._queue and self._queue[0][0] <= now:
+                _, _, action = heapq.heappop(self._queue)
+                action()
+
+    def born(self, resource_id: str) -> None:
+        self.created_at[resource_id] = self.now()
+
+    def too_new(self, resource_id: str) -> bool:
+        """True while a just-created resource is still invisible to other API calls (eventual consistency)."""
+        created = self.created_at.get(resource_id)
+        return created is not None and self.now() - created < self.config.delay("consistency_window")
+
+
+_world: World | None = None
+
+
+def install(config: Config) -> World:
+    global _world
+    _world = World(config)
+    return _world
+
+
+def world() -> World:
+    if _world is None:
+        raise RuntimeError("the local AWS has not been configured (peerlab_local.world.install)")
+    return _world
+
+
+def ec2_backends():
+    from moto.ec2.models import ec2_backends as backends
+
+    return backends
+
+
+def ec2(account: str = DEFAULT_ACCOUNT, region: str | None = None):
+    return ec2_backends()[account][region or world().config.region]
+
+
+def all_ec2():
+    """Every EC2 backend that exists (one per account and region that was used)."""
+    for account, regions in list(ec2_backends().items()):
+        for region, backend in list(regions.items()):
+            yield account, region, backend

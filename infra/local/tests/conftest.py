@@ -1,0 +1,199 @@
+"""Fixtures: a local AWS started from the project's own launcher on a free port, and boto3 clients for it."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import boto3
+import pytest
+
+ROOT = Path(__file__).resolve().parents[3]
+START = ROOT / "infra" / "local" / "start"
+REGION = "us-east-1"
+
+
+class LocalAws:
+    def __init__(self, *args: str, env: dict | None = None):
+        self.process = subprocess.Popen([str(START), "--port", "0", *args], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+        line = self.process.stdout.readline().strip()
+        if not line.startswith("ready "):
+            self.process.kill()
+            raise RuntimeError(f"local AWS did not start: {line!r} {self.process.stderr.read()}")
+        self.url = line.split(" ", 1)[1]
+
+    def client(self, service: str):
+        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="test",
+                            aws_secret_access_key="test",
+                            config=boto3.session.Config(retries={"max_attempts": 1, "mode": "standard"}))
+
+    def get(self, path: str):
+        with urllib.request.urlopen(self.url + path, timeout=10) as response:
+            return json.load(response)
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+
+@pytest.fixture
+def start_local():
+    started: list[LocalAws] = []
+
+    def start(*args: str, **kwargs) -> LocalAws:
+        aws = LocalAws(*args, **kwargs)
+        started.append(aws)
+        return aws
+
+    yield start
+    for aws in started:
+        aws.stop()
+
+
+@pytest.fixture
+def aws(start_local) -> LocalAws:
+    return start_local()
+
+
+def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
+    """Poll until predicate() is truthy; returns its value (tests of timed states)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)
+
+
+class Lab:
+    """The tutorial's two VPCs built with plain boto3 calls, step by step, for the local AWS's own tests."""
+
+    def __init__(self, aws: LocalAws):
+        self.aws = aws
+        self.ec2 = aws.client("ec2")
+        self.ssm = aws.client("ssm")
+        self.iam = aws.client("iam")
+
+    def vpcs(self):
+        self.vpc_a = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        self.vpc_b = self.ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+        self.subnet_a = self.ec2.create_subnet(VpcId=self.vpc_a, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        self.subnet_b = self.ec2.create_subnet(VpcId=self.vpc_b, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+        self.sg_a = self.ec2.create_security_group(VpcId=self.vpc_a, GroupName="InstanceA",
+                                                   Description="A")["GroupId"]
+        self.sg_b0 = self.ec2.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB0",
+                                                    Description="B")["GroupId"]
+        return self
+
+    def profile(self, with_policy: bool = True):
+        self.iam.create_role(RoleName="lab", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
+                             "Statement": []}))
+        if with_policy:
+            self.iam.attach_role_policy(RoleName="lab",
+                                        PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+        self.iam.create_instance_profile(InstanceProfileName="lab")
+        self.iam.add_role_to_instance_profile(InstanceProfileName="lab", RoleName="lab")
+        return self
+
+    def endpoints(self, services=("ssm", "ssmmessages"), private_dns=True, https_open=True):
+        for attr in ("EnableDnsSupport", "EnableDnsHostnames"):
+            self.ec2.modify_vpc_attribute(VpcId=self.vpc_a, **{attr: {"Value": True}})
+        self.sg_endpoint = self.ec2.create_security_group(VpcId=self.vpc_a, GroupName="endpoints",
+                                                          Description="HTTPS from the VPC")["GroupId"]
+        if https_open:
+            self.ec2.authorize_security_group_ingress(GroupId=self.sg_endpoint, IpPermissions=[
+                {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
+        self.endpoint_ids = []
+        for service in services:
+            self.endpoint_ids.append(self.ec2.create_vpc_endpoint(
+                VpcId=self.vpc_a, ServiceName=f"com.amazonaws.{REGION}.{service}", VpcEndpointType="Interface",
+                SubnetIds=[self.subnet_a], SecurityGroupIds=[self.sg_endpoint],
+                PrivateDnsEnabled=private_dns)["VpcEndpoint"]["VpcEndpointId"])
+        return self
+
+    def instances(self, profile: bool = True):
+        kwargs = {"IamInstanceProfile": {"Name": "lab"}} if profile else {}
+        a = self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                                   SubnetId=self.subnet_a, SecurityGroupIds=[self.sg_a], **kwargs)["Instances"][0]
+        b = self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                                   SubnetId=self.subnet_b, SecurityGroupIds=[self.sg_b0])["Instances"][0]
+        self.instance_a, self.ip_a = a["InstanceId"], a["PrivateIpAddress"]
+        self.instance_b, self.ip_b = b["InstanceId"], b["PrivateIpAddress"]
+        return self
+
+    def peering(self, accept: bool = True):
+        self.pcx = self.ec2.create_vpc_peering_connection(VpcId=self.vpc_a, PeerVpcId=self.vpc_b)[
+            "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+        if accept:
+            self.accept()
+        return self
+
+    def accept(self):
+        """Accept as a client must on AWS: a new peering can be NotFound, then initiating, for a moment."""
+        def accepted():
+            try:
+                self.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=self.pcx)
+                return True
+            except self.ec2.exceptions.ClientError as err:
+                if err.response["Error"]["Code"] in ("InvalidVpcPeeringConnectionID.NotFound",
+                                                     "InvalidStateTransition"):
+                    return False
+                raise
+
+        wait_for(accepted)
+
+    def main_table(self, vpc: str) -> str:
+        tables = self.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                         {"Name": "association.main", "Values": ["true"]}])
+        return tables["RouteTables"][0]["RouteTableId"]
+
+    def routes(self, a_to_b: bool = True, b_to_a: bool = True):
+        if a_to_b:
+            self.ec2.create_route(RouteTableId=self.main_table(self.vpc_a), DestinationCidrBlock="10.1.0.0/16",
+                                  VpcPeeringConnectionId=self.pcx)
+        if b_to_a:
+            self.ec2.create_route(RouteTableId=self.main_table(self.vpc_b), DestinationCidrBlock="10.0.0.0/16",
+                                  VpcPeeringConnectionId=self.pcx)
+        return self
+
+    def open_b(self, protocol: str = "-1"):
+        """The tutorial's step: group InstanceB admits A's group, attached to instance B."""
+        self.sg_b = self.ec2.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB",
+                                                   Description="from A")["GroupId"]
+        perm = {"IpProtocol": protocol, "UserIdGroupPairs": [{"GroupId": self.sg_a}]}
+        if protocol == "icmp":
+            perm.update(FromPort=-1, ToPort=-1)
+        self.ec2.authorize_security_group_ingress(GroupId=self.sg_b, IpPermissions=[perm])
+        self.ec2.modify_instance_attribute(InstanceId=self.instance_b, Groups=[self.sg_b0, self.sg_b])
+        return self
+
+    def ping(self, target: str | None = None, command: str | None = None) -> dict:
+        command = command or f"ping -c 3 -W 2 {target or self.ip_b}"
+        sent = self.ssm.send_command(InstanceIds=[self.instance_a], DocumentName="AWS-RunShellScript",
+                                     Parameters={"commands": [command]})["Command"]
+
+        def finished():
+            try:
+                result = self.ssm.get_command_invocation(CommandId=sent["CommandId"], InstanceId=self.instance_a)
+            except self.ssm.exceptions.InvocationDoesNotExist:
+                return None
+            return result if result["Status"] not in ("Pending", "InProgress") else None
+
+        return wait_for(finished)
+
+    def online(self) -> list[str]:
+        return [i["InstanceId"] for i in self.ssm.describe_instance_information()["InstanceInformationList"]]

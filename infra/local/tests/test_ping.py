@@ -1,0 +1,90 @@
+"""The simulated ping: computed from routes, peering state, security groups and network ACLs."""
+
+import re
+
+from conftest import Lab
+
+
+def ready_lab(aws) -> Lab:
+    return Lab(aws).vpcs().profile().endpoints().instances()
+
+
+def stats(result: dict) -> tuple[int, int, int]:
+    match = re.search(r"(\d+) packets transmitted, (\d+) received, (\d+)% packet loss",
+                      result["StandardOutputContent"])
+    return tuple(int(g) for g in match.groups())
+
+
+def test_fails_before_peering(aws):
+    lab = ready_lab(aws)
+    result = lab.ping()
+    assert result["Status"] == "Failed" and result["ResponseCode"] == 1
+    assert stats(result) == (3, 0, 100)
+    assert "rtt" not in result["StandardOutputContent"]
+    assert "simulated" in result["StandardErrorContent"]
+
+
+def test_fails_with_peering_but_no_route(aws):
+    lab = ready_lab(aws).peering().open_b()
+    result = lab.ping()
+    assert stats(result) == (3, 0, 100)
+    assert "route: route table" in result["StandardErrorContent"]
+
+
+def test_fails_with_route_one_way_only(aws):
+    lab = ready_lab(aws).peering().routes(b_to_a=False).open_b()
+    result = lab.ping()
+    assert stats(result) == (3, 0, 100)
+    assert "return:" in result["StandardErrorContent"]
+
+
+def test_fails_with_routes_but_no_security_group_rule(aws):
+    lab = ready_lab(aws).peering().routes()
+    result = lab.ping()
+    assert stats(result) == (3, 0, 100)
+    assert "sg-in:" in result["StandardErrorContent"]
+
+
+def test_fails_when_peering_not_accepted(aws):
+    lab = ready_lab(aws).peering(accept=False)
+    lab.routes().open_b()
+    result = lab.ping()
+    assert stats(result) == (3, 0, 100)
+    assert "pending-acceptance, not active" in result["StandardErrorContent"]
+
+
+def test_succeeds_when_every_hop_is_right(aws):
+    lab = ready_lab(aws).peering().routes().open_b()
+    result = lab.ping()
+    assert result["Status"] == "Success" and result["ResponseCode"] == 0
+    out = result["StandardOutputContent"]
+    assert stats(result) == (3, 3, 0)
+    assert out.startswith(f"PING {lab.ip_b} ({lab.ip_b}) 56(84) bytes of data.\n")
+    assert len(re.findall(rf"64 bytes from {re.escape(lab.ip_b)}: icmp_seq=\d ttl=\d+ time=[\d.]+ ms", out)) == 3
+    assert re.search(r"rtt min/avg/max/mdev = [\d.]+/[\d.]+/[\d.]+/[\d.]+ ms", out)
+
+
+def test_icmp_only_rule_is_enough(aws):
+    lab = ready_lab(aws).peering().routes().open_b(protocol="icmp")
+    assert stats(lab.ping()) == (3, 3, 0)
+
+
+def test_network_acl_deny_blocks(aws):
+    lab = ready_lab(aws).peering().routes().open_b()
+    acl = lab.ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [lab.vpc_b]}])["NetworkAcls"][0]
+    lab.ec2.create_network_acl_entry(NetworkAclId=acl["NetworkAclId"], RuleNumber=50, Protocol="1",
+                                     RuleAction="deny", Egress=False, CidrBlock="10.0.0.0/16",
+                                     IcmpTypeCode={"Type": -1, "Code": -1})
+    result = lab.ping()
+    assert stats(result) == (3, 0, 100)
+    assert "nacl: network ACL" in result["StandardErrorContent"]
+
+
+def test_unknown_address_and_other_commands(aws):
+    lab = ready_lab(aws)
+    assert stats(lab.ping(target="10.9.9.9")) == (3, 0, 100)
+    other = lab.ping(command="curl http://10.1.1.4/")
+    assert other["Status"] == "Failed" and other["ResponseCode"] == 127
+    assert "not supported by peerlab's local AWS" in other["StandardErrorContent"]
+    endless = lab.ping(command=f"ping {lab.ip_b}")
+    assert endless["ResponseCode"] == 2 and "needs -c N" in endless["StandardErrorContent"]
