@@ -1,0 +1,97 @@
+//! AWS clients, built once per Lambda environment.
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+
+use crate::error::Result;
+use crate::input::LabPlan;
+
+/// The clients of one account and region: home (side A) or the peer (side B).
+#[derive(Clone, Debug)]
+pub struct Scope {
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub region: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Clients {
+    pub ec2: aws_sdk_ec2::Client,
+    pub ssm: aws_sdk_ssm::Client,
+    pub region: String,
+    /// The loaded configuration, to build clients for a peer account/region; None in tests.
+    pub config: Option<SdkConfig>,
+}
+
+impl Clients {
+    /// Load the environment's configuration (region, credentials, AWS_ENDPOINT_URL for the local AWS) once.
+    pub async fn from_env() -> Self {
+        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        Self::from_config(config)
+    }
+
+    pub fn from_config(config: SdkConfig) -> Self {
+        let region = config
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_else(|| "us-east-1".into());
+        Clients {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            region,
+            config: Some(config),
+        }
+    }
+
+    /// Clients from ready-made service clients (tests with aws-smithy-mocks).
+    pub fn from_clients(ec2: aws_sdk_ec2::Client, ssm: aws_sdk_ssm::Client, region: &str) -> Self {
+        Clients {
+            ec2,
+            ssm,
+            region: region.to_string(),
+            config: None,
+        }
+    }
+
+    /// The region side B lives in.
+    pub fn peer_region(&self, lab: &LabPlan) -> String {
+        lab.peer
+            .as_ref()
+            .and_then(|p| p.region.clone())
+            .unwrap_or_else(|| self.region.clone())
+    }
+
+    pub fn home(&self) -> Scope {
+        Scope {
+            ec2: self.ec2.clone(),
+            ssm: self.ssm.clone(),
+            region: self.region.clone(),
+        }
+    }
+
+    /// The clients for side B: the home ones, or ones in the peer region, with the accepter role's
+    /// credentials when the peer is another account.
+    pub async fn peer(&self, lab: &LabPlan) -> Result<Scope> {
+        let (Some(peer), Some(config)) = (lab.peer.as_ref(), self.config.as_ref()) else {
+            return Ok(self.home());
+        };
+        let region = Region::new(self.peer_region(lab));
+        let mut builder = config.to_builder().region(region.clone());
+        if let Some(role) = &peer.accepter_role_arn {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone())
+                .session_name(format!("peerlab-{}", lab.lab_id))
+                .region(region)
+                .configure(config)
+                .build()
+                .await;
+            builder = builder.credentials_provider(
+                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+            );
+        }
+        let config = builder.build();
+        Ok(Scope {
+            ec2: aws_sdk_ec2::Client::new(&config),
+            ssm: aws_sdk_ssm::Client::new(&config),
+            region: self.peer_region(lab),
+        })
+    }
+}

@@ -1,0 +1,574 @@
+//! Why did the final ping fail? The first hop on the way A -> B -> A that blocks it, read from the EC2 state:
+//! the peering's status, A's route to B, B's route back, A's egress and B's ingress security group rules,
+//! and the network ACLs of both subnets. Pure checks over SDK types, plus one function that fetches them.
+
+use std::net::Ipv4Addr;
+
+use aws_sdk_ec2::types::{
+    IpPermission, NetworkAcl, RouteState, RouteTable, RuleAction, SecurityGroup,
+};
+use ipnet::Ipv4Net;
+
+use crate::error::{aws_error, Result};
+use crate::model::SideOutput;
+use crate::tags::{filter, filter_many};
+
+fn net(text: &str) -> Option<Ipv4Net> {
+    text.parse().ok()
+}
+
+fn ip(text: &str) -> Option<Ipv4Addr> {
+    text.parse().ok()
+}
+
+/// The table that routes a subnet: its explicit association, else the VPC's main table.
+pub fn table_for<'a>(tables: &'a [RouteTable], subnet_id: &str) -> Option<&'a RouteTable> {
+    tables
+        .iter()
+        .find(|t| {
+            t.associations()
+                .iter()
+                .any(|a| a.subnet_id() == Some(subnet_id))
+        })
+        .or_else(|| {
+            tables
+                .iter()
+                .find(|t| t.associations().iter().any(|a| a.main() == Some(true)))
+        })
+}
+
+/// Does `table` send `dest` through `peering_id`? None if yes, else what it does instead.
+pub fn route_problem(
+    table: &RouteTable,
+    dest: &str,
+    peering_id: &str,
+    side: &str,
+) -> Option<String> {
+    let table_id = table.route_table_id().unwrap_or("?");
+    let dest_ip = ip(dest)?;
+    let best = table
+        .routes()
+        .iter()
+        .filter_map(|r| Some((r, net(r.destination_cidr_block()?)?)))
+        .filter(|(_, n)| n.contains(&dest_ip))
+        .max_by_key(|(_, n)| n.prefix_len());
+    match best {
+        None => Some(format!(
+            "route table {table_id} of VPC {side} has no route to {dest}"
+        )),
+        Some((route, n)) => {
+            if route.vpc_peering_connection_id() != Some(peering_id) {
+                let via = route
+                    .vpc_peering_connection_id()
+                    .or(route.gateway_id())
+                    .or(route.nat_gateway_id())
+                    .or(route.transit_gateway_id())
+                    .unwrap_or("elsewhere");
+                Some(format!("route table {table_id} of VPC {side} sends {dest} ({n}) to {via}, not to peering {peering_id}"))
+            } else if route.state() == Some(&RouteState::Blackhole) {
+                Some(format!("route table {table_id} of VPC {side} has a blackhole route to {n} via {peering_id}"))
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn allows_icmp(p: &IpPermission) -> bool {
+    match p.ip_protocol().unwrap_or("-1") {
+        "-1" | "all" => true,
+        "icmp" | "1" => matches!(p.from_port(), None | Some(-1) | Some(8)),
+        _ => false,
+    }
+}
+
+/// Does one of `groups` let ICMP echo through from/to `peer_ip` (or a member of `peer_groups`)?
+pub fn groups_allow(
+    groups: &[SecurityGroup],
+    egress: bool,
+    peer_ip: &str,
+    peer_groups: &[String],
+    by_group: bool,
+) -> bool {
+    let Some(addr) = ip(peer_ip) else {
+        return false;
+    };
+    groups.iter().any(|g| {
+        let perms = if egress {
+            g.ip_permissions_egress()
+        } else {
+            g.ip_permissions()
+        };
+        perms.iter().filter(|p| allows_icmp(p)).any(|p| {
+            p.ip_ranges()
+                .iter()
+                .filter_map(|r| net(r.cidr_ip()?))
+                .any(|n| n.contains(&addr))
+                || (by_group
+                    && p.user_id_group_pairs().iter().any(|pair| {
+                        pair.group_id()
+                            .is_some_and(|id| peer_groups.iter().any(|g| g == id))
+                    }))
+        })
+    })
+}
+
+/// The network ACL verdict for ICMP to/from `peer_ip` in one direction: the first matching rule by number.
+pub fn acl_allows(acl: &NetworkAcl, egress: bool, peer_ip: &str) -> bool {
+    let Some(addr) = ip(peer_ip) else {
+        return false;
+    };
+    let mut entries: Vec<_> = acl
+        .entries()
+        .iter()
+        .filter(|e| e.egress() == Some(egress))
+        .collect();
+    entries.sort_by_key(|e| e.rule_number().unwrap_or(i32::MAX));
+    for entry in entries {
+        let covers = entry
+            .cidr_block()
+            .and_then(net)
+            .is_some_and(|n| n.contains(&addr));
+        let protocol = matches!(entry.protocol(), Some("-1") | Some("1"));
+        if covers && protocol {
+            return entry.rule_action() == Some(&RuleAction::Allow);
+        }
+    }
+    false
+}
+
+pub fn acl_for<'a>(acls: &'a [NetworkAcl], subnet_id: &str) -> Option<&'a NetworkAcl> {
+    acls.iter()
+        .find(|a| {
+            a.associations()
+                .iter()
+                .any(|x| x.subnet_id() == Some(subnet_id))
+        })
+        .or_else(|| acls.iter().find(|a| a.is_default() == Some(true)))
+}
+
+/// Everything the diagnosis reads, fetched once.
+#[derive(Debug, Default, Clone)]
+pub struct Snapshot {
+    pub peering_status: Option<String>,
+    pub tables_a: Vec<RouteTable>,
+    pub tables_b: Vec<RouteTable>,
+    pub groups_a: Vec<SecurityGroup>,
+    pub groups_b: Vec<SecurityGroup>,
+    pub acls_a: Vec<NetworkAcl>,
+    pub acls_b: Vec<NetworkAcl>,
+}
+
+/// The first blocking hop, in the order a packet meets them; None when every hop allows the ping.
+pub fn explain(
+    s: &Snapshot,
+    a: &SideOutput,
+    b: &SideOutput,
+    peering_id: &str,
+    same_region: bool,
+) -> Option<String> {
+    match s.peering_status.as_deref() {
+        Some("active") => {}
+        Some(other) => return Some(format!("peering {peering_id} is {other}, not active")),
+        None => return Some(format!("peering {peering_id} does not exist")),
+    }
+    let Some(table_a) = table_for(&s.tables_a, &a.subnet_id) else {
+        return Some(format!(
+            "subnet {} of VPC A has no route table",
+            a.subnet_id
+        ));
+    };
+    if let Some(p) = route_problem(table_a, &b.private_ip, peering_id, "A") {
+        return Some(p);
+    }
+    let Some(table_b) = table_for(&s.tables_b, &b.subnet_id) else {
+        return Some(format!(
+            "subnet {} of VPC B has no route table",
+            b.subnet_id
+        ));
+    };
+    if let Some(p) =
+        route_problem(table_b, &a.private_ip, peering_id, "B").map(|p| format!("no way back: {p}"))
+    {
+        return Some(p);
+    }
+    let ids = |gs: &[SecurityGroup]| {
+        gs.iter()
+            .filter_map(|g| g.group_id().map(str::to_string))
+            .collect::<Vec<_>>()
+    };
+    let (ids_a, ids_b) = (ids(&s.groups_a), ids(&s.groups_b));
+    if !groups_allow(&s.groups_a, true, &b.private_ip, &ids_b, same_region) {
+        return Some(format!(
+            "the security groups of instance A ({}) allow no ICMP out to {}",
+            ids_a.join(", "),
+            b.private_ip
+        ));
+    }
+    if !groups_allow(&s.groups_b, false, &a.private_ip, &ids_a, same_region) {
+        let how = if same_region {
+            format!(
+                "from group {} or address {}",
+                a.security_group_id, a.private_ip
+            )
+        } else {
+            format!(
+                "from {} (group references do not work across regions)",
+                a.private_ip
+            )
+        };
+        return Some(format!(
+            "the security groups of instance B ({}) have no rule admitting ICMP {how}",
+            ids_b.join(", ")
+        ));
+    }
+    let (acl_a, acl_b) = (
+        acl_for(&s.acls_a, &a.subnet_id),
+        acl_for(&s.acls_b, &b.subnet_id),
+    );
+    let hops = [
+        (acl_a, true, &b.private_ip, "out of", &a.subnet_id),
+        (acl_b, false, &a.private_ip, "into", &b.subnet_id),
+        (
+            acl_b,
+            true,
+            &a.private_ip,
+            "(the reply) out of",
+            &b.subnet_id,
+        ),
+        (
+            acl_a,
+            false,
+            &b.private_ip,
+            "(the reply) into",
+            &a.subnet_id,
+        ),
+    ];
+    for (acl, egress, peer, direction, subnet) in hops {
+        if let Some(acl) = acl {
+            if !acl_allows(acl, egress, peer) {
+                return Some(format!(
+                    "network ACL {} denies ICMP {direction} subnet {subnet}",
+                    acl.network_acl_id().unwrap_or("?")
+                ));
+            }
+        }
+    }
+    None
+}
+
+async fn fetch_side(
+    ec2: &aws_sdk_ec2::Client,
+    side: &SideOutput,
+) -> Result<(Vec<RouteTable>, Vec<SecurityGroup>, Vec<NetworkAcl>)> {
+    let tables = ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", &side.vpc_id))
+        .send()
+        .await
+        .map_err(|e| aws_error("reading route tables for the diagnosis", e))?;
+    let instance = ec2
+        .describe_instances()
+        .instance_ids(&side.instance_id)
+        .send()
+        .await
+        .map_err(|e| aws_error("reading instance groups for the diagnosis", e))?;
+    let group_ids: Vec<String> = instance
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.security_groups())
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect();
+    let groups = if group_ids.is_empty() {
+        Vec::new()
+    } else {
+        ec2.describe_security_groups()
+            .filters(filter_many("group-id", group_ids))
+            .send()
+            .await
+            .map_err(|e| aws_error("reading security groups for the diagnosis", e))?
+            .security_groups()
+            .to_vec()
+    };
+    let acls = ec2
+        .describe_network_acls()
+        .filters(filter("vpc-id", &side.vpc_id))
+        .send()
+        .await
+        .map_err(|e| aws_error("reading network ACLs for the diagnosis", e))?;
+    Ok((
+        tables.route_tables().to_vec(),
+        groups,
+        acls.network_acls().to_vec(),
+    ))
+}
+
+/// Fetch the state and explain. `peer` is B's EC2 client (another account or region) or A's.
+pub async fn diagnose(
+    home: &aws_sdk_ec2::Client,
+    peer: &aws_sdk_ec2::Client,
+    a: &SideOutput,
+    b: &SideOutput,
+    peering_id: Option<&str>,
+) -> Result<String> {
+    let Some(peering_id) = peering_id else {
+        return Ok("there is no peering connection between the VPCs".into());
+    };
+    let described = home
+        .describe_vpc_peering_connections()
+        .vpc_peering_connection_ids(peering_id)
+        .send()
+        .await;
+    let peering_status = match described {
+        Ok(out) => out
+            .vpc_peering_connections()
+            .first()
+            .and_then(|p| p.status())
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string()),
+        Err(_) => None,
+    };
+    let (tables_a, groups_a, acls_a) = fetch_side(home, a).await?;
+    let (tables_b, groups_b, acls_b) = fetch_side(peer, b).await?;
+    let snapshot = Snapshot {
+        peering_status,
+        tables_a,
+        tables_b,
+        groups_a,
+        groups_b,
+        acls_a,
+        acls_b,
+    };
+    Ok(explain(&snapshot, a, b, peering_id, a.region == b.region)
+        .unwrap_or_else(|| "every hop (peering, routes, security groups, network ACLs) allows it; the instance's own firewall or the OS may drop ICMP".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_ec2::types::{
+        IpRange, NetworkAclEntry, Route, RouteTableAssociation, UserIdGroupPair,
+    };
+
+    fn side(letter: &str, vpc: &str, cidr: &str, ip: &str, sg: &str) -> SideOutput {
+        SideOutput {
+            side: if letter == "a" {
+                crate::model::Side::A
+            } else {
+                crate::model::Side::B
+            },
+            region: "us-east-1".into(),
+            vpc_id: vpc.into(),
+            cidr: cidr.into(),
+            subnet_id: format!("subnet-{letter}"),
+            security_group_id: sg.into(),
+            instance_id: format!("i-{letter}"),
+            private_ip: ip.into(),
+            endpoint_ids: vec![],
+        }
+    }
+
+    fn table(id: &str, own: &str, peer: Option<(&str, &str)>) -> RouteTable {
+        let mut t = RouteTable::builder()
+            .route_table_id(id)
+            .associations(RouteTableAssociation::builder().main(true).build())
+            .routes(
+                Route::builder()
+                    .destination_cidr_block(own)
+                    .gateway_id("local")
+                    .state(RouteState::Active)
+                    .build(),
+            );
+        if let Some((dest, pcx)) = peer {
+            t = t.routes(
+                Route::builder()
+                    .destination_cidr_block(dest)
+                    .vpc_peering_connection_id(pcx)
+                    .state(RouteState::Active)
+                    .build(),
+            );
+        }
+        t.build()
+    }
+
+    fn group(id: &str, ingress_from_group: Option<&str>, protocol: &str) -> SecurityGroup {
+        let egress = IpPermission::builder()
+            .ip_protocol("-1")
+            .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+            .build();
+        let mut g = SecurityGroup::builder()
+            .group_id(id)
+            .ip_permissions_egress(egress);
+        if let Some(src) = ingress_from_group {
+            g = g.ip_permissions(
+                IpPermission::builder()
+                    .ip_protocol(protocol)
+                    .from_port(-1)
+                    .to_port(-1)
+                    .user_id_group_pairs(UserIdGroupPair::builder().group_id(src).build())
+                    .build(),
+            );
+        }
+        g.build()
+    }
+
+    fn open_acl(id: &str) -> NetworkAcl {
+        let entry = |egress| {
+            NetworkAclEntry::builder()
+                .rule_number(100)
+                .protocol("-1")
+                .rule_action(RuleAction::Allow)
+                .egress(egress)
+                .cidr_block("0.0.0.0/0")
+                .build()
+        };
+        NetworkAcl::builder()
+            .network_acl_id(id)
+            .is_default(true)
+            .entries(entry(true))
+            .entries(entry(false))
+            .build()
+    }
+
+    fn healthy() -> (Snapshot, SideOutput, SideOutput) {
+        let a = side("a", "vpc-a", "10.0.0.0/16", "10.0.1.4", "sg-a");
+        let b = side("b", "vpc-b", "10.1.0.0/16", "10.1.1.4", "sg-b");
+        let s = Snapshot {
+            peering_status: Some("active".into()),
+            tables_a: vec![table(
+                "rtb-a",
+                "10.0.0.0/16",
+                Some(("10.1.0.0/16", "pcx-1")),
+            )],
+            tables_b: vec![table(
+                "rtb-b",
+                "10.1.0.0/16",
+                Some(("10.0.0.0/16", "pcx-1")),
+            )],
+            groups_a: vec![group("sg-a", None, "-1")],
+            groups_b: vec![
+                group("sg-b", None, "-1"),
+                group("sg-instanceb", Some("sg-a"), "-1"),
+            ],
+            acls_a: vec![open_acl("acl-a")],
+            acls_b: vec![open_acl("acl-b")],
+        };
+        (s, a, b)
+    }
+
+    #[test]
+    fn healthy_lab_has_no_blocking_hop() {
+        let (s, a, b) = healthy();
+        assert_eq!(explain(&s, &a, &b, "pcx-1", true), None);
+    }
+
+    #[test]
+    fn names_the_inactive_peering() {
+        let (mut s, a, b) = healthy();
+        s.peering_status = Some("pending-acceptance".into());
+        assert_eq!(
+            explain(&s, &a, &b, "pcx-1", true).unwrap(),
+            "peering pcx-1 is pending-acceptance, not active"
+        );
+    }
+
+    #[test]
+    fn names_the_table_without_a_route() {
+        let (mut s, a, b) = healthy();
+        s.tables_a = vec![table("rtb-a", "10.0.0.0/16", None)];
+        assert_eq!(
+            explain(&s, &a, &b, "pcx-1", true).unwrap(),
+            "route table rtb-a of VPC A has no route to 10.1.1.4"
+        );
+    }
+
+    #[test]
+    fn names_the_missing_way_back() {
+        let (mut s, a, b) = healthy();
+        s.tables_b = vec![table(
+            "rtb-b",
+            "10.1.0.0/16",
+            Some(("10.0.0.0/16", "pcx-other")),
+        )];
+        let why = explain(&s, &a, &b, "pcx-1", true).unwrap();
+        assert!(
+            why.starts_with("no way back: route table rtb-b of VPC B sends 10.0.1.4"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn names_the_group_that_does_not_admit_a() {
+        let (mut s, a, b) = healthy();
+        s.groups_b = vec![group("sg-b", None, "-1")];
+        let why = explain(&s, &a, &b, "pcx-1", true).unwrap();
+        assert_eq!(why, "the security groups of instance B (sg-b) have no rule admitting ICMP from group sg-a or address 10.0.1.4");
+    }
+
+    #[test]
+    fn group_references_do_not_work_across_regions() {
+        let (s, a, b) = healthy();
+        let why = explain(&s, &a, &b, "pcx-1", false).unwrap();
+        assert!(
+            why.contains("group references do not work across regions"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn tcp_only_rule_does_not_admit_ping() {
+        let (mut s, a, b) = healthy();
+        s.groups_b = vec![group("sg-instanceb", Some("sg-a"), "tcp")];
+        assert!(explain(&s, &a, &b, "pcx-1", true)
+            .unwrap()
+            .contains("have no rule admitting ICMP"));
+    }
+
+    #[test]
+    fn names_the_acl_that_denies() {
+        let (mut s, a, b) = healthy();
+        let deny = NetworkAclEntry::builder()
+            .rule_number(50)
+            .protocol("1")
+            .rule_action(RuleAction::Deny)
+            .egress(false)
+            .cidr_block("10.0.0.0/16")
+            .build();
+        let mut acl = open_acl("acl-b").to_owned();
+        acl = NetworkAcl::builder()
+            .network_acl_id("acl-b")
+            .is_default(true)
+            .set_entries(Some([acl.entries().to_vec(), vec![deny]].concat()))
+            .build();
+        s.acls_b = vec![acl];
+        assert_eq!(
+            explain(&s, &a, &b, "pcx-1", true).unwrap(),
+            "network ACL acl-b denies ICMP into subnet subnet-b"
+        );
+    }
+
+    #[test]
+    fn subnet_association_beats_main_table() {
+        let (mut s, a, b) = healthy();
+        let explicit = RouteTable::builder()
+            .route_table_id("rtb-explicit")
+            .associations(
+                RouteTableAssociation::builder()
+                    .subnet_id("subnet-a")
+                    .build(),
+            )
+            .routes(
+                Route::builder()
+                    .destination_cidr_block("10.0.0.0/16")
+                    .gateway_id("local")
+                    .build(),
+            )
+            .build();
+        s.tables_a.push(explicit);
+        assert_eq!(
+            explain(&s, &a, &b, "pcx-1", true).unwrap(),
+            "route table rtb-explicit of VPC A has no route to 10.1.1.4"
+        );
+    }
+}

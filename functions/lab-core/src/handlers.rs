@@ -1,0 +1,146 @@
+//! The handler of every step: a plain async function of (typed event, clients) -> typed output or a named
+//! error. The binaries in `functions/<step>/` only hand these to the Lambda runtime; the tests call them.
+
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::clients::Clients;
+use crate::error::{LabError, Result};
+use crate::input::{self, LabPlan};
+use crate::model::*;
+use crate::{diagnose, peering, ping, routes, security, teardown, vpc};
+
+/// The event of validate-input: the user's input as given, and the execution that names the lab.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidateEvent {
+    #[serde(default)]
+    pub input: serde_json::Value,
+    pub execution_name: String,
+    /// RFC 3339 start time of the execution (`$$.Execution.StartTime`); the expiry counts from it.
+    pub start_time: Option<String>,
+}
+
+fn parse_time(field: &str, text: Option<&str>) -> Result<OffsetDateTime> {
+    match text {
+        None => Ok(OffsetDateTime::now_utc()),
+        Some(t) => OffsetDateTime::parse(t, &Rfc3339)
+            .map_err(|e| LabError::invalid(format!("{field}: {t:?} is not an RFC 3339 time: {e}"))),
+    }
+}
+
+pub async fn validate_input(event: ValidateEvent, _clients: &Clients) -> Result<LabPlan> {
+    let now = parse_time("start_time", event.start_time.as_deref())?;
+    let parsed = input::parse_input(event.input)?;
+    input::validate(&parsed, &event.execution_name, now)
+}
+
+pub async fn create_vpc(event: CreateSideEvent, clients: &Clients) -> Result<SideOutput> {
+    let scope = match event.side {
+        Side::A => clients.home(),
+        Side::B => clients.peer(&event.lab).await?,
+    };
+    let profile = std::env::var(vpc::INSTANCE_PROFILE_ENV)
+        .ok()
+        .filter(|p| !p.is_empty());
+    vpc::create_side(&scope, &event.lab, event.side, profile.as_deref()).await
+}
+
+pub async fn request_peering(event: PairEvent, clients: &Clients) -> Result<PeeringOutput> {
+    peering::request(clients, &event.lab, &event.vpc_a, &event.vpc_b).await
+}
+
+fn peering_id(event_id: &Option<String>) -> Result<&str> {
+    event_id
+        .as_deref()
+        .filter(|id| !id.is_empty())
+        .ok_or_else(|| LabError::invalid("peering_id: required"))
+}
+
+pub async fn accept_peering(event: PairEvent, clients: &Clients) -> Result<PeeringOutput> {
+    let id = peering_id(&event.peering_id)?;
+    let scope = clients.peer(&event.lab).await?;
+    peering::accept(&scope, id).await
+}
+
+pub async fn add_routes(event: PairEvent, clients: &Clients) -> Result<RoutesOutput> {
+    let id = peering_id(&event.peering_id)?;
+    let peer = clients.peer(&event.lab).await?;
+    let mut all = routes::add(&clients.ec2, &event.vpc_a, &event.vpc_b.cidr, id).await?;
+    all.extend(routes::add(&peer.ec2, &event.vpc_b, &event.vpc_a.cidr, id).await?);
+    Ok(RoutesOutput { routes: all })
+}
+
+pub async fn update_sg(event: PairEvent, clients: &Clients) -> Result<SecurityGroupOutput> {
+    let peer = clients.peer(&event.lab).await?;
+    let cross_region = event.lab.cross_region(&clients.region);
+    let home_account = account_of(&event.vpc_a);
+    security::update(
+        &peer.ec2,
+        &event.lab,
+        &event.vpc_a,
+        &event.vpc_b,
+        cross_region,
+        home_account.as_deref(),
+    )
+    .await
+}
+
+/// The owner account of side A is not in its output; a cross-account rule names it through the caller's
+/// identity, which the peer resolves. None keeps the plain group reference (same account).
+fn account_of(_side: &SideOutput) -> Option<String> {
+    std::env::var("PEERLAB_HOME_ACCOUNT").ok()
+}
+
+pub async fn ping_test(event: PingEvent, clients: &Clients) -> Result<PingOutput> {
+    let (result, output) = ping::run(
+        &clients.ssm,
+        &event.lab.lab_id,
+        &event.phase,
+        &event.vpc_a.instance_id,
+        &event.vpc_b.private_ip,
+        event.expect,
+    )
+    .await?;
+    if result.passed {
+        return Ok(result);
+    }
+    match event.expect {
+        Expect::Reachable => {
+            let peer = clients.peer(&event.lab).await?;
+            let why = diagnose::diagnose(&clients.ec2, &peer.ec2, &event.vpc_a, &event.vpc_b, event.peering_id.as_deref()).await?;
+            Err(LabError::PingFailed(format!(
+                "ping from A ({}) to B ({}) failed: {} of {} replies ({}% loss){}. Blocked at: {why}",
+                event.vpc_a.private_ip, event.vpc_b.private_ip, result.received, result.transmitted, result.loss_percent,
+                if result.simulated { ", simulated by the local AWS" } else { "" },
+            )))
+        }
+        Expect::Unreachable => Err(LabError::ControlReachable(format!(
+            "the control ping from A to B got {} of {} replies before any peering existed: something else already connects {} and {}. Output: {}",
+            result.received, result.transmitted, event.vpc_a.vpc_id, event.vpc_b.vpc_id, output.trim()
+        ))),
+    }
+}
+
+pub async fn teardown_lab(event: TeardownEvent, clients: &Clients) -> Result<TeardownOutput> {
+    match event.mode.as_deref().unwrap_or("lab") {
+        "lab" => {}
+        "sweep" => return teardown::sweep(&clients.home(), OffsetDateTime::now_utc()).await,
+        other => {
+            return Err(LabError::invalid(format!(
+                "mode: {other:?} is neither \"lab\" nor \"sweep\""
+            )))
+        }
+    }
+    let lab_id = event
+        .lab_id
+        .clone()
+        .or_else(|| event.lab.as_ref().map(|l| l.lab_id.clone()))
+        .ok_or_else(|| LabError::invalid("lab_id: required (or lab.lab_id) to tear a lab down"))?;
+    let mut scopes = vec![clients.home()];
+    if let Some(lab) = event.lab.as_ref().filter(|l| l.peer.is_some()) {
+        scopes.push(clients.peer(lab).await?);
+    }
+    teardown::teardown(&scopes, &lab_id, &event.known_ids).await
+}

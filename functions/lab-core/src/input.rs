@@ -1,0 +1,522 @@
+//! The lab's input as a user writes it, its validation, and the normalized plan every step receives.
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
+
+use crate::error::{LabError, Result};
+
+pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
+pub const MAX_HOLD_SECONDS: u64 = 12 * 3600;
+pub const DEFAULT_TTL_SECONDS: u64 = 3600;
+pub const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
+
+/// One side as the user may override it.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SideInput {
+    pub cidr: Option<String>,
+    pub subnet_cidr: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Allow {
+    /// All traffic from A's security group (the tutorial's rule).
+    #[default]
+    All,
+    /// ICMP only: enough for the ping, nothing else.
+    Icmp,
+}
+
+/// Peering to another account and/or region (the accepter side, VPC B, lives there).
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerInput {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub accepter_role_arn: Option<String>,
+}
+
+/// What a user passes to start a lab. `{}` is the tutorial's lab.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LabInput {
+    pub lab_id: Option<String>,
+    pub vpc_a: Option<SideInput>,
+    pub vpc_b: Option<SideInput>,
+    pub instance_type: Option<String>,
+    pub ami: Option<String>,
+    pub allow: Option<Allow>,
+    pub hold_seconds: Option<u64>,
+    pub ttl_seconds: Option<u64>,
+    pub peer: Option<PeerInput>,
+}
+
+/// One side of a validated lab.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SidePlan {
+    pub cidr: Ipv4Net,
+    pub subnet_cidr: Ipv4Net,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeerPlan {
+    pub account_id: Option<String>,
+    pub region: Option<String>,
+    pub accepter_role_arn: Option<String>,
+}
+
+/// The validated lab with every default resolved: what the steps receive as `lab`.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct LabPlan {
+    pub lab_id: String,
+    pub vpc_a: SidePlan,
+    pub vpc_b: SidePlan,
+    pub instance_type: String,
+    pub ami: Option<String>,
+    pub allow: Allow,
+    pub hold_seconds: u64,
+    pub ttl_seconds: u64,
+    /// RFC 3339; the `peerlab:expires-at` tag of everything the lab creates (the sweeper deletes past it).
+    pub expires_at: String,
+    #[serde(default)]
+    pub peer: Option<PeerPlan>,
+}
+
+impl LabPlan {
+    /// True when B is in another region: security groups cannot reference groups across regions.
+    pub fn cross_region(&self, home_region: &str) -> bool {
+        self.peer
+            .as_ref()
+            .and_then(|p| p.region.as_deref())
+            .is_some_and(|r| r != home_region)
+    }
+}
+
+fn parse_net(field: &str, text: &str) -> Result<Ipv4Net> {
+    let net: Ipv4Net = text.parse().map_err(|_| {
+        LabError::invalid(format!(
+            "{field}: {text:?} is not an IPv4 CIDR block like 10.0.0.0/16"
+        ))
+    })?;
+    if net.network() != net.addr() {
+        return Err(LabError::invalid(format!(
+            "{field}: {text} has host bits set; did you mean {}?",
+            net.trunc()
+        )));
+    }
+    Ok(net)
+}
+
+fn private_ranges() -> [Ipv4Net; 3] {
+    // RFC 1918; constant and valid, so the parse cannot fail
+    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].map(|r| r.parse().unwrap_or_default())
+}
+
+fn side(
+    field: &str,
+    given: Option<&SideInput>,
+    default_cidr: &str,
+    default_subnet: &str,
+) -> Result<SidePlan> {
+    let given = given.cloned().unwrap_or_default();
+    let cidr = parse_net(
+        &format!("{field}.cidr"),
+        given.cidr.as_deref().unwrap_or(default_cidr),
+    )?;
+    if !private_ranges().iter().any(|r| r.contains(&cidr)) {
+        return Err(LabError::invalid(format!(
+            "{field}.cidr: {cidr} is not inside a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
+        )));
+    }
+    if !(16..=28).contains(&cidr.prefix_len()) {
+        return Err(LabError::invalid(format!(
+            "{field}.cidr: a VPC block must be between /16 and /28, got /{}",
+            cidr.prefix_len()
+        )));
+    }
+    let subnet_text = match given.subnet_cidr.as_deref() {
+        Some(text) => text.to_string(),
+        None if given.cidr.is_none() => default_subnet.to_string(),
+        // a custom VPC without a subnet: the first /24 (or the whole block if smaller)
+        None => Ipv4Net::new(cidr.network(), cidr.prefix_len().max(24))
+            .map(|n| n.to_string())
+            .unwrap_or_else(|_| cidr.to_string()),
+    };
+    let subnet_cidr = parse_net(&format!("{field}.subnet_cidr"), &subnet_text)?;
+    if !cidr.contains(&subnet_cidr) {
+        return Err(LabError::invalid(format!(
+            "{field}.subnet_cidr: {subnet_cidr} is not inside the VPC's {cidr}"
+        )));
+    }
+    if subnet_cidr.prefix_len() > 28 {
+        return Err(LabError::invalid(format!(
+            "{field}.subnet_cidr: a subnet must be /28 or larger, got /{}",
+            subnet_cidr.prefix_len()
+        )));
+    }
+    Ok(SidePlan { cidr, subnet_cidr })
+}
+
+fn check_lab_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 40
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !id.starts_with('-')
+        && !id.ends_with('-');
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::invalid(format!(
+            "lab_id: {id:?} must be 1-40 characters of a-z, 0-9 and '-', not starting or ending with '-'"
+        )))
+    }
+}
+
+/// A lab id from an execution name: lower-cased, other characters turned to '-', at most 40 characters.
+pub fn lab_id_from(name: &str) -> String {
+    let mut id: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() {
+                c.to_ascii_lowercase()
+            } else {
+                '-'
+            }
+        })
+        .collect();
+    id.truncate(40);
+    let id = id.trim_matches('-').to_string();
+    if id.is_empty() {
+        "lab".to_string()
+    } else {
+        id
+    }
+}
+
+fn check_pattern(field: &str, value: &str, ok: bool, hint: &str) -> Result<()> {
+    if ok {
+        Ok(())
+    } else {
+        Err(LabError::invalid(format!("{field}: {value:?} {hint}")))
+    }
+}
+
+fn is_instance_type(t: &str) -> bool {
+    let mut parts = t.split('.');
+    match (parts.next(), parts.next(), parts.next()) {
+        (Some(family), Some(size), None) => {
+            !family.is_empty()
+                && !size.is_empty()
+                && family
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && size
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        }
+        _ => false,
+    }
+}
+
+fn is_ami(a: &str) -> bool {
+    a.strip_prefix("ami-").is_some_and(|h| {
+        (8..=17).contains(&h.len())
+            && h.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    })
+}
+
+fn is_region(r: &str) -> bool {
+    let parts: Vec<&str> = r.split('-').collect();
+    parts.len() >= 3
+        && parts.iter().all(|p| {
+            !p.is_empty()
+                && p.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        })
+        && parts
+            .last()
+            .is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit()))
+}
+
+fn is_role_arn(a: &str) -> bool {
+    let parts: Vec<&str> = a.splitn(6, ':').collect();
+    parts.len() == 6
+        && parts[0] == "arn"
+        && parts[1].starts_with("aws")
+        && parts[2] == "iam"
+        && parts[4].len() == 12
+        && parts[4].bytes().all(|b| b.is_ascii_digit())
+        && parts[5].starts_with("role/")
+        && parts[5].len() > 5
+}
+
+/// Validate user input and resolve defaults. `execution_name` names the lab when `lab_id` is not given; `now`
+/// fixes `expires_at`. Every message names the field at fault.
+pub fn validate(input: &LabInput, execution_name: &str, now: OffsetDateTime) -> Result<LabPlan> {
+    let lab_id = match &input.lab_id {
+        Some(id) => {
+            check_lab_id(id)?;
+            id.clone()
+        }
+        None => lab_id_from(execution_name),
+    };
+    let vpc_a = side("vpc_a", input.vpc_a.as_ref(), "10.0.0.0/16", "10.0.1.0/24")?;
+    let vpc_b = side("vpc_b", input.vpc_b.as_ref(), "10.1.0.0/16", "10.1.1.0/24")?;
+    if vpc_a.cidr.contains(&vpc_b.cidr) || vpc_b.cidr.contains(&vpc_a.cidr) {
+        return Err(LabError::invalid(format!(
+            "vpc_b.cidr: {} overlaps vpc_a.cidr {}; peered VPCs need disjoint blocks",
+            vpc_b.cidr, vpc_a.cidr
+        )));
+    }
+    let instance_type = input
+        .instance_type
+        .clone()
+        .unwrap_or_else(|| DEFAULT_INSTANCE_TYPE.to_string());
+    check_pattern(
+        "instance_type",
+        &instance_type,
+        is_instance_type(&instance_type),
+        "is not an instance type like t3.micro",
+    )?;
+    if let Some(ami) = &input.ami {
+        check_pattern(
+            "ami",
+            ami,
+            is_ami(ami),
+            "is not an AMI id like ami-0123456789abcdef0",
+        )?;
+    }
+    let hold_seconds = input.hold_seconds.unwrap_or(0);
+    if hold_seconds > MAX_HOLD_SECONDS {
+        return Err(LabError::invalid(format!(
+            "hold_seconds: {hold_seconds} is more than the maximum {MAX_HOLD_SECONDS} (12 hours)"
+        )));
+    }
+    let ttl_seconds = input
+        .ttl_seconds
+        .unwrap_or(DEFAULT_TTL_SECONDS.max(hold_seconds + 1800));
+    if ttl_seconds > MAX_TTL_SECONDS {
+        return Err(LabError::invalid(format!(
+            "ttl_seconds: {ttl_seconds} is more than the maximum {MAX_TTL_SECONDS} (7 days)"
+        )));
+    }
+    if ttl_seconds <= hold_seconds {
+        return Err(LabError::invalid(format!(
+            "ttl_seconds: {ttl_seconds} must be more than hold_seconds ({hold_seconds}), or the sweeper would delete the lab while it is held"
+        )));
+    }
+    let peer = match &input.peer {
+        None => None,
+        Some(p) => {
+            if let Some(a) = &p.account_id {
+                check_pattern(
+                    "peer.account_id",
+                    a,
+                    a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit()),
+                    "is not a 12-digit AWS account id",
+                )?;
+            }
+            if let Some(r) = &p.region {
+                check_pattern(
+                    "peer.region",
+                    r,
+                    is_region(r),
+                    "is not a region name like eu-west-1",
+                )?;
+            }
+            if let Some(arn) = &p.accepter_role_arn {
+                check_pattern(
+                    "peer.accepter_role_arn",
+                    arn,
+                    is_role_arn(arn),
+                    "is not an IAM role ARN like arn:aws:iam::123456789012:role/name",
+                )?;
+                if let Some(account) = &p.account_id {
+                    if arn.split(':').nth(4) != Some(account.as_str()) {
+                        return Err(LabError::invalid(format!(
+                            "peer.accepter_role_arn: {arn} is not in peer.account_id {account}"
+                        )));
+                    }
+                }
+            }
+            if p.account_id.is_some() && p.accepter_role_arn.is_none() {
+                return Err(LabError::invalid(
+                    "peer.accepter_role_arn: required with peer.account_id, to accept the peering and build side B there",
+                ));
+            }
+            Some(PeerPlan {
+                account_id: p.account_id.clone(),
+                region: p.region.clone(),
+                accepter_role_arn: p.accepter_role_arn.clone(),
+            })
+        }
+    };
+    let expires = now + time::Duration::seconds(i64::try_from(ttl_seconds).unwrap_or(i64::MAX / 2));
+    let expires_at = expires
+        .replace_nanosecond(0)
+        .unwrap_or(expires)
+        .format(&Rfc3339)
+        .map_err(|e| LabError::invalid(format!("ttl_seconds: cannot form an expiry time: {e}")))?;
+    Ok(LabPlan {
+        lab_id,
+        vpc_a,
+        vpc_b,
+        instance_type,
+        ami: input.ami.clone(),
+        allow: input.allow.unwrap_or_default(),
+        hold_seconds,
+        ttl_seconds,
+        expires_at,
+        peer,
+    })
+}
+
+/// Parse user input from JSON, turning serde's complaints (unknown field, wrong type) into `InvalidInput`.
+pub fn parse_input(value: serde_json::Value) -> Result<LabInput> {
+    if value.is_null() {
+        return Ok(LabInput::default());
+    }
+    serde_json::from_value(value).map_err(|e| LabError::invalid(format!("input: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn now() -> OffsetDateTime {
+        OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap()
+    }
+
+    fn plan(v: serde_json::Value) -> Result<LabPlan> {
+        validate(&parse_input(v)?, "exec-1", now())
+    }
+
+    fn message(v: serde_json::Value) -> String {
+        match plan(v) {
+            Err(LabError::InvalidInput(m)) => m,
+            other => panic!("expected InvalidInput, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_input_is_the_tutorial_lab() {
+        let p = plan(json!({})).unwrap();
+        assert_eq!(p.lab_id, "exec-1");
+        assert_eq!(p.vpc_a.cidr.to_string(), "10.0.0.0/16");
+        assert_eq!(p.vpc_a.subnet_cidr.to_string(), "10.0.1.0/24");
+        assert_eq!(p.vpc_b.cidr.to_string(), "10.1.0.0/16");
+        assert_eq!(p.vpc_b.subnet_cidr.to_string(), "10.1.1.0/24");
+        assert_eq!(p.instance_type, "t3.micro");
+        assert_eq!(p.allow, Allow::All);
+        assert_eq!(p.hold_seconds, 0);
+        assert_eq!(p.ttl_seconds, 3600);
+        assert_eq!(p.expires_at, "2026-09-21T15:13:20Z"); // 1_790_000_000 + 3600 s
+        assert_eq!(plan(serde_json::Value::Null).unwrap(), p);
+    }
+
+    #[test]
+    fn custom_vpc_gets_its_first_slash_24() {
+        let p = plan(json!({"vpc_a": {"cidr": "192.168.0.0/20"}})).unwrap();
+        assert_eq!(p.vpc_a.subnet_cidr.to_string(), "192.168.0.0/24");
+    }
+
+    #[test]
+    fn unknown_fields_are_rejected_by_name() {
+        assert!(message(json!({"hold_secs": 5})).contains("unknown field `hold_secs`"));
+        assert!(message(json!({"vpc_a": {"cidr_block": "10.0.0.0/16"}}))
+            .contains("unknown field `cidr_block`"));
+        assert!(message(json!({"allow": "tcp"})).contains("unknown variant `tcp`"));
+    }
+
+    #[test]
+    fn each_bad_field_is_named() {
+        let cases = [
+            (json!({"vpc_a": {"cidr": "10.0.0.0/33"}}), "vpc_a.cidr"),
+            (
+                json!({"vpc_a": {"cidr": "10.0.0.1/16"}}),
+                "vpc_a.cidr: 10.0.0.1/16 has host bits set",
+            ),
+            (
+                json!({"vpc_b": {"cidr": "8.8.0.0/16"}}),
+                "vpc_b.cidr: 8.8.0.0/16 is not inside a private",
+            ),
+            (
+                json!({"vpc_b": {"cidr": "10.0.0.0/8"}}),
+                "vpc_b.cidr: a VPC block must be between /16 and /28",
+            ),
+            (
+                json!({"vpc_a": {"subnet_cidr": "10.9.1.0/24"}}),
+                "vpc_a.subnet_cidr: 10.9.1.0/24 is not inside the VPC's 10.0.0.0/16",
+            ),
+            (
+                json!({"vpc_b": {"cidr": "10.0.128.0/17", "subnet_cidr": "10.0.128.0/24"}}),
+                "vpc_b.cidr: 10.0.128.0/17 overlaps vpc_a.cidr",
+            ),
+            (json!({"lab_id": "My Lab"}), "lab_id"),
+            (json!({"instance_type": "huge"}), "instance_type"),
+            (json!({"ami": "ami-XYZ"}), "ami"),
+            (json!({"hold_seconds": 999999}), "hold_seconds"),
+            (
+                json!({"ttl_seconds": 60, "hold_seconds": 120}),
+                "ttl_seconds: 60 must be more than hold_seconds",
+            ),
+            (json!({"peer": {"region": "mars"}}), "peer.region"),
+            (json!({"peer": {"account_id": "12"}}), "peer.account_id"),
+            (
+                json!({"peer": {"account_id": "210987654321"}}),
+                "peer.accepter_role_arn: required",
+            ),
+            (
+                json!({"peer": {"account_id": "210987654321", "accepter_role_arn": "arn:aws:iam::123456789012:role/x"}}),
+                "is not in peer.account_id",
+            ),
+        ];
+        for (input, expected) in cases {
+            let m = message(input.clone());
+            assert!(
+                m.contains(expected),
+                "{input}: {m:?} should contain {expected:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn valid_options_pass_through() {
+        let p = plan(json!({
+            "lab_id": "workshop-7", "instance_type": "t4g.nano", "ami": "ami-0123456789abcdef0",
+            "allow": "icmp", "hold_seconds": 600, "ttl_seconds": 7200,
+            "peer": {"account_id": "210987654321", "region": "eu-west-1",
+                     "accepter_role_arn": "arn:aws:iam::210987654321:role/peerlab-accepter"}
+        }))
+        .unwrap();
+        assert_eq!(p.lab_id, "workshop-7");
+        assert_eq!(p.allow, Allow::Icmp);
+        assert!(p.cross_region("us-east-1"));
+        assert!(!p.cross_region("eu-west-1"));
+        let round: LabPlan = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
+        assert_eq!(round, p);
+    }
+
+    #[test]
+    fn hold_longer_than_default_ttl_extends_the_ttl() {
+        let p = plan(json!({"hold_seconds": 7200})).unwrap();
+        assert_eq!(p.ttl_seconds, 9000);
+    }
+
+    #[test]
+    fn lab_ids_from_execution_names() {
+        assert_eq!(lab_id_from("Run_2026-11-24T10:00"), "run-2026-11-24t10-00");
+        assert_eq!(lab_id_from("---"), "lab");
+        assert_eq!(lab_id_from(&"x".repeat(80)).len(), 40);
+    }
+}

@@ -1,0 +1,155 @@
+//! What the steps pass to each other through the state machine.
+
+use serde::{Deserialize, Serialize};
+
+use crate::input::LabPlan;
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "snake_case")]
+pub enum Side {
+    A,
+    B,
+}
+
+impl Side {
+    pub fn letter(self) -> &'static str {
+        match self {
+            Side::A => "A",
+            Side::B => "B",
+        }
+    }
+
+    pub fn key(self) -> &'static str {
+        match self {
+            Side::A => "a",
+            Side::B => "b",
+        }
+    }
+}
+
+/// What create-vpc built for one side.
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SideOutput {
+    pub side: Side,
+    pub region: String,
+    pub vpc_id: String,
+    pub cidr: String,
+    pub subnet_id: String,
+    pub security_group_id: String,
+    pub instance_id: String,
+    pub private_ip: String,
+    /// Interface endpoints for SSM (side A only).
+    #[serde(default)]
+    pub endpoint_ids: Vec<String>,
+}
+
+/// The event of create-vpc.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSideEvent {
+    pub lab: LabPlan,
+    pub side: Side,
+}
+
+/// The events of request-peering, accept-peering, add-routes and update-sg.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PairEvent {
+    pub lab: LabPlan,
+    pub vpc_a: SideOutput,
+    pub vpc_b: SideOutput,
+    #[serde(default)]
+    pub peering_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PeeringOutput {
+    pub peering_id: String,
+    pub status: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RouteOutput {
+    pub route_table_id: String,
+    pub destination: String,
+    /// "created" or "existing"
+    pub action: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RoutesOutput {
+    pub routes: Vec<RouteOutput>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct SecurityGroupOutput {
+    pub security_group_id: String,
+    /// "group sg-..." or "cidr 10.0.0.0/16"
+    pub source: String,
+    pub protocol: String,
+    pub instance_groups: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Expect {
+    Reachable,
+    Unreachable,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PingEvent {
+    pub lab: LabPlan,
+    pub vpc_a: SideOutput,
+    pub vpc_b: SideOutput,
+    pub expect: Expect,
+    /// Names the command (its Comment), so a retried step finds the command it already sent.
+    pub phase: String,
+    #[serde(default)]
+    pub peering_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct PingOutput {
+    pub reachable: bool,
+    pub transmitted: u32,
+    pub received: u32,
+    pub loss_percent: f64,
+    pub rtt_avg_ms: Option<f64>,
+    pub expected: Expect,
+    pub passed: bool,
+    /// True when the local AWS computed the ping from the EC2 state instead of sending packets.
+    pub simulated: bool,
+    pub command_id: String,
+    pub target_ip: String,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct TeardownEvent {
+    #[serde(default)]
+    pub lab_id: Option<String>,
+    /// "lab" (default): this lab; "sweep": every lab whose `peerlab:expires-at` has passed.
+    #[serde(default)]
+    pub mode: Option<String>,
+    #[serde(default)]
+    pub lab: Option<LabPlan>,
+    /// Ids the execution knows of (reported as deleted once gone); deletion itself goes by tag.
+    #[serde(default)]
+    pub known_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
+#[serde(deny_unknown_fields)]
+pub struct TeardownOutput {
+    pub lab_ids: Vec<String>,
+    pub deleted: Vec<String>,
+    pub remaining: Vec<String>,
+}

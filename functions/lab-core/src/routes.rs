@@ -1,0 +1,128 @@
+//! add-routes: a route to the other VPC's CIDR through the peering, in every route table of both VPCs.
+
+use aws_sdk_ec2::types::{Route, RouteTable};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::{aws_error, LabError, Result};
+use crate::model::{RouteOutput, SideOutput};
+use crate::tags::filter;
+
+/// What to do about one table: the route is there through this peering, must be created, or conflicts.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Plan {
+    Existing,
+    Create,
+    Conflict(String),
+}
+
+fn target(route: &Route) -> String {
+    route
+        .vpc_peering_connection_id()
+        .or(route.gateway_id())
+        .or(route.nat_gateway_id())
+        .or(route.transit_gateway_id())
+        .or(route.network_interface_id())
+        .or(route.instance_id())
+        .unwrap_or("an unknown target")
+        .to_string()
+}
+
+/// Decide for one route table (pure: the unit-tested heart of add-routes).
+pub fn plan(table: &RouteTable, destination: &str, peering_id: &str) -> Plan {
+    let Some(route) = table
+        .routes()
+        .iter()
+        .find(|r| r.destination_cidr_block() == Some(destination))
+    else {
+        return Plan::Create;
+    };
+    if route.vpc_peering_connection_id() == Some(peering_id) {
+        return Plan::Existing;
+    }
+    let state = route.state().map(|s| s.as_str()).unwrap_or("active");
+    if route.vpc_peering_connection_id().is_some() && state == "blackhole" {
+        // a leftover of an earlier, deleted peering of the same lab: replaceable
+        return Plan::Conflict(format!("blackhole:{}", target(route)));
+    }
+    Plan::Conflict(format!(
+        "route table {} already routes {destination} to {} ({state}), not to peering {peering_id}",
+        table.route_table_id().unwrap_or("?"),
+        target(route)
+    ))
+}
+
+/// Add the route in every table of `from`'s VPC (main and subnet-associated).
+pub async fn add(
+    ec2: &aws_sdk_ec2::Client,
+    from: &SideOutput,
+    destination: &str,
+    peering_id: &str,
+) -> Result<Vec<RouteOutput>> {
+    let tables = ec2
+        .describe_route_tables()
+        .filters(filter("vpc-id", &from.vpc_id))
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("listing route tables of {}", from.vpc_id), e))?;
+    let mut out = Vec::new();
+    for table in tables.route_tables() {
+        let table_id = table.route_table_id().unwrap_or_default().to_string();
+        let action = match plan(table, destination, peering_id) {
+            Plan::Existing => "existing",
+            Plan::Conflict(reason) if reason.starts_with("blackhole:") => {
+                ec2.replace_route()
+                    .route_table_id(&table_id)
+                    .destination_cidr_block(destination)
+                    .vpc_peering_connection_id(peering_id)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        aws_error(&format!("replacing the blackhole route in {table_id}"), e)
+                    })?;
+                "replaced"
+            }
+            Plan::Conflict(reason) => return Err(LabError::RouteConflict(reason)),
+            Plan::Create => {
+                let created = ec2
+                    .create_route()
+                    .route_table_id(&table_id)
+                    .destination_cidr_block(destination)
+                    .vpc_peering_connection_id(peering_id)
+                    .send()
+                    .await;
+                match created {
+                    Ok(_) => "created",
+                    // created by a concurrent attempt: describe again on the retry and judge
+                    Err(e) if e.code() == Some("RouteAlreadyExists") => {
+                        return Err(LabError::not_ready(format!(
+                            "route to {destination} in {table_id} appeared meanwhile"
+                        )))
+                    }
+                    Err(e) if e.code() == Some("InvalidVpcPeeringConnectionID.NotFound") => {
+                        return Err(LabError::not_ready(format!(
+                            "peering {peering_id} not visible to {table_id} yet"
+                        )))
+                    }
+                    Err(e) => {
+                        return Err(aws_error(
+                            &format!("adding route {destination} -> {peering_id} in {table_id}"),
+                            e,
+                        ))
+                    }
+                }
+            }
+        };
+        out.push(RouteOutput {
+            route_table_id: table_id,
+            destination: destination.to_string(),
+            action: action.into(),
+        });
+    }
+    if out.is_empty() {
+        return Err(LabError::not_ready(format!(
+            "{} has no route table yet",
+            from.vpc_id
+        )));
+    }
+    Ok(out)
+}

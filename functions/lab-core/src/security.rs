@@ -1,0 +1,158 @@
+//! update-sg: the group "InstanceB" in VPC B admitting A (all traffic or ICMP only) from A's security group,
+//! or from A's CIDR across regions where group references are impossible; attached to instance B, keeping
+//! B's other groups.
+
+use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use crate::error::{aws_error, LabError, Result};
+use crate::input::{Allow, LabPlan};
+use crate::model::{SecurityGroupOutput, SideOutput};
+use crate::tags::{self, filter};
+
+pub const GROUP_NAME: &str = "InstanceB";
+
+/// The ingress rule: (permission, protocol label, source label).
+pub fn rule(
+    allow: Allow,
+    a: &SideOutput,
+    cross_region: bool,
+    peer_account: Option<&str>,
+) -> (IpPermission, String, String) {
+    let mut perm = IpPermission::builder();
+    let protocol = match allow {
+        Allow::All => {
+            perm = perm.ip_protocol("-1");
+            "all"
+        }
+        Allow::Icmp => {
+            perm = perm.ip_protocol("icmp").from_port(-1).to_port(-1);
+            "icmp"
+        }
+    };
+    let source = if cross_region {
+        perm = perm.ip_ranges(
+            IpRange::builder()
+                .cidr_ip(&a.cidr)
+                .description("peerlab: from VPC A")
+                .build(),
+        );
+        format!("cidr {}", a.cidr)
+    } else {
+        let mut pair = UserIdGroupPair::builder()
+            .group_id(&a.security_group_id)
+            .description("peerlab: from instance A");
+        if let Some(owner) = peer_account {
+            // B's account references a group of A's account: name the owner (and the peering is required)
+            pair = pair.user_id(owner);
+        }
+        perm = perm.user_id_group_pairs(pair.build());
+        format!("group {}", a.security_group_id)
+    };
+    (perm.build(), protocol.to_string(), source)
+}
+
+pub async fn update(
+    ec2: &aws_sdk_ec2::Client,
+    lab: &LabPlan,
+    a: &SideOutput,
+    b: &SideOutput,
+    cross_region: bool,
+    home_account: Option<&str>,
+) -> Result<SecurityGroupOutput> {
+    let found = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", &b.vpc_id))
+        .filters(filter("group-name", GROUP_NAME))
+        .send()
+        .await
+        .map_err(|e| aws_error("finding group InstanceB", e))?;
+    let group_id = match found.security_groups().first() {
+        Some(g) if tags::tag_value(g.tags(), tags::LAB_ID) == Some(lab.lab_id.as_str()) => {
+            g.group_id().unwrap_or_default().to_string()
+        }
+        Some(g) => {
+            return Err(LabError::ResourceConflict(format!(
+                "{} already has a group InstanceB ({}) that is not lab {}'s",
+                b.vpc_id,
+                g.group_id().unwrap_or("?"),
+                lab.lab_id
+            )))
+        }
+        None => ec2
+            .create_security_group()
+            .group_name(GROUP_NAME)
+            .description("peerlab: admits instance A over the peering")
+            .vpc_id(&b.vpc_id)
+            .tag_specifications(tags::spec(
+                ResourceType::SecurityGroup,
+                &lab.lab_id,
+                &lab.expires_at,
+                GROUP_NAME,
+                &[(tags::SIDE, "b")],
+            ))
+            .send()
+            .await
+            .map_err(|e| match e.code() {
+                Some("InvalidGroup.Duplicate") => {
+                    LabError::not_ready("group InstanceB is being created")
+                }
+                _ => aws_error("creating group InstanceB", e),
+            })?
+            .group_id()
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let peer_account = lab
+        .peer
+        .as_ref()
+        .and_then(|p| p.account_id.as_ref())
+        .and(home_account);
+    let (permission, protocol, source) = rule(lab.allow, a, cross_region, peer_account);
+    match ec2
+        .authorize_security_group_ingress()
+        .group_id(&group_id)
+        .ip_permissions(permission)
+        .send()
+        .await
+    {
+        Ok(_) => {}
+        Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
+        Err(e) if e.code() == Some("InvalidGroup.NotFound") => {
+            return Err(LabError::not_ready(format!(
+                "group {group_id} not visible yet"
+            )))
+        }
+        Err(e) => return Err(aws_error(&format!("admitting A into {group_id}"), e)),
+    }
+    // keep B's groups, add InstanceB
+    let described = ec2
+        .describe_instances()
+        .instance_ids(&b.instance_id)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("describing instance B {}", b.instance_id), e))?;
+    let current: Vec<String> = described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.security_groups())
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect();
+    let mut groups = current.clone();
+    if !groups.contains(&group_id) {
+        groups.push(group_id.clone());
+        ec2.modify_instance_attribute()
+            .instance_id(&b.instance_id)
+            .set_groups(Some(groups.clone()))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("attaching {group_id} to instance B"), e))?;
+    }
+    Ok(SecurityGroupOutput {
+        security_group_id: group_id,
+        source,
+        protocol,
+        instance_groups: groups,
+    })
+}

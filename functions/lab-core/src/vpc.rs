@@ -1,0 +1,463 @@
+//! create-vpc: one side of the lab: VPC, private subnet, the instance's security group, the instance; on the
+//! side that runs the ping also what SSM needs in a private subnet (DNS attributes, interface endpoints with
+//! private DNS and a group admitting HTTPS from the VPC, the instance profile).
+//!
+//! Idempotent: everything is found by tag (or by name within the VPC) before it is created, and the instance
+//! is launched with a ClientToken derived from the lab and side. Returns `NotReady` until the instance runs.
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, IamInstanceProfileSpecification, InstanceStateName, InstanceType,
+    IpPermission, IpRange, ResourceType, VpcEndpoint, VpcEndpointType,
+};
+
+use crate::clients::Scope;
+use crate::error::{aws_error, LabError, Result};
+use crate::input::{LabPlan, SidePlan};
+use crate::model::{Side, SideOutput};
+use crate::tags::{self, filter, lab_filter};
+
+/// Interface endpoints the SSM Agent needs in a private subnet (agent 3.3.40+ needs no ec2messages).
+pub const SSM_SERVICES: &[&str] = &["ssm", "ssmmessages"];
+pub const AMI_PARAMETER_X86: &str =
+    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64";
+pub const AMI_PARAMETER_ARM: &str =
+    "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64";
+
+/// The instance profile given to instance A (created by the stack, not the workflow: a fresh profile takes
+/// time to propagate). Read from this environment variable of the create-vpc function.
+pub const INSTANCE_PROFILE_ENV: &str = "PEERLAB_INSTANCE_PROFILE";
+
+/// An endpoint's state in lower case. AWS sends "available", "deleted"...; the SDK's `State` enum expects
+/// "Available", so real responses parse as `Unknown`: compare the text, not the enum.
+pub fn endpoint_state(endpoint: &VpcEndpoint) -> String {
+    endpoint
+        .state()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .unwrap_or_else(|| "pending".into())
+}
+
+/// Graviton families (t4g, m7g, c6gn...) run arm64 AMIs.
+pub fn is_arm(instance_type: &str) -> bool {
+    let family = instance_type.split('.').next().unwrap_or_default();
+    family.len() >= 2
+        && family[1..].contains('g')
+        && !family.starts_with("g")
+        && !family.starts_with("inf")
+}
+
+/// The ClientToken of a side's instance: the same lab and side launch one instance, however often retried.
+pub fn client_token(lab_id: &str, side: Side, what: &str) -> String {
+    let mut token = format!("peerlab-{lab_id}-{}-{what}", side.key());
+    token.truncate(64);
+    token
+}
+
+pub fn group_name(lab_id: &str, side: Side) -> String {
+    format!("peerlab-{lab_id}-instance-{}", side.key())
+}
+
+pub fn endpoint_group_name(lab_id: &str) -> String {
+    format!("peerlab-{lab_id}-ssm-endpoints")
+}
+
+struct Ctx<'a> {
+    ec2: &'a aws_sdk_ec2::Client,
+    lab: &'a LabPlan,
+    side: Side,
+}
+
+impl Ctx<'_> {
+    fn spec(&self, kind: ResourceType, name: &str) -> aws_sdk_ec2::types::TagSpecification {
+        tags::spec(
+            kind,
+            &self.lab.lab_id,
+            &self.lab.expires_at,
+            name,
+            &[(tags::SIDE, self.side.key())],
+        )
+    }
+
+    fn side_filters(&self) -> [aws_sdk_ec2::types::Filter; 2] {
+        [
+            lab_filter(&self.lab.lab_id),
+            filter(&format!("tag:{}", tags::SIDE), self.side.key()),
+        ]
+    }
+}
+
+async fn ensure_vpc(ctx: &Ctx<'_>, plan: &SidePlan) -> Result<String> {
+    let found = ctx
+        .ec2
+        .describe_vpcs()
+        .set_filters(Some(ctx.side_filters().to_vec()))
+        .send()
+        .await
+        .map_err(|e| aws_error("finding the lab's VPC", e))?;
+    if let Some(vpc) = found.vpcs().first() {
+        if vpc.cidr_block() != Some(plan.cidr.to_string().as_str()) {
+            return Err(LabError::ResourceConflict(format!(
+                "lab {} already has a VPC {} for side {} with CIDR {}, not {}",
+                ctx.lab.lab_id,
+                vpc.vpc_id().unwrap_or("?"),
+                ctx.side.letter(),
+                vpc.cidr_block().unwrap_or("?"),
+                plan.cidr
+            )));
+        }
+        return Ok(vpc.vpc_id().unwrap_or_default().to_string());
+    }
+    let created = ctx
+        .ec2
+        .create_vpc()
+        .cidr_block(plan.cidr.to_string())
+        .tag_specifications(ctx.spec(ResourceType::Vpc, &tags::name("Vpc", ctx.side)))
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("creating VPC {}", plan.cidr), e))?;
+    created
+        .vpc()
+        .and_then(|v| v.vpc_id())
+        .map(str::to_string)
+        .ok_or_else(|| LabError::not_ready("CreateVpc returned no VPC id"))
+}
+
+async fn ensure_subnet(ctx: &Ctx<'_>, vpc_id: &str, plan: &SidePlan) -> Result<String> {
+    let found = ctx
+        .ec2
+        .describe_subnets()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("cidr-block", &plan.subnet_cidr.to_string()))
+        .send()
+        .await
+        .map_err(|e| aws_error("finding the lab's subnet", e))?;
+    if let Some(subnet) = found.subnets().first() {
+        return Ok(subnet.subnet_id().unwrap_or_default().to_string());
+    }
+    let created = ctx
+        .ec2
+        .create_subnet()
+        .vpc_id(vpc_id)
+        .cidr_block(plan.subnet_cidr.to_string())
+        .tag_specifications(ctx.spec(ResourceType::Subnet, &tags::name("PrivateSubnet", ctx.side)))
+        .send()
+        .await
+        .map_err(|e| {
+            aws_error(
+                &format!("creating subnet {} in {vpc_id}", plan.subnet_cidr),
+                e,
+            )
+        })?;
+    created
+        .subnet()
+        .and_then(|s| s.subnet_id())
+        .map(str::to_string)
+        .ok_or_else(|| LabError::not_ready("CreateSubnet returned no subnet id"))
+}
+
+async fn ensure_group(
+    ctx: &Ctx<'_>,
+    vpc_id: &str,
+    name: &str,
+    description: &str,
+    tag_name: &str,
+) -> Result<(String, bool)> {
+    let found = ctx
+        .ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("group-name", name))
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("finding security group {name}"), e))?;
+    if let Some(group) = found.security_groups().first() {
+        let ours = tags::tag_value(group.tags(), tags::LAB_ID) == Some(ctx.lab.lab_id.as_str());
+        if !ours {
+            return Err(LabError::ResourceConflict(format!(
+                "security group {name} ({}) in {vpc_id} exists but is not tagged for lab {}",
+                group.group_id().unwrap_or("?"),
+                ctx.lab.lab_id
+            )));
+        }
+        return Ok((group.group_id().unwrap_or_default().to_string(), false));
+    }
+    let created = ctx
+        .ec2
+        .create_security_group()
+        .group_name(name)
+        .description(description)
+        .vpc_id(vpc_id)
+        .tag_specifications(ctx.spec(ResourceType::SecurityGroup, tag_name))
+        .send()
+        .await;
+    match created {
+        Ok(out) => Ok((out.group_id().unwrap_or_default().to_string(), true)),
+        // created by a concurrent retry between our describe and create
+        Err(e)
+            if e.as_service_error()
+                .and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(s))
+                == Some("InvalidGroup.Duplicate") =>
+        {
+            Err(LabError::not_ready(format!(
+                "security group {name} is being created"
+            )))
+        }
+        Err(e) => Err(aws_error(&format!("creating security group {name}"), e)),
+    }
+}
+
+async fn ssm_prerequisites(
+    ctx: &Ctx<'_>,
+    vpc_id: &str,
+    cidr: &str,
+    subnet_id: &str,
+    region: &str,
+) -> Result<Vec<String>> {
+    // Private DNS of interface endpoints needs both attributes (one per call, as the API requires).
+    for support in [true, false] {
+        let call = ctx.ec2.modify_vpc_attribute().vpc_id(vpc_id);
+        let call = if support {
+            call.enable_dns_support(AttributeBooleanValue::builder().value(true).build())
+        } else {
+            call.enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+        };
+        call.send()
+            .await
+            .map_err(|e| aws_error(&format!("turning on DNS attributes of {vpc_id}"), e))?;
+    }
+    let (group_id, created) = ensure_group(
+        ctx,
+        vpc_id,
+        &endpoint_group_name(&ctx.lab.lab_id),
+        "peerlab: HTTPS from the VPC to the SSM interface endpoints",
+        "SsmEndpoints",
+    )
+    .await?;
+    if created {
+        let rule = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(cidr)
+                    .description("HTTPS from the VPC")
+                    .build(),
+            )
+            .build();
+        match ctx
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(&group_id)
+            .ip_permissions(rule)
+            .send()
+            .await
+        {
+            Ok(_) => {}
+            Err(e)
+                if e.as_service_error().and_then(|s| {
+                    aws_smithy_types::error::metadata::ProvideErrorMetadata::code(s)
+                }) == Some("InvalidPermission.Duplicate") => {}
+            Err(e) => return Err(aws_error(&format!("admitting HTTPS into {group_id}"), e)),
+        }
+    }
+    let mut ids = Vec::new();
+    for service in SSM_SERVICES {
+        let service_name = format!("com.amazonaws.{region}.{service}");
+        let found = ctx
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter("service-name", &service_name))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("finding the {service} endpoint"), e))?;
+        let live = found.vpc_endpoints().iter().find(|e| {
+            !matches!(
+                endpoint_state(e).as_str(),
+                "deleted" | "deleting" | "failed" | "rejected" | "expired"
+            )
+        });
+        if let Some(endpoint) = live {
+            ids.push(endpoint.vpc_endpoint_id().unwrap_or_default().to_string());
+            continue;
+        }
+        let created = ctx
+            .ec2
+            .create_vpc_endpoint()
+            .vpc_id(vpc_id)
+            .service_name(&service_name)
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .subnet_ids(subnet_id)
+            .security_group_ids(&group_id)
+            .private_dns_enabled(true)
+            .client_token(client_token(&ctx.lab.lab_id, ctx.side, service))
+            .tag_specifications(ctx.spec(
+                ResourceType::VpcEndpoint,
+                &format!("{}Endpoint", service.to_uppercase()),
+            ))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("creating the {service} endpoint"), e))?;
+        ids.push(
+            created
+                .vpc_endpoint()
+                .and_then(|e| e.vpc_endpoint_id())
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    Ok(ids)
+}
+
+async fn resolve_ami(ssm: &aws_sdk_ssm::Client, lab: &LabPlan) -> Result<String> {
+    if let Some(ami) = &lab.ami {
+        return Ok(ami.clone());
+    }
+    let parameter = if is_arm(&lab.instance_type) {
+        AMI_PARAMETER_ARM
+    } else {
+        AMI_PARAMETER_X86
+    };
+    let out = ssm
+        .get_parameter()
+        .name(parameter)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("reading the AMI id from {parameter}"), e))?;
+    out.parameter()
+        .and_then(|p| p.value())
+        .map(str::to_string)
+        .ok_or_else(|| LabError::Aws {
+            code: "NoAmi".into(),
+            message: format!("{parameter} has no value"),
+        })
+}
+
+/// The lab's live instance of a side, if any: (id, state, private ip).
+async fn find_instance(ctx: &Ctx<'_>) -> Result<Option<(String, InstanceStateName, String)>> {
+    let out = ctx
+        .ec2
+        .describe_instances()
+        .set_filters(Some(ctx.side_filters().to_vec()))
+        .filters(tags::filter_many(
+            "instance-state-name",
+            ["pending", "running"],
+        ))
+        .send()
+        .await
+        .map_err(|e| aws_error("finding the lab's instance", e))?;
+    Ok(out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .next()
+        .map(|i| {
+            (
+                i.instance_id().unwrap_or_default().to_string(),
+                i.state()
+                    .and_then(|s| s.name())
+                    .cloned()
+                    .unwrap_or(InstanceStateName::Pending),
+                i.private_ip_address().unwrap_or_default().to_string(),
+            )
+        }))
+}
+
+/// Build (or find) one side. `NotReady` until its instance is running; the state machine retries.
+pub async fn create_side(
+    scope: &Scope,
+    lab: &LabPlan,
+    side: Side,
+    instance_profile: Option<&str>,
+) -> Result<SideOutput> {
+    let (ec2, region) = (&scope.ec2, scope.region.as_str());
+    let ctx = Ctx { ec2, lab, side };
+    let plan = match side {
+        Side::A => &lab.vpc_a,
+        Side::B => &lab.vpc_b,
+    };
+    let vpc_id = ensure_vpc(&ctx, plan).await?;
+    let subnet_id = ensure_subnet(&ctx, &vpc_id, plan).await?;
+    let (group_id, _) = ensure_group(
+        &ctx,
+        &vpc_id,
+        &group_name(&lab.lab_id, side),
+        &format!("peerlab: instance {} of lab {}", side.letter(), lab.lab_id),
+        &tags::name("Instance", side),
+    )
+    .await?;
+    let runs_ping = side == Side::A;
+    let endpoint_ids = if runs_ping {
+        ssm_prerequisites(&ctx, &vpc_id, &plan.cidr.to_string(), &subnet_id, region).await?
+    } else {
+        Vec::new()
+    };
+    let (instance_id, state, private_ip) = match find_instance(&ctx).await? {
+        Some(found) => found,
+        None => {
+            let ami = resolve_ami(&scope.ssm, lab).await?;
+            let mut run = ec2
+                .run_instances()
+                .image_id(&ami)
+                .instance_type(InstanceType::from(lab.instance_type.as_str()))
+                .min_count(1)
+                .max_count(1)
+                .subnet_id(&subnet_id)
+                .security_group_ids(&group_id)
+                .client_token(client_token(&lab.lab_id, side, "instance"))
+                .tag_specifications(
+                    ctx.spec(ResourceType::Instance, &tags::name("Instance", side)),
+                );
+            if runs_ping {
+                let profile = instance_profile.ok_or_else(|| {
+                    LabError::invalid(format!(
+                        "create-vpc needs an instance profile for instance A (SSM): set {INSTANCE_PROFILE_ENV} on the function"
+                    ))
+                })?;
+                run = run.iam_instance_profile(
+                    IamInstanceProfileSpecification::builder()
+                        .name(profile)
+                        .build(),
+                );
+            }
+            let out = run
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("launching instance {}", side.letter()), e))?;
+            let instance = out
+                .instances()
+                .first()
+                .ok_or_else(|| LabError::not_ready("RunInstances returned no instance"))?;
+            (
+                instance.instance_id().unwrap_or_default().to_string(),
+                instance
+                    .state()
+                    .and_then(|s| s.name())
+                    .cloned()
+                    .unwrap_or(InstanceStateName::Pending),
+                instance
+                    .private_ip_address()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        }
+    };
+    if state != InstanceStateName::Running {
+        return Err(LabError::not_ready(format!(
+            "instance {} ({instance_id}) is {}",
+            side.letter(),
+            state.as_str()
+        )));
+    }
+    Ok(SideOutput {
+        side,
+        region: region.to_string(),
+        vpc_id,
+        cidr: plan.cidr.to_string(),
+        subnet_id,
+        security_group_id: group_id,
+        instance_id,
+        private_ip,
+        endpoint_ids,
+    })
+}
