@@ -10,7 +10,7 @@ GONE = {"terminated", "deleted", "rejected", "failed", "expired"}
 
 def _tags(resource) -> dict[str, str]:
     try:
-        return {t["Key"]: t["Value"] for t in resource.get_tags()}
+        return {t["key"]: t["value"] for t in resource.get_tags()}
     except Exception:  # noqa: BLE001 - resources without tag support
         return {}
 

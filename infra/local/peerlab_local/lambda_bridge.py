@@ -18,6 +18,7 @@ import io
 import json
 import os
 import queue
+import signal
 import stat
 import subprocess
 import tempfile
@@ -57,7 +58,8 @@ class Environment:
         env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.server.server_address[1]}")
         self.log = open(log_path, "ab")
         self.process = subprocess.Popen([executable], env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=os.path.dirname(executable) or None)
+                                        stdin=subprocess.DEVNULL, cwd=os.path.dirname(executable) or None,
+                                        preexec_fn=_die_with_parent)
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.init_error is None
@@ -138,6 +140,16 @@ class Environment:
                 self._reply(202, b'{"status":"OK"}')
 
         return Handler
+
+
+def _die_with_parent() -> None:
+    """Linux: the function process gets SIGTERM if the local AWS dies without cleaning up (kill -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except OSError:
+        pass
 
 
 def _error_body(body: bytes, default_type: str) -> dict:

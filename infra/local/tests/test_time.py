@@ -1,0 +1,98 @@
+"""Asynchronous states take time under `realistic` (scaled), and new resources are briefly invisible."""
+
+import time
+
+import pytest
+from botocore.exceptions import ClientError
+from conftest import Lab, wait_for
+
+SCALE = "0.05"  # instance 15 s -> 0.75 s, peering 2 s / 5 s -> 0.1 s / 0.25 s, endpoint 90 s -> 4.5 s
+
+
+def states(describe, extract, until, timeout=15.0):
+    """The distinct states seen, in order, polling until `until` is seen."""
+    seen = []
+
+    def step():
+        try:
+            state = extract(describe())
+        except ClientError as err:
+            state = err.response["Error"]["Code"]
+        if not seen or seen[-1] != state:
+            seen.append(state)
+        return state == until
+
+    wait_for(step, timeout=timeout, interval=0.02)
+    return seen
+
+
+@pytest.fixture
+def realistic(start_local):
+    return start_local("--profile", "realistic", "--time-scale", SCALE, "--consistency-window", "0.05")
+
+
+def test_config_endpoint_reports_scaled_delays(realistic):
+    delays = realistic.get("/peerlab/config")["delays"]
+    assert delays["instance_pending"] == pytest.approx(0.75)
+    assert delays["consistency_window"] == pytest.approx(0.05)
+
+
+def test_instance_pending_then_running_then_shutting_down_then_terminated(realistic):
+    lab = Lab(realistic).vpcs().instances(profile=False)
+    start = time.monotonic()
+    seen = states(lambda: lab.ec2.describe_instances(InstanceIds=[lab.instance_b]),
+                  lambda r: r["Reservations"][0]["Instances"][0]["State"]["Name"], "running")
+    assert seen == ["InvalidInstanceID.NotFound", "pending", "running"]
+    assert time.monotonic() - start >= 0.7
+    lab.ec2.terminate_instances(InstanceIds=[lab.instance_b])
+    seen = states(lambda: lab.ec2.describe_instances(InstanceIds=[lab.instance_b]),
+                  lambda r: r["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated")
+    assert seen == ["shutting-down", "terminated"]
+
+
+def test_peering_initiating_pending_provisioning_active(realistic):
+    lab = Lab(realistic).vpcs().peering(accept=False)
+    describe = lambda: lab.ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[lab.pcx])  # noqa: E731
+    code = lambda r: r["VpcPeeringConnections"][0]["Status"]["Code"]  # noqa: E731
+    assert states(describe, code, "pending-acceptance") == [
+        "InvalidVpcPeeringConnectionID.NotFound", "initiating-request", "pending-acceptance"]
+    lab.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=lab.pcx)
+    assert states(describe, code, "active") == ["provisioning", "active"]
+
+
+def test_accept_right_after_create_is_not_found(start_local):
+    aws = start_local("--profile", "realistic", "--time-scale", SCALE, "--consistency-window", "5")
+    lab = Lab(aws).vpcs().peering(accept=False)
+    with pytest.raises(ClientError) as err:
+        lab.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=lab.pcx)
+    assert err.value.response["Error"]["Code"] == "InvalidVpcPeeringConnectionID.NotFound"
+
+
+def test_endpoint_pending_available_deleting_deleted(realistic):
+    lab = Lab(realistic).vpcs().endpoints(services=("ssm",))
+    describe = lambda: lab.ec2.describe_vpc_endpoints(VpcEndpointIds=lab.endpoint_ids)  # noqa: E731
+    state = lambda r: r["VpcEndpoints"][0]["State"].lower()  # noqa: E731
+    assert states(describe, state, "available") == ["pending", "available"]
+    lab.ec2.delete_vpc_endpoints(VpcEndpointIds=lab.endpoint_ids)
+    assert states(describe, state, "deleted", timeout=10) == ["deleting", "deleted"]
+
+
+def test_ssm_registration_waits_after_running(realistic):
+    lab = Lab(realistic).vpcs().profile().endpoints(services=("ssm", "ssmmessages"))
+    states(lambda: lab.ec2.describe_vpc_endpoints(VpcEndpointIds=lab.endpoint_ids),
+           lambda r: {e["State"].lower() for e in r["VpcEndpoints"]} == {"available"}, True)
+    lab.instances()
+    states(lambda: lab.ec2.describe_instances(InstanceIds=[lab.instance_a]),
+           lambda r: r["Reservations"][0]["Instances"][0]["State"]["Name"], "running")
+    running_at = time.monotonic()
+    assert lab.online() == []  # the agent registers 30 s * 0.05 = 1.5 s after the instance runs
+    wait_for(lab.online, timeout=15)
+    assert time.monotonic() - running_at >= 1.3
+
+
+def test_instant_profile_has_no_windows(aws):
+    lab = Lab(aws).vpcs().profile().endpoints().instances().peering()
+    assert lab.online() == [lab.instance_a]
+    code = lab.ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[lab.pcx])[
+        "VpcPeeringConnections"][0]["Status"]["Code"]
+    assert code == "active"
