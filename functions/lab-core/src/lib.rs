@@ -13,6 +13,8 @@ pub mod peering;
 pub mod ping;
 pub mod routes;
 pub mod security;
+#[cfg(test)]
+mod step_tests;
 pub mod tags;
 pub mod teardown;
 pub mod vpc;

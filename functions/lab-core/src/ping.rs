@@ -150,7 +150,11 @@ pub async fn run(
         .await;
     let invocation = match got {
         Ok(out) => out,
-        Err(e) if e.code() == Some("InvocationDoesNotExist") => {
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_invocation_does_not_exist())
+                || e.code() == Some("InvocationDoesNotExist") =>
+        {
             return Err(LabError::not_ready(format!(
                 "command {command_id} not delivered to {instance_id} yet"
             )))

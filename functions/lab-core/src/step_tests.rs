@@ -1,0 +1,929 @@
+//! Handler tests: the example events in `functions/<step>/events/` through the real handlers, on real SDK
+//! clients whose responses come from aws-smithy-mocks: the happy path, the re-run, and each error mapping.
+
+use aws_sdk_ec2::error::ErrorMetadata;
+use aws_sdk_ec2::operation::accept_vpc_peering_connection::AcceptVpcPeeringConnectionOutput;
+use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressError;
+use aws_sdk_ec2::operation::create_route::{CreateRouteError, CreateRouteOutput};
+use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
+use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
+use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
+use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+use aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput;
+use aws_sdk_ec2::operation::describe_vpc_peering_connections::{
+    DescribeVpcPeeringConnectionsError, DescribeVpcPeeringConnectionsOutput,
+};
+use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+use aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput;
+use aws_sdk_ec2::operation::terminate_instances::TerminateInstancesOutput;
+use aws_sdk_ec2::types::{
+    GroupIdentifier, Instance, InstanceState, InstanceStateName, Reservation, Route, RouteState,
+    RouteTable, SecurityGroup, Subnet, Tag, Vpc, VpcEndpoint, VpcPeeringConnection,
+    VpcPeeringConnectionStateReason, VpcPeeringConnectionStateReasonCode as Code,
+};
+use aws_sdk_ec2::Client as Ec2;
+use aws_sdk_ssm::operation::describe_instance_information::DescribeInstanceInformationOutput;
+use aws_sdk_ssm::operation::get_command_invocation::{
+    GetCommandInvocationError, GetCommandInvocationOutput,
+};
+use aws_sdk_ssm::operation::list_commands::ListCommandsOutput;
+use aws_sdk_ssm::operation::send_command::SendCommandOutput;
+use aws_sdk_ssm::types::error::InvocationDoesNotExist;
+use aws_sdk_ssm::types::{Command, CommandInvocationStatus, InstanceInformation, PingStatus};
+use aws_sdk_ssm::Client as Ssm;
+use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
+
+use crate::clients::Clients;
+use crate::error::LabError;
+use crate::handlers::*;
+use crate::model::*;
+
+macro_rules! event {
+    ($path:literal) => {
+        serde_json::from_str(include_str!(concat!("../../", $path))).expect($path)
+    };
+}
+
+fn err_meta(code: &str) -> ErrorMetadata {
+    ErrorMetadata::builder()
+        .code(code)
+        .message(format!("{code} (mock)"))
+        .build()
+}
+
+fn no_ssm() -> Ssm {
+    let rules: [&Rule; 0] = [];
+    mock_client!(aws_sdk_ssm, rules)
+}
+
+fn no_ec2() -> Ec2 {
+    let rules: [&Rule; 0] = [];
+    mock_client!(aws_sdk_ec2, rules)
+}
+
+fn clients(ec2: Ec2, ssm: Ssm) -> Clients {
+    Clients::from_clients(ec2, ssm, "us-east-1")
+}
+
+fn pcx(code: Code, message: &str) -> VpcPeeringConnection {
+    VpcPeeringConnection::builder()
+        .vpc_peering_connection_id("pcx-0ab")
+        .status(
+            VpcPeeringConnectionStateReason::builder()
+                .code(code)
+                .message(message)
+                .build(),
+        )
+        .build()
+}
+
+fn tag(k: &str, v: &str) -> Tag {
+    Tag::builder().key(k).value(v).build()
+}
+
+// ---- validate-input ------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn validate_input_resolves_the_tutorial_lab() {
+    let plan = validate_input(
+        event!("validate-input/events/tutorial.json"),
+        &clients(no_ec2(), no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(plan.lab_id, "demo-1");
+    assert_eq!(plan.expires_at, "2026-11-24T13:00:00Z");
+}
+
+#[tokio::test]
+async fn validate_input_names_the_overlap() {
+    let err = validate_input(
+        event!("validate-input/events/overlapping.json"),
+        &clients(no_ec2(), no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(
+        err.to_string()
+            .contains("vpc_b.cidr: 10.0.0.0/16 overlaps vpc_a.cidr"),
+        "{err}"
+    );
+}
+
+// ---- create-vpc ------------------------------------------------------------------------------------------------
+
+fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) -> Vec<Rule> {
+    vec![
+        mock!(Ec2::describe_vpcs).then_output(move || {
+            DescribeVpcsOutput::builder()
+                .vpcs(Vpc::builder().vpc_id("vpc-0a").cidr_block(vpc_cidr).build())
+                .build()
+        }),
+        mock!(Ec2::describe_subnets).then_output(|| {
+            DescribeSubnetsOutput::builder()
+                .subnets(Subnet::builder().subnet_id("subnet-0a").build())
+                .build()
+        }),
+        mock!(Ec2::describe_security_groups).then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(
+                    SecurityGroup::builder()
+                        .group_id("sg-0a")
+                        .tags(tag("peerlab:lab-id", "demo-1"))
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Ec2::modify_vpc_attribute)
+            .then_output(|| ModifyVpcAttributeOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints).then_compute_output(|req| {
+            let service = req
+                .filters()
+                .iter()
+                .find(|f| f.name() == Some("service-name"))
+                .and_then(|f| f.values().first())
+                .cloned()
+                .unwrap_or_default();
+            // AWS answers endpoint states in lower case
+            let id = if service.ends_with(".ssm") {
+                "vpce-0ssm"
+            } else {
+                "vpce-0msg"
+            };
+            DescribeVpcEndpointsOutput::builder()
+                .vpc_endpoints(
+                    VpcEndpoint::builder()
+                        .vpc_endpoint_id(id)
+                        .state("available".into())
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Ec2::describe_instances).then_output(move || {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(
+                            Instance::builder()
+                                .instance_id("i-0a")
+                                .private_ip_address("10.0.1.4")
+                                .state(
+                                    InstanceState::builder()
+                                        .name(instance_state.clone())
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn create_vpc_rerun_finds_everything_and_creates_nothing() {
+    let rules = existing_side_a(InstanceStateName::Running, "10.0.0.0/16");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let out = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        SideOutput {
+            side: Side::A,
+            region: "us-east-1".into(),
+            vpc_id: "vpc-0a".into(),
+            cidr: "10.0.0.0/16".into(),
+            subnet_id: "subnet-0a".into(),
+            security_group_id: "sg-0a".into(),
+            instance_id: "i-0a".into(),
+            private_ip: "10.0.1.4".into(),
+            endpoint_ids: vec!["vpce-0ssm".into(), "vpce-0msg".into()],
+        }
+    );
+    // only look-ups: no rule for any Create*/RunInstances exists, so a create would have failed the test
+    assert_eq!(rules[0].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn create_vpc_waits_for_a_pending_instance() {
+    let rules = existing_side_a(InstanceStateName::Pending, "10.0.0.0/16");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady("instance A (i-0a) is pending".into())
+    );
+}
+
+#[tokio::test]
+async fn create_vpc_refuses_a_lab_vpc_with_another_cidr() {
+    let rules = existing_side_a(InstanceStateName::Running, "10.9.0.0/16");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "ResourceConflict");
+}
+
+// ---- request-peering / accept-peering ----------------------------------------------------------------------
+
+#[tokio::test]
+async fn request_peering_reuses_its_pending_connection() {
+    let describe = mock!(Ec2::describe_vpc_peering_connections).then_output(|| {
+        DescribeVpcPeeringConnectionsOutput::builder()
+            .vpc_peering_connections(pcx(Code::PendingAcceptance, ""))
+            .build()
+    });
+    let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
+    let out = request_peering(
+        event!("request-peering/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        PeeringOutput {
+            peering_id: "pcx-0ab".into(),
+            status: "pending-acceptance".into()
+        }
+    );
+}
+
+#[tokio::test]
+async fn request_peering_rejects_overlap_before_calling_aws() {
+    let mut event: PairEvent = event!("request-peering/events/pair.json");
+    event.vpc_b.cidr = "10.0.128.0/17".into();
+    let err = request_peering(event, &clients(no_ec2(), no_ssm()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+}
+
+#[tokio::test]
+async fn accept_peering_not_found_right_after_create_is_not_ready() {
+    let describe = mock!(Ec2::describe_vpc_peering_connections).then_error(|| {
+        DescribeVpcPeeringConnectionsError::generic(err_meta(
+            "InvalidVpcPeeringConnectionID.NotFound",
+        ))
+    });
+    let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
+    let err = accept_peering(
+        event!("accept-peering/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady");
+}
+
+#[tokio::test]
+async fn accept_peering_accepts_pending_acceptance() {
+    let describe = mock!(Ec2::describe_vpc_peering_connections).then_output(|| {
+        DescribeVpcPeeringConnectionsOutput::builder()
+            .vpc_peering_connections(pcx(Code::PendingAcceptance, ""))
+            .build()
+    });
+    let accept = mock!(Ec2::accept_vpc_peering_connection)
+        .match_requests(|r| r.vpc_peering_connection_id() == Some("pcx-0ab"))
+        .then_output(|| {
+            AcceptVpcPeeringConnectionOutput::builder()
+                .vpc_peering_connection(pcx(Code::Active, "Active"))
+                .build()
+        });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &accept]);
+    let out = accept_peering(
+        event!("accept-peering/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.status, "active");
+    assert_eq!(accept.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn accept_peering_active_is_done_and_provisioning_waits() {
+    let describe = mock!(Ec2::describe_vpc_peering_connections)
+        .sequence()
+        .output(|| {
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(Code::Provisioning, ""))
+                .build()
+        })
+        .output(|| {
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(Code::Active, ""))
+                .build()
+        })
+        .build();
+    let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
+    let c = clients(ec2, no_ssm());
+    let first = accept_peering(event!("accept-peering/events/pair.json"), &c)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        first,
+        LabError::NotReady("peering pcx-0ab is provisioning".into())
+    );
+    let second = accept_peering(event!("accept-peering/events/pair.json"), &c)
+        .await
+        .unwrap();
+    assert_eq!(second.status, "active");
+}
+
+#[tokio::test]
+async fn accept_peering_terminal_states_fail_with_the_message() {
+    for code in [Code::Failed, Code::Rejected, Code::Expired, Code::Deleted] {
+        let c2 = code.clone();
+        let describe = mock!(Ec2::describe_vpc_peering_connections).then_output(move || {
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(c2.clone(), "Overlapping CIDR"))
+                .build()
+        });
+        let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
+        let err = accept_peering(
+            event!("accept-peering/events/pair.json"),
+            &clients(ec2, no_ssm()),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            err,
+            LabError::PeeringFailed(format!(
+                "peering pcx-0ab is {}: Overlapping CIDR",
+                code.as_str()
+            ))
+        );
+    }
+}
+
+// ---- add-routes --------------------------------------------------------------------------------------------
+
+fn tables(vpc_route: Option<(&'static str, &'static str)>) -> Rule {
+    mock!(Ec2::describe_route_tables).then_compute_output(move |req| {
+        let vpc = req
+            .filters()
+            .first()
+            .and_then(|f| f.values().first())
+            .cloned()
+            .unwrap_or_default();
+        let mut table = RouteTable::builder()
+            .route_table_id(format!("rtb-{}", &vpc[4..]))
+            .routes(
+                Route::builder()
+                    .destination_cidr_block("10.0.0.0/8")
+                    .gateway_id("local")
+                    .build(),
+            );
+        if let Some((dest, via)) = vpc_route {
+            let route = Route::builder()
+                .destination_cidr_block(dest)
+                .state(RouteState::Active);
+            let route = if via.starts_with("pcx-") {
+                route.vpc_peering_connection_id(via)
+            } else {
+                route.gateway_id(via)
+            };
+            table = table.routes(route.build());
+        }
+        DescribeRouteTablesOutput::builder()
+            .route_tables(table.build())
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn add_routes_creates_in_every_table_of_both_vpcs() {
+    let describe = tables(None);
+    let create = mock!(Ec2::create_route)
+        .then_output(|| CreateRouteOutput::builder().r#return(true).build());
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create]);
+    let out = add_routes(
+        event!("add-routes/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    let got: Vec<_> = out
+        .routes
+        .iter()
+        .map(|r| {
+            (
+                r.route_table_id.as_str(),
+                r.destination.as_str(),
+                r.action.as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("rtb-0a", "10.1.0.0/16", "created"),
+            ("rtb-0b", "10.0.0.0/16", "created")
+        ]
+    );
+    assert_eq!(create.num_calls(), 2);
+}
+
+#[tokio::test]
+async fn add_routes_existing_route_via_this_peering_is_success() {
+    // both tables already hold a route to the *other* CIDR through pcx-0ab (the rule answers per call)
+    let describe = mock!(Ec2::describe_route_tables)
+        .sequence()
+        .output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(
+                    RouteTable::builder()
+                        .route_table_id("rtb-0a")
+                        .routes(
+                            Route::builder()
+                                .destination_cidr_block("10.1.0.0/16")
+                                .vpc_peering_connection_id("pcx-0ab")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+        .output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(
+                    RouteTable::builder()
+                        .route_table_id("rtb-0b")
+                        .routes(
+                            Route::builder()
+                                .destination_cidr_block("10.0.0.0/16")
+                                .vpc_peering_connection_id("pcx-0ab")
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        })
+        .build();
+    let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
+    let out = add_routes(
+        event!("add-routes/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert!(out.routes.iter().all(|r| r.action == "existing"));
+}
+
+#[tokio::test]
+async fn add_routes_route_via_something_else_is_a_conflict() {
+    let describe = tables(Some(("10.1.0.0/16", "igw-0ff")));
+    let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
+    let err = add_routes(
+        event!("add-routes/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "RouteConflict");
+    assert!(
+        err.to_string()
+            .contains("rtb-0a already routes 10.1.0.0/16 to igw-0ff"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn add_routes_race_with_route_already_exists_is_not_ready() {
+    let describe = tables(None);
+    let create = mock!(Ec2::create_route)
+        .then_error(|| CreateRouteError::generic(err_meta("RouteAlreadyExists")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create]);
+    let err = add_routes(
+        event!("add-routes/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady");
+}
+
+// ---- update-sg ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn update_sg_rerun_with_duplicate_rule_and_group_attached_is_success() {
+    let group = mock!(Ec2::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(
+                SecurityGroup::builder()
+                    .group_id("sg-0instb")
+                    .tags(tag("peerlab:lab-id", "demo-1"))
+                    .build(),
+            )
+            .build()
+    });
+    let authorize = mock!(Ec2::authorize_security_group_ingress)
+        .match_requests(|r| {
+            r.ip_permissions()[0].user_id_group_pairs()[0].group_id() == Some("sg-0a")
+                && r.ip_permissions()[0].ip_protocol() == Some("-1")
+        })
+        .then_error(|| {
+            AuthorizeSecurityGroupIngressError::generic(err_meta("InvalidPermission.Duplicate"))
+        });
+    let instance = mock!(Ec2::describe_instances).then_output(|| {
+        DescribeInstancesOutput::builder()
+            .reservations(
+                Reservation::builder()
+                    .instances(
+                        Instance::builder()
+                            .instance_id("i-0b")
+                            .security_groups(GroupIdentifier::builder().group_id("sg-0b").build())
+                            .security_groups(
+                                GroupIdentifier::builder().group_id("sg-0instb").build(),
+                            )
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&group, &authorize, &instance]
+    );
+    let out = update_sg(
+        event!("update-sg/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.instance_groups, ["sg-0b", "sg-0instb"]);
+    assert_eq!(out.source, "group sg-0a");
+    assert_eq!(authorize.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn update_sg_refuses_an_instanceb_group_of_someone_else() {
+    let group = mock!(Ec2::describe_security_groups).then_output(|| {
+        DescribeSecurityGroupsOutput::builder()
+            .security_groups(SecurityGroup::builder().group_id("sg-theirs").build())
+            .build()
+    });
+    let ec2 = mock_client!(aws_sdk_ec2, [&group]);
+    let err = update_sg(
+        event!("update-sg/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "ResourceConflict");
+}
+
+// ---- ping-test ---------------------------------------------------------------------------------------------
+
+fn online(yes: bool) -> Rule {
+    mock!(Ssm::describe_instance_information).then_output(move || {
+        let mut out = DescribeInstanceInformationOutput::builder();
+        if yes {
+            out = out.instance_information_list(
+                InstanceInformation::builder()
+                    .instance_id("i-0a")
+                    .ping_status(PingStatus::Online)
+                    .build(),
+            );
+        }
+        out.build()
+    })
+}
+
+fn listed(comment: &'static str) -> Rule {
+    mock!(Ssm::list_commands).then_output(move || {
+        ListCommandsOutput::builder()
+            .commands(
+                Command::builder()
+                    .command_id("cmd-1")
+                    .comment(comment)
+                    .document_name("AWS-RunShellScript")
+                    .build(),
+            )
+            .build()
+    })
+}
+
+const LOST: &str = "--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2047ms\n";
+const OK: &str = "--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.4/0.5/0.6/0.1 ms\n";
+
+fn invocation(status: CommandInvocationStatus, out: &'static str) -> Rule {
+    mock!(Ssm::get_command_invocation).then_output(move || {
+        GetCommandInvocationOutput::builder()
+            .status(status.clone())
+            .standard_output_content(out)
+            .standard_error_content("[peerlab local AWS] simulated ping: ...")
+            .build()
+    })
+}
+
+#[tokio::test]
+async fn ping_waits_for_ssm_online() {
+    let info = online(false);
+    let ssm = mock_client!(aws_sdk_ssm, [&info]);
+    let err = ping_test(
+        event!("ping-test/events/control.json"),
+        &clients(no_ec2(), ssm),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady("instance A (i-0a) is not Online in SSM yet".into())
+    );
+}
+
+#[tokio::test]
+async fn ping_sends_once_then_waits_for_the_invocation() {
+    let info = online(true);
+    let none = mock!(Ssm::list_commands).then_output(|| ListCommandsOutput::builder().build());
+    let send = mock!(Ssm::send_command)
+        .match_requests(|r| {
+            r.comment() == Some("peerlab demo-1 control")
+                && r.parameters()
+                    .and_then(|p| p.get("commands"))
+                    .map(|c| c[0].as_str())
+                    == Some("ping -c 3 -W 2 10.1.1.4")
+        })
+        .then_output(|| {
+            SendCommandOutput::builder()
+                .command(Command::builder().command_id("cmd-1").build())
+                .build()
+        });
+    let missing = mock!(Ssm::get_command_invocation).then_error(|| {
+        GetCommandInvocationError::InvocationDoesNotExist(InvocationDoesNotExist::builder().build())
+    });
+    let ssm = mock_client!(
+        aws_sdk_ssm,
+        RuleMode::MatchAny,
+        [&info, &none, &send, &missing]
+    );
+    let err = ping_test(
+        event!("ping-test/events/control.json"),
+        &clients(no_ec2(), ssm),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady("command cmd-1 not delivered to i-0a yet".into())
+    );
+    assert_eq!(send.num_calls(), 1);
+}
+
+#[tokio::test]
+async fn ping_retry_reuses_the_command_and_waits_while_in_progress() {
+    let (info, found, running) = (
+        online(true),
+        listed("peerlab demo-1 control"),
+        invocation(CommandInvocationStatus::InProgress, ""),
+    );
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&info, &found, &running]);
+    let err = ping_test(
+        event!("ping-test/events/control.json"),
+        &clients(no_ec2(), ssm),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady("command cmd-1 is InProgress".into())
+    );
+}
+
+#[tokio::test]
+async fn control_ping_unreachable_passes() {
+    let (info, found, done) = (
+        online(true),
+        listed("peerlab demo-1 control"),
+        invocation(CommandInvocationStatus::Failed, LOST),
+    );
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&info, &found, &done]);
+    let out = ping_test(
+        event!("ping-test/events/control.json"),
+        &clients(no_ec2(), ssm),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (
+            out.reachable,
+            out.passed,
+            out.received,
+            out.loss_percent,
+            out.simulated
+        ),
+        (false, true, 0, 100.0, true)
+    );
+}
+
+#[tokio::test]
+async fn control_ping_that_gets_through_is_named() {
+    let (info, found, done) = (
+        online(true),
+        listed("peerlab demo-1 control"),
+        invocation(CommandInvocationStatus::Success, OK),
+    );
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&info, &found, &done]);
+    let err = ping_test(
+        event!("ping-test/events/control.json"),
+        &clients(no_ec2(), ssm),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "ControlReachable");
+}
+
+#[tokio::test]
+async fn final_ping_success_reports_rtt() {
+    let (info, found, done) = (
+        online(true),
+        listed("peerlab demo-1 final"),
+        invocation(CommandInvocationStatus::Success, OK),
+    );
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&info, &found, &done]);
+    let out = ping_test(
+        event!("ping-test/events/final.json"),
+        &clients(no_ec2(), ssm),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        (out.reachable, out.passed, out.rtt_avg_ms),
+        (true, true, Some(0.5))
+    );
+}
+
+// ---- teardown ----------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
+    let only_lab = |filters: &[aws_sdk_ec2::types::Filter]| {
+        filters
+            .iter()
+            .any(|f| f.name() == Some("tag:peerlab:lab-id") && f.values() == ["demo-1"])
+    };
+    let instances = mock!(Ec2::describe_instances)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(
+                            Instance::builder()
+                                .instance_id("i-0b")
+                                .vpc_id("vpc-0b")
+                                .state(
+                                    InstanceState::builder()
+                                        .name(InstanceStateName::Terminated)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let endpoints = mock!(Ec2::describe_vpc_endpoints)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| DescribeVpcEndpointsOutput::builder().build());
+    let groups = mock!(Ec2::describe_security_groups)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let peerings = mock!(Ec2::describe_vpc_peering_connections)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(Code::Deleted, ""))
+                .build()
+        });
+    let subnets = mock!(Ec2::describe_subnets)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeSubnetsOutput::builder()
+                .subnets(
+                    Subnet::builder()
+                        .subnet_id("subnet-0b")
+                        .vpc_id("vpc-0b")
+                        .build(),
+                )
+                .build()
+        });
+    let vpcs = mock!(Ec2::describe_vpcs)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeVpcsOutput::builder()
+                .vpcs(Vpc::builder().vpc_id("vpc-0b").build())
+                .build()
+        });
+    let routes = mock!(Ec2::describe_route_tables)
+        .then_output(|| DescribeRouteTablesOutput::builder().build());
+    let delete_subnet = mock!(Ec2::delete_subnet)
+        .then_error(|| DeleteSubnetError::generic(err_meta("DependencyViolation")));
+    let terminate =
+        mock!(Ec2::terminate_instances).then_output(|| TerminateInstancesOutput::builder().build());
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [
+            &instances,
+            &endpoints,
+            &groups,
+            &peerings,
+            &subnets,
+            &vpcs,
+            &routes,
+            &delete_subnet,
+            &terminate
+        ]
+    );
+    let err = teardown_lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady");
+    assert!(
+        err.to_string()
+            .contains("remaining: subnet subnet-0b, vpc vpc-0b"),
+        "{err}"
+    );
+    assert_eq!(delete_subnet.num_calls(), 1);
+    assert_eq!(terminate.num_calls(), 0); // already terminated
+}
+
+#[tokio::test]
+async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
+    let empty_instances =
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build());
+    let empty_endpoints = mock!(Ec2::describe_vpc_endpoints)
+        .then_output(|| DescribeVpcEndpointsOutput::builder().build());
+    let empty_groups = mock!(Ec2::describe_security_groups)
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let empty_peerings = mock!(Ec2::describe_vpc_peering_connections)
+        .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build());
+    let empty_subnets =
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build());
+    let empty_vpcs =
+        mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [
+            &empty_instances,
+            &empty_endpoints,
+            &empty_groups,
+            &empty_peerings,
+            &empty_subnets,
+            &empty_vpcs
+        ]
+    );
+    let out = teardown_lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        TeardownOutput {
+            lab_ids: vec!["demo-1".into()],
+            deleted: vec!["pcx-0ab".into(), "vpc-0a".into(), "vpc-0b".into()],
+            remaining: vec![]
+        }
+    );
+}
+
+#[tokio::test]
+async fn teardown_needs_a_lab_id_or_a_mode() {
+    let bad: TeardownEvent = serde_json::from_str(r#"{"mode": "everything"}"#).unwrap();
+    assert_eq!(
+        teardown_lab(bad, &clients(no_ec2(), no_ssm()))
+            .await
+            .unwrap_err()
+            .error_type(),
+        "InvalidInput"
+    );
+    let none: TeardownEvent = serde_json::from_str("{}").unwrap();
+    assert_eq!(
+        teardown_lab(none, &clients(no_ec2(), no_ssm()))
+            .await
+            .unwrap_err()
+            .error_type(),
+        "InvalidInput"
+    );
+}
