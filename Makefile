@@ -10,8 +10,10 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PORT ?= 4566
 PROFILE ?= instant
 LOCAL_ARGS ?=
+# Nothing started from here may ask instance metadata (169.254.169.254) for a region or credentials.
+export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv build-functions test test-rust lint-rust test-local-aws local-aws resources clean-venv
+.PHONY: help venv build-functions test test-rust lint-rust test-local-aws local-aws resources watch clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -39,6 +41,9 @@ test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its
 
 local-aws: venv ## run the local AWS in the foreground on 127.0.0.1:$(PORT) (PROFILE=instant|realistic)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug infra/local/start --port $(PORT) --profile $(PROFILE) $(LOCAL_ARGS)
+
+watch: venv ## serve every step under `cargo lambda watch` on 127.0.0.1:9000 (invoke: cargo lambda invoke NAME -F FILE -A 127.0.0.1)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH AWS_REGION=us-east-1 cargo lambda watch -A 127.0.0.1 -P 9000
 
 resources: ## list every live resource of a running local AWS on $(PORT), with tags
 	@curl -s http://127.0.0.1:$(PORT)/peerlab/resources

@@ -1,5 +1,8 @@
 //! AWS clients, built once per Lambda environment.
 
+use aws_config::environment::EnvironmentVariableRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::error::Result;
@@ -24,8 +27,16 @@ pub struct Clients {
 
 impl Clients {
     /// Load the environment's configuration (region, credentials, AWS_ENDPOINT_URL for the local AWS) once.
+    /// The region comes from the environment (always set in Lambda) or the profile, never from instance
+    /// metadata: outside AWS that would be a request to 169.254.169.254.
     pub async fn from_env() -> Self {
-        let config = aws_config::load_defaults(BehaviorVersion::latest()).await;
+        let region = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+            .or_else(ProfileFileRegionProvider::new())
+            .or_else(Region::new("us-east-1"));
+        let config = aws_config::defaults(BehaviorVersion::latest())
+            .region(region)
+            .load()
+            .await;
         Self::from_config(config)
     }
 
