@@ -267,19 +267,7 @@ async fn fetch_side(
         .send()
         .await
         .map_err(|e| aws_error("reading route tables for the diagnosis", e))?;
-    let instance = ec2
-        .describe_instances()
-        .instance_ids(&side.instance_id)
-        .send()
-        .await
-        .map_err(|e| aws_error("reading instance groups for the diagnosis", e))?;
-    let group_ids: Vec<String> = instance
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .flat_map(|i| i.security_groups())
-        .filter_map(|g| g.group_id().map(str::to_string))
-        .collect();
+    let group_ids = crate::security::instance_group_ids(ec2, &side.instance_id).await?;
     let groups = if group_ids.is_empty() {
         Vec::new()
     } else {

@@ -52,6 +52,26 @@ pub fn rule(
     (perm.build(), protocol.to_string(), source)
 }
 
+/// The security groups an instance has now.
+pub async fn instance_group_ids(
+    ec2: &aws_sdk_ec2::Client,
+    instance_id: &str,
+) -> Result<Vec<String>> {
+    let described = ec2
+        .describe_instances()
+        .instance_ids(instance_id)
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("reading the security groups of {instance_id}"), e))?;
+    Ok(described
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .flat_map(|i| i.security_groups())
+        .filter_map(|g| g.group_id().map(str::to_string))
+        .collect())
+}
+
 pub async fn update(
     ec2: &aws_sdk_ec2::Client,
     lab: &LabPlan,
@@ -126,20 +146,7 @@ pub async fn update(
         Err(e) => return Err(aws_error(&format!("admitting A into {group_id}"), e)),
     }
     // keep B's groups, add InstanceB
-    let described = ec2
-        .describe_instances()
-        .instance_ids(&b.instance_id)
-        .send()
-        .await
-        .map_err(|e| aws_error(&format!("describing instance B {}", b.instance_id), e))?;
-    let current: Vec<String> = described
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .flat_map(|i| i.security_groups())
-        .filter_map(|g| g.group_id().map(str::to_string))
-        .collect();
-    let mut groups = current.clone();
+    let mut groups = instance_group_ids(ec2, &b.instance_id).await?;
     if !groups.contains(&group_id) {
         groups.push(group_id.clone());
         ec2.modify_instance_attribute()

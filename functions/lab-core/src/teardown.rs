@@ -310,7 +310,7 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
                 .await
             {
                 Ok(_) => {}
-                Err(e) if gone(&e) || e.code() == Some("InvalidPermission.NotFound") => {}
+                Err(e) if gone(&e) => {} // InvalidPermission.NotFound too
                 Err(e) => return Err(aws_error(&format!("revoking group references of {id}"), e)),
             }
         }
@@ -323,7 +323,7 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
                 .await
             {
                 Ok(_) => {}
-                Err(e) if gone(&e) || e.code() == Some("InvalidPermission.NotFound") => {}
+                Err(e) if gone(&e) => {} // InvalidPermission.NotFound too
                 Err(e) => return Err(aws_error(&format!("revoking group references of {id}"), e)),
             }
         }
