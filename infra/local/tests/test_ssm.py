@@ -68,11 +68,11 @@ def test_command_reaches_only_the_named_instance(aws):
 
 
 def test_invocation_goes_missing_then_in_progress_then_done(start_local):
-    aws = start_local("--profile", "realistic", "--time-scale", "0.05")  # delivery 0.05 s, registration 1.5 s
-    lab = Lab(aws).vpcs().profile().instances()
-    lab.endpoints()
+    # delivery 0.2 s, the ping 0.8 s: wide enough to see each state on a busy machine (endpoints take 18 s)
+    aws = start_local("--profile", "realistic", "--time-scale", "0.2")
+    lab = Lab(aws).vpcs().profile().endpoints().instances()
     lab.peering()
-    wait_for(lab.online, timeout=20)
+    wait_for(lab.online, timeout=60, interval=0.2)
     sent = lab.ssm.send_command(InstanceIds=[lab.instance_a], DocumentName="AWS-RunShellScript",
                                 Parameters={"commands": [f"ping -c 3 -W 2 {lab.ip_b}"]})["Command"]
     seen = []

@@ -37,21 +37,25 @@ def test_config_endpoint_reports_scaled_delays(realistic):
     assert delays["consistency_window"] == pytest.approx(0.05)
 
 
-def test_instance_pending_then_running_then_shutting_down_then_terminated(realistic):
-    lab = Lab(realistic).vpcs().instances(profile=False)
+def test_instance_pending_then_running_then_shutting_down_then_terminated(start_local):
+    # NotFound for 0.5 s, pending until 1.5 s: wide margins for a busy machine
+    aws = start_local("--profile", "realistic", "--time-scale", "0.1", "--consistency-window", "0.5")
+    lab = Lab(aws).vpcs().instances(profile=False)
     start = time.monotonic()
     seen = states(lambda: lab.ec2.describe_instances(InstanceIds=[lab.instance_b]),
                   lambda r: r["Reservations"][0]["Instances"][0]["State"]["Name"], "running")
     assert seen == ["InvalidInstanceID.NotFound", "pending", "running"]
-    assert time.monotonic() - start >= 0.7
+    assert time.monotonic() - start >= 1.4
     lab.ec2.terminate_instances(InstanceIds=[lab.instance_b])
     seen = states(lambda: lab.ec2.describe_instances(InstanceIds=[lab.instance_b]),
                   lambda r: r["Reservations"][0]["Instances"][0]["State"]["Name"], "terminated")
     assert seen == ["shutting-down", "terminated"]
 
 
-def test_peering_initiating_pending_provisioning_active(realistic):
-    lab = Lab(realistic).vpcs().peering(accept=False)
+def test_peering_initiating_pending_provisioning_active(start_local):
+    # NotFound for 0.3 s, initiating-request until 1 s, provisioning 2.5 s
+    aws = start_local("--profile", "realistic", "--time-scale", "0.5", "--consistency-window", "0.3")
+    lab = Lab(aws).vpcs().peering(accept=False)
     describe = lambda: lab.ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[lab.pcx])  # noqa: E731
     code = lambda r: r["VpcPeeringConnections"][0]["Status"]["Code"]  # noqa: E731
     assert states(describe, code, "pending-acceptance") == [
