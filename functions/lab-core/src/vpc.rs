@@ -383,7 +383,7 @@ pub async fn create_side(
         &vpc_id,
         &group_name(&lab.lab_id, side),
         &format!("peerlab: instance {} of lab {}", side.letter(), lab.lab_id),
-        &tags::name("Instance", side),
+        &tags::name("InstanceSecurityGroup", side), // not "InstanceB": that is update-sg's group
     )
     .await?;
     let runs_ping = side == Side::A;
