@@ -52,6 +52,30 @@ pub fn rule(
     (perm.build(), protocol.to_string(), source)
 }
 
+/// Add an ingress rule; one that is already there is success (a re-run), a group not visible yet is
+/// `NotReady`. `what` names the source for the message.
+pub async fn admit(
+    ec2: &aws_sdk_ec2::Client,
+    group_id: &str,
+    permission: IpPermission,
+    what: &str,
+) -> Result<()> {
+    match ec2
+        .authorize_security_group_ingress()
+        .group_id(group_id)
+        .ip_permissions(permission)
+        .send()
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("InvalidPermission.Duplicate") => Ok(()),
+        Err(e) if e.code() == Some("InvalidGroup.NotFound") => Err(LabError::not_ready(format!(
+            "group {group_id} not visible yet"
+        ))),
+        Err(e) => Err(aws_error(&format!("admitting {what} into {group_id}"), e)),
+    }
+}
+
 /// The security groups an instance has now.
 pub async fn instance_group_ids(
     ec2: &aws_sdk_ec2::Client,
@@ -129,22 +153,7 @@ pub async fn update(
         .and_then(|p| p.account_id.as_ref())
         .and(home_account);
     let (permission, protocol, source) = rule(lab.allow, a, cross_region, peer_account);
-    match ec2
-        .authorize_security_group_ingress()
-        .group_id(&group_id)
-        .ip_permissions(permission)
-        .send()
-        .await
-    {
-        Ok(_) => {}
-        Err(e) if e.code() == Some("InvalidPermission.Duplicate") => {}
-        Err(e) if e.code() == Some("InvalidGroup.NotFound") => {
-            return Err(LabError::not_ready(format!(
-                "group {group_id} not visible yet"
-            )))
-        }
-        Err(e) => return Err(aws_error(&format!("admitting A into {group_id}"), e)),
-    }
+    admit(ec2, &group_id, permission, "A").await?;
     // keep B's groups, add InstanceB
     let mut groups = instance_group_ids(ec2, &b.instance_id).await?;
     if !groups.contains(&group_id) {

@@ -10,6 +10,8 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, ResourceType, VpcEndpoint, VpcEndpointType,
 };
 
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
 use crate::clients::Scope;
 use crate::error::{aws_error, LabError, Result};
 use crate::input::{LabPlan, SidePlan};
@@ -192,15 +194,9 @@ async fn ensure_group(
     match created {
         Ok(out) => Ok((out.group_id().unwrap_or_default().to_string(), true)),
         // created by a concurrent retry between our describe and create
-        Err(e)
-            if e.as_service_error()
-                .and_then(|s| aws_smithy_types::error::metadata::ProvideErrorMetadata::code(s))
-                == Some("InvalidGroup.Duplicate") =>
-        {
-            Err(LabError::not_ready(format!(
-                "security group {name} is being created"
-            )))
-        }
+        Err(e) if e.code() == Some("InvalidGroup.Duplicate") => Err(LabError::not_ready(format!(
+            "security group {name} is being created"
+        ))),
         Err(e) => Err(aws_error(&format!("creating security group {name}"), e)),
     }
 }
@@ -244,21 +240,7 @@ async fn ssm_prerequisites(
                     .build(),
             )
             .build();
-        match ctx
-            .ec2
-            .authorize_security_group_ingress()
-            .group_id(&group_id)
-            .ip_permissions(rule)
-            .send()
-            .await
-        {
-            Ok(_) => {}
-            Err(e)
-                if e.as_service_error().and_then(|s| {
-                    aws_smithy_types::error::metadata::ProvideErrorMetadata::code(s)
-                }) == Some("InvalidPermission.Duplicate") => {}
-            Err(e) => return Err(aws_error(&format!("admitting HTTPS into {group_id}"), e)),
-        }
+        crate::security::admit(ctx.ec2, &group_id, rule, "HTTPS from the VPC").await?;
     }
     let mut ids = Vec::new();
     for service in SSM_SERVICES {
