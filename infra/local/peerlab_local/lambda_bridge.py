@@ -26,6 +26,7 @@ import threading
 import time
 import uuid
 import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from moto.awslambda.models import LambdaFunction
@@ -57,9 +58,12 @@ class Environment:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.server.server_address[1]}")
         self.log = open(log_path, "ab")
-        self.process = subprocess.Popen([executable], env=env, stdout=self.log, stderr=subprocess.STDOUT,
-                                        stdin=subprocess.DEVNULL, cwd=os.path.dirname(executable) or None,
-                                        preexec_fn=_die_with_parent)
+        # Spawned from one long-lived thread: PR_SET_PDEATHSIG fires when the *thread* that forked exits, and
+        # werkzeug serves each request on a short-lived thread, which would SIGTERM a warm environment.
+        self.process = _SPAWNER.submit(
+            subprocess.Popen, [executable], env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL, cwd=os.path.dirname(executable) or None, preexec_fn=_die_with_parent,
+        ).result()
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.init_error is None
@@ -140,6 +144,9 @@ class Environment:
                 self._reply(202, b'{"status":"OK"}')
 
         return Handler
+
+
+_SPAWNER = ThreadPoolExecutor(max_workers=1, thread_name_prefix="lambda-spawner")  # its thread lives on
 
 
 def _die_with_parent() -> None:

@@ -1,5 +1,3 @@
-# NOT COLLECTED (not named test_*): fails about 1 run in 5 with a non-NotReady function error on a re-run
-# of request-peering or add-routes; kept to debug next session (see the closing note), not counted as passing.
 """All eight step functions, invoked one by one through Lambda on the local AWS, build the tutorial's lab, prove
 the ping (control unreachable, final reachable), explain an early failure, and leave nothing behind."""
 
@@ -18,11 +16,12 @@ STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "a
 
 
 @pytest.fixture
-def lab_functions(start_local):
+def lab_functions(start_local, tmp_path):
     missing = [s for s in STEPS if not (Path(LAMBDA_DIR) / s).is_file()]
     if missing:
         pytest.fail(f"PEERLAB_LAMBDA_DIR={LAMBDA_DIR!r} lacks {missing}: run `make build-functions` first")
-    aws = start_local("--lambda-dir", LAMBDA_DIR, "--profile", "realistic", "--time-scale", "0.01")
+    aws = start_local("--lambda-dir", LAMBDA_DIR, "--profile", "realistic", "--time-scale", "0.01",
+                      "--log-dir", str(tmp_path / "function-logs"))
     iam, lam = aws.client("iam"), aws.client("lambda")
     role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     iam.create_role(RoleName="instance", AssumeRolePolicyDocument="{}")
@@ -53,6 +52,7 @@ class Steps:
             if not response.get("FunctionError"):
                 return None, body
             if body["errorType"] != "NotReady" or not wait or time.monotonic() > deadline:
+                print("step error:", step, body)  # shown by pytest when the test fails
                 return body["errorType"], body
             self.not_ready += 1
             time.sleep(0.05)
