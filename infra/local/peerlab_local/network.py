@@ -85,7 +85,7 @@ def find_endpoint_by_ip(ip: str, region: str | None = None) -> Endpoint | None:
     return None
 
 
-def _route_target(backend, table, dest: str):
+def _route_target(table, dest: str):
     """The most specific active route for `dest` in `table`: ('local'|'pcx'|'other', route) or None."""
     best, best_len = None, -1
     for route in table.routes:
@@ -115,7 +115,7 @@ def _routes_to(src: Endpoint, dst: Endpoint) -> tuple[bool, str]:
     table = route_table_for(src.backend, src.subnet)
     if table is None:
         return False, f"subnet {src.subnet.id} has no route table"
-    route = _route_target(src.backend, table, dst.ip)
+    route = _route_target(table, dst.ip)
     if route is None:
         return False, f"route table {table.id} has no route to {dst.ip}"
     if route.local:

@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 
 from . import inventory, ssm
+from .config import REALISTIC
 from .world import LOCK, world
 
 CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
@@ -196,8 +197,7 @@ class Middleware:
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
                     "seed": cfg.seed, "region": cfg.region,
-                    "delays": {name: cfg.delay(name) for name in
-                               __import__("peerlab_local.config", fromlist=["REALISTIC"]).REALISTIC}}
+                    "delays": {name: cfg.delay(name) for name in REALISTIC}}
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         return 404, {"Content-Type": "application/json"}, b'{"message":"unknown peerlab endpoint"}'
 
