@@ -47,7 +47,9 @@ def ec2_error(code: str, message: str, status: int = 400):
 
 def json_error(code: str, message: str, status: int = 400):
     body = json.dumps({"__type": code, "message": message}).encode()
-    return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code}, body
+    # AWS always sends a request id; moto's Step Functions engine reads it when naming a Lambda.* error
+    return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": code,
+                    "x-amzn-RequestId": str(uuid.uuid4())}, body
 
 
 class Faults:
