@@ -10,10 +10,11 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PORT ?= 4566
 PROFILE ?= instant
 LOCAL_ARGS ?=
+INPUT ?= tests/events/tutorial.json
 # Nothing started from here may ask instance metadata (169.254.169.254) for a region or credentials.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv build-functions test test-rust lint-rust test-local-aws local-aws resources watch clean-venv
+.PHONY: help venv build-functions run test test-rust lint-rust lint-asl test-local-aws local-aws resources watch clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -28,13 +29,20 @@ $(VENV)/.installed: infra/local/requirements.txt
 build-functions: ## build every step Lambda (debug) for the local AWS
 	cargo build --workspace --bins
 
-test: venv test-rust lint-rust test-local-aws ## everything: unit tests, clippy, the local AWS's own tests
+run: venv build-functions ## a whole lab on the local AWS (INPUT=tests/events/x.json, LOCAL_ARGS="--profile realistic --time-scale 0.05")
+	PYTHONPATH=infra/local $(PY) -m peerlab_local.run --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
+		--report run-report.json --local-args "$(LOCAL_ARGS)"
+
+test: venv test-rust lint-rust lint-asl test-local-aws ## everything: unit tests, clippy, ASL lint, the local AWS's tests
 
 test-rust: ## Rust unit, SDK-mock and handler tests
 	cargo test --workspace
 
 lint-rust: ## clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
+
+lint-asl: venv ## statelint on the state machine (integer BackoffRate allowed)
+	$(VENV)/bin/statelint --ignore=FLOAT statemachine/peering-lab.asl.json
 
 test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q

@@ -142,5 +142,5 @@ pub async fn teardown_lab(event: TeardownEvent, clients: &Clients) -> Result<Tea
     if let Some(lab) = event.lab.as_ref().filter(|l| l.peer.is_some()) {
         scopes.push(clients.peer(lab).await?);
     }
-    teardown::teardown(&scopes, &lab_id, &event.known_ids).await
+    teardown::teardown(&scopes, &lab_id, &event.known()).await
 }

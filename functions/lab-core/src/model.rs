@@ -141,9 +141,26 @@ pub struct TeardownEvent {
     pub mode: Option<String>,
     #[serde(default)]
     pub lab: Option<LabPlan>,
-    /// Ids the execution knows of (reported as deleted once gone); deletion itself goes by tag.
+    /// Ids the execution knows of (reported as deleted once gone); deletion itself goes by tag. Strings or
+    /// arrays of them, nested as the state machine's `States.Array` builds them.
     #[serde(default)]
-    pub known_ids: Vec<String>,
+    pub known_ids: Vec<serde_json::Value>,
+}
+
+impl TeardownEvent {
+    /// `known_ids` flattened to the strings in it.
+    pub fn known(&self) -> Vec<String> {
+        fn walk(v: &serde_json::Value, out: &mut Vec<String>) {
+            match v {
+                serde_json::Value::String(s) if !s.is_empty() => out.push(s.clone()),
+                serde_json::Value::Array(items) => items.iter().for_each(|i| walk(i, out)),
+                _ => {}
+            }
+        }
+        let mut out = Vec::new();
+        self.known_ids.iter().for_each(|v| walk(v, &mut out));
+        out
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
@@ -152,4 +169,18 @@ pub struct TeardownOutput {
     pub lab_ids: Vec<String>,
     pub deleted: Vec<String>,
     pub remaining: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn known_ids_are_flattened() {
+        let e: TeardownEvent = serde_json::from_value(serde_json::json!({
+            "lab_id": "x", "known_ids": ["i-1", ["vpce-1", "vpce-2"], "", null, "vpc-1"]
+        }))
+        .unwrap();
+        assert_eq!(e.known(), ["i-1", "vpce-1", "vpce-2", "vpc-1"]);
+    }
 }

@@ -1,0 +1,68 @@
+"""Register peerlab on a running local AWS: the instance role and profile instance A uses, the eight functions
+(run from --lambda-dir by the local AWS), and the state machine with its `${...FunctionArn}` substitutions - what
+infra/template.yaml does on AWS."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import zipfile
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parents[3]
+ASL = ROOT / "statemachine" / "peering-lab.asl.json"
+STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "add-routes", "update-sg",
+         "ping-test", "teardown"]
+INSTANCE_PROFILE = "peerlab-instance"
+STATE_MACHINE = "peerlab-peering-lab"
+TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {}}]}
+
+
+def substitution_name(step: str) -> str:
+    """create-vpc -> CreateVpcFunctionArn, the ASL's placeholder for that function."""
+    return "".join(part.capitalize() for part in step.split("-")) + "FunctionArn"
+
+
+def definition(arns: dict[str, str]) -> str:
+    text = ASL.read_text()
+    placeholders = set(re.findall(r"\$\{(\w+)\}", text))
+    missing = placeholders - set(arns)
+    if missing:
+        raise ValueError(f"{ASL.name} uses substitutions nobody provides: {sorted(missing)}")
+    return re.sub(r"\$\{(\w+)\}", lambda m: arns[m.group(1)], text)
+
+
+def clients(url: str, region: str = "us-east-1"):
+    kw = dict(endpoint_url=url, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
+    return {name: boto3.client(name, **kw) for name in ("iam", "lambda", "stepfunctions")}
+
+
+def deploy(url: str, timeout: int = 60) -> str:
+    """Create everything (once per local AWS); returns the state machine's ARN."""
+    c = clients(url)
+    iam, lam, sfn = c["iam"], c["lambda"], c["stepfunctions"]
+    ec2_trust = dict(TRUST, Statement=[dict(TRUST["Statement"][0], Principal={"Service": "ec2.amazonaws.com"})])
+    iam.create_role(RoleName="peerlab-instance", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+    iam.attach_role_policy(RoleName="peerlab-instance",
+                           PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
+    iam.create_instance_profile(InstanceProfileName=INSTANCE_PROFILE)
+    iam.add_role_to_instance_profile(InstanceProfileName=INSTANCE_PROFILE, RoleName="peerlab-instance")
+    fn_trust = dict(TRUST, Statement=[dict(TRUST["Statement"][0], Principal={"Service": "lambda.amazonaws.com"})])
+    role = iam.create_role(RoleName="peerlab-functions", AssumeRolePolicyDocument=json.dumps(fn_trust))["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("README", "no bootstrap: the local AWS runs <lambda-dir>/<Handler>")
+    arns = {}
+    for step in STEPS:
+        arns[substitution_name(step)] = lam.create_function(
+            FunctionName=step, Runtime="provided.al2023", Role=role, Handler=step, Timeout=timeout,
+            MemorySize=128, Code={"ZipFile": archive.getvalue()},
+            Environment={"Variables": {"PEERLAB_INSTANCE_PROFILE": INSTANCE_PROFILE}})["FunctionArn"]
+    sfn_trust = dict(TRUST, Statement=[dict(TRUST["Statement"][0], Principal={"Service": "states.amazonaws.com"})])
+    sfn_role = iam.create_role(RoleName="peerlab-state-machine",
+                               AssumeRolePolicyDocument=json.dumps(sfn_trust))["Role"]["Arn"]
+    return sfn.create_state_machine(name=STATE_MACHINE, definition=definition(arns),
+                                    roleArn=sfn_role)["stateMachineArn"]
