@@ -36,6 +36,9 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonSSMManagedInstanceCore must exist to attach it
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
+    # moto's Step Functions engine logs every failed state (a NotReady retry included) with its whole AST; the
+    # execution history has the same facts
+    logging.getLogger("moto.stepfunctions").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
     from moto.core.config import default_user_config
     from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 

@@ -88,12 +88,15 @@ class Environment:
                 pass
 
             def _reply(self, code: int, body: bytes = b"{}", headers: dict | None = None):
-                self.send_response(code)
-                for key, value in (headers or {}).items():
-                    self.send_header(key, value)
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                try:
+                    self.send_response(code)
+                    for key, value in (headers or {}).items():
+                        self.send_header(key, value)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    self.wfile.write(body)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the function process went away (stopped, or killed at its timeout)
 
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length") or 0))
@@ -107,7 +110,7 @@ class Environment:
                         break
                     except queue.Empty:
                         if environment.process.poll() is not None:
-                            return self._reply(410)
+                            return None  # nobody is listening any more
                 environment.current = invocation
                 self._reply(200, invocation.payload, {
                     "Content-Type": "application/json",

@@ -41,12 +41,15 @@ def parse_args(argv):
 
 class LocalAws:
     def __init__(self, lambda_dir: str, log_dir: str, extra: list[str]):
-        self.process = subprocess.Popen([str(START), "--port", "0", "--lambda-dir", lambda_dir, "--log-dir", log_dir,
-                                         *extra], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stderr to a file: a pipe nobody reads would block the server once full
+        self.stderr_path = Path(log_dir) / "local-aws.log"
+        with open(self.stderr_path, "w") as stderr:
+            self.process = subprocess.Popen([str(START), "--port", "0", "--lambda-dir", lambda_dir, "--log-dir",
+                                             log_dir, *extra], stdout=subprocess.PIPE, stderr=stderr, text=True)
         line = self.process.stdout.readline().strip()
         if not line.startswith("ready "):
-            self.process.kill()
-            fail(f"the local AWS did not start: {line or self.process.stderr.read().strip()}", 1)
+            self.process.wait(timeout=15)
+            fail(f"the local AWS did not start: {line or self.stderr_path.read_text().strip()}", 1)
         self.url = line.split(" ", 1)[1]
 
     def resources(self) -> list[dict]:

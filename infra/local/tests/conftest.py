@@ -6,6 +6,7 @@ import json
 import os
 import signal
 import subprocess
+import tempfile
 import time
 import urllib.request
 from pathlib import Path
@@ -20,12 +21,15 @@ REGION = "us-east-1"
 
 class LocalAws:
     def __init__(self, *args: str, env: dict | None = None):
+        # stderr to a file, not a pipe: a pipe nobody reads blocks the server once it is full
+        self.stderr = tempfile.TemporaryFile(mode="w+")
         self.process = subprocess.Popen([str(START), "--port", "0", *args], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True, env={**os.environ, **(env or {})})
+                                        stderr=self.stderr, text=True, env={**os.environ, **(env or {})})
         line = self.process.stdout.readline().strip()
         if not line.startswith("ready "):
             self.process.kill()
-            raise RuntimeError(f"local AWS did not start: {line!r} {self.process.stderr.read()}")
+            self.stderr.seek(0)
+            raise RuntimeError(f"local AWS did not start: {line!r} {self.stderr.read()}")
         self.url = line.split(" ", 1)[1]
 
     def client(self, service: str):
@@ -45,6 +49,7 @@ class LocalAws:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.stderr.close()
         return self.process.returncode
 
 
