@@ -14,7 +14,7 @@ INPUT ?= tests/events/tutorial.json
 # Nothing started from here may ask instance metadata (169.254.169.254) for a region or credentials.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv build-functions run test test-rust lint-rust lint-asl test-local-aws local-aws resources watch clean-venv
+.PHONY: help venv build-functions run test test-rust lint-rust lint-asl test-local-aws test-e2e local-aws resources watch clean-venv
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -33,10 +33,10 @@ run: venv build-functions ## a whole lab on the local AWS (INPUT=tests/events/x.
 	PYTHONPATH=infra/local $(PY) -m peerlab_local.run --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
 		--report run-report.json --local-args "$(LOCAL_ARGS)"
 
-test: venv test-rust lint-rust lint-asl test-local-aws ## everything: unit tests, clippy, ASL lint, the local AWS's tests
+test: venv test-rust lint-rust lint-asl test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
 
 test-rust: ## Rust unit, SDK-mock and handler tests
-	cargo test --workspace
+	cargo test --workspace --exclude e2e
 
 lint-rust: ## clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -46,6 +46,9 @@ lint-asl: venv ## statelint on the state machine (integer BackoffRate allowed)
 
 test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q
+
+test-e2e: venv build-functions ## the real state machine and functions on local AWSs started per test (tests/lab.rs)
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug cargo test -p e2e
 
 local-aws: venv ## run the local AWS in the foreground on 127.0.0.1:$(PORT) (PROFILE=instant|realistic)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug infra/local/start --port $(PORT) --profile $(PROFILE) $(LOCAL_ARGS)

@@ -66,3 +66,11 @@ def deploy(url: str, timeout: int = 60) -> str:
                                AssumeRolePolicyDocument=json.dumps(sfn_trust))["Role"]["Arn"]
     return sfn.create_state_machine(name=STATE_MACHINE, definition=definition(arns),
                                     roleArn=sfn_role)["stateMachineArn"]
+
+
+if __name__ == "__main__":
+    import sys
+
+    if len(sys.argv) != 2:
+        sys.exit("usage: python -m peerlab_local.deploy http://127.0.0.1:PORT  (prints the state machine ARN)")
+    print(deploy(sys.argv[1]))

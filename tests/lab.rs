@@ -1,0 +1,313 @@
+//! The real state machine and the real functions on the local AWS, each test on its own local AWS.
+
+use std::time::{Duration, Instant};
+
+use aws_sdk_ec2::types::{IcmpTypeCode, RuleAction};
+use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
+use e2e::{input_file, run, states_entered, LocalAws};
+
+const LIMIT: Duration = Duration::from_secs(300);
+
+fn lab_resources(aws: &LocalAws) -> Vec<serde_json::Value> {
+    aws.resources()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_tutorial_lab_proves_the_peering_and_leaves_nothing() {
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let sfn = aws.sfn().await;
+    let done = run(
+        &sfn,
+        &machine,
+        "tutorial",
+        &input_file("tutorial.json"),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        done.error,
+        done.cause
+    );
+    let report = &done.output;
+    assert_eq!(report["lab_id"], "tutorial");
+    assert_eq!(report["negative_control"]["reachable"], false);
+    assert_eq!(report["negative_control"]["received"], 0);
+    assert_eq!(report["ping"]["reachable"], true);
+    assert_eq!(report["ping"]["transmitted"], 3);
+    assert_eq!(report["ping"]["received"], 3);
+    assert_eq!(report["ping"]["loss_percent"], 0.0);
+    assert!(report["ping"]["rtt_avg_ms"]
+        .as_f64()
+        .is_some_and(|r| r > 0.0));
+    assert_eq!(report["teardown"]["remaining"], serde_json::json!([]));
+    for id in [
+        &report["resources"]["vpc_a"]["vpc_id"],
+        &report["resources"]["vpc_b"]["instance_id"],
+        &report["resources"]["peering"]["peering_id"],
+    ] {
+        assert!(
+            report["teardown"]["deleted"]
+                .as_array()
+                .unwrap()
+                .contains(id),
+            "{id} not reported deleted"
+        );
+    }
+    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+
+    // the waits are Retry of a step that answered NotReady at once, not a Lambda that sleeps
+    let not_ready = done
+        .history
+        .iter()
+        .filter(|e| {
+            e.task_failed_event_details()
+                .is_some_and(|d| d.error() == Some("NotReady"))
+        })
+        .count();
+    assert!(
+        not_ready >= 2,
+        "expected NotReady retries (instances start pending), saw {not_ready}"
+    );
+    let scheduled = done
+        .history
+        .iter()
+        .filter(|e| e.r#type() == &HistoryEventType::TaskScheduled)
+        .count();
+    let task_states = states_entered(&done)
+        .iter()
+        .filter(|s| {
+            !s.starts_with("Hold") && !s.starts_with("Create both") && !s.starts_with("Build")
+        })
+        .count();
+    assert!(
+        scheduled > task_states,
+        "retries schedule the task again: {scheduled} tasks for {task_states} states"
+    );
+    assert!(!states_entered(&done)
+        .iter()
+        .any(|s| s == "Tear down after a failure"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_lab_that_cannot_ping_fails_with_the_blocking_hop_and_is_torn_down() {
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let (sfn, ec2) = (aws.sfn().await, aws.ec2().await);
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name("blocked")
+        .input(r#"{"lab_id": "blocked"}"#)
+        .send()
+        .await
+        .unwrap();
+    // as soon as VPC B exists, its network ACL denies ICMP from A: the lab cannot work, whatever the steps do
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let acl = loop {
+        let vpcs = ec2
+            .describe_vpcs()
+            .filters(
+                aws_sdk_ec2::types::Filter::builder()
+                    .name("tag:Name")
+                    .values("VpcB")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+        if let Some(vpc) = vpcs.vpcs().first() {
+            let acls = ec2
+                .describe_network_acls()
+                .filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("vpc-id")
+                        .values(vpc.vpc_id().unwrap())
+                        .build(),
+                )
+                .send()
+                .await
+                .unwrap();
+            break acls.network_acls()[0].network_acl_id().unwrap().to_string();
+        }
+        assert!(Instant::now() < deadline, "VPC B never appeared");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    ec2.create_network_acl_entry()
+        .network_acl_id(&acl)
+        .rule_number(10)
+        .protocol("1")
+        .rule_action(RuleAction::Deny)
+        .egress(false)
+        .cidr_block("10.0.0.0/16")
+        .icmp_type_code(IcmpTypeCode::builder().r#type(-1).code(-1).build())
+        .send()
+        .await
+        .unwrap();
+    let arn = started.execution_arn().to_string();
+    let done = loop {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        if d.status() != &ExecutionStatus::Running {
+            break d;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(done.status(), &ExecutionStatus::Failed);
+    assert_eq!(done.error(), Some("PingFailed"));
+    let cause = done.cause().unwrap_or_default();
+    assert!(
+        cause.contains(&format!("network ACL {acl} denies ICMP into subnet")),
+        "{cause}"
+    );
+    let history = sfn
+        .get_execution_history()
+        .execution_arn(&arn)
+        .max_results(1000)
+        .send()
+        .await
+        .unwrap();
+    let entered: Vec<_> = history
+        .events()
+        .iter()
+        .filter_map(|e| {
+            e.state_entered_event_details()
+                .map(|d| d.name().to_string())
+        })
+        .collect();
+    assert!(
+        entered.iter().any(|s| s == "Tear down after a failure"),
+        "{entered:?}"
+    );
+    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn throttling_and_eventual_consistency_do_not_break_the_lab() {
+    let aws = LocalAws::start(&[
+        "--profile",
+        "realistic",
+        "--time-scale",
+        "0.02",
+        "--fault-rate",
+        "0.1",
+        "--seed",
+        "3",
+    ]);
+    let machine = aws.deploy();
+    let sfn = aws.sfn().await;
+    let done = run(
+        &sfn,
+        &machine,
+        "faults",
+        &input_file("tutorial.json"),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        done.error,
+        done.cause
+    );
+    assert_eq!(done.output["ping"]["reachable"], true);
+    assert_eq!(done.output["negative_control"]["reachable"], false);
+    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+    let throttled = done
+        .history
+        .iter()
+        .filter(|e| {
+            e.task_failed_event_details()
+                .is_some_and(|d| d.error() == Some("Lambda.TooManyRequestsException"))
+        })
+        .count();
+    assert!(throttled > 0, "the seed should throttle some invokes");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_input_fails_before_anything_exists() {
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let sfn = aws.sfn().await;
+    for (file, field) in [
+        ("bad-overlap.json", "vpc_b.cidr"),
+        ("bad-unknown-field.json", "unknown field `hold_secs`"),
+        ("bad-public-cidr.json", "vpc_a.cidr"),
+    ] {
+        let done = run(
+            &sfn,
+            &machine,
+            &file.replace(".json", ""),
+            &input_file(file),
+            LIMIT,
+        )
+        .await;
+        assert_eq!(done.status, ExecutionStatus::Failed, "{file}");
+        assert_eq!(done.error.as_deref(), Some("InvalidInput"), "{file}");
+        assert!(
+            done.cause.as_deref().unwrap_or_default().contains(field),
+            "{file}: {:?}",
+            done.cause
+        );
+        assert_eq!(states_entered(&done), ["Validate the input"], "{file}");
+    }
+    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn resources_that_are_not_the_labs_survive_teardown() {
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let (sfn, ec2) = (aws.sfn().await, aws.ec2().await);
+    let other = ec2
+        .create_vpc()
+        .cidr_block("10.0.0.0/16")
+        .send()
+        .await
+        .unwrap()
+        .vpc()
+        .unwrap()
+        .vpc_id()
+        .unwrap()
+        .to_string();
+    let subnet = ec2
+        .create_subnet()
+        .vpc_id(&other)
+        .cidr_block("10.0.1.0/24")
+        .send()
+        .await
+        .unwrap()
+        .subnet()
+        .unwrap()
+        .subnet_id()
+        .unwrap()
+        .to_string();
+    let done = run(
+        &sfn,
+        &machine,
+        "neighbour",
+        &input_file("icmp-only.json"),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        done.error,
+        done.cause
+    );
+    let left: Vec<String> = lab_resources(&aws)
+        .iter()
+        .map(|r| r["id"].as_str().unwrap_or_default().to_string())
+        .collect();
+    assert_eq!(left, [other, subnet]);
+}
