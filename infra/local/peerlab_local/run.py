@@ -84,19 +84,24 @@ def _error_text(details: dict) -> str:
     return f"{details.get('error', '')}: {cause}".strip(": ")
 
 
+def history(sfn, execution: str) -> list[dict]:
+    events, kwargs = [], {"executionArn": execution, "maxResults": 1000}
+    while True:
+        page = sfn.get_execution_history(**kwargs)
+        events += page["events"]
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]
+
+
 def follow(sfn, execution: str, timeout: float) -> tuple[dict, list[dict]]:
     """Print each state's start and end as they happen; returns (description, history)."""
     seen, started, entered = 0, time.monotonic(), {}
     deadline = started + timeout
+    finished = None
     while True:
-        events = []
-        kwargs = {"executionArn": execution, "maxResults": 1000}
-        while True:
-            page = sfn.get_execution_history(**kwargs)
-            events += page["events"]
-            if not page.get("nextToken"):
-                break
-            kwargs["nextToken"] = page["nextToken"]
+        # read the history after learning the execution ended, so that its last events are in it
+        events = history(sfn, execution)
         for event in events[seen:]:
             kind, at = event["type"], time.monotonic() - started
             if kind.endswith("StateEntered"):
@@ -111,9 +116,12 @@ def follow(sfn, execution: str, timeout: float) -> tuple[dict, list[dict]]:
                 label = "waiting" if details.get("error") == "NotReady" else "attempt failed"
                 print(f"{at:7.1f}s     {label}: {_error_text(details)[:200]}", flush=True)
         seen = len(events)
+        if finished is not None:
+            return finished, events
         description = sfn.describe_execution(executionArn=execution)
         if description["status"] != "RUNNING":
-            return description, events
+            finished = description
+            continue
         if time.monotonic() > deadline:
             sfn.stop_execution(executionArn=execution, error="Timeout", cause="make run gave up")
             fail(f"the execution did not finish within {timeout:.0f} s (stopped)", 1)
