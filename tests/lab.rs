@@ -4,13 +4,9 @@ use std::time::{Duration, Instant};
 
 use aws_sdk_ec2::types::{IcmpTypeCode, RuleAction};
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEventType};
-use e2e::{input_file, run, states_entered, LocalAws};
+use e2e::{input_file, run, start, states_entered, wait, LocalAws};
 
 const LIMIT: Duration = Duration::from_secs(300);
-
-fn lab_resources(aws: &LocalAws) -> Vec<serde_json::Value> {
-    aws.resources()
-}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tutorial_lab_proves_the_peering_and_leaves_nothing() {
@@ -57,7 +53,7 @@ async fn the_tutorial_lab_proves_the_peering_and_leaves_nothing() {
             "{id} not reported deleted"
         );
     }
-    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 
     // the waits are Retry of a step that answered NotReady at once, not a Lambda that sleeps
     let not_ready = done
@@ -97,14 +93,7 @@ async fn a_lab_that_cannot_ping_fails_with_the_blocking_hop_and_is_torn_down() {
     let aws = LocalAws::start(&[]);
     let machine = aws.deploy();
     let (sfn, ec2) = (aws.sfn().await, aws.ec2().await);
-    let started = sfn
-        .start_execution()
-        .state_machine_arn(&machine)
-        .name("blocked")
-        .input(r#"{"lab_id": "blocked"}"#)
-        .send()
-        .await
-        .unwrap();
+    let arn = start(&sfn, &machine, "blocked", r#"{"lab_id": "blocked"}"#).await;
     // as soon as VPC B exists, its network ACL denies ICMP from A: the lab cannot work, whatever the steps do
     let deadline = Instant::now() + Duration::from_secs(60);
     let acl = loop {
@@ -147,46 +136,20 @@ async fn a_lab_that_cannot_ping_fails_with_the_blocking_hop_and_is_torn_down() {
         .send()
         .await
         .unwrap();
-    let arn = started.execution_arn().to_string();
-    let done = loop {
-        let d = sfn
-            .describe_execution()
-            .execution_arn(&arn)
-            .send()
-            .await
-            .unwrap();
-        if d.status() != &ExecutionStatus::Running {
-            break d;
-        }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
-    assert_eq!(done.status(), &ExecutionStatus::Failed);
-    assert_eq!(done.error(), Some("PingFailed"));
-    let cause = done.cause().unwrap_or_default();
+    let done = wait(&sfn, &arn, LIMIT).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    assert_eq!(done.error.as_deref(), Some("PingFailed"));
+    let cause = done.cause.as_deref().unwrap_or_default();
     assert!(
         cause.contains(&format!("network ACL {acl} denies ICMP into subnet")),
         "{cause}"
     );
-    let history = sfn
-        .get_execution_history()
-        .execution_arn(&arn)
-        .max_results(1000)
-        .send()
-        .await
-        .unwrap();
-    let entered: Vec<_> = history
-        .events()
-        .iter()
-        .filter_map(|e| {
-            e.state_entered_event_details()
-                .map(|d| d.name().to_string())
-        })
-        .collect();
+    let entered = states_entered(&done);
     assert!(
         entered.iter().any(|s| s == "Tear down after a failure"),
         "{entered:?}"
     );
-    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -220,7 +183,7 @@ async fn throttling_and_eventual_consistency_do_not_break_the_lab() {
     );
     assert_eq!(done.output["ping"]["reachable"], true);
     assert_eq!(done.output["negative_control"]["reachable"], false);
-    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
     let throttled = done
         .history
         .iter()
@@ -259,7 +222,7 @@ async fn bad_input_fails_before_anything_exists() {
         );
         assert_eq!(states_entered(&done), ["Validate the input"], "{file}");
     }
-    assert_eq!(lab_resources(&aws), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -305,7 +268,8 @@ async fn resources_that_are_not_the_labs_survive_teardown() {
         done.error,
         done.cause
     );
-    let left: Vec<String> = lab_resources(&aws)
+    let left: Vec<String> = aws
+        .resources()
         .iter()
         .map(|r| r["id"].as_str().unwrap_or_default().to_string())
         .collect();

@@ -153,14 +153,8 @@ pub struct Run {
     pub history: Vec<HistoryEvent>,
 }
 
-/// Start an execution and wait for it to end (bounded).
-pub async fn run(
-    sfn: &aws_sdk_sfn::Client,
-    machine: &str,
-    name: &str,
-    input: &str,
-    limit: Duration,
-) -> Run {
+/// Start an execution; returns its ARN.
+pub async fn start(sfn: &aws_sdk_sfn::Client, machine: &str, name: &str, input: &str) -> String {
     let started = sfn
         .start_execution()
         .state_machine_arn(machine)
@@ -169,12 +163,28 @@ pub async fn run(
         .send()
         .await
         .expect("start");
-    let arn = started.execution_arn().to_string();
+    started.execution_arn().to_string()
+}
+
+/// Start an execution and wait for it to end (bounded).
+pub async fn run(
+    sfn: &aws_sdk_sfn::Client,
+    machine: &str,
+    name: &str,
+    input: &str,
+    limit: Duration,
+) -> Run {
+    let arn = start(sfn, machine, name, input).await;
+    wait(sfn, &arn, limit).await
+}
+
+/// Wait for an execution to end (bounded): its status, output or error, and history.
+pub async fn wait(sfn: &aws_sdk_sfn::Client, arn: &str, limit: Duration) -> Run {
     let deadline = Instant::now() + limit;
     let description = loop {
         let d = sfn
             .describe_execution()
-            .execution_arn(&arn)
+            .execution_arn(arn)
             .send()
             .await
             .expect("describe");
@@ -183,7 +193,7 @@ pub async fn run(
         }
         assert!(
             Instant::now() < deadline,
-            "execution {name} still running after {limit:?}"
+            "execution {arn} still running after {limit:?}"
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
@@ -192,7 +202,7 @@ pub async fn run(
     loop {
         let page = sfn
             .get_execution_history()
-            .execution_arn(&arn)
+            .execution_arn(arn)
             .set_next_token(token)
             .send()
             .await

@@ -18,7 +18,12 @@ STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "a
          "ping-test", "teardown"]
 INSTANCE_PROFILE = "peerlab-instance"
 STATE_MACHINE = "peerlab-peering-lab"
-TRUST = {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {}}]}
+
+
+def trust(service: str) -> str:
+    """A role trust policy for an AWS service principal."""
+    return json.dumps({"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "sts:AssumeRole", "Principal": {"Service": f"{service}.amazonaws.com"}}]})
 
 
 def substitution_name(step: str) -> str:
@@ -44,14 +49,12 @@ def deploy(url: str, timeout: int = 60) -> str:
     """Create everything (once per local AWS); returns the state machine's ARN."""
     c = clients(url)
     iam, lam, sfn = c["iam"], c["lambda"], c["stepfunctions"]
-    ec2_trust = dict(TRUST, Statement=[dict(TRUST["Statement"][0], Principal={"Service": "ec2.amazonaws.com"})])
-    iam.create_role(RoleName="peerlab-instance", AssumeRolePolicyDocument=json.dumps(ec2_trust))
+    iam.create_role(RoleName="peerlab-instance", AssumeRolePolicyDocument=trust("ec2"))
     iam.attach_role_policy(RoleName="peerlab-instance",
                            PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
     iam.create_instance_profile(InstanceProfileName=INSTANCE_PROFILE)
     iam.add_role_to_instance_profile(InstanceProfileName=INSTANCE_PROFILE, RoleName="peerlab-instance")
-    fn_trust = dict(TRUST, Statement=[dict(TRUST["Statement"][0], Principal={"Service": "lambda.amazonaws.com"})])
-    role = iam.create_role(RoleName="peerlab-functions", AssumeRolePolicyDocument=json.dumps(fn_trust))["Role"]["Arn"]
+    role = iam.create_role(RoleName="peerlab-functions", AssumeRolePolicyDocument=trust("lambda"))["Role"]["Arn"]
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("README", "no bootstrap: the local AWS runs <lambda-dir>/<Handler>")
@@ -61,9 +64,7 @@ def deploy(url: str, timeout: int = 60) -> str:
             FunctionName=step, Runtime="provided.al2023", Role=role, Handler=step, Timeout=timeout,
             MemorySize=128, Code={"ZipFile": archive.getvalue()},
             Environment={"Variables": {"PEERLAB_INSTANCE_PROFILE": INSTANCE_PROFILE}})["FunctionArn"]
-    sfn_trust = dict(TRUST, Statement=[dict(TRUST["Statement"][0], Principal={"Service": "states.amazonaws.com"})])
-    sfn_role = iam.create_role(RoleName="peerlab-state-machine",
-                               AssumeRolePolicyDocument=json.dumps(sfn_trust))["Role"]["Arn"]
+    sfn_role = iam.create_role(RoleName="peerlab-state-machine", AssumeRolePolicyDocument=trust("states"))["Role"]["Arn"]
     return sfn.create_state_machine(name=STATE_MACHINE, definition=definition(arns),
                                     roleArn=sfn_role)["stateMachineArn"]
 
