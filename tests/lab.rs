@@ -275,3 +275,36 @@ async fn resources_that_are_not_the_labs_survive_teardown() {
         .collect();
     assert_eq!(left, [other, subnet]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_in_another_account_and_region_is_built_through_the_accepter_role() {
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let sfn = aws.sfn().await;
+    let done = run(
+        &sfn,
+        &machine,
+        "peer",
+        &input_file("peer-account.json"),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        done.error,
+        done.cause
+    );
+    let report = &done.output;
+    assert_eq!(report["resources"]["vpc_b"]["region"], "us-west-2");
+    // across regions a security group cannot name A's group: B admits A's CIDR
+    assert_eq!(
+        report["resources"]["security_group"]["source"],
+        "cidr 10.0.0.0/16"
+    );
+    assert_eq!(report["ping"]["reachable"], true);
+    assert_eq!(report["negative_control"]["reachable"], false);
+    // the inventory covers every account and region: nothing left in the peer's either
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+}
