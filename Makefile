@@ -17,7 +17,7 @@ export AWS_EC2_METADATA_DISABLED := true
 .PHONY: help venv build-functions run test test-rust lint-rust lint-asl test-local-aws test-e2e local-aws resources watch clean-venv
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## create the project virtualenv (moto, awscli, cargo-lambda, linters), pinned
 
@@ -50,13 +50,13 @@ test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its
 test-e2e: venv build-functions ## the real state machine and functions on local AWSs started per test (tests/lab.rs)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug cargo test -p e2e
 
-local-aws: venv ## run the local AWS in the foreground on 127.0.0.1:$(PORT) (PROFILE=instant|realistic)
+local-aws: venv ## run the local AWS in the foreground on 127.0.0.1:PORT (default 4566; PROFILE=instant|realistic)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug infra/local/start --port $(PORT) --profile $(PROFILE) $(LOCAL_ARGS)
 
 watch: venv ## serve every step under `cargo lambda watch` on 127.0.0.1:9000 (invoke: cargo lambda invoke NAME -F FILE -A 127.0.0.1)
 	PATH=$(CURDIR)/$(VENV)/bin:$$PATH AWS_REGION=us-east-1 cargo lambda watch -A 127.0.0.1 -P 9000
 
-resources: ## list every live resource of a running local AWS on $(PORT), with tags
+resources: ## list every live resource of a running local AWS on PORT, with tags
 	@curl -s http://127.0.0.1:$(PORT)/peerlab/resources
 
 clean-venv: ## remove the virtualenv
