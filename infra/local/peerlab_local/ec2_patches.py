@@ -284,3 +284,41 @@ def _delete_vpc(original, backend, vpc_id):
 
 def install() -> None:
     """The patches are applied when this module is imported; this makes the import explicit at the call site."""
+
+
+# --- security group rules that name a group of another account over a peering ----------------------------------
+
+
+@_wrap(EC2Backend, "_add_source_group")
+def _add_source_group(original, backend, source_groups, vpc_id):
+    """AWS lets a rule name a security group of another account (UserId + GroupId) in the same region when an
+    active peering connects the two VPCs; moto looks the group up in the caller's account only."""
+    local, foreign = [], []
+    for item in source_groups or []:
+        owner = item.get("UserId")
+        if owner and owner != backend.account_id and "GroupId" in item:
+            foreign.append(item)
+        else:
+            local.append(item)
+    accepted = original(backend, local, vpc_id)
+    from .world import ec2
+
+    for item in foreign:
+        other = ec2(item["UserId"], backend.region_name)
+        group = other.get_security_group_from_id(item["GroupId"])
+        # moto passes no vpc_id when the rule is added by group id: then any of this account's VPCs will do
+        mine = {vpc_id} if vpc_id else set(backend.vpcs)
+        peered = group is not None and any(
+            pcx._status.code == "active" and group.vpc_id in (pcx.vpc.id, pcx.peer_vpc.id)
+            and ({pcx.vpc.id, pcx.peer_vpc.id} - {group.vpc_id}) & mine
+            for pcx in backend.vpc_pcxs.values()
+        )
+        if not peered:
+            raise EC2ClientError(
+                "InvalidGroup.NotFound",
+                f"You have specified a security group '{item['GroupId']}' of account {item['UserId']} that is "
+                f"not in a VPC peered with this account's ({backend.account_id})",
+            )
+        item.setdefault("OwnerId", item["UserId"])
+        accepted.append(item)
+    return accepted

@@ -1,5 +1,6 @@
 """Deletions that AWS refuses are refused here too."""
 
+import boto3
 import pytest
 from botocore.exceptions import ClientError
 from conftest import Lab
@@ -66,3 +67,26 @@ def test_group_of_another_vpc_cannot_be_attached(aws):
     lab = Lab(aws).vpcs().profile().instances()
     code = refused(lab.ec2.modify_instance_attribute, InstanceId=lab.instance_b, Groups=[lab.sg_a])
     assert code == "InvalidGroup.NotFound"
+
+
+def test_rule_may_name_a_group_of_another_account_only_over_an_active_peering(aws):
+    """Not a deletion, but the same fidelity: AWS accepts UserId + GroupId of a peered VPC's group."""
+    home = Lab(aws).vpcs()
+    sts = aws.client("sts")
+    role = "arn:aws:iam::210987654321:role/peer"
+    creds = sts.assume_role(RoleArn=role, RoleSessionName="test")["Credentials"]
+    peer_ec2 = boto3.client("ec2", endpoint_url=aws.url, region_name="us-east-1",
+                            aws_access_key_id=creds["AccessKeyId"], aws_secret_access_key=creds["SecretAccessKey"],
+                            aws_session_token=creds["SessionToken"])
+    peer_vpc = peer_ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
+    peer_group = peer_ec2.create_security_group(VpcId=peer_vpc, GroupName="B", Description="b")["GroupId"]
+    rule = [{"IpProtocol": "-1", "UserIdGroupPairs": [{"GroupId": home.sg_a, "UserId": "123456789012"}]}]
+    assert refused(peer_ec2.authorize_security_group_ingress, GroupId=peer_group,
+                   IpPermissions=rule) == "InvalidGroup.NotFound"  # no peering yet
+    pcx = home.ec2.create_vpc_peering_connection(VpcId=home.vpc_a, PeerVpcId=peer_vpc, PeerOwnerId="210987654321")[
+        "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    peer_ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
+    peer_ec2.authorize_security_group_ingress(GroupId=peer_group, IpPermissions=rule)
+    pairs = peer_ec2.describe_security_groups(GroupIds=[peer_group])["SecurityGroups"][0]["IpPermissions"][0][
+        "UserIdGroupPairs"]
+    assert [(p["GroupId"], p["UserId"]) for p in pairs] == [(home.sg_a, "123456789012")]
