@@ -308,3 +308,37 @@ async fn a_peer_in_another_account_and_region_is_built_through_the_accepter_role
     // the inventory covers every account and region: nothing left in the peer's either
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_peer_in_another_account_of_the_same_region_admits_as_group_by_owner() {
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let sfn = aws.sfn().await;
+    let done = run(
+        &sfn,
+        &machine,
+        "peer-same-region",
+        &input_file("peer-account-same-region.json"),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(
+        done.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        done.error,
+        done.cause
+    );
+    let report = &done.output;
+    assert_eq!(report["resources"]["vpc_b"]["region"], "us-east-1");
+    // same region: B's rule names A's group, with A's account as its owner
+    let a_group = report["resources"]["vpc_a"]["security_group_id"]
+        .as_str()
+        .unwrap();
+    assert_eq!(
+        report["resources"]["security_group"]["source"],
+        format!("group {a_group}")
+    );
+    assert_eq!(report["ping"]["reachable"], true);
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+}

@@ -13,7 +13,11 @@ use aws_credential_types::Credentials;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
 
 pub fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
+    // at run time (cargo test sets it): a compile-time path can belong to another checkout when the target
+    // dir is shared, since cargo keys workspace members by their path inside the workspace
+    let manifest = std::env::var("CARGO_MANIFEST_DIR")
+        .unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").to_string());
+    Path::new(&manifest)
         .parent()
         .expect("repository root")
         .to_path_buf()

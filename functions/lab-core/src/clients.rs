@@ -71,6 +71,21 @@ impl Clients {
             .unwrap_or_else(|| self.region.clone())
     }
 
+    /// The account these clients act in (STS GetCallerIdentity, which needs no permission).
+    pub async fn account_id(&self) -> Result<String> {
+        let config = self.config.as_ref().ok_or_else(|| {
+            crate::error::LabError::invalid("no AWS configuration to ask STS for the account id")
+        })?;
+        let me = aws_sdk_sts::Client::new(config)
+            .get_caller_identity()
+            .send()
+            .await
+            .map_err(|e| crate::error::aws_error("asking STS for the account id", e))?;
+        me.account()
+            .map(str::to_string)
+            .ok_or_else(|| crate::error::LabError::invalid("STS returned no account id"))
+    }
+
     pub fn home(&self) -> Scope {
         Scope {
             ec2: self.ec2.clone(),

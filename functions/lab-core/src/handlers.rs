@@ -75,22 +75,26 @@ pub async fn add_routes(event: PairEvent, clients: &Clients) -> Result<RoutesOut
 pub async fn update_sg(event: PairEvent, clients: &Clients) -> Result<SecurityGroupOutput> {
     let peer = clients.peer(&event.lab).await?;
     let cross_region = event.lab.cross_region(&clients.region);
-    let home_account = account_of(&event.vpc_a);
+    // In another account (same region) B's rule must name A's group with A's account: ours, asked of STS.
+    let cross_account = event
+        .lab
+        .peer
+        .as_ref()
+        .is_some_and(|p| p.account_id.is_some());
+    let group_owner = if cross_account && !cross_region {
+        Some(clients.account_id().await?)
+    } else {
+        None
+    };
     security::update(
         &peer.ec2,
         &event.lab,
         &event.vpc_a,
         &event.vpc_b,
         cross_region,
-        home_account.as_deref(),
+        group_owner.as_deref(),
     )
     .await
-}
-
-/// The owner account of side A is not in its output; a cross-account rule names it through the caller's
-/// identity, which the peer resolves. None keeps the plain group reference (same account).
-fn account_of(_side: &SideOutput) -> Option<String> {
-    std::env::var("PEERLAB_HOME_ACCOUNT").ok()
 }
 
 pub async fn ping_test(event: PingEvent, clients: &Clients) -> Result<PingOutput> {

@@ -17,7 +17,7 @@ pub fn rule(
     allow: Allow,
     a: &SideOutput,
     cross_region: bool,
-    peer_account: Option<&str>,
+    group_owner: Option<&str>,
 ) -> (IpPermission, String, String) {
     let mut perm = IpPermission::builder();
     let protocol = match allow {
@@ -42,8 +42,8 @@ pub fn rule(
         let mut pair = UserIdGroupPair::builder()
             .group_id(&a.security_group_id)
             .description("peerlab: from instance A");
-        if let Some(owner) = peer_account {
-            // B's account references a group of A's account: name the owner (and the peering is required)
+        if let Some(owner) = group_owner {
+            // B's account references a group of A's account over the peering: name A's account
             pair = pair.user_id(owner);
         }
         perm = perm.user_id_group_pairs(pair.build());
@@ -70,7 +70,8 @@ pub async fn admit(
         Ok(_) => Ok(()),
         Err(e) if e.code() == Some("InvalidPermission.Duplicate") => Ok(()),
         Err(e) if e.code() == Some("InvalidGroup.NotFound") => Err(LabError::not_ready(format!(
-            "group {group_id} not visible yet"
+            "a group of the rule for {group_id} is not visible yet: {}",
+            e.message().unwrap_or("InvalidGroup.NotFound")
         ))),
         Err(e) => Err(aws_error(&format!("admitting {what} into {group_id}"), e)),
     }
@@ -102,7 +103,7 @@ pub async fn update(
     a: &SideOutput,
     b: &SideOutput,
     cross_region: bool,
-    home_account: Option<&str>,
+    group_owner: Option<&str>,
 ) -> Result<SecurityGroupOutput> {
     let found = ec2
         .describe_security_groups()
@@ -147,12 +148,7 @@ pub async fn update(
             .unwrap_or_default()
             .to_string(),
     };
-    let peer_account = lab
-        .peer
-        .as_ref()
-        .and_then(|p| p.account_id.as_ref())
-        .and(home_account);
-    let (permission, protocol, source) = rule(lab.allow, a, cross_region, peer_account);
+    let (permission, protocol, source) = rule(lab.allow, a, cross_region, group_owner);
     admit(ec2, &group_id, permission, "A").await?;
     // keep B's groups, add InstanceB
     let mut groups = instance_group_ids(ec2, &b.instance_id).await?;
@@ -171,4 +167,50 @@ pub async fn update(
         protocol,
         instance_groups: groups,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Side;
+
+    fn side_a() -> SideOutput {
+        SideOutput {
+            side: Side::A,
+            region: "us-east-1".into(),
+            vpc_id: "vpc-a".into(),
+            cidr: "10.0.0.0/16".into(),
+            subnet_id: "subnet-a".into(),
+            security_group_id: "sg-a".into(),
+            instance_id: "i-a".into(),
+            private_ip: "10.0.1.4".into(),
+            endpoint_ids: vec![],
+        }
+    }
+
+    #[test]
+    fn same_account_names_the_group() {
+        let (perm, protocol, source) = rule(Allow::All, &side_a(), false, None);
+        assert_eq!((protocol.as_str(), source.as_str()), ("all", "group sg-a"));
+        let pair = &perm.user_id_group_pairs()[0];
+        assert_eq!((pair.group_id(), pair.user_id()), (Some("sg-a"), None));
+    }
+
+    #[test]
+    fn another_account_names_the_groups_owner() {
+        let (perm, _, _) = rule(Allow::Icmp, &side_a(), false, Some("123456789012"));
+        assert_eq!(perm.ip_protocol(), Some("icmp"));
+        assert_eq!(
+            perm.user_id_group_pairs()[0].user_id(),
+            Some("123456789012")
+        );
+    }
+
+    #[test]
+    fn another_region_admits_the_cidr() {
+        let (perm, _, source) = rule(Allow::All, &side_a(), true, None);
+        assert_eq!(source, "cidr 10.0.0.0/16");
+        assert!(perm.user_id_group_pairs().is_empty());
+        assert_eq!(perm.ip_ranges()[0].cidr_ip(), Some("10.0.0.0/16"));
+    }
 }
