@@ -342,3 +342,97 @@ async fn a_peer_in_another_account_of_the_same_region_admits_as_group_by_owner()
     assert_eq!(report["ping"]["reachable"], true);
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stopped_lab_is_torn_down_by_the_backstop() {
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let backstop = machine.replace(
+        ":stateMachine:peerlab-peering-lab",
+        ":stateMachine:peerlab-backstop",
+    );
+    let sfn = aws.sfn().await;
+    let input = r#"{"lab_id": "stopped", "hold_seconds": 600}"#;
+    let arn = start(&sfn, &machine, "stopped-run", input).await;
+    // Once the lab is held, everything exists: stop the execution as a person would. ABORTED runs no Catch.
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .unwrap();
+        let held = history.events().iter().any(|e| {
+            e.state_entered_event_details()
+                .is_some_and(|d| d.name() == "Keep the lab up")
+        });
+        if held {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the lab never reached its hold");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    sfn.stop_execution()
+        .execution_arn(&arn)
+        .cause("stopped by the test")
+        .send()
+        .await
+        .unwrap();
+    let stopped = wait(&sfn, &arn, LIMIT).await;
+    assert_eq!(stopped.status, ExecutionStatus::Aborted);
+    let left = aws.resources();
+    assert!(
+        left.len() >= 10,
+        "the stopped lab should have left its resources: {left:?}"
+    );
+
+    // What EventBridge delivers for it on AWS ("Step Functions Execution Status Change"), to the backstop.
+    let described = sfn
+        .describe_execution()
+        .execution_arn(&arn)
+        .send()
+        .await
+        .unwrap();
+    let millis = |t: &aws_sdk_sfn::primitives::DateTime| t.to_millis().unwrap();
+    let event = serde_json::json!({
+        "version": "0", "id": "e2e", "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states", "account": "123456789012", "time": "2026-11-24T00:00:00Z",
+        "region": "us-east-1", "resources": [arn],
+        "detail": {
+            "executionArn": arn, "stateMachineArn": machine, "name": "stopped-run", "status": "ABORTED",
+            "startDate": millis(described.start_date()),
+            "stopDate": described.stop_date().map(millis),
+            "input": described.input(), "inputDetails": {"included": true},
+            "output": null, "outputDetails": null
+        }
+    });
+    let cleaned = run(
+        &sfn,
+        &backstop,
+        "backstop-stopped-run",
+        &event.to_string(),
+        LIMIT,
+    )
+    .await;
+    assert_eq!(
+        cleaned.status,
+        ExecutionStatus::Succeeded,
+        "{:?} {:?}",
+        cleaned.error,
+        cleaned.cause
+    );
+    assert_eq!(cleaned.output["lab_ids"], serde_json::json!(["stopped"]));
+    // `deleted` lists the last pass's deletions (the VPCs go last); the inventory says the rest are gone too.
+    let deleted = cleaned.output["deleted"].as_array().unwrap();
+    assert!(
+        deleted
+            .iter()
+            .filter(|id| id.as_str().unwrap().starts_with("vpc-"))
+            .count()
+            == 2,
+        "{}",
+        cleaned.output
+    );
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+}

@@ -127,6 +127,68 @@ pub async fn ping_test(event: PingEvent, clients: &Clients) -> Result<PingOutput
     }
 }
 
+/// The teardown binary's handler: a lab or a sweep from the state machine or a schedule, or the backstop's
+/// EventBridge event for an execution that ended without running its own teardown.
+pub async fn teardown_request(event: TeardownRequest, clients: &Clients) -> Result<TeardownOutput> {
+    // Boxed: both futures inline would nest deeper than rustc's layout limit in the binary.
+    match event {
+        TeardownRequest::Lab(event) => Box::pin(teardown_lab(event, clients)).await,
+        TeardownRequest::Backstop(event) => Box::pin(backstop(event, clients)).await,
+    }
+}
+
+const STATUS_CHANGE: &str = "Step Functions Execution Status Change";
+
+/// Tear down what an ended execution left. The lab (its id, and the peer account or region of side B) is the
+/// execution's input as validate-input read it; an input that does not validate created nothing.
+pub async fn backstop(event: ExecutionStatusChange, clients: &Clients) -> Result<TeardownOutput> {
+    if event.source != "aws.states" || event.detail_type != STATUS_CHANGE {
+        return Err(LabError::invalid(format!(
+            "detail-type: {:?} from {:?} is not a {STATUS_CHANGE:?} event of aws.states",
+            event.detail_type, event.source
+        )));
+    }
+    let detail = &event.detail;
+    if !matches!(
+        detail.status.as_str(),
+        "FAILED" | "TIMED_OUT" | "ABORTED" | "SUCCEEDED"
+    ) {
+        return Err(LabError::invalid(format!(
+            "detail.status: {} is {}: the backstop tears down only executions that have ended",
+            detail.execution_arn, detail.status
+        )));
+    }
+    let started = detail
+        .start_date
+        .and_then(|ms| OffsetDateTime::from_unix_timestamp_nanos(i128::from(ms) * 1_000_000).ok())
+        .unwrap_or_else(OffsetDateTime::now_utc);
+    let (lab_id, plan) = match detail.input.as_deref() {
+        // Without its input (too large for the event) the lab is named after the execution, at home only.
+        None => (input::lab_id_from(&detail.name), None),
+        Some(text) => {
+            let value: serde_json::Value = serde_json::from_str(text)
+                .map_err(|e| LabError::invalid(format!("detail.input: not JSON: {e}")))?;
+            match input::parse_input(value).and_then(|i| input::validate(&i, &detail.name, started))
+            {
+                Ok(plan) => (plan.lab_id.clone(), Some(plan)),
+                Err(LabError::InvalidInput(why)) => {
+                    tracing::info!(
+                        "{}: input did not validate ({why}): it created nothing",
+                        detail.execution_arn
+                    );
+                    return Ok(TeardownOutput::default());
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    };
+    let mut scopes = vec![clients.home()];
+    if let Some(lab) = plan.as_ref().filter(|l| l.peer.is_some()) {
+        scopes.push(clients.peer(lab).await?);
+    }
+    teardown::teardown(&scopes, &lab_id, &[]).await
+}
+
 pub async fn teardown_lab(event: TeardownEvent, clients: &Clients) -> Result<TeardownOutput> {
     match event.mode.as_deref().unwrap_or("lab") {
         "lab" => {}

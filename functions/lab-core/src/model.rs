@@ -163,6 +163,57 @@ impl TeardownEvent {
     }
 }
 
+/// The EventBridge event Step Functions sends when an execution changes status (detail-type "Step Functions
+/// Execution Status Change"): what the backstop rule hands teardown for executions that ended FAILED,
+/// TIMED_OUT or ABORTED, where the state machine's own Catch never ran.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct ExecutionStatusChange {
+    #[serde(rename = "detail-type")]
+    pub detail_type: String,
+    pub source: String,
+    pub detail: ExecutionDetail,
+}
+
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ExecutionDetail {
+    pub execution_arn: String,
+    pub name: String,
+    pub status: String,
+    /// The execution's input as a JSON text; absent when too large for the event.
+    #[serde(default)]
+    pub input: Option<String>,
+    /// Milliseconds since the epoch.
+    #[serde(default)]
+    pub start_date: Option<i64>,
+}
+
+/// What teardown is asked to do: tear down one lab or sweep (from the state machine, a schedule, a person), or
+/// clean up after an execution that ended without its Catch (from the backstop rule).
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum TeardownRequest {
+    Backstop(ExecutionStatusChange),
+    Lab(TeardownEvent),
+}
+
+impl<'de> Deserialize<'de> for TeardownRequest {
+    /// By shape, so that each kind's errors name its own fields: an event with a `detail-type` is EventBridge's.
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let value = serde_json::Value::deserialize(deserializer)?;
+        if value.get("detail-type").is_some() {
+            serde_json::from_value(value)
+                .map(TeardownRequest::Backstop)
+                .map_err(D::Error::custom)
+        } else {
+            serde_json::from_value(value)
+                .map(TeardownRequest::Lab)
+                .map_err(D::Error::custom)
+        }
+    }
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
 #[serde(deny_unknown_fields)]
 pub struct TeardownOutput {
@@ -182,5 +233,22 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(e.known(), ["i-1", "vpce-1", "vpce-2", "vpc-1"]);
+    }
+
+    #[test]
+    fn teardown_requests_are_told_apart_by_shape() {
+        let lab: TeardownRequest =
+            serde_json::from_value(serde_json::json!({"lab_id": "x"})).unwrap();
+        assert!(matches!(lab, TeardownRequest::Lab(e) if e.lab_id.as_deref() == Some("x")));
+        let backstop: TeardownRequest =
+            serde_json::from_str(include_str!("../../teardown/events/backstop.json")).unwrap();
+        assert!(matches!(backstop, TeardownRequest::Backstop(e) if e.detail.status == "TIMED_OUT"));
+        // Each kind's own error: a lab event with a misspelt field, an EventBridge event without its detail.
+        let typo = serde_json::from_value::<TeardownRequest>(serde_json::json!({"labid": "x"}));
+        assert!(typo.unwrap_err().to_string().contains("labid"));
+        let bare = serde_json::from_value::<TeardownRequest>(
+            serde_json::json!({"detail-type": "Step Functions Execution Status Change", "source": "aws.states"}),
+        );
+        assert!(bare.unwrap_err().to_string().contains("detail"));
     }
 }

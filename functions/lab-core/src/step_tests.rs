@@ -927,3 +927,79 @@ async fn teardown_needs_a_lab_id_or_a_mode() {
         "InvalidInput"
     );
 }
+
+fn backstop_event(status: &str, input: Option<serde_json::Value>) -> ExecutionStatusChange {
+    let mut event: ExecutionStatusChange = event!("teardown/events/backstop.json");
+    event.detail.status = status.into();
+    if let Some(input) = input {
+        event.detail.input = Some(input.to_string());
+    }
+    event
+}
+
+#[tokio::test]
+async fn backstop_tears_down_the_lab_its_input_names() {
+    // Every discovery asks for the lab id of the execution's input ("night-3"), not the execution's name.
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = asked.clone();
+    let vpcs = mock!(Ec2::describe_vpcs)
+        .match_requests(move |r| {
+            let values = r.filters()[0].values().to_vec();
+            seen.lock().unwrap().extend(values);
+            true
+        })
+        .then_output(|| DescribeVpcsOutput::builder().build());
+    let rules = [
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints)
+            .then_output(|| DescribeVpcEndpointsOutput::builder().build()),
+        mock!(Ec2::describe_security_groups)
+            .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        mock!(Ec2::describe_vpc_peering_connections)
+            .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build()),
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
+    ];
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &vpcs]
+    );
+    let request: TeardownRequest = event!("teardown/events/backstop.json");
+    let out = teardown_request(request, &clients(ec2, no_ssm()))
+        .await
+        .unwrap();
+    assert_eq!(out.lab_ids, ["night-3"]);
+    assert!(out.remaining.is_empty());
+    assert_eq!(asked.lock().unwrap().as_slice(), ["night-3", "night-3"]);
+}
+
+#[tokio::test]
+async fn backstop_of_an_input_that_never_validated_asks_nothing() {
+    // vpc_b overlaps vpc_a: validate-input failed, nothing was created; no EC2 call may be made (no_ec2 fails any).
+    let bad = serde_json::json!({"vpc_b": {"cidr": "10.0.128.0/17"}});
+    let out = backstop(
+        backstop_event("FAILED", Some(bad)),
+        &clients(no_ec2(), no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, TeardownOutput::default());
+}
+
+#[tokio::test]
+async fn backstop_refuses_a_running_execution_and_other_events() {
+    let err = backstop(
+        backstop_event("RUNNING", None),
+        &clients(no_ec2(), no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(err.to_string().contains("RUNNING"), "{err}");
+    let mut other = backstop_event("FAILED", None);
+    other.detail_type = "EC2 Instance State-change Notification".into();
+    let err = backstop(other, &clients(no_ec2(), no_ssm()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("detail-type"), "{err}");
+}

@@ -1,6 +1,8 @@
 """Register peerlab on a running local AWS: the instance role and profile instance A uses, the eight functions
-(run from --lambda-dir by the local AWS), and the state machine with its `${...FunctionArn}` substitutions - what
-infra/template.yaml does on AWS."""
+(run from --lambda-dir by the local AWS), and the state machines (the lab's, and the backstop's that tears down
+after executions that ended without their Catch) with their `${...FunctionArn}` substitutions - what
+infra/template.yaml does on AWS. The EventBridge rule that starts the backstop on AWS is not simulated: start
+`peerlab-backstop` with the status-change event yourself (tests/lab.rs does)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ import boto3
 
 ROOT = Path(__file__).resolve().parents[3]
 ASL = ROOT / "statemachine" / "peering-lab.asl.json"
+BACKSTOP_ASL = ROOT / "statemachine" / "backstop.asl.json"
 STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "add-routes", "update-sg",
          "ping-test", "teardown"]
 INSTANCE_PROFILE = "peerlab-instance"
 STATE_MACHINE = "peerlab-peering-lab"
+BACKSTOP = "peerlab-backstop"
 
 
 def trust(service: str) -> str:
@@ -31,12 +35,12 @@ def substitution_name(step: str) -> str:
     return "".join(part.capitalize() for part in step.split("-")) + "FunctionArn"
 
 
-def definition(arns: dict[str, str]) -> str:
-    text = ASL.read_text()
+def definition(arns: dict[str, str], asl: Path = ASL) -> str:
+    text = asl.read_text()
     placeholders = set(re.findall(r"\$\{(\w+)\}", text))
     missing = placeholders - set(arns)
     if missing:
-        raise ValueError(f"{ASL.name} uses substitutions nobody provides: {sorted(missing)}")
+        raise ValueError(f"{asl.name} uses substitutions nobody provides: {sorted(missing)}")
     return re.sub(r"\$\{(\w+)\}", lambda m: arns[m.group(1)], text)
 
 
@@ -46,7 +50,7 @@ def clients(url: str, region: str = "us-east-1"):
 
 
 def deploy(url: str, timeout: int = 60) -> str:
-    """Create everything (once per local AWS); returns the state machine's ARN."""
+    """Create everything (once per local AWS); returns the lab state machine's ARN."""
     c = clients(url)
     iam, lam, sfn = c["iam"], c["lambda"], c["stepfunctions"]
     iam.create_role(RoleName="peerlab-instance", AssumeRolePolicyDocument=trust("ec2"))
@@ -65,6 +69,7 @@ def deploy(url: str, timeout: int = 60) -> str:
             MemorySize=128, Code={"ZipFile": archive.getvalue()},
             Environment={"Variables": {"PEERLAB_INSTANCE_PROFILE": INSTANCE_PROFILE}})["FunctionArn"]
     sfn_role = iam.create_role(RoleName="peerlab-state-machine", AssumeRolePolicyDocument=trust("states"))["Role"]["Arn"]
+    sfn.create_state_machine(name=BACKSTOP, definition=definition(arns, BACKSTOP_ASL), roleArn=sfn_role)
     return sfn.create_state_machine(name=STATE_MACHINE, definition=definition(arns),
                                     roleArn=sfn_role)["stateMachineArn"]
 
