@@ -14,7 +14,23 @@ INPUT ?= tests/events/tutorial.json
 # Nothing started from here may ask instance metadata (169.254.169.254) for a region or credentials.
 export AWS_EC2_METADATA_DISABLED := true
 
-.PHONY: help venv build-functions run test test-rust lint-rust lint-asl test-local-aws test-e2e local-aws resources watch clean-venv
+# Deploying to AWS (make build / deploy / start / logs / destroy): your credentials, your region.
+SAM_VENV ?= .venv-sam
+ARCH ?= arm64
+STACK ?= peerlab
+FUNCTIONS := $(filter-out lab-core,$(notdir $(wildcard functions/*)))
+# SAM CLI: no telemetry, no version check against PyPI (its config lives in the SAM virtualenv).
+SAM := env SAM_CLI_TELEMETRY=0 __SAM_CLI_APP_DIR=$(CURDIR)/$(SAM_VENV)/config $(SAM_VENV)/bin/sam
+# Linting is offline: where the sandbox allows it, run the linters in a network namespace of their own.
+OFFLINE := $(shell unshare -rn true 2>/dev/null && echo unshare -rn)
+# The real AWS targets may use instance metadata for credentials (Cloud9, an EC2 box): undo the export above.
+ON_AWS := env -u AWS_EC2_METADATA_DISABLED
+AWS := $(ON_AWS) $(VENV)/bin/aws
+STACK_OUTPUT = $(AWS) cloudformation describe-stacks --stack-name $(STACK) --output text \
+	--query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"
+
+.PHONY: help venv venv-sam build-functions run test test-rust lint-rust lint-asl lint-template test-template \
+	test-local-aws test-e2e local-aws resources watch clean-venv build deploy start logs destroy
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -26,6 +42,15 @@ $(VENV)/.installed: infra/local/requirements.txt
 	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/local/requirements.txt
 	touch $@
 
+venv-sam: $(SAM_VENV)/.installed ## the AWS SAM CLI's own virtualenv (pinned; its pins clash with awscli's)
+
+$(SAM_VENV)/.installed: infra/requirements-sam.txt
+	python3 -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/pip install --quiet --disable-pip-version-check -r infra/requirements-sam.txt
+	mkdir -p $(SAM_VENV)/config
+	echo '{"telemetryEnabled": false, "lastVersionCheck": 4102444800.0}' > $(SAM_VENV)/config/metadata.json
+	touch $@
+
 build-functions: ## build every step Lambda (debug) for the local AWS
 	cargo build --workspace --bins
 
@@ -33,7 +58,7 @@ run: venv build-functions ## a whole lab on the local AWS (INPUT=tests/events/x.
 	PYTHONPATH=infra/local $(PY) -m peerlab_local.run --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
 		--report run-report.json --local-args "$(LOCAL_ARGS)"
 
-test: venv test-rust lint-rust lint-asl test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
+test: venv test-rust lint-rust lint-asl lint-template test-template test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
 
 test-rust: ## Rust unit, SDK-mock and handler tests
 	cargo test --workspace --exclude e2e
@@ -41,8 +66,16 @@ test-rust: ## Rust unit, SDK-mock and handler tests
 lint-rust: ## clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
 
-lint-asl: venv ## statelint on the state machine (integer BackoffRate allowed)
-	$(VENV)/bin/statelint --ignore=FLOAT statemachine/peering-lab.asl.json
+lint-asl: venv ## statelint on the state machines (integer BackoffRate allowed)
+	$(VENV)/bin/statelint --ignore=FLOAT statemachine/*.asl.json
+
+lint-template: venv venv-sam ## cfn-lint, sam validate --lint and SAM's own translation of infra/template.yaml (offline)
+	$(OFFLINE) $(VENV)/bin/cfn-lint infra/template.yaml
+	AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint $(OFFLINE) $(SAM) validate --lint --region us-east-1 --template-file infra/template.yaml
+	AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint $(OFFLINE) $(SAM) validate --region us-east-1 --template-file infra/template.yaml
+
+test-template: venv ## the template against the code: substitutions, crates, each function's IAM vs the calls it makes
+	$(PY) -m pytest infra/tests -q
 
 test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q
@@ -59,5 +92,38 @@ watch: venv ## serve every step under `cargo lambda watch` on 127.0.0.1:9000 (in
 resources: ## list every live resource of a running local AWS on PORT, with tags
 	@curl -s http://127.0.0.1:$(PORT)/peerlab/resources
 
-clean-venv: ## remove the virtualenv
-	rm -rf $(VENV)
+clean-venv: ## remove the virtualenvs
+	rm -rf $(VENV) $(SAM_VENV)
+
+# ---- deploying to AWS -----------------------------------------------------------------------------------------
+
+build: venv ## release Lambda zips in build/lambda/<function>/ (ARCH=arm64, the default, or x86_64)
+	PATH=$(CURDIR)/$(VENV)/bin:$$PATH cargo lambda build --release --output-format zip --lambda-dir build/lambda \
+		$(if $(filter x86_64,$(ARCH)),--x86-64 --compiler cargo,--arm64) $(addprefix -p ,$(FUNCTIONS))
+	@ls -l build/lambda/*/bootstrap.zip
+
+deploy: venv-sam ## sam deploy the stack STACK (guided the first time; saves samconfig.toml); run make build first
+	@for f in $(FUNCTIONS); do test -f build/lambda/$$f/bootstrap.zip || { echo "build/lambda/$$f/bootstrap.zip is missing: run make build" >&2; exit 1; }; done
+	if [ -f samconfig.toml ]; then \
+		$(ON_AWS) $(SAM) deploy --config-file $(CURDIR)/samconfig.toml --template-file infra/template.yaml --parameter-overrides Architecture=$(ARCH); \
+	else \
+		$(ON_AWS) $(SAM) deploy --guided --config-file $(CURDIR)/samconfig.toml --template-file infra/template.yaml --stack-name $(STACK) \
+			--capabilities CAPABILITY_IAM --resolve-s3 --parameter-overrides Architecture=$(ARCH); \
+	fi
+
+start: venv ## start a lab on the deployed stack (INPUT=tests/events/tutorial.json)
+	arn=$$($(call STACK_OUTPUT,StateMachineArn)); \
+	$(AWS) stepfunctions start-execution --state-machine-arn "$$arn" \
+		--name "lab-$$(date +%Y%m%d-%H%M%S)" --input "file://$(INPUT)"
+
+logs: venv-sam ## follow every log group of the stack (functions and state machines)
+	groups=$$($(AWS) cloudformation describe-stack-resources --stack-name $(STACK) --output text \
+		--query "StackResources[?ResourceType=='AWS::Logs::LogGroup'].PhysicalResourceId"); \
+	$(ON_AWS) $(SAM) logs --tail $$(printf -- '--cw-log-group %s ' $$groups)
+
+destroy: venv-sam ## delete the stack, after checking no lab is still running (it would lose its teardown)
+	arn=$$($(call STACK_OUTPUT,StateMachineArn)); \
+	running=$$($(AWS) stepfunctions list-executions --state-machine-arn "$$arn" --status-filter RUNNING \
+		--query 'executions[].name' --output text); \
+	if [ -n "$$running" ]; then echo "labs still running: $$running — wait for them, or stop them and let the backstop tear them down, then retry" >&2; exit 1; fi
+	$(ON_AWS) $(SAM) delete --stack-name $(STACK) --no-prompts

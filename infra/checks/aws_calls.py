@@ -1,0 +1,189 @@
+"""Which EC2 / SSM / STS API calls each step function's code can make, read from the Rust sources.
+
+The IAM policies in `infra/template.yaml` must grant exactly these (tests/test_template.py). The reading is
+syntactic but closed: every `.<operation>(` of an EC2, SSM or STS operation (names from botocore's service
+models) in non-test code of `lab-core` is attributed to the function it is in, and the functions' calls are
+followed from each binary's handler through the crate's own functions. A call the reader cannot attribute to a
+service is an error, not a silent miss.
+
+    python -m aws_calls          # from infra/checks: the table, one function per line
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import botocore.session
+
+ROOT = Path(__file__).resolve().parents[2]
+CORE = ROOT / "functions" / "lab-core" / "src"
+SERVICES = ("ec2", "ssm", "sts")
+# Calls the SDK makes on our behalf through a type, not a `.operation(` in our code.
+IMPLIED = {"AssumeRoleProvider": ("sts", "AssumeRole")}
+
+
+def snake(name: str) -> str:
+    """Smithy's Rust method name for an operation: DescribeVpcs -> describe_vpcs."""
+    return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
+
+
+def operations() -> dict[str, dict[str, str]]:
+    """snake_case method -> {service: OperationName} over the three services."""
+    session = botocore.session.get_session()
+    out: dict[str, dict[str, str]] = {}
+    for service in SERVICES:
+        for op in session.get_service_model(service).operation_names:
+            out.setdefault(snake(op), {})[service] = op
+    return out
+
+
+def strip(source: str) -> str:
+    """Source without test modules, comments, strings and char literals (so braces and words in them don't count)."""
+    source = source.split("#[cfg(test)]", 1)[0]
+    source = re.sub(r'r(#*)"(?:.|\n)*?"\1', '""', source)
+    source = re.sub(r'"(?:\\.|[^"\\])*"', '""', source)
+    source = re.sub(r"'(?:\\.|[^'\\])'", "' '", source)
+    source = re.sub(r"//[^\n]*", "", source)
+    return source
+
+
+@dataclass
+class Fn:
+    module: str
+    name: str
+    body: str
+    span: tuple[int, int] = (0, 0)
+    # Parameters typed as a service's client: `home: &aws_sdk_ec2::Client` -> {"home": "ec2"}.
+    clients: dict[str, str] = field(default_factory=dict)
+    calls: set[tuple[str, str]] = field(default_factory=set)  # (service, Operation)
+
+
+def functions(module: str, source: str) -> list[Fn]:
+    found = []
+    for m in re.finditer(r"\bfn\s+(\w+)", source):
+        open_at = source.find("{", m.end())
+        semi = source.find(";", m.end())
+        if open_at < 0 or (0 <= semi < open_at):
+            continue  # a declaration without a body
+        depth, i = 0, open_at
+        while i < len(source):
+            depth += {"{": 1, "}": -1}.get(source[i], 0)
+            if depth == 0:
+                break
+            i += 1
+        signature = source[m.end() : open_at]
+        clients = {
+            p.group(1): p.group(2)
+            for p in re.finditer(r"(\w+)\s*:\s*&?\s*aws_sdk_(ec2|ssm|sts)::Client\b", signature)
+        }
+        found.append(Fn(module, m.group(1), source[open_at : i + 1], (open_at, i + 1), clients))
+    return found
+
+
+def service_of(receiver: str, candidates: dict[str, str], clients: dict[str, str]) -> str | None:
+    """The service a call's receiver names (`ctx.ec2`, `ssm`, `aws_sdk_sts::Client::new(..)`): the one named
+    nearest the call, if it has the operation. A receiver naming none is not attributed (a method of some
+    other type that happens to share an operation's name must not pass for an AWS call, nor the reverse)."""
+    named = [(m.end(), m.group(1)) for m in re.finditer(r"\b(?:aws_sdk_)?(ec2|ssm|sts)\b", receiver)]
+    named += [(m.end(), clients[m.group(0)]) for m in re.finditer(r"\w+", receiver) if m.group(0) in clients]
+    if not named:
+        return None
+    service = max(named)[1]
+    return service if service in candidates else None
+
+
+class Unattributed(Exception):
+    pass
+
+
+def read(core: Path = CORE) -> dict[tuple[str, str], Fn]:
+    ops = operations()
+    table: dict[tuple[str, str], Fn] = {}
+    for path in sorted(core.glob("*.rs")):
+        module = path.stem
+        if module in ("step_tests", "lib"):
+            continue
+        source = strip(path.read_text())
+        fns = functions(module, source)
+        for m in re.finditer(r"\.\s*(\w+)\s*\(", source):
+            if m.group(1) in ops and not any(a <= m.start() < b for a, b in (f.span for f in fns)):
+                raise Unattributed(f"{module}: .{m.group(1)}( outside any function")
+        for fn in fns:
+            for m in re.finditer(r"\.\s*(\w+)\s*\(", fn.body):
+                if m.group(1) not in ops:
+                    continue
+                candidates = ops[m.group(1)]
+                # The receiver: the chain before the dot, back to the start of the statement.
+                start = max(fn.body.rfind(c, 0, m.start()) for c in ";{=")
+                receiver = fn.body[start + 1 : m.start()]
+                service = service_of(receiver, candidates, fn.clients)
+                if service is None:
+                    raise Unattributed(f"{module}::{fn.name}: .{m.group(1)}( — no service in {receiver.strip()!r}")
+                fn.calls.add((service, candidates[service]))
+            for word, (service, op) in IMPLIED.items():
+                if re.search(rf"\b{word}\b", fn.body):
+                    fn.calls.add((service, op))
+            table.setdefault((module, fn.name), fn)
+    return table
+
+
+def callees(fn: Fn, table: dict[tuple[str, str], Fn]) -> set[tuple[str, str]]:
+    """The crate's own functions `fn` may call: `module::name(`, a bare `name(` of its own module, `.name(`."""
+    names = {name for (_, name) in table}
+    out = set()
+    for m in re.finditer(r"(?:\b(\w+)::)?\b(\w+)\s*(?:::<[^>]*>)?\s*\(", fn.body):
+        module, name = m.group(1), m.group(2)
+        if name not in names:
+            continue
+        if module in ("crate", "self", "Self", None):
+            module = None
+        if module is not None and (module, name) in table:
+            out.add((module, name))
+        elif module is None and (fn.module, name) in table:
+            out.add((fn.module, name))
+        elif module is None:
+            # A method or an imported function: every definition of that name (over-approximates).
+            out.update(k for k in table if k[1] == name)
+    # Macro-expanded calls (`attempt!(.., ec2.delete_vpc()..)`) are in the body already.
+    return out
+
+
+def reachable(entry: tuple[str, str], table: dict[tuple[str, str], Fn]) -> set[tuple[str, str]]:
+    seen, todo, calls = set(), [entry], set()
+    while todo:
+        key = todo.pop()
+        if key in seen or key not in table:
+            continue
+        seen.add(key)
+        calls |= table[key].calls
+        todo.extend(callees(table[key], table))
+    return calls
+
+
+def entries(root: Path = ROOT) -> dict[str, tuple[str, str]]:
+    """Each step binary -> the lab_core handler it runs (`use lab_core::handlers::<name>`)."""
+    out = {}
+    for main in sorted((root / "functions").glob("*/src/main.rs")):
+        m = re.search(r"handlers::(\w+)", main.read_text())
+        if not m:
+            raise Unattributed(f"{main}: no lab_core::handlers::<step> in it")
+        out[main.parent.parent.name] = ("handlers", m.group(1))
+    return out
+
+
+def calls_by_function(root: Path = ROOT) -> dict[str, set[str]]:
+    """`create-vpc` -> {"ec2:CreateVpc", ...}: every call each step binary's code can make."""
+    table = read(root / "functions" / "lab-core" / "src")
+    return {
+        crate: {f"{service}:{op}" for service, op in reachable(entry, table)}
+        for crate, entry in entries(root).items()
+    }
+
+
+if __name__ == "__main__":
+    for crate, calls in calls_by_function().items():
+        print(f"{crate:16} {' '.join(sorted(calls)) or '-'}")
+    sys.exit(0)
