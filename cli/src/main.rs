@@ -1,0 +1,884 @@
+//! `peerlab`: start a two-VPC peering lab and follow it, on the local AWS or on AWS.
+//!
+//!     peerlab run --local                         # a private local AWS for this run, then gone
+//!     peerlab run --state-machine-arn ARN         # on AWS (or PEERLAB_STATE_MACHINE_ARN)
+//!     peerlab status|report EXECUTION ; peerlab ls ; peerlab sweep --dry-run
+//!     peerlab timeline EXECUTION -o run.svg
+
+use std::io::{IsTerminal, Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use aws_config::{BehaviorVersion, SdkConfig};
+use aws_sdk_sfn::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use peerlab::history::{read_recording, Event, Execution};
+use peerlab::progress::Progress;
+use peerlab::runs::Runs;
+use peerlab::{report, timeline};
+use time::OffsetDateTime;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// The state machine's name on the local AWS (infra/local/peerlab_local/deploy.py).
+const LOCAL_STATE_MACHINE: &str = "peerlab-peering-lab";
+
+#[derive(Parser)]
+#[command(
+    name = "peerlab",
+    version,
+    about = "Start a two-VPC peering lab and follow it, on the local AWS or on AWS"
+)]
+struct Cli {
+    /// A running local AWS (e.g. http://127.0.0.1:4566) instead of AWS.
+    #[arg(long, global = true, env = "PEERLAB_ENDPOINT", value_name = "URL")]
+    endpoint: Option<String>,
+    /// AWS region (default: the environment's or profile's).
+    #[arg(long, global = true)]
+    region: Option<String>,
+    /// The lab state machine on AWS (the stack's StateMachineArn output).
+    #[arg(
+        long,
+        global = true,
+        env = "PEERLAB_STATE_MACHINE_ARN",
+        value_name = "ARN"
+    )]
+    state_machine_arn: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Validate the input, start a lab, follow it live, print the report; exit 1 if the lab failed.
+    Run {
+        /// The lab's input (JSON; see the README's input reference). Default: {} — the tutorial's lab.
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+        /// Run on a local AWS: the one at --endpoint, or a private one started for this run.
+        #[arg(long)]
+        local: bool,
+        /// Execution name (it names the lab unless the input sets lab_id). Default: lab-<UTC time>.
+        #[arg(long)]
+        name: Option<String>,
+        /// Write the report as JSON here.
+        #[arg(long, value_name = "FILE")]
+        report: Option<PathBuf>,
+        /// Write the timeline picture (SVG) here.
+        #[arg(long, value_name = "FILE.svg")]
+        timeline: Option<PathBuf>,
+        /// Give up (and stop the execution) after this many seconds.
+        #[arg(long, default_value_t = 900, value_name = "SECONDS")]
+        timeout: u64,
+        /// Extra arguments for the private local AWS (infra/local/start), e.g. "--profile realistic --time-scale 0.05".
+        #[arg(long, allow_hyphen_values = true, value_name = "ARGS")]
+        local_args: Option<String>,
+        /// The built step functions for the private local AWS (default: $CARGO_TARGET_DIR/debug or target/debug).
+        #[arg(long, value_name = "DIR")]
+        lambda_dir: Option<PathBuf>,
+    },
+    /// One line: the execution's status, the step it is on, its retries.
+    Status { execution: String },
+    /// The report of an execution (text, or the JSON `run --report` writes).
+    Report {
+        execution: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// The labs that exist (by their peerlab tags), with their expiry, and the executions running.
+    Ls,
+    /// What teardown's sweep mode deletes: every lab whose peerlab:expires-at has passed.
+    Sweep {
+        /// Only list what would be deleted.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// A Gantt-style SVG of a run: steps, waits, retries, hold, teardown.
+    Timeline {
+        /// The execution (ARN, or name with --state-machine-arn / on the local AWS).
+        #[arg(required_unless_present = "history")]
+        execution: Option<String>,
+        #[arg(long, short, value_name = "FILE.svg")]
+        output: PathBuf,
+        /// Draw a recorded run instead: `aws stepfunctions get-execution-history` JSON, or
+        /// {"execution": <describe-execution>, "history": <get-execution-history>}.
+        #[arg(long, value_name = "FILE.json", conflicts_with = "execution")]
+        history: Option<PathBuf>,
+    },
+}
+
+/// A mistake in what was asked (exit 2), as opposed to a lab or AWS that failed (exit 1).
+#[derive(Debug)]
+struct Usage(String);
+
+impl std::fmt::Display for Usage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Usage {}
+
+fn usage(message: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Usage(message.into()))
+}
+
+/// An SDK error in one line: the service's code and message, or what is missing (credentials, region).
+fn aws<E: ProvideErrorMetadata + std::error::Error + 'static>(
+    what: &str,
+    err: SdkError<E>,
+) -> anyhow::Error {
+    if let Some(code) = err.code() {
+        let message = err.message().unwrap_or_default().to_string();
+        return match code {
+            "ExecutionDoesNotExist" | "StateMachineDoesNotExist" | "InvalidArn" => {
+                usage(format!("{what}: {code}: {message}"))
+            }
+            _ => anyhow!("{what}: {code}: {message}"),
+        };
+    }
+    let detail = format!("{}", DisplayErrorContext(&err));
+    if detail.to_lowercase().contains("credentials") {
+        return usage(format!(
+            "{what}: no AWS credentials (set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; or use --local)"
+        ));
+    }
+    let first = detail.lines().next().unwrap_or_default();
+    anyhow!("{what}: {first}")
+}
+
+// ---- where the labs run ---------------------------------------------------------------------------------------
+
+/// A private local AWS, started from this project's files for one run; stopped (SIGTERM) when dropped.
+struct LocalAws {
+    child: tokio::process::Child,
+    url: String,
+    logs: PathBuf,
+}
+
+impl LocalAws {
+    async fn start(root: &Path, lambda_dir: &Path, extra: &[String]) -> Result<LocalAws> {
+        let logs = std::env::temp_dir().join(format!("peerlab-local-{}", std::process::id()));
+        std::fs::create_dir_all(&logs)?;
+        let stderr = std::fs::File::create(logs.join("local-aws.log"))?;
+        let mut child = tokio::process::Command::new(root.join("infra/local/start"))
+            .args(["--port", "0", "--lambda-dir"])
+            .arg(lambda_dir)
+            .arg("--log-dir")
+            .arg(&logs)
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(stderr)
+            .kill_on_drop(true)
+            .spawn()
+            .context("starting infra/local/start")?;
+        let stdout = child.stdout.take().expect("piped");
+        let mut line = String::new();
+        BufReader::new(stdout).read_line(&mut line).await?;
+        let Some(url) = line.trim().strip_prefix("ready ") else {
+            let _ = child.wait().await;
+            let log = std::fs::read_to_string(logs.join("local-aws.log")).unwrap_or_default();
+            bail!(
+                "the local AWS did not start: {}",
+                log.lines().last().unwrap_or(line.trim())
+            );
+        };
+        Ok(LocalAws {
+            url: url.to_string(),
+            child,
+            logs,
+        })
+    }
+}
+
+impl Drop for LocalAws {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            let _ = std::process::Command::new("kill")
+                .args(["-TERM", &pid.to_string()])
+                .status();
+            let deadline = Instant::now() + Duration::from_secs(15);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = self.child.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+        }
+        let _ = self.child.start_kill();
+    }
+}
+
+/// The project's root (for the local AWS): $PEERLAB_ROOT, or the nearest folder above the working directory or
+/// this executable holding infra/local/start.
+fn project_root() -> Result<PathBuf> {
+    if let Ok(root) = std::env::var("PEERLAB_ROOT") {
+        return Ok(PathBuf::from(root));
+    }
+    let mut starts = vec![std::env::current_dir()?];
+    if let Ok(exe) = std::env::current_exe() {
+        starts.push(exe);
+    }
+    for start in starts {
+        if let Some(root) = start
+            .ancestors()
+            .find(|d| d.join("infra/local/start").is_file())
+        {
+            return Ok(root.to_path_buf());
+        }
+    }
+    Err(usage(
+        "the local AWS needs the peerlab project: run from inside it, or set PEERLAB_ROOT",
+    ))
+}
+
+fn lambda_dir(root: &Path, given: Option<PathBuf>) -> Result<PathBuf> {
+    let dir = given.unwrap_or_else(|| match std::env::var("CARGO_TARGET_DIR") {
+        Ok(target) => PathBuf::from(target).join("debug"),
+        Err(_) => root.join("target/debug"),
+    });
+    if !dir.join("create-vpc").is_file() {
+        return Err(usage(format!(
+            "no built step functions in {}: run `make build-functions` (or pass --lambda-dir)",
+            dir.display()
+        )));
+    }
+    Ok(dir)
+}
+
+async fn local_config(url: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(url)
+        .credentials_provider(aws_credential_types::Credentials::new(
+            "test",
+            "test",
+            None,
+            None,
+            "peerlab-local",
+        ))
+        .load()
+        .await
+}
+
+async fn aws_config(region: Option<&str>) -> Result<SdkConfig> {
+    let mut loader = aws_config::defaults(BehaviorVersion::latest());
+    if let Some(region) = region {
+        loader = loader.region(aws_config::Region::new(region.to_string()));
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(usage(
+            "no AWS region: set AWS_REGION (or a profile's region), or pass --region",
+        ));
+    }
+    Ok(config)
+}
+
+/// The AWS configuration the commands other than `run --local` use.
+async fn config(cli: &Cli) -> Result<SdkConfig> {
+    match &cli.endpoint {
+        Some(url) => Ok(local_config(url).await),
+        None => aws_config(cli.region.as_deref()).await,
+    }
+}
+
+/// The lab state machine: the one given, or on a local AWS its own (None before it is registered).
+async fn state_machine(
+    given: Option<&str>,
+    local: bool,
+    sfn: &aws_sdk_sfn::Client,
+) -> Result<Option<String>> {
+    if let Some(arn) = given {
+        return Ok(Some(arn.to_string()));
+    }
+    if !local {
+        return Ok(None);
+    }
+    let listed = sfn
+        .list_state_machines()
+        .send()
+        .await
+        .map_err(|e| aws("listing state machines", e))?;
+    Ok(listed
+        .state_machines()
+        .iter()
+        .find(|m| m.name() == LOCAL_STATE_MACHINE)
+        .map(|m| m.state_machine_arn().to_string()))
+}
+
+/// Register the workflow on a local AWS (infra/local/peerlab_local/deploy.py); returns the state machine ARN.
+fn deploy_local(root: &Path, url: &str) -> Result<String> {
+    let python = std::env::var("PEERLAB_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| root.join(".venv/bin/python"));
+    let out = std::process::Command::new(&python)
+        .args(["-m", "peerlab_local.deploy", url])
+        .env("PYTHONPATH", root.join("infra/local"))
+        .output()
+        .with_context(|| format!("running {} (make venv creates it)", python.display()))?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "registering the workflow on {url} failed: {}",
+            err.trim().lines().last().unwrap_or_default()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// An execution's ARN from an ARN, or a name of the lab state machine's executions.
+async fn execution_arn(cli: &Cli, sfn: &aws_sdk_sfn::Client, given: &str) -> Result<String> {
+    if given.starts_with("arn:") {
+        return Ok(given.to_string());
+    }
+    let machine = state_machine(cli.state_machine_arn.as_deref(), cli.endpoint.is_some(), sfn)
+        .await?
+        .ok_or_else(|| {
+        usage(format!(
+            "{given:?} is not an ARN: give the execution's ARN, or its name with --state-machine-arn"
+        ))
+    })?;
+    Ok(format!(
+        "{}:{given}",
+        machine.replacen(":stateMachine:", ":execution:", 1)
+    ))
+}
+
+// ---- reading executions -----------------------------------------------------------------------------------------
+
+async fn describe(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Execution> {
+    let d = sfn
+        .describe_execution()
+        .execution_arn(arn)
+        .send()
+        .await
+        .map_err(|e| aws(&format!("execution {arn}"), e))?;
+    Ok(Execution::from_sdk(&d))
+}
+
+async fn history(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>> {
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws(&format!("history of {arn}"), e))?;
+        events.extend(page.events().iter().map(Event::from_sdk));
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(events);
+        }
+    }
+}
+
+fn spinner() -> ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new_spinner();
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} {elapsed:>4} {wide_msg}")
+            .expect("a valid template"),
+    );
+    bar.enable_steady_tick(Duration::from_millis(120));
+    bar
+}
+
+/// Follow an execution to its end, printing each line of progress as it happens.
+async fn follow(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+    poll: Duration,
+    timeout: Duration,
+) -> Result<(Execution, Vec<Event>)> {
+    let deadline = Instant::now() + timeout;
+    let bar = spinner();
+    let mut progress = Progress::default();
+    let mut seen = 0;
+    loop {
+        // Describe first: once it says ended, the history read after it has the last events.
+        let execution = describe(sfn, arn).await?;
+        let events = history(sfn, arn).await?;
+        for e in &events[seen.min(events.len())..] {
+            for line in progress.feed(e) {
+                bar.suspend(|| println!("{line}"));
+            }
+        }
+        seen = events.len();
+        bar.set_message(progress.now());
+        if !execution.running() {
+            bar.finish_and_clear();
+            return Ok((execution, events));
+        }
+        if Instant::now() > deadline {
+            bar.finish_and_clear();
+            let _ = sfn
+                .stop_execution()
+                .execution_arn(arn)
+                .error("Timeout")
+                .cause("peerlab run gave up")
+                .send()
+                .await;
+            bail!(
+                "the execution did not end within {} s: stopped it ({arn})",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(poll).await;
+    }
+}
+
+/// Live resources of a local AWS (its inventory), as "type id" lines.
+fn local_resources(url: &str) -> Result<Vec<String>> {
+    let address = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream =
+        std::net::TcpStream::connect(address).with_context(|| format!("connecting to {url}"))?;
+    write!(
+        stream,
+        "GET /peerlab/resources HTTP/1.0\r\nHost: {address}\r\n\r\n"
+    )?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    let body = response
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b)
+        .unwrap_or_default();
+    let parsed: serde_json::Value =
+        serde_json::from_str(body).context("the local AWS's inventory")?;
+    Ok(parsed["resources"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|r| {
+            format!(
+                "{} {}",
+                r["type"].as_str().unwrap_or("?"),
+                r["id"].as_str().unwrap_or("?")
+            )
+        })
+        .collect())
+}
+
+// ---- the commands ---------------------------------------------------------------------------------------------
+
+fn default_name(now: OffsetDateTime) -> String {
+    format!(
+        "lab-{:04}{:02}{:02}-{:02}{:02}{:02}",
+        now.year(),
+        u8::from(now.month()),
+        now.day(),
+        now.hour(),
+        now.minute(),
+        now.second()
+    )
+}
+
+/// Read and validate the input with the workflow's own rules, before anything starts.
+fn read_input(path: Option<&Path>, name: &str, now: OffsetDateTime) -> Result<String> {
+    let (label, text) = match path {
+        None => ("(default)".to_string(), "{}".to_string()),
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| usage(format!("input {}: {e}", p.display())))?,
+        ),
+    };
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| usage(format!("input {label}: not JSON: {e}")))?;
+    let parsed = lab_core::input::parse_input(value.clone())
+        .map_err(|e| usage(format!("input {label}: {e}")))?;
+    lab_core::input::validate(&parsed, name, now)
+        .map_err(|e| usage(format!("input {label}: {e}")))?;
+    Ok(value.to_string())
+}
+
+fn check_name(name: &str) -> Result<()> {
+    let ok = !name.is_empty()
+        && name.len() <= 80
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "--name {name:?}: an execution name is 1-80 characters of A-Z a-z 0-9 - _"
+        )))
+    }
+}
+
+struct RunArgs {
+    input: Option<PathBuf>,
+    local: bool,
+    name: Option<String>,
+    report: Option<PathBuf>,
+    timeline: Option<PathBuf>,
+    timeout: u64,
+    local_args: Option<String>,
+    lambda_dir: Option<PathBuf>,
+}
+
+async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
+    let now = OffsetDateTime::now_utc();
+    let name = args.name.clone().unwrap_or_else(|| default_name(now));
+    check_name(&name)?;
+    let input = read_input(args.input.as_deref(), &name, now)?;
+    let local = args.local || cli.endpoint.is_some();
+    if local && cli.state_machine_arn.is_some() {
+        return Err(usage(
+            "--local and --state-machine-arn: choose one place to run the lab",
+        ));
+    }
+    if !local && cli.state_machine_arn.is_none() {
+        return Err(usage(
+            "where should the lab run? pass --local, or --state-machine-arn ARN (or set PEERLAB_STATE_MACHINE_ARN)",
+        ));
+    }
+    let mut private = None;
+    let (config, machine, url) = if local {
+        let root = project_root()?;
+        let url = match &cli.endpoint {
+            Some(url) => url.clone(),
+            None => {
+                let extra: Vec<String> = args
+                    .local_args
+                    .as_deref()
+                    .unwrap_or_default()
+                    .split_whitespace()
+                    .map(str::to_string)
+                    .collect();
+                let aws =
+                    LocalAws::start(&root, &lambda_dir(&root, args.lambda_dir.clone())?, &extra)
+                        .await?;
+                println!("local AWS at {} (logs in {})", aws.url, aws.logs.display());
+                let url = aws.url.clone();
+                private = Some(aws);
+                url
+            }
+        };
+        let config = local_config(&url).await;
+        let sfn = aws_sdk_sfn::Client::new(&config);
+        // A private local AWS is new; one at --endpoint may have the workflow already.
+        let found = match private {
+            Some(_) => None,
+            None => state_machine(None, true, &sfn).await?,
+        };
+        let machine = match found {
+            Some(found) => found,
+            None => deploy_local(&root, &url)?,
+        };
+        (config, machine, Some(url))
+    } else {
+        let config = aws_config(cli.region.as_deref()).await?;
+        (
+            config,
+            cli.state_machine_arn.clone().expect("checked above"),
+            None,
+        )
+    };
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name(&name)
+        .input(&input)
+        .send()
+        .await
+        .map_err(|e| aws("starting the execution", e))?;
+    let arn = started.execution_arn().to_string();
+    println!("started {arn}");
+    let poll = if local {
+        Duration::from_millis(250)
+    } else {
+        Duration::from_secs(2)
+    };
+    let followed = tokio::select! {
+        followed = follow(&sfn, &arn, poll, Duration::from_secs(args.timeout)) => followed?,
+        _ = tokio::signal::ctrl_c() => {
+            drop(private);
+            bail!("interrupted: {}", if local { "the private local AWS is stopped".to_string() } else {
+                format!("the lab keeps running — `peerlab status {arn}`") });
+        }
+    };
+    let (execution, events) = followed;
+    let mut built = report::build(&execution, &events);
+    let mut leaked = Vec::new();
+    if let Some(url) = &url {
+        leaked = local_resources(url)?;
+        built.json["leaked"] = serde_json::json!(leaked);
+    }
+    println!();
+    for line in &built.lines {
+        println!("{line}");
+    }
+    if url.is_some() {
+        println!(
+            "  leaked resources: {}",
+            if leaked.is_empty() {
+                "none".to_string()
+            } else {
+                leaked.join(", ")
+            }
+        );
+    }
+    if let Some(path) = &args.report {
+        std::fs::write(path, serde_json::to_string_pretty(&built.json)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("report: {}", path.display());
+    }
+    if let Some(path) = &args.timeline {
+        std::fs::write(path, timeline::svg(&execution, &events))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("timeline: {}", path.display());
+    }
+    drop(private);
+    Ok(if execution.status == "SUCCEEDED" && leaked.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+fn ago(seconds: f64) -> String {
+    let s = seconds.max(0.0) as u64;
+    match s {
+        0..=119 => format!("{s}s"),
+        120..=7199 => format!("{}m{:02}s", s / 60, s % 60),
+        _ => format!("{}h{:02}m", s / 3600, s % 3600 / 60),
+    }
+}
+
+async fn status(cli: &Cli, given: &str) -> Result<ExitCode> {
+    let sfn = aws_sdk_sfn::Client::new(&config(cli).await?);
+    let arn = execution_arn(cli, &sfn, given).await?;
+    let execution = describe(&sfn, &arn).await?;
+    let progress = Progress {
+        runs: Runs::from_events(&history(&sfn, &arn).await?),
+    };
+    let now = OffsetDateTime::now_utc().unix_timestamp_nanos() as f64 / 1e9;
+    let took = execution.stop.unwrap_or(now) - execution.start;
+    let doing = match execution.running() {
+        true => format!(" — now: {}", progress.now()),
+        false => String::new(),
+    };
+    println!(
+        "{}: {} {}{doing}; {} states entered, {} retries",
+        execution.name,
+        execution.status,
+        if execution.running() {
+            format!("for {}", ago(took))
+        } else {
+            format!("after {}", ago(took))
+        },
+        progress.runs.transitions(),
+        progress.runs.retries()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn show_report(cli: &Cli, given: &str, json: bool) -> Result<ExitCode> {
+    let sfn = aws_sdk_sfn::Client::new(&config(cli).await?);
+    let arn = execution_arn(cli, &sfn, given).await?;
+    let execution = describe(&sfn, &arn).await?;
+    let built = report::build(&execution, &history(&sfn, &arn).await?);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&built.json)?);
+    } else {
+        built.lines.iter().for_each(|l| println!("{l}"));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn draw(
+    cli: &Cli,
+    given: Option<&str>,
+    output: &Path,
+    recorded: Option<&Path>,
+) -> Result<ExitCode> {
+    let (execution, events) = match recorded {
+        Some(path) => {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| usage(format!("{}: {e}", path.display())))?;
+            read_recording(&text).map_err(|e| usage(format!("{}: {e}", path.display())))?
+        }
+        None => {
+            let sfn = aws_sdk_sfn::Client::new(&config(cli).await?);
+            let arn = execution_arn(cli, &sfn, given.expect("clap requires it")).await?;
+            (describe(&sfn, &arn).await?, history(&sfn, &arn).await?)
+        }
+    };
+    std::fs::write(output, timeline::svg(&execution, &events))
+        .with_context(|| format!("writing {}", output.display()))?;
+    println!(
+        "{}: {} ({} events)",
+        output.display(),
+        execution.status,
+        events.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ls(cli: &Cli) -> Result<ExitCode> {
+    use lab_core::tags;
+    let config = config(cli).await?;
+    let ec2 = aws_sdk_ec2::Client::new(&config);
+    let vpcs = ec2
+        .describe_vpcs()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("tag-key")
+                .values(tags::LAB_ID)
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| aws("listing the labs' VPCs", e))?;
+    let now = OffsetDateTime::now_utc();
+    let mut labs: std::collections::BTreeMap<String, (Vec<String>, String)> = Default::default();
+    for vpc in vpcs.vpcs() {
+        let Some(lab) = tags::tag_value(vpc.tags(), tags::LAB_ID) else {
+            continue;
+        };
+        let entry = labs.entry(lab.to_string()).or_default();
+        entry.0.push(vpc.vpc_id().unwrap_or_default().to_string());
+        if let Some(expires) = tags::tag_value(vpc.tags(), tags::EXPIRES_AT) {
+            entry.1 = expires.to_string();
+        }
+    }
+    let region = config.region().map(|r| r.to_string()).unwrap_or_default();
+    if labs.is_empty() {
+        println!("no labs in {region}");
+    } else {
+        println!("{:<40} {:<22} {:<14} VPCS", "LAB", "EXPIRES", "");
+    }
+    for (lab, (vpcs, expires)) in &labs {
+        let when =
+            OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339).ok();
+        let left = match when {
+            Some(t) if t <= now => "expired (sweep)".to_string(),
+            Some(t) => format!("in {}", ago((t - now).as_seconds_f64())),
+            None => "no expiry".to_string(),
+        };
+        println!("{lab:<40} {expires:<22} {left:<14} {}", vpcs.join(" "));
+    }
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    if let Some(machine) = state_machine(
+        cli.state_machine_arn.as_deref(),
+        cli.endpoint.is_some(),
+        &sfn,
+    )
+    .await?
+    {
+        let running = sfn
+            .list_executions()
+            .state_machine_arn(&machine)
+            .status_filter(aws_sdk_sfn::types::ExecutionStatus::Running)
+            .send()
+            .await
+            .map_err(|e| aws("listing running executions", e))?;
+        let now_s = now.unix_timestamp_nanos() as f64 / 1e9;
+        for e in running.executions() {
+            println!(
+                "running: {} (for {})",
+                e.name(),
+                ago(now_s - e.start_date().as_secs_f64())
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn sweep(cli: &Cli, dry_run: bool) -> Result<ExitCode> {
+    let clients = lab_core::clients::Clients::from_config(config(cli).await?);
+    let scope = clients.home();
+    let now = OffsetDateTime::now_utc();
+    if dry_run {
+        let labs = lab_core::teardown::expired_labs(&scope.ec2, now)
+            .await
+            .map_err(|e| anyhow!("{e}"))?;
+        if labs.is_empty() {
+            println!("nothing to sweep in {}", scope.region);
+        }
+        for lab in labs {
+            let inventory = lab_core::teardown::discover(&scope.ec2, &lab)
+                .await
+                .map_err(|e| anyhow!("{e}"))?;
+            println!("would delete lab {lab}: {}", inventory.live().join(", "));
+        }
+        return Ok(ExitCode::SUCCESS);
+    }
+    let out = lab_core::teardown::sweep(&scope, now)
+        .await
+        .map_err(|e| anyhow!("{e}"))?;
+    println!(
+        "swept {} expired lab(s) in {}: deleted {}",
+        out.lab_ids.len(),
+        scope.region,
+        if out.deleted.is_empty() {
+            "nothing".to_string()
+        } else {
+            out.deleted.join(", ")
+        }
+    );
+    for still in &out.remaining {
+        println!("  in progress: {still} (sweep again in a minute)");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Run {
+            input,
+            local,
+            name,
+            report,
+            timeline,
+            timeout,
+            local_args,
+            lambda_dir,
+        } => {
+            let args = RunArgs {
+                input: input.clone(),
+                local: *local,
+                name: name.clone(),
+                report: report.clone(),
+                timeline: timeline.clone(),
+                timeout: *timeout,
+                local_args: local_args.clone(),
+                lambda_dir: lambda_dir.clone(),
+            };
+            run(&cli, args).await
+        }
+        Command::Status { execution } => status(&cli, execution).await,
+        Command::Report { execution, json } => show_report(&cli, execution, *json).await,
+        Command::Ls => ls(&cli).await,
+        Command::Sweep { dry_run } => sweep(&cli, *dry_run).await,
+        Command::Timeline {
+            execution,
+            output,
+            history,
+        } => draw(&cli, execution.as_deref(), output, history.as_deref()).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            let _ = std::io::stdout().flush();
+            eprintln!("peerlab: {e:#}");
+            if e.downcast_ref::<Usage>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+    }
+}

@@ -1,0 +1,232 @@
+//! What happened to each state of an execution, read from its history: when it was entered and left, how deep
+//! in a Parallel it ran, and each attempt of a task (a failed attempt followed by another is a retry). Events
+//! are attributed to states through `previousEventId`, which keeps Parallel branches apart.
+
+use std::collections::HashMap;
+
+use crate::history::Event;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Attempt {
+    pub start: f64,
+    pub end: Option<f64>,
+    /// `error: message` when the attempt failed.
+    pub failure: Option<String>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StateRun {
+    pub name: String,
+    /// `Task`, `Parallel`, `Wait`, `Choice`, `Pass`, `Map`, `Fail`, `Succeed`.
+    pub kind: String,
+    /// 0 at the top level, 1 inside a Parallel's branch, ...
+    pub depth: usize,
+    pub entered: f64,
+    pub exited: Option<f64>,
+    pub attempts: Vec<Attempt>,
+}
+
+impl StateRun {
+    /// Attempts that failed and were tried again.
+    pub fn retries(&self) -> usize {
+        self.attempts.len().saturating_sub(1)
+    }
+
+    /// The state ended on a failed attempt (a Catch took over, or the execution failed).
+    pub fn failed(&self) -> Option<&Attempt> {
+        self.attempts.last().filter(|a| a.failure.is_some())
+    }
+
+    pub fn duration(&self) -> Option<f64> {
+        self.exited.map(|x| x - self.entered)
+    }
+
+    /// A teardown state (drawn in its own colour).
+    pub fn is_teardown(&self) -> bool {
+        self.name.to_lowercase().contains("tear")
+    }
+}
+
+/// Folds events, in order, into state runs. Feed it the whole history, or page by page while following.
+#[derive(Debug, Default)]
+pub struct Runs {
+    pub runs: Vec<StateRun>,
+    owner: HashMap<i64, usize>,
+    kinds: HashMap<i64, String>,
+    pub start: Option<f64>,
+}
+
+/// What one event did to the runs (for the live view).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Change {
+    Entered(usize),
+    Exited(usize),
+    AttemptFailed(usize),
+    Retried(usize),
+    Ended(Event),
+    Nothing,
+}
+
+impl Runs {
+    pub fn from_events(events: &[Event]) -> Runs {
+        let mut runs = Runs::default();
+        for e in events {
+            runs.feed(e);
+        }
+        runs
+    }
+
+    pub fn feed(&mut self, e: &Event) -> Change {
+        self.start.get_or_insert(e.at);
+        self.kinds.insert(e.id, e.kind.clone());
+        let parent = self.owner.get(&e.previous_id).copied();
+        if e.entered() {
+            let opens_branch = self
+                .kinds
+                .get(&e.previous_id)
+                .is_some_and(|k| k == "ParallelStateStarted" || k == "MapIterationStarted");
+            let depth = match parent {
+                Some(p) if opens_branch => self.runs[p].depth + 1,
+                Some(p) => self.runs[p].depth,
+                None => 0,
+            };
+            self.runs.push(StateRun {
+                name: e.state.clone().unwrap_or_default(),
+                kind: e.kind.trim_end_matches("StateEntered").to_string(),
+                depth,
+                entered: e.at,
+                exited: None,
+                attempts: Vec::new(),
+            });
+            let index = self.runs.len() - 1;
+            self.owner.insert(e.id, index);
+            return Change::Entered(index);
+        }
+        if e.exited() {
+            let name = e.state.clone().unwrap_or_default();
+            let open = self
+                .runs
+                .iter()
+                .rposition(|r| r.name == name && r.exited.is_none());
+            if let Some(index) = open {
+                self.runs[index].exited = Some(e.at);
+                self.owner.insert(e.id, index);
+                return Change::Exited(index);
+            }
+            return Change::Nothing;
+        }
+        if e.ends_execution() {
+            return Change::Ended(e.clone());
+        }
+        let Some(index) = parent else {
+            return Change::Nothing;
+        };
+        self.owner.insert(e.id, index);
+        let run = &mut self.runs[index];
+        if e.attempt_scheduled() {
+            let retried = run.attempts.last().is_some_and(|a| a.failure.is_some());
+            run.attempts.push(Attempt {
+                start: e.at,
+                end: None,
+                failure: None,
+                error: None,
+            });
+            return if retried {
+                Change::Retried(index)
+            } else {
+                Change::Nothing
+            };
+        }
+        if let Some(attempt) = run.attempts.last_mut().filter(|a| a.end.is_none()) {
+            if e.attempt_failed() {
+                attempt.end = Some(e.at);
+                attempt.failure = Some(e.reason());
+                attempt.error = e.error.clone();
+                return Change::AttemptFailed(index);
+            }
+            if e.kind.ends_with("Succeeded") {
+                attempt.end = Some(e.at);
+            }
+        }
+        Change::Nothing
+    }
+
+    /// Seconds since the execution started.
+    pub fn since_start(&self, at: f64) -> f64 {
+        at - self.start.unwrap_or(at)
+    }
+
+    pub fn transitions(&self) -> usize {
+        self.runs.len()
+    }
+
+    pub fn retries(&self) -> usize {
+        self.runs.iter().map(StateRun::retries).sum()
+    }
+
+    /// States entered and not left.
+    pub fn open(&self) -> impl Iterator<Item = &StateRun> {
+        self.runs.iter().filter(|r| r.exited.is_none())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::tests::fixture;
+
+    #[test]
+    fn parallel_branches_are_kept_apart() {
+        let (_, events) = fixture("tutorial-realistic");
+        let runs = Runs::from_events(&events);
+        let by_name = |n: &str| runs.runs.iter().find(|r| r.name == n).unwrap();
+        let (a, b, both) = (
+            by_name("Create VPC A"),
+            by_name("Create VPC B"),
+            by_name("Create both VPCs"),
+        );
+        assert_eq!((both.depth, a.depth, b.depth), (0, 1, 1));
+        // A waited once (NotReady), B twice (NotReady, then Lambda throttling): retries follow their own branch
+        assert_eq!(a.retries(), 1);
+        assert_eq!(b.retries(), 2);
+        assert_eq!(
+            b.attempts[1].error.as_deref(),
+            Some("Lambda.TooManyRequestsException")
+        );
+        assert!(a.exited.unwrap() < b.exited.unwrap());
+        assert_eq!(by_name("Request the peering").depth, 0);
+        assert_eq!(runs.transitions(), 14);
+        assert_eq!(runs.open().count(), 0);
+    }
+
+    #[test]
+    fn a_caught_failure_ends_its_state_on_a_failed_attempt() {
+        let (_, events) = fixture("blocked-by-nacl");
+        let runs = Runs::from_events(&events);
+        let ping = runs
+            .runs
+            .iter()
+            .find(|r| r.name == "Ping B from A (expect replies)")
+            .unwrap();
+        let failed = ping.failed().unwrap();
+        assert_eq!(failed.error.as_deref(), Some("PingFailed"));
+        assert!(failed.failure.as_ref().unwrap().contains("network ACL"));
+        assert!(runs
+            .runs
+            .iter()
+            .any(|r| r.name == "Tear down after a failure" && r.is_teardown()));
+    }
+
+    #[test]
+    fn following_page_by_page_gives_the_same_runs() {
+        let (_, events) = fixture("tutorial-realistic");
+        let mut paged = Runs::default();
+        for chunk in events.chunks(7) {
+            for e in chunk {
+                paged.feed(e);
+            }
+        }
+        assert_eq!(paged.runs, Runs::from_events(&events).runs);
+    }
+}

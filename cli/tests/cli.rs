@@ -1,0 +1,287 @@
+//! The `peerlab` binary: its argument and input checks (no AWS needed), a recorded run drawn offline, and — the
+//! tests named `..._on_the_local_aws`, run by `make test-e2e` after the functions are built — real runs.
+//!
+//! Every command here runs with the AWS environment cleared and AWS_ENDPOINT_URL on a closed port of 127.0.0.1,
+//! so that nothing can reach AWS even where credentials exist.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use e2e::{lambda_dir, root, LocalAws};
+
+fn peerlab(args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_peerlab"));
+    command.args(args).current_dir(root());
+    for (key, _) in std::env::vars() {
+        if key.starts_with("AWS_") || key.starts_with("PEERLAB_") {
+            command.env_remove(key);
+        }
+    }
+    command
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", "/nonexistent/peerlab-test")
+        .env("AWS_SHARED_CREDENTIALS_FILE", "/nonexistent/peerlab-test")
+        .env("AWS_ENDPOINT_URL", "http://127.0.0.1:9");
+    if let Ok(python) = std::env::var("PEERLAB_PYTHON") {
+        command.env("PEERLAB_PYTHON", python);
+    }
+    command.output().expect("peerlab runs")
+}
+
+fn text(out: &Output) -> (String, String) {
+    (
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// A usage error: exit 2 and exactly one line on stderr, naming what is wrong.
+fn refused(args: &[&str], expected: &str) {
+    let out = peerlab(args);
+    let (_, err) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{args:?}: {err}");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "{args:?}: one line, got {err:?}"
+    );
+    assert!(
+        err.starts_with("peerlab: ") && err.contains(expected),
+        "{args:?}: {err:?}"
+    );
+}
+
+#[test]
+fn bad_input_files_are_one_clear_line_before_anything_starts() {
+    let dir = std::env::temp_dir().join(format!("peerlab-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let not_json = dir.join("not.json");
+    std::fs::write(&not_json, "{\"hold_seconds\": ").unwrap();
+    refused(
+        &["run", "--local", "--input", "/nonexistent/lab.json"],
+        "input /nonexistent/lab.json: No such file",
+    );
+    refused(
+        &["run", "--local", "--input", not_json.to_str().unwrap()],
+        "not JSON",
+    );
+    // the workflow's own rules, before any execution: overlaps, unknown fields, out-of-range holds
+    refused(
+        &["run", "--local", "--input", "tests/events/bad-overlap.json"],
+        "vpc_b.cidr: 10.0.128.0/17 overlaps",
+    );
+    refused(
+        &[
+            "run",
+            "--local",
+            "--input",
+            "tests/events/bad-unknown-field.json",
+        ],
+        "unknown field `hold_secs`",
+    );
+    refused(
+        &["run", "--local", "--name", "has space"],
+        "--name \"has space\"",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn where_to_run_must_be_said_once() {
+    refused(&["run"], "pass --local, or --state-machine-arn");
+    refused(
+        &[
+            "run",
+            "--local",
+            "--state-machine-arn",
+            "arn:aws:states:us-east-1:1:stateMachine:x",
+        ],
+        "choose one",
+    );
+    refused(&["status", "some-name"], "no AWS region");
+    refused(
+        &["--region", "us-east-1", "status", "some-name"],
+        "is not an ARN",
+    );
+}
+
+#[test]
+fn missing_credentials_are_named() {
+    refused(
+        &[
+            "--region",
+            "us-east-1",
+            "run",
+            "--state-machine-arn",
+            "arn:aws:states:us-east-1:123456789012:stateMachine:x",
+        ],
+        "no AWS credentials",
+    );
+}
+
+#[test]
+fn clap_errors_exit_2() {
+    let out = peerlab(&["frobnicate"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = peerlab(&["timeline", "-o", "x.svg"]);
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "timeline needs an execution or --history"
+    );
+}
+
+#[test]
+fn a_recorded_run_is_drawn_offline() {
+    let svg = std::env::temp_dir().join(format!("peerlab-cli-{}.svg", std::process::id()));
+    let fixture = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/blocked-by-nacl.json");
+    let out = peerlab(&[
+        "timeline",
+        "--history",
+        fixture.to_str().unwrap(),
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stdout.contains("FAILED (66 events)"), "{stdout}");
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert!(picture.contains("Tear down after a failure"));
+    std::fs::remove_file(&svg).unwrap();
+    refused(
+        &["timeline", "--history", "Cargo.toml", "-o", "x.svg"],
+        "Cargo.toml: not JSON",
+    );
+}
+
+#[test]
+fn run_starts_a_private_local_aws_and_stops_it_on_the_local_aws() {
+    let dir = std::env::temp_dir().join(format!("peerlab-cli-run-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (report, svg) = (dir.join("report.json"), dir.join("run.svg"));
+    let out = peerlab(&[
+        "run",
+        "--local",
+        "--input",
+        "tests/events/hold.json",
+        "--name",
+        "cli-run",
+        "--lambda-dir",
+        lambda_dir().to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+        "--timeline",
+        svg.to_str().unwrap(),
+        "--local-args",
+        "--profile realistic --time-scale 0.01",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // the live lines, then the report
+    for expected in [
+        "▶ Validate the input",
+        "▶   Create VPC A",
+        "✓ Accept the peering",
+        "▶ Keep the lab up (waiting as told)",
+        "■ SUCCEEDED",
+        "lab cli-run: the peering works",
+        "control ping before peering: 0/3 replies -> unreachable",
+        "(simulated by the local AWS)",
+        "leaked resources: none",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "{expected:?} missing from:\n{stdout}"
+        );
+    }
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(json["status"], "SUCCEEDED");
+    assert_eq!(json["leaked"], serde_json::json!([]));
+    assert!(json["timings_seconds"]["Tear the lab down"]
+        .as_f64()
+        .is_some());
+    assert!(std::fs::read_to_string(&svg)
+        .unwrap()
+        .contains("class=\"attempt\""));
+    // the private local AWS it printed is stopped
+    let url = stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("local AWS at "))
+        .unwrap();
+    let address = url
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .trim_start_matches("http://");
+    assert!(
+        std::net::TcpStream::connect(address).is_err(),
+        "{address} still answers"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn status_report_ls_and_sweep_on_the_local_aws() {
+    let aws = LocalAws::start(&[]);
+    let endpoint = aws.url.as_str();
+    // a lab on a running local AWS: peerlab registers the workflow there itself
+    let out = peerlab(&["--endpoint", endpoint, "run", "--name", "first"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    let out = peerlab(&["--endpoint", endpoint, "status", "first"]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.starts_with("first: SUCCEEDED after "), "{stdout}");
+    assert!(
+        stdout.contains("14 states entered") || stdout.contains("13 states entered"),
+        "{stdout}"
+    );
+    let out = peerlab(&["--endpoint", endpoint, "report", "first", "--json"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("report --json is JSON");
+    assert_eq!(json["ping"]["reachable"], true);
+    refused(
+        &["--endpoint", endpoint, "status", "no-such-run"],
+        "ExecutionDoesNotExist",
+    );
+
+    // an expired lab someone left: ls shows it, sweep --dry-run lists it, sweep deletes it
+    let ec2 = aws.ec2().await;
+    let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
+    let vpc = ec2
+        .create_vpc()
+        .cidr_block("10.9.0.0/16")
+        .tag_specifications(
+            aws_sdk_ec2::types::TagSpecification::builder()
+                .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
+                .tags(tag("peerlab:lab-id", "forgotten"))
+                .tags(tag("peerlab:expires-at", "2026-01-01T00:00:00Z"))
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    let (stdout, _) = text(&peerlab(&["--endpoint", endpoint, "ls"]));
+    assert!(
+        stdout.contains("forgotten")
+            && stdout.contains("expired (sweep)")
+            && stdout.contains(&vpc_id),
+        "{stdout}"
+    );
+    let (stdout, _) = text(&peerlab(&["--endpoint", endpoint, "sweep", "--dry-run"]));
+    assert!(
+        stdout.contains(&format!("would delete lab forgotten: vpc {vpc_id}")),
+        "{stdout}"
+    );
+    assert_eq!(aws.resources().len(), 1, "a dry run deletes nothing");
+    let (stdout, _) = text(&peerlab(&["--endpoint", endpoint, "sweep"]));
+    assert!(
+        stdout.contains(&format!(
+            "swept 1 expired lab(s) in us-east-1: deleted {vpc_id}"
+        )),
+        "{stdout}"
+    );
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    let (stdout, _) = text(&peerlab(&["--endpoint", endpoint, "ls"]));
+    assert!(stdout.starts_with("no labs in us-east-1"), "{stdout}");
+}
