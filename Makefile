@@ -51,17 +51,17 @@ $(SAM_VENV)/.installed: infra/requirements-sam.txt
 	echo '{"telemetryEnabled": false, "lastVersionCheck": 4102444800.0}' > $(SAM_VENV)/config/metadata.json
 	touch $@
 
-build-functions: ## build every step Lambda (debug) for the local AWS
+build-functions: ## build every step Lambda (debug) for the local AWS, and the peerlab CLI
 	cargo build --workspace --bins
 
-run: venv build-functions ## a whole lab on the local AWS (INPUT=tests/events/x.json, LOCAL_ARGS="--profile realistic --time-scale 0.05")
-	PYTHONPATH=infra/local $(PY) -m peerlab_local.run --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
-		--report run-report.json --local-args "$(LOCAL_ARGS)"
+run: venv build-functions ## a whole lab on the local AWS with the peerlab CLI (INPUT=tests/events/x.json, LOCAL_ARGS="--profile realistic --time-scale 0.05")
+	PEERLAB_PYTHON=$(CURDIR)/$(PY) $(TARGET_DIR)/debug/peerlab run --local --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
+		--report run-report.json --timeline run-timeline.svg --local-args "$(LOCAL_ARGS)"
 
 test: venv test-rust lint-rust lint-asl lint-template test-template test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
 
-test-rust: ## Rust unit, SDK-mock and handler tests
-	cargo test --workspace --exclude e2e
+test-rust: ## Rust unit, SDK-mock, handler and CLI tests (those needing the local AWS run in test-e2e)
+	cargo test --workspace --exclude e2e -- --skip on_the_local_aws
 
 lint-rust: ## clippy with warnings as errors
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -80,8 +80,9 @@ test-template: venv ## the template against the code: substitutions, crates, eac
 test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q
 
-test-e2e: venv build-functions ## the real state machine and functions on local AWSs started per test (tests/lab.rs)
+test-e2e: venv build-functions ## the real state machine, functions and CLI on local AWSs started per test
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug cargo test -p e2e
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug PEERLAB_PYTHON=$(CURDIR)/$(PY) cargo test -p peerlab --test cli on_the_local_aws
 
 local-aws: venv ## run the local AWS in the foreground on 127.0.0.1:PORT (default 4566; PROFILE=instant|realistic)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug infra/local/start --port $(PORT) --profile $(PROFILE) $(LOCAL_ARGS)
