@@ -46,6 +46,7 @@ class Config:
     lambda_dir: str | None = None
     log_dir: str | None = None
     region: str = "us-east-1"
+    ec2_rate_limits: bool = False  # AWS's EC2 token buckets (limits.py)
 
     def delay(self, name: str) -> float:
         """Seconds that the named asynchronous state lasts under this configuration."""
@@ -112,4 +113,6 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--log-dir", default=None, help="folder for function logs (default: a temporary folder)")
     p.add_argument("--verbose", action="store_true", help="log every request to stderr")
     p.add_argument("--region", default="us-east-1", help="the region the workflow uses (default us-east-1)")
+    p.add_argument("--ec2-rate-limits", action="store_true",
+                   help="throttle EC2 calls with AWS's documented token buckets (RequestLimitExceeded; default off)")
     return p

@@ -12,11 +12,12 @@ import urllib.parse
 import uuid
 from collections import Counter
 
-from . import inventory, ssm
+from . import inventory, limits, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 
 CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
+ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
 
 # EC2 actions that AWS may answer NotFound for a resource created a moment ago (eventual consistency), by the
 # query parameters that name it.
@@ -80,6 +81,8 @@ class Middleware:
         self.app = app
         cfg = world().config
         self.faults = Faults(cfg.fault_rate, cfg.seed)
+        self.limits = limits.RateLimits(cfg.ec2_rate_limits)
+        self.calls = limits.Calls()
 
     def __call__(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
@@ -88,6 +91,10 @@ class Middleware:
         world().tick()
         body = self._body(environ)
         service, action, params = self._identify(environ, body)
+        key = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+        self.calls.count(key.group(1) if key else "", service, action)
+        if service == "ec2" and not self.limits.allow(action, params):
+            return self._respond(start_response, *ec2_error("RequestLimitExceeded", "Request limit exceeded.", 503))
         if service in ("ec2", "ssm") or (service == "lambda" and action == "Invoke"):
             if self.faults.hit(service, action or "?"):
                 return self._respond(start_response, *self._throttle(service))
@@ -194,6 +201,10 @@ class Middleware:
         if path == "/peerlab/faults":
             data = {"rate": self.faults.rate, "seed": self.faults.seed,
                     "injected": dict(self.faults.injected)}
+            return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+        if path == "/peerlab/calls":
+            data = {"calls": self.calls.snapshot(), "throttled": dict(self.limits.throttled),
+                    "ec2_rate_limits": self.limits.enabled}
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         if path == "/peerlab/config":
             cfg = world().config

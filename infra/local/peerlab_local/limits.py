@@ -1,0 +1,102 @@
+"""EC2 API rate limits as AWS applies them (opt in: --ec2-rate-limits), and a count of every call by caller.
+
+AWS throttles EC2 per account and region with token buckets, one per API action ("Request throttling for the
+Amazon EC2 API", EC2 developer guide): each request takes a token from its action's bucket, which refills at a
+fixed rate up to its size; RunInstances and TerminateInstances also take one token per instance from a resource
+bucket. Modelled here with the guide's default category figures (a request over the limit is RequestLimitExceeded,
+HTTP 503), real time (not scaled by --time-scale):
+
+    non-mutating (Describe*, Get*)   bucket 100, refill 20/s
+    mutating (everything else)       bucket  50, refill  5/s
+    RunInstances, resource tokens    bucket 1000, refill 2 instances/s
+    TerminateInstances, resource     bucket 1000, refill 20 instances/s
+
+Not modelled: the guide's per-action exceptions and account-specific increases.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+
+REQUEST_BUCKETS = {"non-mutating": (100.0, 20.0), "mutating": (50.0, 5.0)}
+RESOURCE_BUCKETS = {"RunInstances": (1000.0, 2.0), "TerminateInstances": (1000.0, 20.0)}
+
+
+def category(action: str) -> str:
+    return "non-mutating" if action.startswith(("Describe", "Get")) else "mutating"
+
+
+class Bucket:
+    def __init__(self, size: float, refill: float, clock=time.monotonic):
+        self.size, self.refill, self.clock = size, refill, clock
+        self.tokens, self.at = size, clock()
+
+    def take(self, n: float = 1.0) -> bool:
+        now = self.clock()
+        self.tokens = min(self.size, self.tokens + (now - self.at) * self.refill)
+        self.at = now
+        if self.tokens >= n:
+            self.tokens -= n
+            return True
+        return False
+
+
+class RateLimits:
+    """Per-action request buckets plus the resource buckets; `allow` says whether a call may go through."""
+
+    def __init__(self, enabled: bool, clock=time.monotonic):
+        self.enabled, self.clock = enabled, clock
+        self.buckets: dict[str, Bucket] = {}
+        self.throttled: Counter = Counter()
+        self._lock = threading.Lock()
+
+    def _bucket(self, key: str, size: float, refill: float) -> Bucket:
+        if key not in self.buckets:
+            self.buckets[key] = Bucket(size, refill, self.clock)
+        return self.buckets[key]
+
+    def allow(self, action: str, params: dict[str, list[str]]) -> bool:
+        if not self.enabled:
+            return True
+        with self._lock:
+            request = self._bucket(action, *REQUEST_BUCKETS[category(action)])
+            resource = None
+            if action in RESOURCE_BUCKETS:
+                if action == "RunInstances":
+                    instances = int((params.get("MaxCount") or ["1"])[0])
+                else:
+                    instances = sum(1 for k in params if k.startswith("InstanceId."))
+                resource = (self._bucket(f"{action}/resources", *RESOURCE_BUCKETS[action]), max(instances, 1))
+            # both must have tokens; a refused request takes none from the resource bucket
+            if resource and not _has(*resource):
+                self.throttled[action] += 1
+                return False
+            if not request.take():
+                self.throttled[action] += 1
+                return False
+            if resource:
+                resource[0].take(resource[1])
+            return True
+
+
+def _has(bucket: Bucket, n: float) -> bool:
+    now = bucket.clock()
+    return min(bucket.size, bucket.tokens + (now - bucket.at) * bucket.refill) >= n
+
+
+class Calls:
+    """Every AWS call the local AWS answered or refused, by access key id and `service:Action`."""
+
+    def __init__(self):
+        self.by_key: dict[str, Counter] = {}
+        self._lock = threading.Lock()
+
+    def count(self, key: str, service: str, action: str):
+        with self._lock:
+            self.by_key.setdefault(key or "?", Counter())[f"{service}:{action or '?'}"] += 1
+
+    def snapshot(self) -> dict:
+        with self._lock:
+            return {key: dict(counts) for key, counts in self.by_key.items()}
