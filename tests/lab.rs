@@ -436,3 +436,31 @@ async fn a_stopped_lab_is_torn_down_by_the_backstop() {
     );
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_labs_at_once_in_one_account_keep_to_their_own() {
+    // Each lab finds what it owns by its lab-id tag: a teardown must not touch the other lab's peering.
+    let aws = LocalAws::start(&[]);
+    let machine = aws.deploy();
+    let sfn = aws.sfn().await;
+    let first = start(&sfn, &machine, "first", r#"{"lab_id": "first"}"#).await;
+    let second = start(
+        &sfn,
+        &machine,
+        "second",
+        r#"{"lab_id": "second", "vpc_a": {"cidr": "10.2.0.0/16", "subnet_cidr": "10.2.1.0/24"},
+            "vpc_b": {"cidr": "10.3.0.0/16", "subnet_cidr": "10.3.1.0/24"}}"#,
+    )
+    .await;
+    for arn in [first, second] {
+        let done = wait(&sfn, &arn, LIMIT).await;
+        assert_eq!(
+            done.status,
+            ExecutionStatus::Succeeded,
+            "{arn}: {:?} {:?}",
+            done.error,
+            done.cause
+        );
+    }
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+}

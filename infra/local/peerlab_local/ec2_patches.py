@@ -322,3 +322,50 @@ def _add_source_group(original, backend, source_groups, vpc_id):
         item.setdefault("OwnerId", item["UserId"])
         accepted.append(item)
     return accepted
+
+
+# --- DescribeVpcPeeringConnections filters --------------------------------------------------------------------
+# moto ignores every filter of this call and returns all peerings: with two labs in one local AWS, one lab's
+# teardown (which finds its peering by tag) deleted the other's. AWS filters as documented; so do we.
+
+from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection  # noqa: E402
+from moto.ec2.responses.vpc_peering_connections import VPCPeeringConnections  # noqa: E402
+from moto.ec2.utils import generic_filter  # noqa: E402
+
+_PEERING_FILTERS = {
+    "vpc-peering-connection-id": lambda p: p.id,
+    "status-code": lambda p: p._status.code,
+    "requester-vpc-info.vpc-id": lambda p: p.vpc.id,
+    "requester-vpc-info.cidr-block": lambda p: p.vpc.cidr_block,
+    "requester-vpc-info.owner-id": lambda p: p.vpc.owner_id,
+    "accepter-vpc-info.vpc-id": lambda p: p.peer_vpc.id,
+    "accepter-vpc-info.cidr-block": lambda p: p.peer_vpc.cidr_block,
+    "accepter-vpc-info.owner-id": lambda p: p.peer_vpc.owner_id,
+}
+_tag_filter_value = VPCPeeringConnection.get_filter_value
+
+
+def _peering_filter_value(self, filter_name, method_name=None):
+    if filter_name in _PEERING_FILTERS:
+        return _PEERING_FILTERS[filter_name](self)
+    # tag:<key>, tag-key, tag-value; anything else raises moto's FilterNotImplementedError, as it should
+    return _tag_filter_value(self, filter_name, "DescribeVpcPeeringConnections")
+
+
+VPCPeeringConnection.get_filter_value = _peering_filter_value
+_describe_peerings = VPCPeeringConnections.describe_vpc_peering_connections
+
+
+def _describe_peerings_filtered(self):
+    from moto.core.responses import ActionResult
+
+    result = _describe_peerings(self)
+    filters = self._filters_from_querystring()
+    if not filters:
+        return result
+    ids = self._get_param("VpcPeeringConnectionIds", [])
+    found = self.ec2_backend.describe_vpc_peering_connections(vpc_peering_ids=ids)
+    return ActionResult({"VpcPeeringConnections": generic_filter(filters, found)})
+
+
+VPCPeeringConnections.describe_vpc_peering_connections = _describe_peerings_filtered

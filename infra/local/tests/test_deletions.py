@@ -90,3 +90,25 @@ def test_rule_may_name_a_group_of_another_account_only_over_an_active_peering(aw
     pairs = peer_ec2.describe_security_groups(GroupIds=[peer_group])["SecurityGroups"][0]["IpPermissions"][0][
         "UserIdGroupPairs"]
     assert [(p["GroupId"], p["UserId"]) for p in pairs] == [(home.sg_a, "123456789012")]
+
+
+def test_peerings_are_filtered_like_aws(aws):
+    # moto returned every peering whatever the filters: one lab's teardown, finding its peering by tag, deleted
+    # another lab's
+    ec2 = aws.client("ec2")
+    vpcs = [ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"] for i in range(4)]
+    ids = []
+    for n, (a, b) in enumerate([(vpcs[0], vpcs[1]), (vpcs[2], vpcs[3])]):
+        ids.append(ec2.create_vpc_peering_connection(VpcId=a, PeerVpcId=b, TagSpecifications=[{
+            "ResourceType": "vpc-peering-connection",
+            "Tags": [{"Key": "peerlab:lab-id", "Value": f"lab{n}"}]}])["VpcPeeringConnection"]["VpcPeeringConnectionId"])
+
+    def found(*filters):
+        return [p["VpcPeeringConnectionId"] for p in ec2.describe_vpc_peering_connections(
+            Filters=[{"Name": k, "Values": [v]} for k, v in filters])["VpcPeeringConnections"]]
+
+    assert found(("tag:peerlab:lab-id", "lab0")) == [ids[0]]
+    assert found(("requester-vpc-info.vpc-id", vpcs[2])) == [ids[1]]
+    assert found(("accepter-vpc-info.vpc-id", vpcs[1]), ("tag:peerlab:lab-id", "lab1")) == []
+    assert sorted(found(("tag-key", "peerlab:lab-id"))) == sorted(ids)
+    assert found(("status-code", "active")) == []
