@@ -30,7 +30,7 @@ STACK_OUTPUT = $(AWS) cloudformation describe-stacks --stack-name $(STACK) --out
 	--query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"
 
 .PHONY: help venv venv-sam build-functions run test test-rust lint-rust lint-asl lint-template test-template \
-	test-local-aws test-e2e local-aws resources watch clean-venv build deploy start logs destroy
+	test-local-aws test-e2e local-aws resources watch clean-venv build deploy start logs destroy bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -74,8 +74,8 @@ lint-template: venv venv-sam ## cfn-lint, sam validate --lint and SAM's own tran
 	AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint $(OFFLINE) $(SAM) validate --lint --region us-east-1 --template-file infra/template.yaml
 	AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint $(OFFLINE) $(SAM) validate --region us-east-1 --template-file infra/template.yaml
 
-test-template: venv ## the template against the code: substitutions, crates, each function's IAM vs the calls it makes
-	$(PY) -m pytest infra/tests -q
+test-template: venv ## the template against the code (substitutions, crates, IAM vs calls); the bench's arithmetic
+	$(PY) -m pytest infra/tests bench/tests -q
 
 test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q
@@ -95,6 +95,10 @@ resources: ## list every live resource of a running local AWS on PORT, with tags
 
 clean-venv: ## remove the virtualenvs
 	rm -rf $(VENV) $(SAM_VENV)
+
+bench: venv ## benchmarks (not part of test): per step vs boto3, sizes, end to end, 1/10/50 labs -> bench/report.md
+	$(MAKE) build ARCH=$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
+	$(PY) bench/run.py $(BENCH_ARGS)
 
 # ---- deploying to AWS -----------------------------------------------------------------------------------------
 
