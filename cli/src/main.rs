@@ -69,9 +69,10 @@ enum Command {
         /// Write the timeline picture (SVG) here.
         #[arg(long, value_name = "FILE.svg")]
         timeline: Option<PathBuf>,
-        /// Give up (and stop the execution) after this many seconds.
-        #[arg(long, default_value_t = 900, value_name = "SECONDS")]
-        timeout: u64,
+        /// Stop following after this many seconds (default: 30 minutes plus the lab's hold_seconds). On the
+        /// local AWS the execution is stopped; on AWS it keeps running (its own teardown, or the backstop's).
+        #[arg(long, value_name = "SECONDS")]
+        timeout: Option<u64>,
         /// Extra arguments for the private local AWS (infra/local/start), e.g. "--profile realistic --time-scale 0.05".
         #[arg(long, allow_hyphen_values = true, value_name = "ARGS")]
         local_args: Option<String>,
@@ -398,6 +399,7 @@ async fn follow(
     arn: &str,
     poll: Duration,
     timeout: Duration,
+    stop_on_timeout: bool,
 ) -> Result<(Execution, Vec<Event>)> {
     let deadline = Instant::now() + timeout;
     let bar = spinner();
@@ -420,6 +422,12 @@ async fn follow(
         }
         if Instant::now() > deadline {
             bar.finish_and_clear();
+            if !stop_on_timeout {
+                bail!(
+                    "the execution did not end within {} s; it keeps running — `peerlab status {arn}`",
+                    timeout.as_secs()
+                );
+            }
             let _ = sfn
                 .stop_execution()
                 .execution_arn(arn)
@@ -482,7 +490,8 @@ fn default_name(now: OffsetDateTime) -> String {
 }
 
 /// Read and validate the input with the workflow's own rules, before anything starts.
-fn read_input(path: Option<&Path>, name: &str, now: OffsetDateTime) -> Result<String> {
+/// Returns the input as JSON text, and the lab's hold in seconds.
+fn read_input(path: Option<&Path>, name: &str, now: OffsetDateTime) -> Result<(String, u64)> {
     let (label, text) = match path {
         None => ("(default)".to_string(), "{}".to_string()),
         Some(p) => (
@@ -494,9 +503,9 @@ fn read_input(path: Option<&Path>, name: &str, now: OffsetDateTime) -> Result<St
         serde_json::from_str(&text).map_err(|e| usage(format!("input {label}: not JSON: {e}")))?;
     let parsed = lab_core::input::parse_input(value.clone())
         .map_err(|e| usage(format!("input {label}: {e}")))?;
-    lab_core::input::validate(&parsed, name, now)
+    let plan = lab_core::input::validate(&parsed, name, now)
         .map_err(|e| usage(format!("input {label}: {e}")))?;
-    Ok(value.to_string())
+    Ok((value.to_string(), plan.hold_seconds))
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -520,7 +529,7 @@ struct RunArgs {
     name: Option<String>,
     report: Option<PathBuf>,
     timeline: Option<PathBuf>,
-    timeout: u64,
+    timeout: Option<u64>,
     local_args: Option<String>,
     lambda_dir: Option<PathBuf>,
 }
@@ -529,7 +538,8 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
     let name = args.name.clone().unwrap_or_else(|| default_name(now));
     check_name(&name)?;
-    let input = read_input(args.input.as_deref(), &name, now)?;
+    let (input, hold_seconds) = read_input(args.input.as_deref(), &name, now)?;
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(1800 + hold_seconds));
     let local = args.local || cli.endpoint.is_some();
     if local && cli.state_machine_arn.is_some() {
         return Err(usage(
@@ -600,7 +610,7 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
         Duration::from_secs(2)
     };
     let followed = tokio::select! {
-        followed = follow(&sfn, &arn, poll, Duration::from_secs(args.timeout)) => followed?,
+        followed = follow(&sfn, &arn, poll, timeout, local) => followed?,
         _ = tokio::signal::ctrl_c() => {
             drop(private);
             bail!("interrupted: {}", if local { "the private local AWS is stopped".to_string() } else {
