@@ -69,8 +69,8 @@ lint-rust: ## clippy with warnings as errors
 lint-asl: venv ## statelint on the state machines (integer BackoffRate allowed)
 	$(VENV)/bin/statelint --ignore=FLOAT statemachine/*.asl.json
 
-lint-template: venv venv-sam ## cfn-lint, sam validate --lint and SAM's own translation of infra/template.yaml (offline)
-	$(OFFLINE) $(VENV)/bin/cfn-lint infra/template.yaml
+lint-template: venv venv-sam ## cfn-lint (both templates), sam validate --lint and SAM's translation of infra/template.yaml (offline)
+	$(OFFLINE) $(VENV)/bin/cfn-lint infra/template.yaml infra/peer-account.yaml
 	AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint $(OFFLINE) $(SAM) validate --lint --region us-east-1 --template-file infra/template.yaml
 	AWS_ACCESS_KEY_ID=lint AWS_SECRET_ACCESS_KEY=lint $(OFFLINE) $(SAM) validate --region us-east-1 --template-file infra/template.yaml
 

@@ -337,3 +337,59 @@ def test_the_reader_refuses_a_call_it_cannot_attribute(tmp_path):
     write_crate(tmp_path, "pub async fn step(x: &X) { x.client.describe_tags().send().await; }")
     with pytest.raises(aws_calls.Unattributed, match="describe_tags"):
         aws_calls.calls_by_function(tmp_path)
+
+
+# ---- the peer account's accepter role (infra/peer-account.yaml) -------------------------------------------------
+
+PEER_TEMPLATE = ROOT / "infra" / "peer-account.yaml"
+# What only side A does (SSM's DNS attributes and interface endpoints): never asked of the peer account.
+SIDE_A_ONLY = {"ec2:ModifyVpcAttribute", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"}
+
+
+@pytest.fixture(scope="module")
+def peer_template():
+    parsed, matches = decode(str(PEER_TEMPLATE))
+    assert not matches, matches
+    return parsed
+
+
+def test_the_accepter_role_grants_what_side_b_is_asked_no_more(peer_template, calls):
+    role = peer_template["Resources"]["AccepterRole"]
+    grants = granted(role)
+    # every function that assumes the accepter role, and each EC2 call it can make, except side A's own
+    assuming = [crate for crate, made in calls.items() if "sts:AssumeRole" in made]
+    assert sorted(assuming) == ["accept-peering", "add-routes", "create-vpc", "ping-test", "teardown", "update-sg"]
+    needed = {c for crate in assuming for c in calls[crate] if c.startswith("ec2:")} - SIDE_A_ONLY
+    needed.add("ssm:GetParameter")  # B's AMI, unless the input names one
+    policy = {a for a in grants if a.split(":")[0] in ("ec2", "ssm", "sts")} - {"ec2:CreateTags"}
+    assert policy == needed, (
+        f"granted but never asked of side B: {sorted(policy - needed)}; asked but not granted: {sorted(needed - policy)}"
+    )
+    for statement in grants["ec2:CreateTags"]:
+        actions = as_list(statement["Condition"]["StringEquals"]["ec2:CreateAction"])
+        assert {f"ec2:{a}" for a in actions} <= needed
+
+
+def test_the_accepter_role_trusts_only_the_home_stacks_roles(peer_template, template):
+    props = peer_template["Resources"]["AccepterRole"]["Properties"]
+    (trust,) = props["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"AWS": {"Fn::Sub": "arn:${AWS::Partition}:iam::${HomeAccountId}:root"}}
+    assert trust["Condition"]["ArnLike"]["aws:PrincipalArn"] == {
+        "Fn::Sub": "arn:${AWS::Partition}:iam::${HomeAccountId}:role/${HomeStackName}-*"}
+    # its default name is one the home stack's functions may assume
+    prefix = template["Parameters"]["PeerRoleNamePrefix"]["Default"]
+    assert peer_template["Parameters"]["RoleName"]["Default"].startswith(prefix)
+
+
+def test_the_accepter_role_keeps_the_tag_conditions(peer_template):
+    for statement in statements(peer_template["Resources"]["AccepterRole"]):
+        for action in as_list(statement["Action"]):
+            assert "*" not in action
+            mutation = action.startswith("ec2:") and not action.startswith("ec2:Describe") and action != "ec2:CreateTags"
+            if not mutation or action in UNTAGGED_MUTATIONS:
+                continue
+            created = action.split(":")[1].startswith(("Create", "Run"))
+            ok = (tag_condition(statement, "aws:ResourceTag") or (created and tag_condition(statement, "aws:RequestTag"))
+                  or "ec2:RequesterVpc" in statement.get("Condition", {}).get("ArnLike", {})
+                  or statement["Sid"] == "RunFromAnyAmiWithNewVolumeAndInterface")
+            assert ok, f"{action} in {statement['Sid']}"
