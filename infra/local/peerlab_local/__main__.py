@@ -63,11 +63,12 @@ def main(argv: list[str] | None = None) -> int:
                     log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits)
     world_module.install(config)
 
-    from . import ec2_patches, lambda_bridge
+    from . import ec2_patches, events, lambda_bridge
     from .server import Middleware
 
     ec2_patches.install()
     lambda_bridge.install()
+    events.install()
     _sfn_calls_loopback()
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables

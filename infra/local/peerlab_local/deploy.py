@@ -1,8 +1,8 @@
 """Register peerlab on a running local AWS: the instance role and profile instance A uses, the eight functions
 (run from --lambda-dir by the local AWS), and the state machines (the lab's, and the backstop's that tears down
 after executions that ended without their Catch) with their `${...FunctionArn}` substitutions - what
-infra/template.yaml does on AWS. The EventBridge rule that starts the backstop on AWS is not simulated: start
-`peerlab-backstop` with the status-change event yourself (tests/lab.rs does)."""
+infra/template.yaml does on AWS, including the EventBridge rule that starts the backstop when a lab execution
+ends FAILED, TIMED_OUT or ABORTED (the local AWS sends Step Functions' status-change events: events.py)."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "a
 INSTANCE_PROFILE = "peerlab-instance"
 STATE_MACHINE = "peerlab-peering-lab"
 BACKSTOP = "peerlab-backstop"
+BACKSTOP_RULE = "peerlab-lab-ended"
+
+
+def backstop_pattern(state_machine_arn: str) -> dict:
+    """The rule's event pattern: infra/template.yaml's BackstopStateMachine LabEnded event (a test keeps them equal)."""
+    return {"source": ["aws.states"], "detail-type": ["Step Functions Execution Status Change"],
+            "detail": {"status": ["FAILED", "TIMED_OUT", "ABORTED"], "stateMachineArn": [state_machine_arn]}}
 
 
 def trust(service: str) -> str:
@@ -46,7 +53,7 @@ def definition(arns: dict[str, str], asl: Path = ASL) -> str:
 
 def clients(url: str, region: str = "us-east-1"):
     kw = dict(endpoint_url=url, region_name=region, aws_access_key_id="test", aws_secret_access_key="test")
-    return {name: boto3.client(name, **kw) for name in ("iam", "lambda", "stepfunctions")}
+    return {name: boto3.client(name, **kw) for name in ("iam", "lambda", "stepfunctions", "events")}
 
 
 def deploy(url: str, timeout: int = 60) -> str:
@@ -69,9 +76,15 @@ def deploy(url: str, timeout: int = 60) -> str:
             MemorySize=128, Code={"ZipFile": archive.getvalue()},
             Environment={"Variables": {"PEERLAB_INSTANCE_PROFILE": INSTANCE_PROFILE}})["FunctionArn"]
     sfn_role = iam.create_role(RoleName="peerlab-state-machine", AssumeRolePolicyDocument=trust("states"))["Role"]["Arn"]
-    sfn.create_state_machine(name=BACKSTOP, definition=definition(arns, BACKSTOP_ASL), roleArn=sfn_role)
-    return sfn.create_state_machine(name=STATE_MACHINE, definition=definition(arns),
-                                    roleArn=sfn_role)["stateMachineArn"]
+    backstop = sfn.create_state_machine(name=BACKSTOP, definition=definition(arns, BACKSTOP_ASL),
+                                        roleArn=sfn_role)["stateMachineArn"]
+    machine = sfn.create_state_machine(name=STATE_MACHINE, definition=definition(arns),
+                                       roleArn=sfn_role)["stateMachineArn"]
+    events_role = iam.create_role(RoleName="peerlab-backstop-rule", AssumeRolePolicyDocument=trust("events"))
+    c["events"].put_rule(Name=BACKSTOP_RULE, EventPattern=json.dumps(backstop_pattern(machine)))
+    c["events"].put_targets(Rule=BACKSTOP_RULE, Targets=[{"Id": "backstop", "Arn": backstop,
+                                                           "RoleArn": events_role["Role"]["Arn"]}])
+    return machine
 
 
 if __name__ == "__main__":

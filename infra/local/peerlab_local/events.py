@@ -1,0 +1,93 @@
+"""EventBridge as the deployed stack uses it: when an execution ends, Step Functions sends a "Step Functions
+Execution Status Change" event to the default bus, and rules whose pattern matches start their Step Functions
+targets with the event as input. moto's Step Functions sends no events and its rules cannot target a state
+machine; this adds both (other targets stay moto's). deploy.py creates the backstop's rule as the template does."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+import threading
+import uuid
+
+import boto3
+from moto.events.models import Rule, events_backends
+from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
+
+
+def _ms(value) -> int | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime.datetime):
+        return int(value.timestamp() * 1000)
+    return int(float(value) * 1000)
+
+
+def status_change(execution) -> dict:
+    """The event AWS sends for an execution that changed status."""
+    status = getattr(execution.exec_status, "value", str(execution.exec_status))
+    output = json.dumps(execution.output) if execution.output is not None else None
+    return {
+        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states", "account": execution.account_id,
+        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": execution.region_name, "resources": [execution.exec_arn],
+        "detail": {
+            "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
+            "name": execution.name, "status": status,
+            "startDate": _ms(execution.start_date), "stopDate": _ms(execution.stop_date),
+            "input": json.dumps(execution.input_data), "inputDetails": {"included": True},
+            "output": output, "outputDetails": {"included": True} if output is not None else None,
+            "error": execution.error, "cause": execution.cause,
+        },
+    }
+
+
+def _start(target: dict, event: dict, region: str):
+    # through the local AWS's own API, off the ending execution's thread
+    sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{os.environ['MOTO_PORT']}",
+                       region_name=region, aws_access_key_id="events", aws_secret_access_key="events")
+    sfn.start_execution(stateMachineArn=target["Arn"], name=f"event-{event['id']}", input=json.dumps(event))
+
+
+def deliver(event: dict):
+    """Every enabled rule of the default bus whose pattern matches: its state machine targets started."""
+    bus = events_backends[event["account"]][event["region"]].event_buses.get("default")
+    if bus is None:
+        return
+    for rule in list(bus.rules.values()):
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+            continue
+        for target in rule.targets:
+            if ":states:" in target["Arn"] and ":stateMachine:" in target["Arn"]:
+                threading.Thread(target=_start, args=(target, event, event["region"]), daemon=True).start()
+
+
+_terminated = BaseExecutionWorkerCommunication.terminated
+
+
+def _terminated_and_told(self) -> None:
+    _terminated(self)
+    deliver(status_change(self.execution))
+
+
+_send_to_targets = Rule.send_to_targets
+
+
+def _send_to_other_targets(self, original_event, transform_input=True):
+    """moto's delivery for the targets it knows; state machines are started by `deliver`."""
+    states = [t for t in self.targets if ":states:" in t["Arn"]]
+    if not states:
+        return _send_to_targets(self, original_event, transform_input)
+    kept = self.targets
+    try:
+        self.targets = [t for t in kept if t not in states]
+        return _send_to_targets(self, original_event, transform_input)
+    finally:
+        self.targets = kept
+
+
+def install() -> None:
+    BaseExecutionWorkerCommunication.terminated = _terminated_and_told
+    Rule.send_to_targets = _send_to_other_targets
