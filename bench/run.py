@@ -453,11 +453,13 @@ def main(argv=None) -> int:
     p.add_argument("--time-scale", type=float, default=0.05)
     p.add_argument("--labs", default="1,10,50", help="workshop sizes")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README's Performance section")
+    p.add_argument("--out", default=str(BENCH), help="where report.md, report.json and plot.svg go (default bench/)")
     p.add_argument("--render-only", action="store_true",
                    help="measure nothing: render bench/report.json again (report.md, plot.svg, README)")
     args = p.parse_args(argv)
     if args.render_only:
-        return render(json.loads((BENCH / "report.json").read_text()), not args.no_readme)
+        out = Path(args.out)
+        return render(json.loads((out / "report.json").read_text()), out, not args.no_readme)
     work = Path(tempfile.mkdtemp(prefix="peerlab-bench-"))
     log(f"logs in {work}")
     bins = work / "bin"
@@ -472,18 +474,20 @@ def main(argv=None) -> int:
               "machine": f"{uname.sysname} {uname.machine}, {os.cpu_count()} cores",
               "per_step": steps, "sizes": {"functions": sizes, "reference_zip_bytes": reference_zip_bytes()},
               "end_to_end": e2e, "workshop": shop}
-    (BENCH / "report.json").write_text(json.dumps(report, indent=1) + "\n")
-    return render(report, not args.no_readme)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
+    return render(report, out, not args.no_readme)
 
 
-def render(report: dict, readme: bool) -> int:
+def render(report: dict, out: Path, readme: bool) -> int:
     md = markdown(report)
-    (BENCH / "report.md").write_text("# peerlab benchmark\n\n" + md)
-    (BENCH / "plot.svg").write_text(plot(report))
+    (out / "report.md").write_text("# peerlab benchmark\n\n" + md)
+    (out / "plot.svg").write_text(plot(report))
     if readme:
         update_readme(md + "\n![cold start and warm latency per step](bench/plot.svg)\n")
     print(md)
-    log("wrote bench/report.md, bench/report.json, bench/plot.svg")
+    log(f"wrote {out}/report.md, report.json, plot.svg{' and the README' if readme else ''}")
     return 0
 
 
