@@ -116,10 +116,9 @@ deploy: venv-sam ## sam deploy the stack STACK (guided the first time; saves sam
 			--capabilities CAPABILITY_IAM --resolve-s3 --parameter-overrides Architecture=$(ARCH); \
 	fi
 
-start: venv ## start a lab on the deployed stack (INPUT=tests/events/tutorial.json)
+start: venv build-functions ## a lab on the deployed stack, followed live by the peerlab CLI (INPUT=tests/events/tutorial.json)
 	arn=$$($(call STACK_OUTPUT,StateMachineArn)); \
-	$(AWS) stepfunctions start-execution --state-machine-arn "$$arn" \
-		--name "lab-$$(date +%Y%m%d-%H%M%S)" --input "file://$(INPUT)"
+	$(ON_AWS) $(TARGET_DIR)/debug/peerlab run --state-machine-arn "$$arn" --input $(INPUT) --timeline run-timeline.svg
 
 logs: venv-sam ## follow every log group of the stack (functions and state machines)
 	groups=$$($(AWS) cloudformation describe-stack-resources --stack-name $(STACK) --output text \

@@ -1,0 +1,29 @@
+"""The benchmark's instrumented Lambda Runtime API, with the boto3 reference's validate-input (no AWS calls)."""
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "bench"))
+
+from runtime import Process, lambda_env  # noqa: E402
+
+
+def test_a_process_is_timed_cold_then_warm_and_its_peak_rss_read(tmp_path):
+    env = lambda_env("validate-input", "http://127.0.0.1:9", "AKIDTEST")
+    env["PYTHONPATH"] = str(ROOT / "bench" / "reference")
+    with open(tmp_path / "log", "w") as log:
+        proc = Process([sys.executable, str(ROOT / "bench/reference/bootstrap.py"), "validate-input"], env, log)
+        try:
+            event = {"input": {"lab_id": "t1"}, "execution_name": "t1", "start_time": None}
+            outcome, payload, cold = proc.invoke(event)
+            assert outcome == "response" and payload["lab_id"] == "t1"
+            outcome, payload, warm = proc.invoke({"input": {}, "execution_name": "Run_2"})
+            assert outcome == "response" and payload["lab_id"] == "run-2"
+            assert cold > 0 and warm > 0  # figures, not judged here: make bench compares them
+            assert proc.peak_rss_kib() > 10_000
+            outcome, payload, _ = proc.invoke({"no": "fields"})  # the handler's KeyError: a function error
+            assert outcome == "error" and payload["errorType"] == "KeyError"
+        finally:
+            proc.close()
+    assert proc.process.poll() is not None
