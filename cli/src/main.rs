@@ -444,14 +444,17 @@ async fn follow(
     }
 }
 
-/// Live resources of a local AWS (its inventory), as "type id" lines.
-fn local_resources(url: &str) -> Result<Vec<String>> {
+/// Live resources of a local AWS (its inventory), as "type id" lines: all of them, or one lab's.
+fn local_resources(url: &str, lab_id: Option<&str>) -> Result<Vec<String>> {
+    let query = lab_id
+        .map(|lab| format!("?tag=peerlab:lab-id={lab}"))
+        .unwrap_or_default();
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream =
         std::net::TcpStream::connect(address).with_context(|| format!("connecting to {url}"))?;
     write!(
         stream,
-        "GET /peerlab/resources HTTP/1.0\r\nHost: {address}\r\n\r\n"
+        "GET /peerlab/resources{query} HTTP/1.0\r\nHost: {address}\r\n\r\n"
     )?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
@@ -490,8 +493,12 @@ fn default_name(now: OffsetDateTime) -> String {
 }
 
 /// Read and validate the input with the workflow's own rules, before anything starts.
-/// Returns the input as JSON text, and the lab's hold in seconds.
-fn read_input(path: Option<&Path>, name: &str, now: OffsetDateTime) -> Result<(String, u64)> {
+/// Returns the input as JSON text, and the lab plan the workflow will make of it.
+fn read_input(
+    path: Option<&Path>,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<(String, lab_core::input::LabPlan)> {
     let (label, text) = match path {
         None => ("(default)".to_string(), "{}".to_string()),
         Some(p) => (
@@ -505,7 +512,7 @@ fn read_input(path: Option<&Path>, name: &str, now: OffsetDateTime) -> Result<(S
         .map_err(|e| usage(format!("input {label}: {e}")))?;
     let plan = lab_core::input::validate(&parsed, name, now)
         .map_err(|e| usage(format!("input {label}: {e}")))?;
-    Ok((value.to_string(), plan.hold_seconds))
+    Ok((value.to_string(), plan))
 }
 
 fn check_name(name: &str) -> Result<()> {
@@ -538,8 +545,8 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
     let name = args.name.clone().unwrap_or_else(|| default_name(now));
     check_name(&name)?;
-    let (input, hold_seconds) = read_input(args.input.as_deref(), &name, now)?;
-    let timeout = Duration::from_secs(args.timeout.unwrap_or(1800 + hold_seconds));
+    let (input, plan) = read_input(args.input.as_deref(), &name, now)?;
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(1800 + plan.hold_seconds));
     let local = args.local || cli.endpoint.is_some();
     if local && cli.state_machine_arn.is_some() {
         return Err(usage(
@@ -612,16 +619,27 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
     let followed = tokio::select! {
         followed = follow(&sfn, &arn, poll, timeout, local) => followed?,
         _ = tokio::signal::ctrl_c() => {
+            let what = if private.is_some() {
+                "the private local AWS is stopped".to_string()
+            } else {
+                format!("the lab keeps running — `peerlab status {arn}`")
+            };
             drop(private);
-            bail!("interrupted: {}", if local { "the private local AWS is stopped".to_string() } else {
-                format!("the lab keeps running — `peerlab status {arn}`") });
+            bail!("interrupted: {what}");
         }
     };
     let (execution, events) = followed;
     let mut built = report::build(&execution, &events);
     let mut leaked = Vec::new();
     if let Some(url) = &url {
-        leaked = local_resources(url)?;
+        // a private local AWS held only this lab: anything left is a leak, tagged or not; a shared one
+        // (--endpoint) may hold other labs: this lab's tagged resources only
+        let lab = if private.is_some() {
+            None
+        } else {
+            Some(plan.lab_id.as_str())
+        };
+        leaked = local_resources(url, lab)?;
         built.json["leaked"] = serde_json::json!(leaked);
     }
     println!();

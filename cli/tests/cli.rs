@@ -225,26 +225,8 @@ fn run_starts_a_private_local_aws_and_stops_it_on_the_local_aws() {
 async fn status_report_ls_and_sweep_on_the_local_aws() {
     let aws = LocalAws::start(&[]);
     let endpoint = aws.url.as_str();
-    // a lab on a running local AWS: peerlab registers the workflow there itself
-    let out = peerlab(&["--endpoint", endpoint, "run", "--name", "first"]);
-    assert!(out.status.success(), "{:?}", text(&out));
-    let out = peerlab(&["--endpoint", endpoint, "status", "first"]);
-    let (stdout, _) = text(&out);
-    assert!(stdout.starts_with("first: SUCCEEDED after "), "{stdout}");
-    assert!(
-        stdout.contains("14 states entered") || stdout.contains("13 states entered"),
-        "{stdout}"
-    );
-    let out = peerlab(&["--endpoint", endpoint, "report", "first", "--json"]);
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("report --json is JSON");
-    assert_eq!(json["ping"]["reachable"], true);
-    refused(
-        &["--endpoint", endpoint, "status", "no-such-run"],
-        "ExecutionDoesNotExist",
-    );
-
-    // an expired lab someone left: ls shows it, sweep --dry-run lists it, sweep deletes it
+    // an expired lab someone left: a run beside it does not count it as its leak; ls shows it, sweep
+    // --dry-run lists it, sweep deletes it
     let ec2 = aws.ec2().await;
     let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
     let vpc = ec2
@@ -261,6 +243,27 @@ async fn status_report_ls_and_sweep_on_the_local_aws() {
         .await
         .unwrap();
     let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+
+    // a lab on a running local AWS: peerlab registers the workflow there itself
+    let out = peerlab(&["--endpoint", endpoint, "run", "--name", "first"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(text(&out).0.contains("leaked resources: none"), "{:?}", text(&out));
+    let out = peerlab(&["--endpoint", endpoint, "status", "first"]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.starts_with("first: SUCCEEDED after "), "{stdout}");
+    assert!(
+        stdout.contains("14 states entered") || stdout.contains("13 states entered"),
+        "{stdout}"
+    );
+    let out = peerlab(&["--endpoint", endpoint, "report", "first", "--json"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("report --json is JSON");
+    assert_eq!(json["ping"]["reachable"], true);
+    refused(
+        &["--endpoint", endpoint, "status", "no-such-run"],
+        "ExecutionDoesNotExist",
+    );
+
     let (stdout, _) = text(&peerlab(&["--endpoint", endpoint, "ls"]));
     assert!(
         stdout.contains("forgotten")
