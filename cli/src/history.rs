@@ -56,23 +56,40 @@ impl Event {
         )
     }
 
-    /// The cause as people read it: a Lambda error's `errorMessage`, else the cause as given.
+    /// The execution's status this event ends it with (`TIMED_OUT` for `ExecutionTimedOut`, ...).
+    pub fn final_status(&self) -> Option<String> {
+        if !self.ends_execution() {
+            return None;
+        }
+        let status = self.kind.trim_start_matches("Execution").to_uppercase();
+        Some(if status == "TIMEDOUT" {
+            "TIMED_OUT".into()
+        } else {
+            status
+        })
+    }
+
+    /// `error: message`, the message read with [`error_message`].
     pub fn reason(&self) -> String {
-        let cause = self.cause.as_deref().unwrap_or_default();
-        let message = serde_json::from_str::<Value>(cause)
-            .ok()
-            .and_then(|v| {
-                v.get("errorMessage")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-            })
-            .unwrap_or_else(|| cause.to_string());
+        let message = error_message(self.cause.as_deref().unwrap_or_default());
         match (self.error.as_deref(), message.is_empty()) {
             (Some(error), true) => error.to_string(),
             (Some(error), false) => format!("{error}: {message}"),
             (None, _) => message,
         }
     }
+}
+
+/// A cause as people read it: a Lambda error's `errorMessage`, else the cause as given.
+pub fn error_message(cause: &str) -> String {
+    serde_json::from_str::<Value>(cause)
+        .ok()
+        .and_then(|v| {
+            v.get("errorMessage")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| cause.to_string())
 }
 
 /// An execution as `describe-execution` tells it.
@@ -257,14 +274,7 @@ pub fn read_recording(text: &str) -> Result<(Execution, Vec<Event>), String> {
                 arn: "(recorded)".into(),
                 name: "(recorded)".into(),
                 status: last
-                    .map(|e| e.kind.trim_start_matches("Execution").to_uppercase())
-                    .map(|s| {
-                        if s == "TIMEDOUT" {
-                            "TIMED_OUT".into()
-                        } else {
-                            s
-                        }
-                    })
+                    .and_then(Event::final_status)
                     .unwrap_or_else(|| "RUNNING".into()),
                 start: first.at,
                 stop: last.map(|e| e.at),

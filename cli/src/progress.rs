@@ -93,12 +93,7 @@ impl Progress {
                 )]
             }
             Change::Ended(end) => {
-                let status = end.kind.trim_start_matches("Execution").to_uppercase();
-                let status = if status == "TIMEDOUT" {
-                    "TIMED_OUT".into()
-                } else {
-                    status
-                };
+                let status = end.final_status().unwrap_or_default();
                 let mut text = format!("{stamp}  ■ {status}");
                 if end.error.is_some() || end.cause.is_some() {
                     text.push_str(&format!(": {}", excerpt(&end.reason())));

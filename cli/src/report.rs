@@ -3,23 +3,12 @@
 
 use serde_json::{json, Map, Value};
 
-use crate::history::{Event, Execution};
+use crate::history::{error_message, Event, Execution};
 use crate::runs::Runs;
 
 pub struct Report {
     pub json: Value,
     pub lines: Vec<String>,
-}
-
-fn message(cause: &str) -> String {
-    serde_json::from_str::<Value>(cause)
-        .ok()
-        .and_then(|v| {
-            v.get("errorMessage")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .unwrap_or_else(|| cause.to_string())
 }
 
 fn replies(v: &Value) -> String {
@@ -38,7 +27,7 @@ pub fn build(execution: &Execution, events: &[Event]) -> Report {
             m.insert("error".into(), json!(execution.error));
             m.insert(
                 "cause".into(),
-                json!(execution.cause.as_deref().map(message)),
+                json!(execution.cause.as_deref().map(error_message)),
             );
             m
         }
@@ -107,7 +96,11 @@ pub fn build(execution: &Execution, events: &[Event]) -> Report {
             "lab {lab} {}: {}: {}",
             status.to_lowercase().replace('_', " "),
             execution.error.as_deref().unwrap_or("(no error)"),
-            execution.cause.as_deref().map(message).unwrap_or_default()
+            execution
+                .cause
+                .as_deref()
+                .map(error_message)
+                .unwrap_or_default()
         )),
     }
     // A Parallel's time is its branches': name the branches.

@@ -247,7 +247,11 @@ async fn status_report_ls_and_sweep_on_the_local_aws() {
     // a lab on a running local AWS: peerlab registers the workflow there itself
     let out = peerlab(&["--endpoint", endpoint, "run", "--name", "first"]);
     assert!(out.status.success(), "{:?}", text(&out));
-    assert!(text(&out).0.contains("leaked resources: none"), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("leaked resources: none"),
+        "{:?}",
+        text(&out)
+    );
     let out = peerlab(&["--endpoint", endpoint, "status", "first"]);
     let (stdout, _) = text(&out);
     assert!(stdout.starts_with("first: SUCCEEDED after "), "{stdout}");
