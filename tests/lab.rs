@@ -21,13 +21,7 @@ async fn the_tutorial_lab_proves_the_peering_and_leaves_nothing() {
         LIMIT,
     )
     .await;
-    assert_eq!(
-        done.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        done.error,
-        done.cause
-    );
+    done.assert_succeeded();
     let report = &done.output;
     assert_eq!(report["lab_id"], "tutorial");
     assert_eq!(report["negative_control"]["reachable"], false);
@@ -174,13 +168,7 @@ async fn throttling_and_eventual_consistency_do_not_break_the_lab() {
         LIMIT,
     )
     .await;
-    assert_eq!(
-        done.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        done.error,
-        done.cause
-    );
+    done.assert_succeeded();
     assert_eq!(done.output["ping"]["reachable"], true);
     assert_eq!(done.output["negative_control"]["reachable"], false);
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
@@ -261,13 +249,7 @@ async fn resources_that_are_not_the_labs_survive_teardown() {
         LIMIT,
     )
     .await;
-    assert_eq!(
-        done.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        done.error,
-        done.cause
-    );
+    done.assert_succeeded();
     let left: Vec<String> = aws
         .resources()
         .iter()
@@ -289,13 +271,7 @@ async fn a_peer_in_another_account_and_region_is_built_through_the_accepter_role
         LIMIT,
     )
     .await;
-    assert_eq!(
-        done.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        done.error,
-        done.cause
-    );
+    done.assert_succeeded();
     let report = &done.output;
     assert_eq!(report["resources"]["vpc_b"]["region"], "us-west-2");
     // across regions a security group cannot name A's group: B admits A's CIDR
@@ -322,13 +298,7 @@ async fn a_peer_in_another_account_of_the_same_region_admits_as_group_by_owner()
         LIMIT,
     )
     .await;
-    assert_eq!(
-        done.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        done.error,
-        done.cause
-    );
+    done.assert_succeeded();
     let report = &done.output;
     assert_eq!(report["resources"]["vpc_b"]["region"], "us-east-1");
     // same region: B's rule names A's group, with A's account as its owner
@@ -402,13 +372,7 @@ async fn a_stopped_lab_is_torn_down_by_the_backstop() {
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     };
-    assert_eq!(
-        cleaned.status,
-        ExecutionStatus::Succeeded,
-        "{:?} {:?}",
-        cleaned.error,
-        cleaned.cause
-    );
+    cleaned.assert_succeeded();
     assert_eq!(cleaned.output["lab_ids"], serde_json::json!(["stopped"]));
     // `deleted` lists the last pass's deletions (the VPCs go last); the inventory says the rest are gone too.
     let deleted = cleaned.output["deleted"].as_array().unwrap();
@@ -441,13 +405,7 @@ async fn two_labs_at_once_in_one_account_keep_to_their_own() {
     .await;
     for arn in [first, second] {
         let done = wait(&sfn, &arn, LIMIT).await;
-        assert_eq!(
-            done.status,
-            ExecutionStatus::Succeeded,
-            "{arn}: {:?} {:?}",
-            done.error,
-            done.cause
-        );
+        done.assert_succeeded();
     }
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 }

@@ -150,6 +150,7 @@ impl Drop for LocalAws {
 }
 
 pub struct Run {
+    pub arn: String,
     pub status: ExecutionStatus,
     pub output: serde_json::Value,
     pub error: Option<String>,
@@ -218,6 +219,7 @@ pub async fn wait(sfn: &aws_sdk_sfn::Client, arn: &str, limit: Duration) -> Run 
         }
     }
     Run {
+        arn: arn.to_string(),
         status: description.status().clone(),
         output: description
             .output()
@@ -226,6 +228,20 @@ pub async fn wait(sfn: &aws_sdk_sfn::Client, arn: &str, limit: Duration) -> Run 
         error: description.error().map(str::to_string),
         cause: description.cause().map(str::to_string),
         history,
+    }
+}
+
+impl Run {
+    /// Fails the test, naming the execution, its error and cause, unless it succeeded.
+    pub fn assert_succeeded(&self) {
+        assert_eq!(
+            self.status,
+            ExecutionStatus::Succeeded,
+            "{}: {:?} {:?}",
+            self.arn,
+            self.error,
+            self.cause
+        );
     }
 }
 
