@@ -17,23 +17,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
-
-import boto3
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 sys.path.insert(0, str(BENCH))
-from peerlab_local import deploy  # noqa: E402
+from peerlab_local import deploy, launch  # noqa: E402
 from runtime import Process, lambda_env  # noqa: E402
 
 STEPS = deploy.STEPS
@@ -44,24 +39,18 @@ def log(message: str):
     print(f"bench: {message}", flush=True)
 
 
-class LocalAws:
+class LocalAws(launch.LocalAws):
+    """The project's local AWS (peerlab_local.launch), logging to the bench's folder, with its call counts."""
+
     def __init__(self, lambda_dir: Path, log_dir: Path, *args: str):
-        self.log = open(log_dir / f"local-aws-{time.time_ns()}.log", "w")
-        self.process = subprocess.Popen([str(ROOT / "infra/local/start"), "--port", "0", "--lambda-dir",
-                                         str(lambda_dir), "--log-dir", str(log_dir), *args],
-                                        stdout=subprocess.PIPE, stderr=self.log, text=True)
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("ready "):
-            raise SystemExit(f"bench: the local AWS did not start: {line}")
-        self.url = line.split()[1]
+        log = open(log_dir / f"local-aws-{time.time_ns()}.log", "w")
+        try:
+            super().__init__("--lambda-dir", str(lambda_dir), "--log-dir", str(log_dir), *args, stderr=log)
+        except RuntimeError as err:
+            raise SystemExit(f"bench: {err} (log: {log.name})") from None
 
-    def get(self, path: str):
-        with urllib.request.urlopen(self.url + path, timeout=30) as r:
-            return json.load(r)
-
-    def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1", aws_access_key_id="bench",
-                            aws_secret_access_key="bench")
+    def get(self, path: str, timeout: float = 30):
+        return super().get(path, timeout)
 
     def calls(self, key: str | None = None) -> dict[str, int]:
         """Calls so far, by service:Action — of one access key, or every key's EC2 and SSM calls."""
@@ -75,14 +64,8 @@ class LocalAws:
                     total[action] = total.get(action, 0) + n
         return total
 
-    def stop(self):
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+    def stop(self, timeout: float = 20) -> int:
+        return super().stop(timeout)
 
 
 def diff(after: dict[str, int], before: dict[str, int]) -> dict[str, int]:

@@ -3,54 +3,24 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
-import subprocess
-import tempfile
+import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[3]
-START = ROOT / "infra" / "local" / "start"
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # infra/local: the launcher's own package
+from peerlab_local import launch  # noqa: E402
+from peerlab_local.launch import START  # noqa: E402,F401  (test_start runs it directly)
+
 REGION = "us-east-1"
 
 
-class LocalAws:
-    def __init__(self, *args: str, env: dict | None = None):
-        # stderr to a file, not a pipe: a pipe nobody reads blocks the server once it is full
-        self.stderr = tempfile.TemporaryFile(mode="w+")
-        self.process = subprocess.Popen([str(START), "--port", "0", *args], stdout=subprocess.PIPE,
-                                        stderr=self.stderr, text=True, env={**os.environ, **(env or {})})
-        line = self.process.stdout.readline().strip()
-        if not line.startswith("ready "):
-            self.process.kill()
-            self.stderr.seek(0)
-            raise RuntimeError(f"local AWS did not start: {line!r} {self.stderr.read()}")
-        self.url = line.split(" ", 1)[1]
-
+class LocalAws(launch.LocalAws):
     def client(self, service: str):
-        return boto3.client(service, endpoint_url=self.url, region_name=REGION, aws_access_key_id="test",
-                            aws_secret_access_key="test",
-                            config=boto3.session.Config(retries={"max_attempts": 1, "mode": "standard"}))
-
-    def get(self, path: str):
-        with urllib.request.urlopen(self.url + path, timeout=10) as response:
-            return json.load(response)
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        self.stderr.close()
-        return self.process.returncode
+        # the retry setting the tests were written against (standard mode, max_attempts 1)
+        return super().client(service, config=boto3.session.Config(retries={"max_attempts": 1, "mode": "standard"}))
 
 
 @pytest.fixture

@@ -1,14 +1,10 @@
 """EC2 rate limits (AWS's token buckets, opt in) and the count of calls by caller."""
 
-import sys
 import time
-from pathlib import Path
 
 import boto3
 from botocore.exceptions import ClientError
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # infra/local: the launcher's own package
-from peerlab_local.limits import Bucket, RateLimits  # noqa: E402
+from peerlab_local.limits import Bucket, RateLimits
 
 
 class Clock:
