@@ -192,6 +192,15 @@ async fn bad_input_fails_before_anything_exists() {
         ("bad-overlap.json", "vpc_b.cidr"),
         ("bad-unknown-field.json", "unknown field `hold_secs`"),
         ("bad-public-cidr.json", "vpc_a.cidr"),
+        // us-east-1e is use1-az3 here, which does not offer t3.micro
+        (
+            "bad-zone-without-the-type.json",
+            "vpc_b.availability_zone: us-east-1e (use1-az3) does not offer t3.micro",
+        ),
+        (
+            "bad-zone-of-another-region.json",
+            "vpc_a.availability_zone: us-west-2a is not an Availability Zone of us-east-1",
+        ),
     ] {
         let done = run(
             &sfn,

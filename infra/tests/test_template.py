@@ -300,7 +300,9 @@ def test_the_reader_finds_what_the_code_calls(calls):
     assert "ec2:DescribeNetworkAcls" in calls["ping-test"]  # through diagnose::diagnose
     assert "ec2:DeleteVpc" in calls["teardown"] and "ec2:CreateVpc" not in calls["teardown"]
     assert "sts:AssumeRole" in calls["accept-peering"]  # through Clients::peer's AssumeRoleProvider
-    assert calls["validate-input"] == set()
+    # validate-input chooses each side's zone: read-only calls, in B's account through the accepter role
+    assert calls["validate-input"] == {"ec2:DescribeAvailabilityZones", "ec2:DescribeInstanceTypeOfferings",
+                                       "ec2:DescribeVpcEndpointServices", "sts:AssumeRole"}
 
 
 def write_crate(tmp_path, core: str, handler: str = "step"):
@@ -343,7 +345,9 @@ def test_the_reader_refuses_a_call_it_cannot_attribute(tmp_path):
 
 PEER_TEMPLATE = ROOT / "infra" / "peer-account.yaml"
 # What only side A does (SSM's DNS attributes and interface endpoints): never asked of the peer account.
-SIDE_A_ONLY = {"ec2:ModifyVpcAttribute", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints"}
+# DescribeVpcEndpointServices: only A's zone must offer the SSM endpoint services (handlers::place)
+SIDE_A_ONLY = {"ec2:ModifyVpcAttribute", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints",
+               "ec2:DescribeVpcEndpointServices"}
 
 
 @pytest.fixture(scope="module")
@@ -358,7 +362,8 @@ def test_the_accepter_role_grants_what_side_b_is_asked_no_more(peer_template, ca
     grants = granted(role)
     # every function that assumes the accepter role, and each EC2 call it can make, except side A's own
     assuming = [crate for crate, made in calls.items() if "sts:AssumeRole" in made]
-    assert sorted(assuming) == ["accept-peering", "add-routes", "create-vpc", "ping-test", "teardown", "update-sg"]
+    assert sorted(assuming) == ["accept-peering", "add-routes", "create-vpc", "ping-test", "teardown", "update-sg",
+                                "validate-input"]
     needed = {c for crate in assuming for c in calls[crate] if c.startswith("ec2:")} - SIDE_A_ONLY
     needed.add("ssm:GetParameter")  # B's AMI, unless the input names one
     policy = {a for a in grants if a.split(":")[0] in ("ec2", "ssm", "sts")} - {"ec2:CreateTags"}

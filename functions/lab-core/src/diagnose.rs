@@ -350,6 +350,8 @@ mod tests {
             vpc_id: vpc.into(),
             cidr: cidr.into(),
             subnet_id: format!("subnet-{letter}"),
+            availability_zone: "us-east-1a".into(),
+            availability_zone_id: "use1-az6".into(),
             security_group_id: sg.into(),
             instance_id: format!("i-{letter}"),
             private_ip: ip.into(),

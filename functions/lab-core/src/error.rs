@@ -73,16 +73,28 @@ const THROTTLING: &[&str] = &[
 ];
 
 /// Codes that mean "not yet": retried by the state machine.
-const TRANSIENT: &[&str] = &[
-    "DependencyViolation",
-    "IncorrectState",
-    "InvalidInstanceID.NotFound",
-];
+const TRANSIENT: &[&str] = &["DependencyViolation", "IncorrectState"];
 
-/// The error code of an SDK error, if the service sent one.
-pub fn code_of<E: ProvideErrorMetadata>(err: &E) -> Option<&str> {
-    err.code()
-}
+/// "Does not exist" for every kind of resource the lab creates or finds by its tag. The EC2 API is eventually
+/// consistent: a resource may answer these codes for a while after the call that created it, and a describe by
+/// filter may not list it yet (EC2 API reference, "Eventual consistency in the Amazon EC2 API";
+/// infra/local/README.md gives the windows the local AWS draws). Every id a step passes to EC2 is one the lab
+/// created or found by tag, so these mean "not visible yet": NotReady, bounded by the state machine's retrier.
+/// (No step takes a VPC, subnet, group... id from the user; the only id from the input is the AMI, and
+/// `InvalidAMIID.NotFound` is not in this list: a wrong AMI is a clear error.)
+pub const NOT_VISIBLE_YET: &[&str] = &[
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidGroupId.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidNetworkAclID.NotFound",
+    "InvalidVpcEndpointId.NotFound",
+    "InvalidInstanceID.NotFound",
+    "InvalidVpcPeeringConnectionID.NotFound",
+    "InvalidVpcPeeringConnectionId.NotFound",
+    "InvalidNetworkInterfaceID.NotFound",
+];
 
 /// Classify an SDK error by its code (never by its message): throttling, transient states, or an AWS error
 /// carrying the code and the whole error chain. `action` says what was being done, for the message.
@@ -98,7 +110,7 @@ where
     let message = format!("{action}: {code}: {detail}");
     if THROTTLING.contains(&code.as_str()) {
         LabError::Throttled(message)
-    } else if TRANSIENT.contains(&code.as_str()) {
+    } else if TRANSIENT.contains(&code.as_str()) || NOT_VISIBLE_YET.contains(&code.as_str()) {
         LabError::NotReady(message)
     } else {
         LabError::Aws { code, message }
@@ -136,6 +148,41 @@ mod tests {
             e,
             LabError::NotReady("deleting vpc-1: DependencyViolation: m".into())
         );
+    }
+
+    #[test]
+    fn not_found_of_every_lab_kind_is_not_ready() {
+        for code in NOT_VISIBLE_YET {
+            assert_eq!(
+                aws_error("tagging the lab's resource", err(code)).error_type(),
+                "NotReady",
+                "{code}"
+            );
+        }
+        // one per kind the lab creates: VPC, subnet, group, route table, network ACL, endpoint, instance, peering
+        for prefix in [
+            "InvalidVpcID",
+            "InvalidSubnetID",
+            "InvalidGroup",
+            "InvalidRouteTableID",
+            "InvalidNetworkAclID",
+            "InvalidVpcEndpointId",
+            "InvalidInstanceID",
+            "InvalidVpcPeeringConnectionID",
+        ] {
+            assert!(
+                NOT_VISIBLE_YET.contains(&format!("{prefix}.NotFound").as_str()),
+                "{prefix}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_missing_ami_from_the_input_is_a_clear_error() {
+        match aws_error("launching instance A", err("InvalidAMIID.NotFound")) {
+            LabError::Aws { code, .. } => assert_eq!(code, "InvalidAMIID.NotFound"),
+            other => panic!("unexpected {other:?}"),
+        }
     }
 
     #[test]

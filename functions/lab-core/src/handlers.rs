@@ -9,7 +9,7 @@ use crate::clients::Clients;
 use crate::error::{LabError, Result};
 use crate::input::{self, LabPlan};
 use crate::model::*;
-use crate::{diagnose, peering, ping, routes, security, teardown, vpc};
+use crate::{diagnose, peering, ping, placement, routes, security, teardown, vpc};
 
 /// The event of validate-input: the user's input as given, and the execution that names the lab.
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -30,10 +30,42 @@ fn parse_time(field: &str, text: Option<&str>) -> Result<OffsetDateTime> {
     }
 }
 
-pub async fn validate_input(event: ValidateEvent, _clients: &Clients) -> Result<LabPlan> {
+/// Validate the input, then place each side in an Availability Zone that offers what it needs (asking EC2,
+/// creating nothing): a zone that will not do is `InvalidInput` here, before any resource exists.
+pub async fn validate_input(event: ValidateEvent, clients: &Clients) -> Result<LabPlan> {
     let now = parse_time("start_time", event.start_time.as_deref())?;
     let parsed = input::parse_input(event.input)?;
-    input::validate(&parsed, &event.execution_name, now)
+    let mut plan = input::validate(&parsed, &event.execution_name, now)?;
+    place(&mut plan, clients).await?;
+    Ok(plan)
+}
+
+async fn place(plan: &mut LabPlan, clients: &Clients) -> Result<()> {
+    let home =
+        placement::offerings(&clients.ec2, &clients.region, &plan.instance_type, true).await?;
+    let zone_a = home.choose(
+        "vpc_a.availability_zone",
+        plan.vpc_a.availability_zone.as_deref(),
+        &plan.instance_type,
+    )?;
+    let there = if plan.peer.is_none() {
+        // B in the same account and region: the same zones, without A's endpoint services
+        placement::Offerings {
+            offering_endpoints: None,
+            ..home
+        }
+    } else {
+        let peer = clients.peer(plan).await?;
+        placement::offerings(&peer.ec2, &peer.region, &plan.instance_type, false).await?
+    };
+    let zone_b = there.choose(
+        "vpc_b.availability_zone",
+        plan.vpc_b.availability_zone.as_deref(),
+        &plan.instance_type,
+    )?;
+    plan.vpc_a.availability_zone = Some(zone_a.name);
+    plan.vpc_b.availability_zone = Some(zone_b.name);
+    Ok(())
 }
 
 pub async fn create_vpc(event: CreateSideEvent, clients: &Clients) -> Result<SideOutput> {
@@ -186,13 +218,25 @@ pub async fn backstop(event: ExecutionStatusChange, clients: &Clients) -> Result
     if let Some(lab) = plan.as_ref().filter(|l| l.peer.is_some()) {
         scopes.push(clients.peer(lab).await?);
     }
-    teardown::teardown(&scopes, &lab_id, &[]).await
+    // A stopped or failed execution may have left a create in flight: keep looking for a quiet period.
+    let quiet = teardown::Quiet {
+        retries_done: event.retry_count,
+        retries_needed: teardown::QUIET_RETRIES,
+    };
+    teardown::teardown(&scopes, &lab_id, &[], quiet).await
 }
 
 pub async fn teardown_lab(event: TeardownEvent, clients: &Clients) -> Result<TeardownOutput> {
     match event.mode.as_deref().unwrap_or("lab") {
         "lab" => {}
-        "sweep" => return teardown::sweep(&clients.home(), OffsetDateTime::now_utc()).await,
+        "sweep" => {
+            return teardown::sweep(
+                &clients.home(),
+                OffsetDateTime::now_utc(),
+                teardown::SWEEP_BUDGET,
+            )
+            .await
+        }
         other => {
             return Err(LabError::invalid(format!(
                 "mode: {other:?} is neither \"lab\" nor \"sweep\""
@@ -208,5 +252,13 @@ pub async fn teardown_lab(event: TeardownEvent, clients: &Clients) -> Result<Tea
     if let Some(lab) = event.lab.as_ref().filter(|l| l.peer.is_some()) {
         scopes.push(clients.peer(lab).await?);
     }
-    teardown::teardown(&scopes, &lab_id, &event.known()).await
+    let quiet = teardown::Quiet {
+        retries_done: event.retry_count,
+        retries_needed: if event.after_failure {
+            teardown::QUIET_RETRIES
+        } else {
+            0
+        },
+    };
+    teardown::teardown(&scopes, &lab_id, &event.known(), quiet).await
 }

@@ -18,6 +18,9 @@ pub const MAX_TTL_SECONDS: u64 = 7 * 24 * 3600;
 pub struct SideInput {
     pub cidr: Option<String>,
     pub subnet_cidr: Option<String>,
+    /// A zone name (us-east-1a) or zone id (use1-az1) of the side's region; default: the first zone that
+    /// offers the instance type (and, for A, the SSM endpoint services). Checked against EC2's offerings.
+    pub availability_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
@@ -60,6 +63,10 @@ pub struct LabInput {
 pub struct SidePlan {
     pub cidr: Ipv4Net,
     pub subnet_cidr: Ipv4Net,
+    /// The zone name the subnet goes in: as asked by the user after `validate`, chosen from EC2's offerings
+    /// by validate-input (`placement`), which every later step receives.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_zone: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
@@ -160,7 +167,35 @@ fn side(
             subnet_cidr.prefix_len()
         )));
     }
-    Ok(SidePlan { cidr, subnet_cidr })
+    if let Some(zone) = &given.availability_zone {
+        check_pattern(
+            &format!("{field}.availability_zone"),
+            zone,
+            is_zone(zone),
+            "is not an Availability Zone name like us-east-1a or a zone id like use1-az1",
+        )?;
+    }
+    Ok(SidePlan {
+        cidr,
+        subnet_cidr,
+        availability_zone: given.availability_zone,
+    })
+}
+
+/// A zone name (a region name and a letter: us-east-1a) or a zone id (use1-az1).
+fn is_zone(z: &str) -> bool {
+    let name = z.len() > 1
+        && z.ends_with(|c: char| c.is_ascii_lowercase())
+        && is_region(&z[..z.len() - 1]);
+    let id = z.split_once("-az").is_some_and(|(prefix, n)| {
+        !prefix.is_empty()
+            && prefix
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+            && !n.is_empty()
+            && n.bytes().all(|b| b.is_ascii_digit())
+    });
+    name || id
 }
 
 fn check_lab_id(id: &str) -> Result<()> {
@@ -471,6 +506,14 @@ mod tests {
                 "ttl_seconds: 60 must be more than hold_seconds",
             ),
             (json!({"peer": {"region": "mars"}}), "peer.region"),
+            (
+                json!({"vpc_a": {"availability_zone": "east"}}),
+                "vpc_a.availability_zone: \"east\" is not an Availability Zone name",
+            ),
+            (
+                json!({"vpc_b": {"availability_zone": "us-east-1"}}),
+                "vpc_b.availability_zone",
+            ),
             (json!({"peer": {"account_id": "12"}}), "peer.account_id"),
             (
                 json!({"peer": {"account_id": "210987654321"}}),
@@ -505,6 +548,16 @@ mod tests {
         assert!(!p.cross_region("eu-west-1"));
         let round: LabPlan = serde_json::from_value(serde_json::to_value(&p).unwrap()).unwrap();
         assert_eq!(round, p);
+    }
+
+    #[test]
+    fn zones_by_name_or_id_pass_through() {
+        let p = plan(json!({"vpc_a": {"availability_zone": "us-east-1b"},
+                            "vpc_b": {"availability_zone": "use1-az4"}}))
+        .unwrap();
+        assert_eq!(p.vpc_a.availability_zone.as_deref(), Some("us-east-1b"));
+        assert_eq!(p.vpc_b.availability_zone.as_deref(), Some("use1-az4"));
+        assert_eq!(plan(json!({})).unwrap().vpc_a.availability_zone, None);
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod lambda;
 pub mod model;
 pub mod peering;
 pub mod ping;
+pub mod placement;
 pub mod routes;
 pub mod security;
 #[cfg(test)]

@@ -36,6 +36,11 @@ pub struct SideOutput {
     pub vpc_id: String,
     pub cidr: String,
     pub subnet_id: String,
+    /// The subnet's zone name and zone id (the same physical zone in every account).
+    #[serde(default)]
+    pub availability_zone: String,
+    #[serde(default)]
+    pub availability_zone_id: String,
     pub security_group_id: String,
     pub instance_id: String,
     pub private_ip: String,
@@ -145,6 +150,13 @@ pub struct TeardownEvent {
     /// arrays of them, nested as the state machine's `States.Array` builds them.
     #[serde(default)]
     pub known_ids: Vec<serde_json::Value>,
+    /// After a failure: teardown keeps looking for a quiet period after it finds nothing (`teardown::Quiet`),
+    /// for what a step still in flight may create. false (default): done as soon as nothing is left.
+    #[serde(default)]
+    pub after_failure: bool,
+    /// `$$.State.RetryCount` of this teardown state.
+    #[serde(default)]
+    pub retry_count: u32,
 }
 
 impl TeardownEvent {
@@ -172,6 +184,9 @@ pub struct ExecutionStatusChange {
     pub detail_type: String,
     pub source: String,
     pub detail: ExecutionDetail,
+    /// `$$.State.RetryCount` of the backstop's teardown state (added by the backstop state machine).
+    #[serde(default)]
+    pub retry_count: u32,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -220,6 +235,9 @@ pub struct TeardownOutput {
     pub lab_ids: Vec<String>,
     pub deleted: Vec<String>,
     pub remaining: Vec<String>,
+    /// Sweep only: expired labs this run had no time for (the next run takes them).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub left: Vec<String>,
 }
 
 #[cfg(test)]

@@ -3,23 +3,34 @@
 
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::accept_vpc_peering_connection::AcceptVpcPeeringConnectionOutput;
-use aws_sdk_ec2::operation::authorize_security_group_ingress::AuthorizeSecurityGroupIngressError;
+use aws_sdk_ec2::operation::authorize_security_group_ingress::{
+    AuthorizeSecurityGroupIngressError, AuthorizeSecurityGroupIngressOutput,
+};
 use aws_sdk_ec2::operation::create_route::{CreateRouteError, CreateRouteOutput};
+use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
+use aws_sdk_ec2::operation::create_subnet::{CreateSubnetError, CreateSubnetOutput};
+use aws_sdk_ec2::operation::create_vpc::CreateVpcOutput;
+use aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput;
 use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
+use aws_sdk_ec2::operation::describe_availability_zones::DescribeAvailabilityZonesOutput;
+use aws_sdk_ec2::operation::describe_instance_type_offerings::DescribeInstanceTypeOfferingsOutput;
 use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
 use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
 use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
+use aws_sdk_ec2::operation::describe_vpc_endpoint_services::DescribeVpcEndpointServicesOutput;
 use aws_sdk_ec2::operation::describe_vpc_endpoints::DescribeVpcEndpointsOutput;
 use aws_sdk_ec2::operation::describe_vpc_peering_connections::{
     DescribeVpcPeeringConnectionsError, DescribeVpcPeeringConnectionsOutput,
 };
 use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
 use aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput;
+use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
 use aws_sdk_ec2::operation::terminate_instances::TerminateInstancesOutput;
 use aws_sdk_ec2::types::{
-    GroupIdentifier, Instance, InstanceState, InstanceStateName, Reservation, Route, RouteState,
-    RouteTable, SecurityGroup, Subnet, Tag, Vpc, VpcEndpoint, VpcPeeringConnection,
+    AvailabilityZone, AvailabilityZoneState, GroupIdentifier, Instance, InstanceState,
+    InstanceStateName, InstanceTypeOffering, IpPermission, Reservation, Route, RouteState,
+    RouteTable, SecurityGroup, ServiceDetail, Subnet, Tag, Vpc, VpcEndpoint, VpcPeeringConnection,
     VpcPeeringConnectionStateReason, VpcPeeringConnectionStateReasonCode as Code,
 };
 use aws_sdk_ec2::Client as Ec2;
@@ -27,10 +38,13 @@ use aws_sdk_ssm::operation::describe_instance_information::DescribeInstanceInfor
 use aws_sdk_ssm::operation::get_command_invocation::{
     GetCommandInvocationError, GetCommandInvocationOutput,
 };
+use aws_sdk_ssm::operation::get_parameter::GetParameterOutput;
 use aws_sdk_ssm::operation::list_commands::ListCommandsOutput;
 use aws_sdk_ssm::operation::send_command::SendCommandOutput;
 use aws_sdk_ssm::types::error::InvocationDoesNotExist;
-use aws_sdk_ssm::types::{Command, CommandInvocationStatus, InstanceInformation, PingStatus};
+use aws_sdk_ssm::types::{
+    Command, CommandInvocationStatus, InstanceInformation, Parameter, PingStatus,
+};
 use aws_sdk_ssm::Client as Ssm;
 use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
@@ -84,16 +98,121 @@ fn tag(k: &str, v: &str) -> Tag {
 
 // ---- validate-input ------------------------------------------------------------------------------------------
 
+/// us-east-1 as EC2 describes it: six zones, t3.micro offered in all but use1-az3 (us-east-1e here), the SSM
+/// endpoint services in every zone.
+fn us_east_1_offerings() -> Vec<Rule> {
+    let zones = [
+        ("us-east-1a", "use1-az6"),
+        ("us-east-1b", "use1-az1"),
+        ("us-east-1c", "use1-az2"),
+        ("us-east-1d", "use1-az4"),
+        ("us-east-1e", "use1-az3"),
+        ("us-east-1f", "use1-az5"),
+    ];
+    vec![
+        mock!(Ec2::describe_availability_zones).then_output(move || {
+            DescribeAvailabilityZonesOutput::builder()
+                .set_availability_zones(Some(
+                    zones
+                        .iter()
+                        .map(|(n, i)| {
+                            AvailabilityZone::builder()
+                                .zone_name(*n)
+                                .zone_id(*i)
+                                .state(AvailabilityZoneState::Available)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        }),
+        mock!(Ec2::describe_instance_type_offerings).then_output(move || {
+            DescribeInstanceTypeOfferingsOutput::builder()
+                .set_instance_type_offerings(Some(
+                    zones
+                        .iter()
+                        .filter(|(_, id)| *id != "use1-az3")
+                        .map(|(n, _)| {
+                            InstanceTypeOffering::builder()
+                                .instance_type("t3.micro".into())
+                                .location(*n)
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        }),
+        mock!(Ec2::describe_vpc_endpoint_services).then_output(move || {
+            DescribeVpcEndpointServicesOutput::builder()
+                .set_service_details(Some(
+                    ["ssm", "ssmmessages"]
+                        .iter()
+                        .map(|s| {
+                            ServiceDetail::builder()
+                                .service_name(format!("com.amazonaws.us-east-1.{s}"))
+                                .set_availability_zones(Some(
+                                    zones.iter().map(|(n, _)| n.to_string()).collect(),
+                                ))
+                                .build()
+                        })
+                        .collect(),
+                ))
+                .build()
+        }),
+    ]
+}
+
 #[tokio::test]
 async fn validate_input_resolves_the_tutorial_lab() {
+    let rules = us_east_1_offerings();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
     let plan = validate_input(
         event!("validate-input/events/tutorial.json"),
-        &clients(no_ec2(), no_ssm()),
+        &clients(ec2, no_ssm()),
     )
     .await
     .unwrap();
     assert_eq!(plan.lab_id, "demo-1");
     assert_eq!(plan.expires_at, "2026-11-24T13:00:00Z");
+    assert_eq!(plan.vpc_a.availability_zone.as_deref(), Some("us-east-1a"));
+    assert_eq!(plan.vpc_b.availability_zone.as_deref(), Some("us-east-1a"));
+}
+
+#[tokio::test]
+async fn validate_input_refuses_a_zone_without_the_instance_type_before_creating_anything() {
+    // only Describe* rules: any create would fail the test
+    let rules = us_east_1_offerings();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let event: ValidateEvent = serde_json::from_value(serde_json::json!({
+        "input": {"vpc_b": {"availability_zone": "us-east-1e"}},
+        "execution_name": "demo-1"
+    }))
+    .unwrap();
+    let err = validate_input(event, &clients(ec2, no_ssm()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(
+        err.to_string().starts_with(
+            "vpc_b.availability_zone: us-east-1e (use1-az3) does not offer t3.micro; these do: us-east-1a (use1-az6)"
+        ),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn validate_input_takes_a_zone_by_id() {
+    let rules = us_east_1_offerings();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let event: ValidateEvent = serde_json::from_value(serde_json::json!({
+        "input": {"vpc_a": {"availability_zone": "use1-az4"}},
+        "execution_name": "demo-1"
+    }))
+    .unwrap();
+    let plan = validate_input(event, &clients(ec2, no_ssm()))
+        .await
+        .unwrap();
+    assert_eq!(plan.vpc_a.availability_zone.as_deref(), Some("us-east-1d"));
 }
 
 #[tokio::test]
@@ -123,7 +242,13 @@ fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) ->
         }),
         mock!(Ec2::describe_subnets).then_output(|| {
             DescribeSubnetsOutput::builder()
-                .subnets(Subnet::builder().subnet_id("subnet-0a").build())
+                .subnets(
+                    Subnet::builder()
+                        .subnet_id("subnet-0a")
+                        .availability_zone("us-east-1a")
+                        .availability_zone_id("use1-az6")
+                        .build(),
+                )
                 .build()
         }),
         mock!(Ec2::describe_security_groups).then_output(|| {
@@ -132,6 +257,14 @@ fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) ->
                     SecurityGroup::builder()
                         .group_id("sg-0a")
                         .tags(tag("peerlab:lab-id", "demo-1"))
+                        // the endpoints' group already admits HTTPS (the same group answers both look-ups)
+                        .ip_permissions(
+                            IpPermission::builder()
+                                .ip_protocol("tcp")
+                                .from_port(443)
+                                .to_port(443)
+                                .build(),
+                        )
                         .build(),
                 )
                 .build()
@@ -201,6 +334,8 @@ async fn create_vpc_rerun_finds_everything_and_creates_nothing() {
             vpc_id: "vpc-0a".into(),
             cidr: "10.0.0.0/16".into(),
             subnet_id: "subnet-0a".into(),
+            availability_zone: "us-east-1a".into(),
+            availability_zone_id: "use1-az6".into(),
             security_group_id: "sg-0a".into(),
             instance_id: "i-0a".into(),
             private_ip: "10.0.1.4".into(),
@@ -225,6 +360,175 @@ async fn create_vpc_waits_for_a_pending_instance() {
         err,
         LabError::NotReady("instance A (i-0a) is pending".into())
     );
+}
+
+/// Side A from nothing: VPC, subnet, groups and endpoints are created; the endpoints answer `pending`.
+fn new_side_a(endpoint_state: &'static str) -> Vec<Rule> {
+    vec![
+        mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build()),
+        mock!(Ec2::create_vpc).then_output(|| {
+            CreateVpcOutput::builder()
+                .vpc(Vpc::builder().vpc_id("vpc-0a").build())
+                .build()
+        }),
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
+        mock!(Ec2::create_subnet)
+            .match_requests(|req| req.availability_zone() == Some("us-east-1a"))
+            .then_output(|| {
+                CreateSubnetOutput::builder()
+                    .subnet(
+                        Subnet::builder()
+                            .subnet_id("subnet-0a")
+                            .availability_zone("us-east-1a")
+                            .availability_zone_id("use1-az6")
+                            .build(),
+                    )
+                    .build()
+            }),
+        mock!(Ec2::describe_security_groups)
+            .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        mock!(Ec2::create_security_group).then_output(|| {
+            CreateSecurityGroupOutput::builder()
+                .group_id("sg-0a")
+                .build()
+        }),
+        mock!(Ec2::authorize_security_group_ingress).then_output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        }),
+        mock!(Ec2::modify_vpc_attribute)
+            .then_output(|| ModifyVpcAttributeOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints)
+            .then_output(|| DescribeVpcEndpointsOutput::builder().build()),
+        mock!(Ec2::create_vpc_endpoint).then_compute_output(move |req| {
+            let id = if req.service_name().is_some_and(|s| s.ends_with(".ssm")) {
+                "vpce-0ssm"
+            } else {
+                "vpce-0msg"
+            };
+            CreateVpcEndpointOutput::builder()
+                .vpc_endpoint(
+                    VpcEndpoint::builder()
+                        .vpc_endpoint_id(id)
+                        .state(endpoint_state.into())
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
+    ]
+}
+
+/// SSM answering the AL2023 AMI parameter.
+fn ami_parameter() -> Ssm {
+    let rule = mock!(Ssm::get_parameter).then_output(|| {
+        GetParameterOutput::builder()
+            .parameter(Parameter::builder().value("ami-0123456789abcdef0").build())
+            .build()
+    });
+    mock_client!(aws_sdk_ssm, [&rule])
+}
+
+#[tokio::test]
+async fn create_vpc_a_launches_nothing_while_its_endpoints_are_pending() {
+    // no RunInstances rule: a launch would fail the test with "no rule matched"
+    let rules = new_side_a("pending");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady(
+            "instance A waits for its SSM endpoints to be available: vpce-0ssm (pending), vpce-0msg (pending)"
+                .into()
+        )
+    );
+    // the subnet went in the zone validate-input chose (the rule matches only that request)
+    assert_eq!(rules[3].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn create_vpc_a_launches_once_its_endpoints_are_available() {
+    let mut rules = new_side_a("available");
+    rules.push(mock!(Ec2::run_instances).then_output(|| {
+        RunInstancesOutput::builder()
+            .instances(
+                Instance::builder()
+                    .instance_id("i-0a")
+                    .private_ip_address("10.0.1.4")
+                    .state(
+                        InstanceState::builder()
+                            .name(InstanceStateName::Pending)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    std::env::set_var(crate::vpc::INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady("instance A (i-0a) is pending".into())
+    );
+    assert_eq!(rules.last().map(Rule::num_calls), Some(1));
+}
+
+#[tokio::test]
+async fn create_vpc_a_waits_while_a_new_instance_profile_is_refused() {
+    let mut rules = new_side_a("available");
+    rules.push(mock!(Ec2::run_instances).then_error(|| {
+        RunInstancesError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidParameterValue")
+                .message("Value (peerlab-lab-instance) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
+                .build(),
+        )
+    }));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    std::env::set_var(crate::vpc::INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady", "{err}");
+    assert!(
+        err.to_string()
+            .contains("instance profile is not usable yet"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn create_vpc_a_subnet_not_listed_yet_is_not_ready() {
+    let mut rules = new_side_a("available");
+    rules.remove(3);
+    rules.insert(
+        3,
+        mock!(Ec2::create_subnet)
+            .then_error(|| CreateSubnetError::generic(err_meta("InvalidSubnet.Conflict"))),
+    );
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady", "{err}");
 }
 
 #[tokio::test]
@@ -903,9 +1207,74 @@ async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
         TeardownOutput {
             lab_ids: vec!["demo-1".into()],
             deleted: vec!["pcx-0ab".into(), "vpc-0a".into(), "vpc-0b".into()],
-            remaining: vec![]
+            remaining: vec![],
+            left: vec![]
         }
     );
+}
+
+/// A lab of which nothing is left: every describe answers empty.
+fn nothing_left() -> Vec<Rule> {
+    vec![
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints)
+            .then_output(|| DescribeVpcEndpointsOutput::builder().build()),
+        mock!(Ec2::describe_security_groups)
+            .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        mock!(Ec2::describe_vpc_peering_connections)
+            .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build()),
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
+        mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn teardown_after_a_failure_keeps_looking_for_a_quiet_period() {
+    let rules = nothing_left();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let mut event: TeardownEvent = event!("teardown/events/lab.json");
+    event.after_failure = true;
+    event.retry_count = 3;
+    let err = teardown_lab(event.clone(), &clients(ec2.clone(), no_ssm()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady");
+    assert!(
+        err.to_string().contains("quiet period: retry 3 of 4"),
+        "{err}"
+    );
+    event.retry_count = 4;
+    let out = teardown_lab(event, &clients(ec2, no_ssm())).await.unwrap();
+    assert!(out.remaining.is_empty());
+}
+
+#[tokio::test]
+async fn a_sweep_out_of_time_leaves_the_rest_for_the_next_run() {
+    let labs = mock!(Ec2::describe_vpcs)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("tag-key")))
+        .then_output(|| {
+            let vpc = |lab: &str| {
+                Vpc::builder()
+                    .vpc_id(format!("vpc-{lab}"))
+                    .tags(tag("peerlab:lab-id", lab))
+                    .tags(tag("peerlab:expires-at", "2020-01-01T00:00:00Z"))
+                    .build()
+            };
+            DescribeVpcsOutput::builder()
+                .vpcs(vpc("old-1"))
+                .vpcs(vpc("old-2"))
+                .vpcs(vpc("old-3"))
+                .build()
+        });
+    // no other rule: a teardown pass would fail the test
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&labs]);
+    let scope = clients(ec2, no_ssm()).home();
+    let now = time::OffsetDateTime::now_utc();
+    let out = crate::teardown::sweep(&scope, now, std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    assert!(out.lab_ids.is_empty());
+    assert_eq!(out.left, ["old-1", "old-2", "old-3"]);
 }
 
 #[tokio::test]
@@ -964,13 +1333,25 @@ async fn backstop_tears_down_the_lab_its_input_names() {
         RuleMode::MatchAny,
         [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &vpcs]
     );
+    // the first attempts find nothing but keep looking: a create may have been in flight when it stopped
     let request: TeardownRequest = event!("teardown/events/backstop.json");
-    let out = teardown_request(request, &clients(ec2, no_ssm()))
+    let err = teardown_request(request, &clients(ec2.clone(), no_ssm()))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("quiet period: retry 0 of 4"),
+        "{err}"
+    );
+    let TeardownRequest::Backstop(mut event) = event!("teardown/events/backstop.json") else {
+        panic!("backstop.json is a status-change event")
+    };
+    event.retry_count = crate::teardown::QUIET_RETRIES;
+    let out = teardown_request(TeardownRequest::Backstop(event), &clients(ec2, no_ssm()))
         .await
         .unwrap();
     assert_eq!(out.lab_ids, ["night-3"]);
     assert!(out.remaining.is_empty());
-    assert_eq!(asked.lock().unwrap().as_slice(), ["night-3", "night-3"]);
+    assert_eq!(asked.lock().unwrap().as_slice(), ["night-3"; 4]);
 }
 
 #[tokio::test]

@@ -395,9 +395,34 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
     Ok(deleted)
 }
 
+/// How long teardown keeps looking after it finds nothing, counted in retries of its state.
+///
+/// A lab that failed or was stopped may have a create-vpc invocation still in flight: Step Functions does not
+/// stop a Lambda function it no longer waits for, and what that invocation creates appears in a describe by
+/// filter only after EC2's consistency lag. So after a failure teardown is done only once it has found nothing
+/// for `needed` retries of its state: at the teardown retrier's fixed 15 s that is
+/// `QUIET_RETRIES` x 15 s = 60 s, more than create-vpc's Lambda timeout (30 s, infra/template.yaml) plus the
+/// describe-by-filter lag's p99 (infra/local/README.md). Counted in retries, not clock time, so that a
+/// time-scaled local AWS scales it like every other wait.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Quiet {
+    /// `$$.State.RetryCount`: retries of the teardown state so far.
+    pub retries_done: u32,
+    pub retries_needed: u32,
+}
+
+/// The quiet period after a failure or a stop, in retries of a teardown state (see `Quiet`).
+pub const QUIET_RETRIES: u32 = 4;
+
 /// Tear a lab down in the given scopes (home, and the peer's if it is elsewhere). `known` are ids the execution
-/// knew of: reported as deleted once they are gone. Fails `NotReady` while anything remains.
-pub async fn teardown(scopes: &[Scope], lab_id: &str, known: &[String]) -> Result<TeardownOutput> {
+/// knew of: reported as deleted once they are gone. Fails `NotReady` while anything remains, and while the quiet
+/// period after a failure lasts.
+pub async fn teardown(
+    scopes: &[Scope],
+    lab_id: &str,
+    known: &[String],
+    quiet: Quiet,
+) -> Result<TeardownOutput> {
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     for scope in scopes {
         let before = discover(&scope.ec2, lab_id).await?;
@@ -424,23 +449,34 @@ pub async fn teardown(scopes: &[Scope], lab_id: &str, known: &[String]) -> Resul
             remaining.join(", ")
         )));
     }
+    if quiet.retries_done < quiet.retries_needed {
+        return Err(LabError::not_ready(format!(
+            "nothing of {lab_id} is left; looking again for what a step in flight may still create (quiet period: retry {} of {})",
+            quiet.retries_done, quiet.retries_needed
+        )));
+    }
     Ok(TeardownOutput {
         lab_ids: vec![lab_id.to_string()],
         deleted,
         remaining,
+        left: Vec::new(),
     })
 }
 
-/// The labs whose `peerlab:expires-at` has passed (by their VPCs' tags).
+/// The labs whose `peerlab:expires-at` has passed (by their VPCs' tags), every page of them.
 pub async fn expired_labs(ec2: &aws_sdk_ec2::Client, now: OffsetDateTime) -> Result<Vec<String>> {
-    let vpcs = ec2
+    let mut pages = ec2
         .describe_vpcs()
         .filters(filter("tag-key", tags::EXPIRES_AT))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing labs with an expiry", e))?;
+        .into_paginator()
+        .send();
+    let mut vpcs = Vec::new();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| aws_error("listing labs with an expiry", e))?;
+        vpcs.extend(page.vpcs().iter().cloned());
+    }
     let mut labs = BTreeSet::new();
-    for vpc in vpcs.vpcs() {
+    for vpc in &vpcs {
         let (Some(lab), Some(expires)) = (
             tags::tag_value(vpc.tags(), tags::LAB_ID),
             tags::tag_value(vpc.tags(), tags::EXPIRES_AT),
@@ -454,15 +490,28 @@ pub async fn expired_labs(ec2: &aws_sdk_ec2::Client, now: OffsetDateTime) -> Res
     Ok(labs.into_iter().collect())
 }
 
-/// Sweep: tear down every expired lab once (one pass each); never fails for a lab still in progress.
-pub async fn sweep(scope: &Scope, now: OffsetDateTime) -> Result<TeardownOutput> {
+/// How long one sweep may work: the teardown function's timeout is 60 s (infra/template.yaml); a sweep starts
+/// no lab's pass after this, leaving the rest to the next scheduled run (every lab it starts is one pass of a few
+/// calls; each is idempotent, so a pass cut short by the timeout would only be redone).
+pub const SWEEP_BUDGET: std::time::Duration = std::time::Duration::from_secs(40);
+
+/// Sweep: one teardown pass over each expired lab, in lab-id order, until `budget` is spent;
+/// never fails for a lab still in progress. `lab_ids` are the labs it worked on, `left` those left for the next run.
+pub async fn sweep(
+    scope: &Scope,
+    now: OffsetDateTime,
+    budget: std::time::Duration,
+) -> Result<TeardownOutput> {
+    let started = std::time::Instant::now();
     let labs = expired_labs(&scope.ec2, now).await?;
-    let mut out = TeardownOutput {
-        lab_ids: labs.clone(),
-        ..Default::default()
-    };
-    for lab in &labs {
-        match teardown(std::slice::from_ref(scope), lab, &[]).await {
+    let mut out = TeardownOutput::default();
+    for (n, lab) in labs.iter().enumerate() {
+        if started.elapsed() >= budget {
+            out.left = labs[n..].to_vec();
+            break;
+        }
+        out.lab_ids.push(lab.clone());
+        match teardown(std::slice::from_ref(scope), lab, &[], Quiet::default()).await {
             Ok(done) => out.deleted.extend(done.deleted),
             Err(LabError::NotReady(message)) => out.remaining.push(message),
             Err(other) => return Err(other),

@@ -4,6 +4,11 @@
 //!
 //! Idempotent: everything is found by tag (or by name within the VPC) before it is created, and the instance
 //! is launched with a ClientToken derived from the lab and side. Returns `NotReady` until the instance runs.
+//!
+//! Order on side A: the endpoints first, the instance only once both are `available`. The SSM Agent pings SSM
+//! once as it starts; if that fails (endpoints still `pending`), it hibernates and tries again only 5 minutes
+//! later, then every 10 (aws/amazon-ssm-agent, agent/hibernation/hibernation.go): an instance launched with its
+//! endpoints would be Online many minutes late. Side B waits for nothing of A's.
 
 use aws_sdk_ec2::types::{
     AttributeBooleanValue, IamInstanceProfileSpecification, InstanceStateName, InstanceType,
@@ -123,7 +128,28 @@ async fn ensure_vpc(ctx: &Ctx<'_>, plan: &SidePlan) -> Result<String> {
         .ok_or_else(|| LabError::not_ready("CreateVpc returned no VPC id"))
 }
 
-async fn ensure_subnet(ctx: &Ctx<'_>, vpc_id: &str, plan: &SidePlan) -> Result<String> {
+/// The lab's subnet of a side: (id, zone name, zone id).
+struct PlacedSubnet {
+    id: String,
+    zone: String,
+    zone_id: String,
+}
+
+fn placed(subnet: &aws_sdk_ec2::types::Subnet, what: &str) -> Result<PlacedSubnet> {
+    Ok(PlacedSubnet {
+        id: subnet
+            .subnet_id()
+            .ok_or_else(|| LabError::not_ready(format!("{what} returned a subnet without an id")))?
+            .to_string(),
+        zone: subnet.availability_zone().unwrap_or_default().to_string(),
+        zone_id: subnet
+            .availability_zone_id()
+            .unwrap_or_default()
+            .to_string(),
+    })
+}
+
+async fn ensure_subnet(ctx: &Ctx<'_>, vpc_id: &str, plan: &SidePlan) -> Result<PlacedSubnet> {
     let found = ctx
         .ec2
         .describe_subnets()
@@ -133,27 +159,41 @@ async fn ensure_subnet(ctx: &Ctx<'_>, vpc_id: &str, plan: &SidePlan) -> Result<S
         .await
         .map_err(|e| aws_error("finding the lab's subnet", e))?;
     if let Some(subnet) = found.subnets().first() {
-        return Ok(subnet.subnet_id().unwrap_or_default().to_string());
+        return placed(subnet, "DescribeSubnets");
     }
+    // validate-input chose the zone from EC2's offerings; never leave it to AWS (it may pick one that does not
+    // offer the instance type)
+    let field = format!("lab.vpc_{}.availability_zone", ctx.side.key());
+    let zone = plan.availability_zone.as_deref().ok_or_else(|| {
+        LabError::invalid(format!(
+            "{field}: missing; validate-input chooses it (was this plan made by an older version?)"
+        ))
+    })?;
     let created = ctx
         .ec2
         .create_subnet()
         .vpc_id(vpc_id)
         .cidr_block(plan.subnet_cidr.to_string())
+        .availability_zone(zone)
         .tag_specifications(ctx.spec(ResourceType::Subnet, &tags::name("PrivateSubnet", ctx.side)))
         .send()
-        .await
-        .map_err(|e| {
-            aws_error(
-                &format!("creating subnet {} in {vpc_id}", plan.subnet_cidr),
-                e,
-            )
-        })?;
-    created
-        .subnet()
-        .and_then(|s| s.subnet_id())
-        .map(str::to_string)
-        .ok_or_else(|| LabError::not_ready("CreateSubnet returned no subnet id"))
+        .await;
+    match created {
+        Ok(out) => out
+            .subnet()
+            .ok_or_else(|| LabError::not_ready("CreateSubnet returned no subnet"))
+            .and_then(|s| placed(s, "CreateSubnet")),
+        // our subnet exists but a describe by filter does not list it yet (eventual consistency)
+        Err(e) if e.code() == Some("InvalidSubnet.Conflict") => Err(LabError::not_ready(format!(
+            "subnet {} of {vpc_id} exists but is not listed yet: {}",
+            plan.subnet_cidr,
+            e.message().unwrap_or("InvalidSubnet.Conflict")
+        ))),
+        Err(e) => Err(aws_error(
+            &format!("creating subnet {} in {vpc_id} ({zone})", plan.subnet_cidr),
+            e,
+        )),
+    }
 }
 
 async fn ensure_group(
@@ -162,7 +202,7 @@ async fn ensure_group(
     name: &str,
     description: &str,
     tag_name: &str,
-) -> Result<(String, bool)> {
+) -> Result<(String, Vec<IpPermission>)> {
     let found = ctx
         .ec2
         .describe_security_groups()
@@ -180,7 +220,10 @@ async fn ensure_group(
                 ctx.lab.lab_id
             )));
         }
-        return Ok((group.group_id().unwrap_or_default().to_string(), false));
+        let id = group.group_id().ok_or_else(|| {
+            LabError::not_ready(format!("security group {name} is listed without an id"))
+        })?;
+        return Ok((id.to_string(), group.ip_permissions().to_vec()));
     }
     let created = ctx
         .ec2
@@ -192,7 +235,12 @@ async fn ensure_group(
         .send()
         .await;
     match created {
-        Ok(out) => Ok((out.group_id().unwrap_or_default().to_string(), true)),
+        Ok(out) => out
+            .group_id()
+            .map(|id| (id.to_string(), Vec::new()))
+            .ok_or_else(|| {
+                LabError::not_ready(format!("CreateSecurityGroup {name} returned no id"))
+            }),
         // created by a concurrent retry between our describe and create
         Err(e) if e.code() == Some("InvalidGroup.Duplicate") => Err(LabError::not_ready(format!(
             "security group {name} is being created"
@@ -207,7 +255,7 @@ async fn ssm_prerequisites(
     cidr: &str,
     subnet_id: &str,
     region: &str,
-) -> Result<Vec<String>> {
+) -> Result<Vec<(String, String)>> {
     // Private DNS of interface endpoints needs both attributes (one per call, as the API requires).
     for support in [true, false] {
         let call = ctx.ec2.modify_vpc_attribute().vpc_id(vpc_id);
@@ -220,7 +268,7 @@ async fn ssm_prerequisites(
             .await
             .map_err(|e| aws_error(&format!("turning on DNS attributes of {vpc_id}"), e))?;
     }
-    let (group_id, created) = ensure_group(
+    let (group_id, rules) = ensure_group(
         ctx,
         vpc_id,
         &endpoint_group_name(&ctx.lab.lab_id),
@@ -228,7 +276,9 @@ async fn ssm_prerequisites(
         "SsmEndpoints",
     )
     .await?;
-    if created {
+    // Added whenever the group lacks it, not only when this call created the group: the create may have
+    // succeeded in an earlier attempt whose AuthorizeSecurityGroupIngress met a group not visible yet.
+    if !rules.iter().any(|r| r.from_port() == Some(443)) {
         let rule = IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(443)
@@ -260,7 +310,10 @@ async fn ssm_prerequisites(
             )
         });
         if let Some(endpoint) = live {
-            ids.push(endpoint.vpc_endpoint_id().unwrap_or_default().to_string());
+            let id = endpoint.vpc_endpoint_id().ok_or_else(|| {
+                LabError::not_ready(format!("the {service} endpoint has no id yet"))
+            })?;
+            ids.push((id.to_string(), endpoint_state(endpoint)));
             continue;
         }
         let created = ctx
@@ -280,13 +333,15 @@ async fn ssm_prerequisites(
             .send()
             .await
             .map_err(|e| aws_error(&format!("creating the {service} endpoint"), e))?;
-        ids.push(
-            created
-                .vpc_endpoint()
-                .and_then(|e| e.vpc_endpoint_id())
-                .unwrap_or_default()
-                .to_string(),
-        );
+        let endpoint = created.vpc_endpoint().ok_or_else(|| {
+            LabError::not_ready(format!("CreateVpcEndpoint returned no {service} endpoint"))
+        })?;
+        let id = endpoint.vpc_endpoint_id().ok_or_else(|| {
+            LabError::not_ready(format!(
+                "CreateVpcEndpoint returned a {service} endpoint without an id"
+            ))
+        })?;
+        ids.push((id.to_string(), endpoint_state(endpoint)));
     }
     Ok(ids)
 }
@@ -359,7 +414,8 @@ pub async fn create_side(
         Side::B => &lab.vpc_b,
     };
     let vpc_id = ensure_vpc(&ctx, plan).await?;
-    let subnet_id = ensure_subnet(&ctx, &vpc_id, plan).await?;
+    let subnet = ensure_subnet(&ctx, &vpc_id, plan).await?;
+    let subnet_id = subnet.id.clone();
     let (group_id, _) = ensure_group(
         &ctx,
         &vpc_id,
@@ -369,14 +425,27 @@ pub async fn create_side(
     )
     .await?;
     let runs_ping = side == Side::A;
-    let endpoint_ids = if runs_ping {
+    let endpoints = if runs_ping {
         ssm_prerequisites(&ctx, &vpc_id, &plan.cidr.to_string(), &subnet_id, region).await?
     } else {
         Vec::new()
     };
+    let endpoint_ids: Vec<String> = endpoints.iter().map(|(id, _)| id.clone()).collect();
     let (instance_id, state, private_ip) = match find_instance(&ctx).await? {
         Some(found) => found,
         None => {
+            // Launch A only once its agent's first ping can succeed (see the module's doc).
+            let pending: Vec<String> = endpoints
+                .iter()
+                .filter(|(_, state)| state != "available")
+                .map(|(id, state)| format!("{id} ({state})"))
+                .collect();
+            if !pending.is_empty() {
+                return Err(LabError::not_ready(format!(
+                    "instance A waits for its SSM endpoints to be available: {}",
+                    pending.join(", ")
+                )));
+            }
             let ami = resolve_ami(&scope.ssm, lab).await?;
             let mut run = ec2
                 .run_instances()
@@ -402,10 +471,23 @@ pub async fn create_side(
                         .build(),
                 );
             }
-            let out = run
-                .send()
-                .await
-                .map_err(|e| aws_error(&format!("launching instance {}", side.letter()), e))?;
+            let out = run.send().await.map_err(|e| {
+                // A new instance profile is refused for a while (IAM is eventually consistent: IAM User Guide,
+                // "Troubleshoot IAM", changes not immediately visible). AWS says so only in the message of a
+                // generic code, so this one check reads the message.
+                if e.code() == Some("InvalidParameterValue")
+                    && e.message()
+                        .is_some_and(|m| m.contains("iamInstanceProfile"))
+                {
+                    LabError::not_ready(format!(
+                        "launching instance {}: the instance profile is not usable yet: {}",
+                        side.letter(),
+                        e.message().unwrap_or_default()
+                    ))
+                } else {
+                    aws_error(&format!("launching instance {}", side.letter()), e)
+                }
+            })?;
             let instance = out
                 .instances()
                 .first()
@@ -437,6 +519,8 @@ pub async fn create_side(
         vpc_id,
         cidr: plan.cidr.to_string(),
         subnet_id,
+        availability_zone: subnet.zone,
+        availability_zone_id: subnet.zone_id,
         security_group_id: group_id,
         instance_id,
         private_ip,
