@@ -444,26 +444,27 @@ async fn follow(
     }
 }
 
-/// Live resources of a local AWS (its inventory), as "type id" lines: all of them, or one lab's.
-fn local_resources(url: &str, lab_id: Option<&str>) -> Result<Vec<String>> {
-    let query = lab_id
-        .map(|lab| format!("?tag=peerlab:lab-id={lab}"))
-        .unwrap_or_default();
+/// GET one of the local AWS's own endpoints (`/peerlab/...`) as JSON.
+fn local_get(url: &str, path: &str) -> Result<serde_json::Value> {
     let address = url.trim_start_matches("http://").trim_end_matches('/');
     let mut stream =
         std::net::TcpStream::connect(address).with_context(|| format!("connecting to {url}"))?;
-    write!(
-        stream,
-        "GET /peerlab/resources{query} HTTP/1.0\r\nHost: {address}\r\n\r\n"
-    )?;
+    write!(stream, "GET {path} HTTP/1.0\r\nHost: {address}\r\n\r\n")?;
     let mut response = String::new();
     stream.read_to_string(&mut response)?;
     let body = response
         .split_once("\r\n\r\n")
         .map(|(_, b)| b)
         .unwrap_or_default();
-    let parsed: serde_json::Value =
-        serde_json::from_str(body).context("the local AWS's inventory")?;
+    serde_json::from_str(body).with_context(|| format!("the local AWS's {path}"))
+}
+
+/// Live resources of a local AWS (its inventory), as "type id" lines: all of them, or one lab's.
+fn local_resources(url: &str, lab_id: Option<&str>) -> Result<Vec<String>> {
+    let query = lab_id
+        .map(|lab| format!("?tag=peerlab:lab-id={lab}"))
+        .unwrap_or_default();
+    let parsed = local_get(url, &format!("/peerlab/resources{query}"))?;
     Ok(parsed["resources"]
         .as_array()
         .into_iter()
@@ -645,6 +646,19 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
     println!();
     for line in &built.lines {
         println!("{line}");
+    }
+    if let (Some(url), Some(wall)) = (&url, built.json["wall_seconds"].as_f64()) {
+        // The local AWS runs EC2's delays and Step Functions' waits at its time scale; Lambda run time is real.
+        let scale = local_get(url, "/peerlab/config")?["time_scale"].as_f64();
+        if let Some(scale) = scale.filter(|s| *s > 0.0 && *s != 1.0) {
+            let projected = wall / scale;
+            built.json["projected_aws_seconds"] =
+                serde_json::json!((projected * 10.0).round() / 10.0);
+            println!(
+                "  projected on AWS: {:.1} min ({wall:.1} s here / time scale {scale}; an upper bound: Lambda run time here is real, not scaled)",
+                projected / 60.0
+            );
+        }
     }
     if url.is_some() {
         println!(
@@ -842,7 +856,8 @@ async fn sweep(cli: &Cli, dry_run: bool) -> Result<ExitCode> {
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let out = lab_core::teardown::sweep(&scope, now)
+    // no Lambda timeout here: a person's sweep takes every expired lab
+    let out = lab_core::teardown::sweep(&scope, now, std::time::Duration::MAX)
         .await
         .map_err(|e| anyhow!("{e}"))?;
     println!(

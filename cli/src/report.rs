@@ -51,6 +51,12 @@ pub fn build(execution: &Execution, events: &[Event]) -> Report {
     out.insert("timings_seconds".into(), Value::Object(timings));
     out.insert("retries".into(), Value::Object(retries));
     out.insert("state_transitions".into(), json!(runs.transitions()));
+    // What Step Functions Standard bills: every state entered and every retry attempt (Step Functions
+    // pricing page: "a retry counts as a state transition").
+    out.insert(
+        "billed_transitions".into(),
+        json!(runs.billed_transitions()),
+    );
     out.insert("history_events".into(), json!(events.len()));
     let json = Value::Object(out);
 
@@ -116,7 +122,8 @@ pub fn build(execution: &Execution, events: &[Event]) -> Report {
         .filter_map(|r| r.duration().map(|d| format!("{} {d:.1}s", r.name)))
         .collect();
     lines.push(format!(
-        "  {} states entered, {} retries, {} history events{}",
+        "  {} billed state transitions ({} states entered + {} retries), {} history events{}",
+        runs.billed_transitions(),
         runs.transitions(),
         runs.retries(),
         events.len(),
@@ -153,12 +160,15 @@ mod tests {
         assert!(text.contains("(simulated by the local AWS)"), "{text}");
         assert!(text.contains("teardown: deleted "), "{text}");
         assert!(
-            text.contains("14 states entered, 7 retries, 83 history events, 10.3s"),
+            text.contains(
+                "21 billed state transitions (14 states entered + 7 retries), 83 history events, 10.3s"
+            ),
             "{text}"
         );
         let j = &report.json;
         assert_eq!(j["status"], "SUCCEEDED");
         assert_eq!(j["state_transitions"], 14);
+        assert_eq!(j["billed_transitions"], 21);
         assert_eq!(j["retries"]["Create VPC B"], 2);
         assert!(j["timings_seconds"]["Keep the lab up"].as_f64().unwrap() >= 1.0);
         assert_eq!(j["ping"]["reachable"], true);

@@ -165,6 +165,11 @@ impl Runs {
         self.runs.iter().map(StateRun::retries).sum()
     }
 
+    /// State transitions as Step Functions Standard bills them: each state entered, and each retry attempt.
+    pub fn billed_transitions(&self) -> usize {
+        self.transitions() + self.retries()
+    }
+
     /// States entered and not left.
     pub fn open(&self) -> impl Iterator<Item = &StateRun> {
         self.runs.iter().filter(|r| r.exited.is_none())
