@@ -20,6 +20,12 @@ converting the AWS seconds it is given into wall seconds with `wall(seconds)`:
 - The state machine's top-level `TimeoutSeconds` (execution TIMED_OUT): `Program.eval` joins its worker thread with
   that timeout; `program`'s `threading` gets a `Thread` whose `join(timeout)` scales.
 
+AWS sources (Step Functions Developer Guide, docs.aws.amazon.com/step-functions/latest/dg/...): state-wait.html
+(Wait fields; timestamps truncated to seconds), concepts-error-handling.html (Retry fields, MaxDelaySeconds,
+JitterStrategy FULL = random in [0, computed interval], also CDK's JitterType), sfn-stuck-execution.html and the
+SendTaskHeartbeat API (Task TimeoutSeconds / HeartbeatSeconds -> States.Timeout), statemachine-structure.html
+(top-level TimeoutSeconds). Scaling itself is the project's rule: `--time-scale` multiplies every AWS duration.
+
 Not scaled: the time Lambda functions (and every other service call) really take. With `--time-scale 0` waits and
 retry intervals are zero and timeouts are not enforced (a zero timeout would fail every Task at once).
 """
