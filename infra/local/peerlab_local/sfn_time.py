@@ -111,6 +111,22 @@ def _utc_wait_seconds(original):
     return _get_wait_seconds
 
 
+def _stop_date_when_timed_out(original):
+    """DescribeExecution gives `stopDate` "if the execution ended" (AWS API reference, DescribeExecution); moto
+    leaves it out for TIMED_OUT, the status a scaled top-level TimeoutSeconds now reaches in seconds."""
+
+    def describe_execution(self):
+        result = original(self)
+        body = result.result
+        if isinstance(body, dict) and body.get("status") == "TIMED_OUT" and "stopDate" not in body:
+            execution = self.stepfunction_backend.describe_execution(body["executionArn"])
+            if getattr(execution, "stop_date", None) is not None:
+                body["stopDate"] = execution.stop_date
+        return result
+
+    return describe_execution
+
+
 def _require(module, name: str):
     if not hasattr(module, name):
         raise MotoChanged(f"Step Functions time cannot be scaled: {module.__name__} has no {name!r} "
@@ -130,6 +146,7 @@ def install() -> None:
         from moto.stepfunctions.parser.asl.component.state.exec import execute_state
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
         from moto.stepfunctions.parser.asl.eval.callback import callback
+        from moto.stepfunctions import responses
     except ImportError as exc:
         raise MotoChanged(f"Step Functions time cannot be scaled: {exc} (moto changed?)") from exc
 
@@ -143,6 +160,8 @@ def install() -> None:
         _require(module, name)
     _require(_require(execute_state, "ExecutionState"), "_evaluate_with_timeout")
     _require(_require(program, "Program"), "eval")
+    response_cls = _require(responses, "StepFunctionResponse")
+    _require(response_cls, "describe_execution")
 
     wait_cls._wait_interval = _wait_interval
     timestamp_cls._get_wait_seconds = _utc_wait_seconds(timestamp_cls._get_wait_seconds)  # TimestampPath inherits
@@ -150,4 +169,5 @@ def install() -> None:
     execute_state.threading = _module_like(threading, Event=ScaledEvent)
     program.threading = _module_like(threading, Thread=ScaledThread)
     callback.Event = ScaledEvent
+    response_cls.describe_execution = _stop_date_when_timed_out(response_cls.describe_execution)
     _installed = True

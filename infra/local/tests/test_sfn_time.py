@@ -200,6 +200,7 @@ def test_execution_timeout_seconds_is_scaled(realistic):
     done, events = run(realistic, definition)
     assert done["status"] == "TIMED_OUT"
     assert LOW <= seconds_between(events, "ExecutionStarted", "ExecutionTimedOut") <= HIGH
+    assert LOW <= (done["stopDate"] - done["startDate"]).total_seconds() <= HIGH  # moto left stopDate out
 
 
 def test_default_time_scale_keeps_real_time(start_local):
