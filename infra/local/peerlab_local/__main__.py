@@ -70,6 +70,13 @@ def main(argv: list[str] | None = None) -> int:
     lambda_bridge.install()
     events.install()
     _sfn_calls_loopback()
+    from . import sfn_time
+
+    try:
+        sfn_time.install()  # Wait/Retry/timeouts of Step Functions last --time-scale x their AWS time
+    except sfn_time.MotoChanged as exc:
+        print(f"infra/local/start: {exc}", file=sys.stderr)
+        return 1
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables
 

@@ -13,6 +13,7 @@ import uuid
 from collections import Counter
 
 from . import inventory, limits, ssm
+from . import sfn_time
 from .config import REALISTIC
 from .world import LOCK, world
 
@@ -211,6 +212,8 @@ class Middleware:
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
                     "seed": cfg.seed, "region": cfg.region,
                     "delays": {name: cfg.delay(name) for name in REALISTIC}}
+            # Wait/Retry/timeouts of Step Functions last AWS seconds x this (sfn_time.py); 1.0 is real time
+            data["stepfunctions_time_scale"] = cfg.time_scale if sfn_time.installed() else 1.0
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         return 404, {"Content-Type": "application/json"}, b'{"message":"unknown peerlab endpoint"}'
 
