@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 sys.path.insert(0, str(BENCH))
-from peerlab_local import deploy, launch  # noqa: E402
+from peerlab_local import agent, deploy, launch  # noqa: E402
 from runtime import Process, lambda_env  # noqa: E402
 
 STEPS = deploy.STEPS
@@ -218,15 +218,19 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
 
 # ---- 3. end to end ---------------------------------------------------------------------------------------------
 
-def critical_path(delays: dict) -> dict:
+def critical_path(delays: dict, time_scale: float = 1.0) -> dict:
     """The least time one lab can take on this profile, from its delays alone (calls and Lambda time count as
-    zero): the sum along the longest chain, the two sides in parallel."""
+    zero): the sum along the longest chain, the two sides in parallel. `time_scale` scales the SSM Agent's own
+    hibernation timers (not in `delays`: the profile does not set them)."""
     d = delays
+    # create-vpc launches A right after creating its endpoints: A's agent pings `agent_boot` after running, and if
+    # the endpoints are still pending it hibernates until its next ping (agent.py)
+    ssm_online = agent.online_at(d["instance_pending"] + d["agent_boot"], d["endpoint_pending"], time_scale)
     phases = {
         # both instances in parallel: create-vpc is NotReady until its side's instance runs
         "create both sides": d["instance_pending"],
-        # instance A is Online once its agent registered and its SSM endpoints are available
-        "SSM online (A)": max(d["instance_pending"] + d["ssm_registration"], d["endpoint_pending"]) - d["instance_pending"],
+        # instance A is Online at the first ping of its agent that finds its SSM endpoints available
+        "SSM online (A)": ssm_online - d["instance_pending"],
         "control ping delivered": d["command_delivery"],
         "peering visible and pending acceptance": max(d["peering_initiating"], d["consistency_window"]),
         "peering active": d["peering_provisioning"],
@@ -288,7 +292,7 @@ def end_to_end(bins: Path, work: Path, scale: float) -> dict:
         leaked = len(aws.get("/peerlab/resources")["resources"])
     finally:
         aws.stop()
-    bound = critical_path(delays)
+    bound = critical_path(delays, scale)
     return {"time_scale": scale, "wall_s": lab["wall_s_median"], "critical_path_s": bound["seconds"],
             "critical_path_phases": bound["phases"], "ratio": lab["wall_s_median"] / bound["seconds"],
             "state_transitions": lab["state_transitions"], "history_events": lab["history_events"],

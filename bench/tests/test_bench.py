@@ -15,8 +15,12 @@ def test_the_critical_path_sums_the_longest_chain_with_both_sides_in_parallel():
     bound = run.critical_path(REALISTIC)
     p = bound["phases"]
     assert p["create both sides"] == REALISTIC["instance_pending"]  # not twice: the sides run in parallel
-    # instance A is Online when both its agent registered and its endpoints are available (90 s > 15 + 30 s)
-    assert p["SSM online (A)"] == REALISTIC["endpoint_pending"] - REALISTIC["instance_pending"]
+    # A's agent pings 15 + 20 s after launch, finds the endpoints pending (90 s) and hibernates 300 s
+    assert p["SSM online (A)"] == REALISTIC["agent_boot"] + 300
+    fast = run.critical_path(dict(REALISTIC, endpoint_pending=30.0))  # endpoints ready before the first ping
+    assert fast["phases"]["SSM online (A)"] == REALISTIC["agent_boot"]
+    scaled = run.critical_path({k: v * 0.01 for k, v in REALISTIC.items()}, 0.01)  # what /peerlab/config gives
+    assert abs(scaled["phases"]["SSM online (A)"] - (REALISTIC["agent_boot"] + 300) * 0.01) < 1e-9
     assert p["teardown"] == max(REALISTIC["instance_shutting_down"], REALISTIC["endpoint_deleting"])
     assert bound["seconds"] == sum(p.values())
     assert run.critical_path({k: 0.0 for k in REALISTIC})["seconds"] == 0.0

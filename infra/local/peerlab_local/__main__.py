@@ -63,10 +63,11 @@ def main(argv: list[str] | None = None) -> int:
                     log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits)
     world_module.install(config)
 
-    from . import ec2_patches, events, lambda_bridge
+    from . import ec2_patches, events, iam_propagation, lambda_bridge
     from .server import Middleware
 
     ec2_patches.install()
+    iam_propagation.install()
     lambda_bridge.install()
     events.install()
     _sfn_calls_loopback()

@@ -22,8 +22,19 @@ REALISTIC = {
     "endpoint_pending": 90.0,
     # deleting -> deleted for an interface endpoint.
     "endpoint_deleting": 30.0,
-    # SSM agent: from `running` until DescribeInstanceInformation says Online (agent start + registration).
-    "ssm_registration": 30.0,
+    # SSM Agent start: from `running` until the agent's first health ping (UpdateInstanceInformation), which makes
+    # the instance Online when it succeeds (a failed one makes the agent hibernate: agent.py). Median 20 s; no
+    # published distribution, so no p99. Basis: the agent is a systemd unit started After=network-online.target
+    # (aws/amazon-ssm-agent packaging/linux/amazon-ssm-agent.service), like sshd; ec2-boot-bench (daemonology.net,
+    # 2021-08-12) measured `running` -> TCP/22 open at 17.2 + 5.6 = 22.8 s on c5.xlarge, and brevdev's
+    # ec2-coldboot-research (@fix_plan.md) boot -> SSH 3.2 s on a current AMI: a range of about 3-23 s.
+    "agent_boot": 20.0,
+    # IAM eventual consistency: a new instance profile (or a role just added to it) is refused by RunInstances
+    # (InvalidParameterValue) this long. Median 10 s: "IAM instance profiles can take ~10 seconds to propagate"
+    # (the Terraform AWS provider's aws_instance retry comment, citing the EC2 user guide's IAM roles page); the
+    # provider retries for up to 2 min (internal/service/ec2 consts.go iamPropagationTimeout "settled on 2 minutes"),
+    # the IAM user guide ("Changes that I make are not always immediately visible") gives no figure. p99 unknown.
+    "instance_profile_propagation": 10.0,
     # GetCommandInvocation answers InvocationDoesNotExist this long after SendCommand.
     "command_delivery": 1.0,
     # Eventual consistency: a just-created peering connection or instance is NotFound this long.
@@ -48,11 +59,17 @@ class Config:
     region: str = "us-east-1"
     ec2_rate_limits: bool = False  # AWS's EC2 token buckets (limits.py)
 
-    def delay(self, name: str) -> float:
-        """Seconds that the named asynchronous state lasts under this configuration."""
+    def delay(self, name: str, key: str = "") -> float:
+        """Seconds that the named asynchronous state lasts under this configuration (`key`: the resource's id, for
+        per-resource distributions; ignored for now)."""
         if name == "consistency_window" and self.consistency_window is not None:
             return self.consistency_window
         return PROFILES[self.profile][name] * self.time_scale
+
+    def agent_seconds(self, seconds: float) -> float:
+        """Seconds of the SSM Agent's own timers (hibernation pings): behaviour of the software on the instance, not an
+        AWS delay, so `instant` does not zero them; --time-scale scales them (0 makes them 1 ms, never a busy loop)."""
+        return max(seconds * self.time_scale, 0.001)
 
     def simulated(self, seconds: float) -> float:
         """Seconds of simulated work (a ping's duration), scaled like the profile's delays."""

@@ -12,6 +12,7 @@ from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.instances import Instance
 
+from . import agent
 from .world import world
 
 _original: dict[str, object] = {}
@@ -77,6 +78,7 @@ def _run_instances(original, backend, image_id, count, user_data, security_group
             if instance._state.name == "pending":
                 _set_instance_state(instance, "running", 16)
                 w.running_since[instance.id] = w.now()
+                agent.on_running(instance)  # its SSM Agent boots and pings (agent.py)
 
         w.after("instance_pending", become_running)
     return reservation

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import ssm
+from . import agent, ssm
 from .world import all_ec2
 
 GONE = {"terminated", "deleted", "rejected", "failed", "expired"}
@@ -41,8 +41,10 @@ def resources(include_default: bool = False, tag: str | None = None) -> dict:
         for instance in backend.all_instances():
             if instance._state.name != "terminated":
                 online, why = ssm.status(instance)
+                running_agent = agent.agent_of(instance)  # booting / hibernating (next ping, last failure) / online
                 add("instance", instance, instance._state.name, instance.vpc_id,
-                    {"private_ip": instance.private_ip, "ssm": why})
+                    {"private_ip": instance.private_ip, "ssm": why,
+                     "agent": running_agent.view() if running_agent else None})
         for groups in backend.groups.values():
             for group in groups.values():
                 if group.name != "default":

@@ -12,8 +12,7 @@ import urllib.parse
 import uuid
 from collections import Counter
 
-from . import inventory, limits, ssm
-from . import sfn_time
+from . import caller, inventory, limits, sfn_time, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 
@@ -100,7 +99,8 @@ class Middleware:
             if self.faults.hit(service, action or "?"):
                 return self._respond(start_response, *self._throttle(service))
         if service == "ssm" and action in ssm.HANDLERS:
-            return self._respond(start_response, *self._ssm(action, body))
+            return self._respond(start_response, *self._ssm(action, body, caller.account_of(environ),
+                                                            caller.region_of(environ, world().config.region)))
         if service == "ec2" and action in CONSISTENCY:
             refused = self._too_new(action, params)
             if refused:
@@ -165,11 +165,11 @@ class Middleware:
         return status, dict(headers, **{"Content-Type": "application/json"}), body
 
     @staticmethod
-    def _ssm(action: str, body: bytes):
+    def _ssm(action: str, body: bytes, account: str, region: str):
         try:
             request = json.loads(body or b"{}")
             with LOCK:
-                result = ssm.HANDLERS[action](request)
+                result = ssm.handle(action, request, account, region)
         except ssm.SsmError as err:
             return json_error(err.code, err.message, err.status)
         except ValueError:

@@ -1,10 +1,12 @@
 """SSM Run Command as AWS does it, for the instances of the simulated EC2 world.
 
-- DescribeInstanceInformation lists an instance as Online only after the registration delay, and only when it is
-  running, has an instance profile whose role can use SSM, and can reach SSM: interface endpoints for `ssm` and
-  `ssmmessages` with private DNS in its VPC (DNS support and hostnames on), reachable on TCP 443 through security
-  groups and network ACLs - or a default route to a NAT gateway (or an internet gateway with a public IP).
+- DescribeInstanceInformation lists an instance as Online once a health ping of its SSM Agent succeeded (agent.py:
+  the first after boot, else the hibernation pings). A ping succeeds when the instance has an instance profile
+  whose role can use SSM, and can reach SSM: interface endpoints for `ssm` and `ssmmessages` with private DNS in
+  its VPC (DNS support and hostnames on), reachable on TCP 443 through security groups and network ACLs - or a
+  default route to a NAT gateway (or an internet gateway with a public IP).
   (`ec2messages` is not required: SSM Agent 3.3.40+ uses ssmmessages instead.)
+- State is per account and region: a caller sees only its own instances and commands there.
 - SendCommand reaches only the instances named; refuses instances that are not Online and unknown documents.
 - GetCommandInvocation answers InvocationDoesNotExist for the delivery delay, InProgress while the command runs,
   then Success or Failed.
@@ -23,7 +25,7 @@ import uuid
 
 from moto.ec2.models.instances import Instance
 
-from . import network
+from . import agent, network
 from .world import DEFAULT_ACCOUNT, all_ec2, world
 
 SIMULATED_NOTE = ("[peerlab local AWS] simulated ping: computed from the EC2 state (routes, peering, security "
@@ -41,10 +43,13 @@ class SsmError(Exception):
 # ---- who is Online ------------------------------------------------------------------------------------------
 
 
-def _instances():
-    for account, region, backend in all_ec2():
+def _instances(account: str | None = None, region: str | None = None):
+    """Instances of one account and region (a caller sees only its own), or of all when not given."""
+    for owner, where, backend in all_ec2():
+        if (account is not None and owner != account) or (region is not None and where != region):
+            continue
         for instance in backend.all_instances():
-            yield account, region, instance
+            yield owner, where, instance
 
 
 def _profile_problem(instance: Instance) -> str | None:
@@ -141,26 +146,35 @@ def _has_internet_path(backend, source, instance) -> bool:
     return False
 
 
-def status(instance: Instance) -> tuple[bool, str]:
-    """(online, reason) of the SSM agent on an instance, as DescribeInstanceInformation would see it."""
-    w = world()
-    if instance._state.name != "running":
-        return False, f"instance is {instance._state.name}"
+def ping_problem(instance: Instance) -> str | None:
+    """Why the SSM Agent's health ping (UpdateInstanceInformation) would fail now, or None: credentials from the
+    instance profile, then a way to reach SSM."""
     for check in (_profile_problem, _network_problem):
         problem = check(instance)
         if problem:
-            return False, problem
-    since = w.running_since.get(instance.id)
-    if since is None or w.now() - since < w.config.delay("ssm_registration"):
-        return False, "SSM Agent is still registering"
-    return True, "Online"
+            return problem
+    return None
+
+
+def status(instance: Instance) -> tuple[bool, str]:
+    """(online, reason) of the SSM agent on an instance, as DescribeInstanceInformation would see it: Online once
+    a ping of its agent succeeded (agent.py: start-up after boot, then hibernation pings)."""
+    if instance._state.name != "running":
+        return False, f"instance is {instance._state.name}"
+    running_agent = agent.agent_of(instance)
+    if running_agent is not None and running_agent.state == "online":
+        return True, "Online"
+    return False, agent.describe(running_agent, ping_problem(instance))
 
 
 # ---- commands -----------------------------------------------------------------------------------------------
 
 
 class Commands:
-    def __init__(self):
+    """The SSM state of one account in one region: its commands, and the instances it sees (its own, there)."""
+
+    def __init__(self, account: str = DEFAULT_ACCOUNT, region: str | None = None):
+        self.account, self.region = account, region or world().config.region
         self.commands: dict[str, dict] = {}
 
     def describe_instance_information(self, body: dict) -> dict:
@@ -172,7 +186,7 @@ class Commands:
             if item.get("Key") in ("InstanceIds", "tag:InstanceIds"):
                 wanted = set(item.get("Values") or [])
         out = []
-        for account, region, instance in _instances():
+        for _, _, instance in _instances(self.account, self.region):
             if wanted is not None and instance.id not in wanted:
                 continue
             online, _ = status(instance)
@@ -206,11 +220,11 @@ class Commands:
         commands = (body.get("Parameters") or {}).get("commands")
         if not commands or not isinstance(commands, list):
             raise SsmError("InvalidParameters", "Parameter \"commands\" is required by AWS-RunShellScript.")
-        by_id = {i.id: i for _, _, i in _instances()}
+        by_id = {i.id: i for _, _, i in _instances(self.account, self.region)}
         invalid = [i for i in instance_ids if i not in by_id or not status(by_id[i])[0]]
         if invalid:
             raise SsmError("InvalidInstanceId",
-                           f"Instances [[{', '.join(invalid)}]] not in a valid state for account {DEFAULT_ACCOUNT}")
+                           f"Instances [[{', '.join(invalid)}]] not in a valid state for account {self.account}")
         w = world()
         now = time.time()
         command_id = str(uuid.uuid4())
@@ -349,14 +363,27 @@ class Commands:
         return {"CommandInvocations": out}
 
 
-COMMANDS = Commands()
+# SSM state per (account, region), as AWS keeps it: a caller sees only its own account's instances and commands there
+STATES: dict[tuple[str, str], Commands] = {}
 HANDLERS = {
-    "DescribeInstanceInformation": COMMANDS.describe_instance_information,
-    "SendCommand": COMMANDS.send_command,
-    "GetCommandInvocation": COMMANDS.get_command_invocation,
-    "ListCommands": COMMANDS.list_commands,
-    "ListCommandInvocations": COMMANDS.list_command_invocations,
+    "DescribeInstanceInformation": Commands.describe_instance_information,
+    "SendCommand": Commands.send_command,
+    "GetCommandInvocation": Commands.get_command_invocation,
+    "ListCommands": Commands.list_commands,
+    "ListCommandInvocations": Commands.list_command_invocations,
 }
+
+
+def state_of(account: str, region: str) -> Commands:
+    key = (account, region)
+    if key not in STATES:
+        STATES[key] = Commands(account, region)
+    return STATES[key]
+
+
+def handle(action: str, body: dict, account: str = DEFAULT_ACCOUNT, region: str | None = None) -> dict:
+    """Serve one SSM call of `account` in `region` (the caller's, from its credentials: caller.py)."""
+    return HANDLERS[action](state_of(account, region or world().config.region), body)
 
 
 # ---- the shell: only ping -----------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ class World:
         self.config = config
         self._queue: list[tuple[float, int, Callable[[], None]]] = []
         self._counter = itertools.count()
+        self._ticking = False
+        self._due = 0.0
         # when each resource was created (eventual consistency) and when each instance became running (SSM)
         self.created_at: dict[str, float] = {}
         self.running_since: dict[str, float] = {}
@@ -38,13 +40,30 @@ class World:
             return
         heapq.heappush(self._queue, (self.now() + delay, next(self._counter), action))
 
+    def at(self, when: float, action: Callable[[], None], defer: bool = False) -> None:
+        """Run `action` at clock time `when` (world.now()); at once when that time has come, unless transitions are
+        being applied (tick), where it is queued so that it runs in time order with the others that are due.
+        `defer`: always queue it, so that it runs at the next request at the earliest."""
+        if when <= self.now() and not self._ticking and not defer:
+            action()
+            return
+        heapq.heappush(self._queue, (when, next(self._counter), action))
+
     def tick(self) -> None:
         """Apply every transition that is due. Called before each request is served: time passes between calls."""
         with LOCK:
             now = self.now()
-            while self._queue and self._queue[0][0] <= now:
-                _, _, action = heapq.heappop(self._queue)
-                action()
+            self._ticking = True
+            try:
+                while self._queue and self._queue[0][0] <= now:
+                    self._due, _, action = heapq.heappop(self._queue)
+                    action()
+            finally:
+                self._ticking = False
+
+    def event_time(self) -> float:
+        """When the transition being applied was due (tick runs it later, at the next request); else now."""
+        return self._due if self._ticking else self.now()
 
     def born(self, resource_id: str) -> None:
         self.created_at[resource_id] = self.now()

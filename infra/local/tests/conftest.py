@@ -100,10 +100,33 @@ class Lab:
                 PrivateDnsEnabled=private_dns)["VpcEndpoint"]["VpcEndpointId"])
         return self
 
+    def wait_endpoints(self, timeout: float = 60.0):
+        """Wait until the interface endpoints are available, as a client must before launching what needs them."""
+        def available():
+            found = self.ec2.describe_vpc_endpoints(VpcEndpointIds=self.endpoint_ids)["VpcEndpoints"]
+            return {e["State"].lower() for e in found} == {"available"}
+
+        wait_for(available, timeout=timeout, interval=0.05)
+        return self
+
     def instances(self, profile: bool = True):
         kwargs = {"IamInstanceProfile": {"Name": "lab"}} if profile else {}
-        a = self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
-                                   SubnetId=self.subnet_a, SecurityGroupIds=[self.sg_a], **kwargs)["Instances"][0]
+
+        def launch_a():
+            """Retry while EC2 does not see the new instance profile yet (IAM eventual consistency), as AWS
+            clients do (the Terraform AWS provider retries these messages)."""
+            try:
+                return self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                                              SubnetId=self.subnet_a, SecurityGroupIds=[self.sg_a],
+                                              **kwargs)["Instances"][0]
+            except self.ec2.exceptions.ClientError as err:
+                message = err.response["Error"].get("Message", "")
+                if err.response["Error"]["Code"] == "InvalidParameterValue" and (
+                        "Invalid IAM Instance Profile" in message or "has no associated IAM Roles" in message):
+                    return None
+                raise
+
+        a = wait_for(launch_a, timeout=30, interval=0.05)
         b = self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
                                    SubnetId=self.subnet_b, SecurityGroupIds=[self.sg_b0])["Instances"][0]
         self.instance_a, self.ip_a = a["InstanceId"], a["PrivateIpAddress"]

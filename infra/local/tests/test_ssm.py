@@ -11,6 +11,9 @@ def test_online_needs_profile_and_endpoints(aws):
     resources = {r["id"]: r for r in aws.get("/peerlab/resources")["resources"]}
     assert "no interface endpoint for com.amazonaws.us-east-1.ssm " in resources[lab.instance_a]["ssm"]
     lab.endpoints()
+    # A's agent failed its first ping and hibernates for 300 s (test_agent.py); an instance launched now is Online
+    assert lab.online() == []
+    lab.instances()
     assert lab.online() == [lab.instance_a]  # B has no instance profile
 
 
@@ -70,7 +73,8 @@ def test_command_reaches_only_the_named_instance(aws):
 def test_invocation_goes_missing_then_in_progress_then_done(start_local):
     # delivery 0.2 s, the ping 0.8 s: wide enough to see each state on a busy machine (endpoints take 18 s)
     aws = start_local("--profile", "realistic", "--time-scale", "0.2")
-    lab = Lab(aws).vpcs().profile().endpoints().instances()
+    # launch once the endpoints are available: earlier, the agent's first ping fails and it hibernates 300 s x 0.2
+    lab = Lab(aws).vpcs().profile().endpoints().wait_endpoints().instances()
     lab.peering()
     wait_for(lab.online, timeout=60, interval=0.2)
     sent = lab.ssm.send_command(InstanceIds=[lab.instance_a], DocumentName="AWS-RunShellScript",
