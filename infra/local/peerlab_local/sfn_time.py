@@ -15,7 +15,10 @@ converting the AWS seconds it is given into wall seconds with `wall(seconds)`:
   becomes one whose `sleep` scales. The random draw stays moto's; only its duration is scaled.
 - Task `TimeoutSeconds`/`TimeoutSecondsPath`: `ExecutionState._evaluate_with_timeout` waits on a `threading.Event`
   for the task; `execute_state`'s `threading` gets an `Event` whose `wait(timeout)` scales. The history still says
-  the definition's value (`timeoutInSeconds`).
+  the definition's value (`timeoutInSeconds`). Except for Lambda tasks: what a Lambda task's timeout bounds is the
+  function's run, and the functions run here in real time (the real binaries, not a model of them), so their
+  `TimeoutSeconds` is counted in real seconds. Scaled, a 60 s timeout at 0.02 would give a function 1.2 s,
+  failing on a loaded machine what AWS would not.
 - `HeartbeatSeconds` and the task timeout of `.waitForTaskToken` / activity tasks: `callback.py`'s `Event` scales.
 - The state machine's top-level `TimeoutSeconds` (execution TIMED_OUT): `Program.eval` joins its worker thread with
   that timeout; `program`'s `threading` gets a `Thread` whose `join(timeout)` scales.
@@ -68,11 +71,34 @@ def wall_timeout(seconds: float | None) -> float | None:
     return wall(seconds)
 
 
+_real_time = threading.local()  # set while a Lambda task's timeout is being waited for
+
+
 class ScaledEvent(threading.Event):
-    """threading.Event whose wait(timeout) takes a timeout in AWS seconds."""
+    """threading.Event whose wait(timeout) takes a timeout in AWS seconds (real seconds for a Lambda task)."""
 
     def wait(self, timeout: float | None = None) -> bool:
+        if getattr(_real_time, "on", False):
+            return super().wait(timeout)
         return super().wait(wall_timeout(timeout))
+
+
+LAMBDA_TASKS = ("StateTaskLambda", "StateTaskServiceLambda")
+
+
+def _lambda_timeouts_in_real_time(original):
+    """Wrap ExecutionState._evaluate_with_timeout: a Lambda task's TimeoutSeconds counts real seconds."""
+
+    def evaluate(self, env):
+        real = type(self).__name__ in LAMBDA_TASKS
+        _real_time.on = real
+        try:
+            return original(self, env)
+        finally:
+            _real_time.on = False
+
+    evaluate.peerlab_sfn_time = True
+    return evaluate
 
 
 class ScaledThread(threading.Thread):
@@ -158,7 +184,12 @@ def install() -> None:
     for module, name in ((retrier_decl, "time"), (execute_state, "threading"), (program, "threading"),
                          (callback, "Event")):
         _require(module, name)
-    _require(_require(execute_state, "ExecutionState"), "_evaluate_with_timeout")
+    execution_state = _require(execute_state, "ExecutionState")
+    _require(execution_state, "_evaluate_with_timeout")
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
+    _require(state_task_lambda, LAMBDA_TASKS[0])
+    _require(state_task_service_lambda, LAMBDA_TASKS[1])
     _require(_require(program, "Program"), "eval")
     response_cls = _require(responses, "StepFunctionResponse")
     _require(response_cls, "describe_execution")
@@ -167,6 +198,7 @@ def install() -> None:
     timestamp_cls._get_wait_seconds = _utc_wait_seconds(timestamp_cls._get_wait_seconds)  # TimestampPath inherits
     retrier_decl.time = _module_like(time, sleep=lambda seconds: time.sleep(wall(seconds)))
     execute_state.threading = _module_like(threading, Event=ScaledEvent)
+    execution_state._evaluate_with_timeout = _lambda_timeouts_in_real_time(execution_state._evaluate_with_timeout)
     program.threading = _module_like(threading, Thread=ScaledThread)
     callback.Event = ScaledEvent
     response_cls.describe_execution = _stop_date_when_timed_out(response_cls.describe_execution)

@@ -219,3 +219,17 @@ def test_install_fails_loudly_when_moto_lacks_what_it_wraps(monkeypatch):
     monkeypatch.setattr(sfn_time, "_installed", False)
     with pytest.raises(sfn_time.MotoChanged, match="WaitFunction has no '_wait_interval'"):
         sfn_time.install()
+
+
+def test_a_lambda_tasks_timeout_counts_real_seconds(realistic):
+    # A Lambda task's TimeoutSeconds bounds the function's run, which here is real: 1 s scaled at 0.01 would be
+    # 10 ms, failing any function; counted in real seconds, a function that answers within it succeeds.
+    # (The function does not exist: Lambda answers at once with ResourceNotFoundException, a Lambda error,
+    # not a States.Timeout.)
+    definition = {"StartAt": "Call", "States": {"Call": {
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 1,
+        "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:missing", "Payload": {}},
+        "End": True}}}
+    done, events = run(realistic, definition)
+    assert done["status"] == "FAILED"
+    assert done["error"] != "States.Timeout", done
