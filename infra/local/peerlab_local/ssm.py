@@ -151,7 +151,7 @@ def status(instance: Instance) -> tuple[bool, str]:
         if problem:
             return False, problem
     since = w.running_since.get(instance.id)
-    if since is None or w.now() - since < w.config.delay("ssm_registration"):
+    if since is None or w.now() - since < w.config.delay("ssm_registration", key=instance.id):
         return False, "SSM Agent is still registering"
     return True, "Online"
 
@@ -217,7 +217,7 @@ class Commands:
         invocations = {}
         for instance_id in instance_ids:
             stdout, stderr, code, duration = run_script(by_id[instance_id], commands)
-            visible = w.now() + w.config.delay("command_delivery")
+            visible = w.now() + w.config.delay("command_delivery", key=f"{command_id}:{instance_id}")
             invocations[instance_id] = {
                 "visible_at": visible,
                 "done_at": visible + w.config.simulated(duration),

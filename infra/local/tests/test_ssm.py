@@ -68,8 +68,9 @@ def test_command_reaches_only_the_named_instance(aws):
 
 
 def test_invocation_goes_missing_then_in_progress_then_done(start_local):
-    # delivery 0.2 s, the ping 0.8 s: wide enough to see each state on a busy machine (endpoints take 18 s)
-    aws = start_local("--profile", "realistic", "--time-scale", "0.2")
+    # delivery 0.2 s, the ping 0.8 s: wide enough to see each state on a busy machine (endpoints take 18 s; medians:
+    # a drawn endpoint or registration time in its tail would outlast the 60 s wait below)
+    aws = start_local("--profile", "realistic", "--time-scale", "0.2", "--median-delays")
     lab = Lab(aws).vpcs().profile().endpoints().instances()
     lab.peering()
     wait_for(lab.online, timeout=60, interval=0.2)
