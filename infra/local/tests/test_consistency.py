@@ -46,6 +46,8 @@ def test_vpc_not_found_by_id_and_unlisted_then_visible_with_what_aws_creates_wit
     assert code(ec2.create_security_group, VpcId=vpc, GroupName="g", Description="g") == "InvalidVpcID.NotFound"
     assert code(ec2.modify_vpc_attribute, VpcId=vpc, EnableDnsSupport={"Value": True}) == "InvalidVpcID.NotFound"
     assert code(ec2.create_tags, Resources=[vpc], Tags=[{"Key": "k", "Value": "v"}]) == "InvalidVpcID.NotFound"
+    default_vpc = ec2.describe_vpcs(Filters=[{"Name": "is-default", "Values": ["true"]}])["Vpcs"][0]["VpcId"]
+    assert code(ec2.create_vpc_peering_connection, VpcId=default_vpc, PeerVpcId=vpc) == "InvalidVpcID.NotFound"
     err = None
     try:
         ec2.describe_vpcs(VpcIds=[vpc])
@@ -101,6 +103,8 @@ def test_subnet_group_route_table_acl_not_found_then_usable(fixed):
     assert code(ec2.create_network_acl_entry, NetworkAclId=acl, RuleNumber=100, Protocol="-1", RuleAction="allow",
                 Egress=False, CidrBlock="0.0.0.0/0") == "InvalidNetworkAclID.NotFound"
     assert code(ec2.delete_security_group, GroupId=sg) == "InvalidGroup.NotFound"
+    assert code(ec2.create_vpc_endpoint, VpcId=vpc, ServiceName=f"com.amazonaws.{REGION}.ssm",
+                VpcEndpointType="Interface", SubnetIds=[subnet]) == "InvalidSubnetID.NotFound"
     by_vpc = [{"Name": "vpc-id", "Values": [vpc]}]
     assert ec2.describe_subnets(Filters=by_vpc)["Subnets"] == []
     assert ids(ec2.describe_security_groups(Filters=by_vpc)["SecurityGroups"], "GroupId") == {default_sg["GroupId"]}
@@ -166,6 +170,8 @@ def test_endpoint_instance_peering_not_found_then_usable(fixed):
     assert listed == [instance]
     assert ids(ec2.describe_vpc_peering_connections(Filters=[{"Name": "requester-vpc-info.vpc-id", "Values": [vpc]}])[
         "VpcPeeringConnections"], "VpcPeeringConnectionId") == {pcx}
+    sg3 = ec2.create_security_group(VpcId=vpc, GroupName="g3", Description="g3")["GroupId"]
+    assert code(ec2.modify_instance_attribute, InstanceId=instance, Groups=[sg, sg3]) == "InvalidGroup.NotFound"
     ec2.modify_instance_attribute(InstanceId=instance, Groups=[sg, sg2])
     ec2.describe_vpc_endpoints(VpcEndpointIds=[endpoint])
     ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pcx)
