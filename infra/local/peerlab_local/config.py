@@ -1,7 +1,8 @@
 """Profiles: how long each asynchronous AWS state lasts, in seconds, before --time-scale.
 
-The `realistic` figures are typical values observed for these resources, rounded; AWS documents none of them as a
-guarantee (sources in infra/local/README.md). `instant` makes every transition immediate, for fast tests.
+The `realistic` figures are medians; each has a p99 (delays.TAILS) and every resource draws its own value from the
+distribution fitted to the two (delays.py), reproducibly from --seed and the resource id. AWS documents none of them
+as a guarantee (sources in delays.py and infra/local/README.md). `instant` makes every transition immediate.
 """
 
 from __future__ import annotations
@@ -9,18 +10,22 @@ from __future__ import annotations
 import argparse
 import dataclasses
 
+from . import delays as _delays
+
 REALISTIC = {
-    # EC2 instance pending -> running: t3 instances with an EBS-backed AL2023 AMI are usually running in 10-20 s.
+    # EC2 instance pending -> running. median 15 s, p99 60 s: measured 4.9 s (c5.xlarge) and 16.4-16.6 s (t3, m7i);
+    # launches reported bimodal up to ~80 s (delays.TAILS has the sources).
     "instance_pending": 15.0,
-    # shutting-down -> terminated: typically 30-60 s for EBS-backed instances.
+    # shutting-down -> terminated. median 40 s (no measurement found: judgement), p99 180 s: AWS calls "longer than
+    # a few minutes" delayed.
     "instance_shutting_down": 40.0,
-    # VPC peering initiating-request -> pending-acceptance: a second or two in the same region.
+    # VPC peering initiating-request -> pending-acceptance. median 2 s, p99 10 s (judgement; Terraform waits 1 min).
     "peering_initiating": 2.0,
-    # provisioning -> active after AcceptVpcPeeringConnection.
+    # provisioning -> active after AcceptVpcPeeringConnection. median 5 s, p99 20 s (judgement; Terraform: 1 min).
     "peering_provisioning": 5.0,
-    # Interface endpoint pending -> available: one to two minutes.
+    # Interface endpoint pending -> available. median 90 s, p99 300 s: 120-150 s observed; Terraform waits 10 min.
     "endpoint_pending": 90.0,
-    # deleting -> deleted for an interface endpoint.
+    # deleting -> deleted for an interface endpoint. median 30 s, p99 180 s (judgement; Terraform waits 10 min).
     "endpoint_deleting": 30.0,
     # SSM Agent start: from `running` until the agent's first health ping (UpdateInstanceInformation), which makes
     # the instance Online when it succeeds (a failed one makes the agent hibernate: agent.py). Median 20 s; no
@@ -33,12 +38,15 @@ REALISTIC = {
     # (InvalidParameterValue) this long. Median 10 s: "IAM instance profiles can take ~10 seconds to propagate"
     # (the Terraform AWS provider's aws_instance retry comment, citing the EC2 user guide's IAM roles page); the
     # provider retries for up to 2 min (internal/service/ec2 consts.go iamPropagationTimeout "settled on 2 minutes"),
-    # the IAM user guide ("Changes that I make are not always immediately visible") gives no figure. p99 unknown.
+    # the IAM user guide ("Changes that I make are not always immediately visible") gives no figure. p99 60 s
+    # (delays.TAILS).
     "instance_profile_propagation": 10.0,
-    # GetCommandInvocation answers InvocationDoesNotExist this long after SendCommand.
+    # GetCommandInvocation answers InvocationDoesNotExist this long after SendCommand. median 1 s, p99 5 s.
     "command_delivery": 1.0,
-    # Eventual consistency: a just-created peering connection or instance is NotFound this long.
-    "consistency_window": 2.0,
+    # Eventual consistency: a just-created VPC, subnet, group, route table, network ACL, endpoint, instance or
+    # peering answers Invalid...ID.NotFound this long. median 1 s, p99 5 s: AWS gives no figure (EC2 Developer
+    # Guide, "Eventual consistency"); Terraform retries find-after-create up to 5 min (ec2PropagationTimeout).
+    "consistency_window": 1.0,
 }
 
 INSTANT = {name: 0.0 for name in REALISTIC}
@@ -58,13 +66,32 @@ class Config:
     log_dir: str | None = None
     region: str = "us-east-1"
     ec2_rate_limits: bool = False  # AWS's EC2 token buckets (limits.py)
+    median_delays: bool = False  # every resource takes each delay's median (no per-resource draw)
 
     def delay(self, name: str, key: str = "") -> float:
-        """Seconds that the named asynchronous state lasts under this configuration (`key`: the resource's id, for
-        per-resource distributions; ignored for now)."""
+        """Seconds (scaled) that the named asynchronous state lasts for resource `key`: the median when `key` is ""
+        (or with --median-delays), else that resource's own draw from the delay's distribution (delays.py), the
+        same for the whole run and for every run with the same --seed."""
         if name == "consistency_window" and self.consistency_window is not None:
             return self.consistency_window
-        return PROFILES[self.profile][name] * self.time_scale
+        median = PROFILES[self.profile][name]
+        if not key or self.median_delays or median <= 0:
+            return median * self.time_scale
+        return _delays.draw(median, _delays.tail(name, median).p99, self.seed, name, key) * self.time_scale
+
+    def distribution(self, name: str) -> dict:
+        """median, p99 (unscaled and scaled) and basis of a named delay under this configuration."""
+        median = PROFILES[self.profile][name]
+        tail = _delays.tail(name, REALISTIC[name])
+        p99 = tail.p99 if median > 0 else 0.0
+        data = {"median": median, "p99": p99, "median_scaled": median * self.time_scale,
+                "p99_scaled": p99 * self.time_scale, "basis": tail.basis}
+        if name == "consistency_window" and self.consistency_window is not None:
+            data.update(median_scaled=self.consistency_window, p99_scaled=self.consistency_window,
+                        fixed="--consistency-window (not scaled)")
+        elif self.median_delays:
+            data.update(p99_scaled=data["median_scaled"], fixed="--median-delays")
+        return data
 
     def agent_seconds(self, seconds: float) -> float:
         """Seconds of the SSM Agent's own timers (hibernation pings): behaviour of the software on the instance, not an
@@ -122,9 +149,13 @@ def parser() -> argparse.ArgumentParser:
                    help="multiply the profile's delays by this (default 1.0)")
     p.add_argument("--fault-rate", type=_rate, default=0.0,
                    help="probability that an EC2/SSM call or a Lambda invoke is throttled (default 0)")
-    p.add_argument("--seed", type=int, default=0, help="seed for fault injection (default 0)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed for fault injection and for each resource's draw of the delays (default 0)")
     p.add_argument("--consistency-window", type=_non_negative(float, "--consistency-window"), default=None,
-                   help="seconds a new peering/instance answers NotFound (default: the profile's, scaled)")
+                   help="seconds every new resource answers NotFound, for every kind (default: drawn per resource "
+                        "from the profile's distribution, scaled)")
+    p.add_argument("--median-delays", action="store_true",
+                   help="every resource takes the median of each delay instead of its own draw (default off)")
     p.add_argument("--lambda-dir", default=None,
                    help="folder with the function executables, one per function name (default: $PEERLAB_LAMBDA_DIR)")
     p.add_argument("--log-dir", default=None, help="folder for function logs (default: a temporary folder)")

@@ -80,7 +80,7 @@ def _run_instances(original, backend, image_id, count, user_data, security_group
                 w.running_since[instance.id] = w.now()
                 agent.on_running(instance)  # its SSM Agent boots and pings (agent.py)
 
-        w.after("instance_pending", become_running)
+        w.after("instance_pending", become_running, key=instance.id)
     return reservation
 
 
@@ -93,9 +93,9 @@ def _terminate(original, instance):
             instance.ec2_backend.enis.pop(nic.id, None)
     w = world()
     w.running_since.pop(instance.id, None)
-    if w.config.delay("instance_shutting_down") > 0:
+    if w.config.delay("instance_shutting_down", key=instance.id) > 0:
         _set_instance_state(instance, "shutting-down", 32)
-        w.after("instance_shutting_down", lambda: _set_instance_state(instance, "terminated", 48))
+        w.after("instance_shutting_down", lambda: _set_instance_state(instance, "terminated", 48), key=instance.id)
     return previous
 
 
@@ -127,14 +127,14 @@ def _create_peering(original, backend, vpc, peer_vpc, tags=None):
     pcx = original(backend, vpc, peer_vpc, tags)
     w = world()
     w.born(pcx.id)
-    if w.config.delay("peering_initiating") > 0:
+    if w.config.delay("peering_initiating", key=pcx.id) > 0:
         pcx._status.initiating()
 
         def pending():
             if pcx._status.code == "initiating-request":
                 pcx._status.pending()
 
-        w.after("peering_initiating", pending)
+        w.after("peering_initiating", pending, key=pcx.id)
     return pcx
 
 
@@ -142,14 +142,14 @@ def _create_peering(original, backend, vpc, peer_vpc, tags=None):
 def _accept_peering(original, backend, vpc_pcx_id):
     pcx = original(backend, vpc_pcx_id)  # validates the transition, sets active
     w = world()
-    if w.config.delay("peering_provisioning") > 0:
+    if w.config.delay("peering_provisioning", key=pcx.id) > 0:
         pcx._status.code, pcx._status.message = "provisioning", "Provisioning"
 
         def active():
             if pcx._status.code == "provisioning":
                 pcx._status.accept()
 
-        w.after("peering_provisioning", active)
+        w.after("peering_provisioning", active, key=pcx.id)
     return pcx
 
 
@@ -173,14 +173,14 @@ def _create_endpoint(original, backend, *args, **kwargs):
                 if entry.get("Primary"):
                     entry["PrivateIpAddress"] = eni.private_ip_address
     w = world()
-    if w.config.delay("endpoint_pending") > 0:
+    if w.config.delay("endpoint_pending", key=endpoint.id) > 0:
         endpoint.state = "pending"
 
         def available():
             if endpoint.state == "pending":
                 endpoint.state = "available"
 
-        w.after("endpoint_pending", available)
+        w.after("endpoint_pending", available, key=endpoint.id)
     return endpoint
 
 
@@ -204,10 +204,10 @@ def _delete_endpoints(original, backend, vpce_ids=None):
             continue
         if endpoint.state == "deleting":
             continue
-        if w.config.delay("endpoint_deleting") > 0:
+        if w.config.delay("endpoint_deleting", key=vpce_id) > 0:
             endpoint.state = "deleting"
             # its network interfaces stay until the deletion completes, so the subnet stays in use meanwhile
-            w.after("endpoint_deleting", lambda vpce_id=vpce_id: original(backend, [vpce_id]))
+            w.after("endpoint_deleting", lambda vpce_id=vpce_id: original(backend, [vpce_id]), key=vpce_id)
         else:
             original(backend, [vpce_id])
     return None

@@ -3,6 +3,7 @@ SSM Run Command and an inventory of live resources (GET /peerlab/resources)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import json
@@ -12,32 +13,12 @@ import urllib.parse
 import uuid
 from collections import Counter
 
-from . import caller, inventory, limits, sfn_time, ssm
+from . import caller, consistency, inventory, limits, sfn_time, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 
 CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
 ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
-
-# EC2 actions that AWS may answer NotFound for a resource created a moment ago (eventual consistency), by the
-# query parameters that name it.
-CONSISTENCY = {
-    "DescribeVpcPeeringConnections": "VpcPeeringConnectionId",
-    "AcceptVpcPeeringConnection": "VpcPeeringConnectionId",
-    "RejectVpcPeeringConnection": "VpcPeeringConnectionId",
-    "DeleteVpcPeeringConnection": "VpcPeeringConnectionId",
-    "CreateRoute": "VpcPeeringConnectionId",
-    "ReplaceRoute": "VpcPeeringConnectionId",
-    "DescribeInstances": "InstanceId",
-    "DescribeInstanceStatus": "InstanceId",
-    "ModifyInstanceAttribute": "InstanceId",
-    "TerminateInstances": "InstanceId",
-    "CreateTags": "ResourceId",
-}
-NOT_FOUND = {
-    "pcx-": ("InvalidVpcPeeringConnectionID.NotFound", "The vpcPeeringConnection ID '{}' does not exist"),
-    "i-": ("InvalidInstanceID.NotFound", "The instance ID '{}' does not exist"),
-}
 
 
 def ec2_error(code: str, message: str, status: int = 400):
@@ -81,6 +62,7 @@ class Middleware:
         self.app = app
         cfg = world().config
         self.faults = Faults(cfg.fault_rate, cfg.seed)
+        consistency.install()
         self.limits = limits.RateLimits(cfg.ec2_rate_limits)
         self.calls = limits.Calls()
 
@@ -101,18 +83,25 @@ class Middleware:
         if service == "ssm" and action in ssm.HANDLERS:
             return self._respond(start_response, *self._ssm(action, body, caller.account_of(environ),
                                                             caller.region_of(environ, world().config.region)))
-        if service == "ec2" and action in CONSISTENCY:
-            refused = self._too_new(action, params)
+        rewrite = None
+        if service == "ec2" and not consistency.internal(key.group(1) if key else None):
+            # eventual consistency (consistency.py): ids not propagated yet are NotFound, listings leave them out
+            refused = consistency.refusal(action, params)
             if refused:
-                return self._respond(start_response, *refused)
+                return self._respond(start_response, *ec2_error(*refused))
+            if action == "DeleteVpcEndpoints":
+                kept, too_new = consistency.split_endpoint_deletion(params)
+                if too_new:
+                    return self._respond(start_response, *self._delete_endpoints(environ, kept, too_new))
+            rewrite = functools.partial(consistency.filter_listing, action)
         if service in ("ec2", "ssm"):
             with LOCK:
-                return self._buffered(environ, start_response)
+                return self._buffered(environ, start_response, rewrite)
         return self.app(environ, start_response)
 
     # ---- helpers ------------------------------------------------------------------------------------------
 
-    def _buffered(self, environ, start_response):
+    def _buffered(self, environ, start_response, rewrite=None):
         # consume the response inside the lock: moto renders lazily
         captured = {}
 
@@ -121,8 +110,25 @@ class Middleware:
             return lambda data: None
 
         chunks = b"".join(self.app(environ, capture))
-        start_response(captured["status"], captured["headers"])
+        headers = captured["headers"]
+        if rewrite is not None and captured["status"].startswith("200"):
+            changed = rewrite(chunks)
+            if changed is not None:
+                chunks = changed
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                headers.append(("Content-Length", str(len(chunks))))
+        start_response(captured["status"], headers)
         return [chunks]
+
+    def _delete_endpoints(self, environ, kept: dict, too_new: list[str]):
+        """DeleteVpcEndpoints naming endpoints not propagated yet: the others are deleted, those are reported in
+        `unsuccessful` with InvalidVpcEndpointId.NotFound, as AWS does for a bulk request."""
+        if any(name.startswith("VpcEndpointId.") for name in kept):
+            body = consistency.encode(kept)
+            environ = dict(environ, QUERY_STRING="", CONTENT_LENGTH=str(len(body)), **{"wsgi.input": io.BytesIO(body)})
+            with LOCK:
+                self._buffered(environ, lambda status, headers, exc_info=None: None)
+        return 200, {"Content-Type": "text/xml;charset=UTF-8"}, consistency.endpoint_deletion_response(too_new)
 
     @staticmethod
     def _body(environ) -> bytes:
@@ -176,19 +182,6 @@ class Middleware:
             return json_error("SerializationException", "the request body is not JSON")
         return 200, {"Content-Type": "application/x-amz-json-1.1"}, json.dumps(result).encode()
 
-    @staticmethod
-    def _too_new(action: str, params):
-        prefix = CONSISTENCY[action]
-        w = world()
-        for key, values in params.items():
-            if key == prefix or key.startswith(prefix + "."):
-                for value in values:
-                    if w.too_new(value):
-                        for id_prefix, (code, message) in NOT_FOUND.items():
-                            if value.startswith(id_prefix):
-                                return ec2_error(code, message.format(value))
-        return None
-
     def _own(self, path: str, environ):
         if path == "/peerlab/health":
             return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
@@ -211,7 +204,10 @@ class Middleware:
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
                     "seed": cfg.seed, "region": cfg.region,
-                    "delays": {name: cfg.delay(name) for name in REALISTIC}}
+                    "delays": {name: cfg.delay(name) for name in REALISTIC},  # scaled medians (compatibility)
+                    # per name: median and p99, unscaled and scaled, and the basis (delays.py)
+                    "distributions": {name: cfg.distribution(name) for name in REALISTIC},
+                    "median_delays": cfg.median_delays}
             # Wait/Retry/timeouts of Step Functions last AWS seconds x this (sfn_time.py); 1.0 is real time
             data["stepfunctions_time_scale"] = cfg.time_scale if sfn_time.installed() else 1.0
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()

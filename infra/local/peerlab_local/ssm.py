@@ -231,7 +231,7 @@ class Commands:
         invocations = {}
         for instance_id in instance_ids:
             stdout, stderr, code, duration = run_script(by_id[instance_id], commands)
-            visible = w.now() + w.config.delay("command_delivery")
+            visible = w.now() + w.config.delay("command_delivery", key=f"{command_id}:{instance_id}")
             invocations[instance_id] = {
                 "visible_at": visible,
                 "done_at": visible + w.config.simulated(duration),

@@ -26,15 +26,17 @@ class World:
         self._due = 0.0
         # when each resource was created (eventual consistency) and when each instance became running (SSM)
         self.created_at: dict[str, float] = {}
+        self.visible_at: dict[str, float] = {}  # when each new resource becomes visible to clients
         self.running_since: dict[str, float] = {}
 
     @staticmethod
     def now() -> float:
         return time.monotonic()
 
-    def after(self, delay_name: str, action: Callable[[], None]) -> None:
-        """Run `action` once the profile's `delay_name` has passed; at once when that delay is zero."""
-        delay = self.config.delay(delay_name)
+    def after(self, delay_name: str, action: Callable[[], None], key: str = "") -> None:
+        """Run `action` once the profile's `delay_name` has passed for resource `key` (its own draw; the median
+        when `key` is ""); at once when that delay is zero."""
+        delay = self.config.delay(delay_name, key=key)
         if delay <= 0:
             action()
             return
@@ -65,13 +67,26 @@ class World:
         """When the transition being applied was due (tick runs it later, at the next request); else now."""
         return self._due if self._ticking else self.now()
 
-    def born(self, resource_id: str) -> None:
-        self.created_at[resource_id] = self.now()
+    def born(self, resource_id: str, like: str | None = None) -> None:
+        """A resource was just created: it stays invisible to clients for its own consistency window (drawn for
+        its id), or exactly as long as resource `like` (what AWS creates with a VPC is born with the VPC).
+        A resource already known keeps its window (a ClientToken retry returns the original)."""
+        if resource_id in self.visible_at:
+            return
+        now = self.now()
+        if like is not None:
+            if like not in self.visible_at:
+                return
+            self.created_at[resource_id] = self.created_at[like]
+            self.visible_at[resource_id] = self.visible_at[like]
+            return
+        self.created_at[resource_id] = now
+        self.visible_at[resource_id] = now + self.config.delay("consistency_window", key=resource_id)
 
     def too_new(self, resource_id: str) -> bool:
         """True while a just-created resource is still invisible to other API calls (eventual consistency)."""
-        created = self.created_at.get(resource_id)
-        return created is not None and self.now() - created < self.config.delay("consistency_window")
+        visible = self.visible_at.get(resource_id)
+        return visible is not None and self.now() < visible
 
 
 _world: World | None = None

@@ -54,23 +54,56 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
         time.sleep(interval)
 
 
+# What EC2 answers for an id that has not propagated yet (eventual consistency; peerlab_local/consistency.py).
+NOT_FOUND = {"InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound",
+             "InvalidRouteTableID.NotFound", "InvalidNetworkAclID.NotFound", "InvalidVpcEndpointId.NotFound",
+             "InvalidInstanceID.NotFound", "InvalidVpcPeeringConnectionID.NotFound"}
+
+
+class Patient:
+    """An EC2 client that retries a call answered Invalid...ID.NotFound with backoff (0.05 s doubling to 1 s, for up
+    to `timeout` s), as AWS's "Eventual consistency" guide tells clients to: a refused call changed nothing."""
+
+    def __init__(self, client, timeout: float = 30.0):
+        self._client, self._timeout = client, timeout
+
+    def __getattr__(self, name):
+        method = getattr(self._client, name)
+        if not callable(method):
+            return method
+
+        def call(*args, **kwargs):
+            deadline, pause = time.monotonic() + self._timeout, 0.05
+            while True:
+                try:
+                    return method(*args, **kwargs)
+                except self._client.exceptions.ClientError as err:
+                    if err.response["Error"]["Code"] not in NOT_FOUND or time.monotonic() > deadline:
+                        raise
+                time.sleep(pause)
+                pause = min(pause * 2, 1.0)
+
+        return call
+
+
 class Lab:
     """The tutorial's two VPCs built with plain boto3 calls, step by step, for the local AWS's own tests."""
 
     def __init__(self, aws: LocalAws):
         self.aws = aws
-        self.ec2 = aws.client("ec2")
+        self.ec2 = aws.client("ec2")  # answers what AWS answers, NotFound included (tests observe it)
+        self.api = Patient(self.ec2)  # what the builders below use: retries NotFound, as an AWS client must
         self.ssm = aws.client("ssm")
         self.iam = aws.client("iam")
 
     def vpcs(self):
-        self.vpc_a = self.ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
-        self.vpc_b = self.ec2.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-        self.subnet_a = self.ec2.create_subnet(VpcId=self.vpc_a, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        self.subnet_b = self.ec2.create_subnet(VpcId=self.vpc_b, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
-        self.sg_a = self.ec2.create_security_group(VpcId=self.vpc_a, GroupName="InstanceA",
+        self.vpc_a = self.api.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+        self.vpc_b = self.api.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
+        self.subnet_a = self.api.create_subnet(VpcId=self.vpc_a, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+        self.subnet_b = self.api.create_subnet(VpcId=self.vpc_b, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+        self.sg_a = self.api.create_security_group(VpcId=self.vpc_a, GroupName="InstanceA",
                                                    Description="A")["GroupId"]
-        self.sg_b0 = self.ec2.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB0",
+        self.sg_b0 = self.api.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB0",
                                                     Description="B")["GroupId"]
         return self
 
@@ -86,15 +119,15 @@ class Lab:
 
     def endpoints(self, services=("ssm", "ssmmessages"), private_dns=True, https_open=True):
         for attr in ("EnableDnsSupport", "EnableDnsHostnames"):
-            self.ec2.modify_vpc_attribute(VpcId=self.vpc_a, **{attr: {"Value": True}})
-        self.sg_endpoint = self.ec2.create_security_group(VpcId=self.vpc_a, GroupName="endpoints",
+            self.api.modify_vpc_attribute(VpcId=self.vpc_a, **{attr: {"Value": True}})
+        self.sg_endpoint = self.api.create_security_group(VpcId=self.vpc_a, GroupName="endpoints",
                                                           Description="HTTPS from the VPC")["GroupId"]
         if https_open:
-            self.ec2.authorize_security_group_ingress(GroupId=self.sg_endpoint, IpPermissions=[
+            self.api.authorize_security_group_ingress(GroupId=self.sg_endpoint, IpPermissions=[
                 {"IpProtocol": "tcp", "FromPort": 443, "ToPort": 443, "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
         self.endpoint_ids = []
         for service in services:
-            self.endpoint_ids.append(self.ec2.create_vpc_endpoint(
+            self.endpoint_ids.append(self.api.create_vpc_endpoint(
                 VpcId=self.vpc_a, ServiceName=f"com.amazonaws.{REGION}.{service}", VpcEndpointType="Interface",
                 SubnetIds=[self.subnet_a], SecurityGroupIds=[self.sg_endpoint],
                 PrivateDnsEnabled=private_dns)["VpcEndpoint"]["VpcEndpointId"])
@@ -116,7 +149,7 @@ class Lab:
             """Retry while EC2 does not see the new instance profile yet (IAM eventual consistency), as AWS
             clients do (the Terraform AWS provider retries these messages)."""
             try:
-                return self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                return self.api.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
                                               SubnetId=self.subnet_a, SecurityGroupIds=[self.sg_a],
                                               **kwargs)["Instances"][0]
             except self.ec2.exceptions.ClientError as err:
@@ -127,14 +160,14 @@ class Lab:
                 raise
 
         a = wait_for(launch_a, timeout=30, interval=0.05)
-        b = self.ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+        b = self.api.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
                                    SubnetId=self.subnet_b, SecurityGroupIds=[self.sg_b0])["Instances"][0]
         self.instance_a, self.ip_a = a["InstanceId"], a["PrivateIpAddress"]
         self.instance_b, self.ip_b = b["InstanceId"], b["PrivateIpAddress"]
         return self
 
     def peering(self, accept: bool = True):
-        self.pcx = self.ec2.create_vpc_peering_connection(VpcId=self.vpc_a, PeerVpcId=self.vpc_b)[
+        self.pcx = self.api.create_vpc_peering_connection(VpcId=self.vpc_a, PeerVpcId=self.vpc_b)[
             "VpcPeeringConnection"]["VpcPeeringConnectionId"]
         if accept:
             self.accept()
@@ -144,7 +177,7 @@ class Lab:
         """Accept as a client must on AWS: a new peering can be NotFound, then initiating, for a moment."""
         def accepted():
             try:
-                self.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=self.pcx)
+                self.api.accept_vpc_peering_connection(VpcPeeringConnectionId=self.pcx)
                 return True
             except self.ec2.exceptions.ClientError as err:
                 if err.response["Error"]["Code"] in ("InvalidVpcPeeringConnectionID.NotFound",
@@ -155,28 +188,31 @@ class Lab:
         wait_for(accepted)
 
     def main_table(self, vpc: str) -> str:
-        tables = self.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
-                                                         {"Name": "association.main", "Values": ["true"]}])
-        return tables["RouteTables"][0]["RouteTableId"]
+        def main():  # born with its VPC: not listed until the VPC has propagated
+            return self.api.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [vpc]},
+                                                           {"Name": "association.main", "Values": ["true"]}])[
+                "RouteTables"]
+
+        return wait_for(main, timeout=30)[0]["RouteTableId"]
 
     def routes(self, a_to_b: bool = True, b_to_a: bool = True):
         if a_to_b:
-            self.ec2.create_route(RouteTableId=self.main_table(self.vpc_a), DestinationCidrBlock="10.1.0.0/16",
+            self.api.create_route(RouteTableId=self.main_table(self.vpc_a), DestinationCidrBlock="10.1.0.0/16",
                                   VpcPeeringConnectionId=self.pcx)
         if b_to_a:
-            self.ec2.create_route(RouteTableId=self.main_table(self.vpc_b), DestinationCidrBlock="10.0.0.0/16",
+            self.api.create_route(RouteTableId=self.main_table(self.vpc_b), DestinationCidrBlock="10.0.0.0/16",
                                   VpcPeeringConnectionId=self.pcx)
         return self
 
     def open_b(self, protocol: str = "-1"):
         """The tutorial's step: group InstanceB admits A's group, attached to instance B."""
-        self.sg_b = self.ec2.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB",
+        self.sg_b = self.api.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB",
                                                    Description="from A")["GroupId"]
         perm = {"IpProtocol": protocol, "UserIdGroupPairs": [{"GroupId": self.sg_a}]}
         if protocol == "icmp":
             perm.update(FromPort=-1, ToPort=-1)
-        self.ec2.authorize_security_group_ingress(GroupId=self.sg_b, IpPermissions=[perm])
-        self.ec2.modify_instance_attribute(InstanceId=self.instance_b, Groups=[self.sg_b0, self.sg_b])
+        self.api.authorize_security_group_ingress(GroupId=self.sg_b, IpPermissions=[perm])
+        self.api.modify_instance_attribute(InstanceId=self.instance_b, Groups=[self.sg_b0, self.sg_b])
         return self
 
     def ping(self, target: str | None = None, command: str | None = None) -> dict:

@@ -71,8 +71,9 @@ def test_command_reaches_only_the_named_instance(aws):
 
 
 def test_invocation_goes_missing_then_in_progress_then_done(start_local):
-    # delivery 0.2 s, the ping 0.8 s: wide enough to see each state on a busy machine (endpoints take 18 s)
-    aws = start_local("--profile", "realistic", "--time-scale", "0.2")
+    # delivery 0.2 s, the ping 0.8 s: wide enough to see each state on a busy machine (endpoints take 18 s; medians:
+    # a drawn endpoint or agent-boot time in its tail would outlast the 60 s wait below)
+    aws = start_local("--profile", "realistic", "--time-scale", "0.2", "--median-delays")
     # launch once the endpoints are available: earlier, the agent's first ping fails and it hibernates 300 s x 0.2
     lab = Lab(aws).vpcs().profile().endpoints().wait_endpoints().instances()
     lab.peering()
