@@ -28,6 +28,10 @@ REALISTIC = {
     "command_delivery": 1.0,
     # Eventual consistency: a just-created peering connection or instance is NotFound this long.
     "consistency_window": 2.0,
+    # A peering request left pending-acceptance expires after 7 days (exact, documented: CreateVpcPeeringConnection
+    # API reference; VPC Peering Guide, "Accept or reject a VPC peering connection"). Not zeroed by `instant`:
+    # peering_rules.py skips the expiry there rather than expire every request at once.
+    "peering_expiry": 7 * 24 * 3600.0,
 }
 
 INSTANT = {name: 0.0 for name in REALISTIC}
