@@ -60,7 +60,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["MOTO_PORT"] = str(port)
     config = Config(port=port, profile=args.profile, time_scale=args.time_scale, fault_rate=args.fault_rate,
                     seed=args.seed, consistency_window=args.consistency_window, lambda_dir=args.lambda_dir,
-                    log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits)
+                    log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits,
+                    fault_kinds=args.fault_kinds)
     world_module.install(config)
 
     from . import ec2_patches, events, lambda_bridge

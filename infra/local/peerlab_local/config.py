@@ -51,6 +51,7 @@ class Config:
     log_dir: str | None = None
     region: str = "us-east-1"
     ec2_rate_limits: bool = False  # AWS's EC2 token buckets (limits.py)
+    fault_kinds: tuple[str, ...] | None = None  # --fault-kinds: which kinds --fault-rate may inject (None: all)
 
     def delay(self, name: str) -> float:
         """Seconds that the named asynchronous state lasts under this configuration."""
@@ -87,6 +88,15 @@ def _rate(text: str) -> float:
     return value
 
 
+def _fault_kinds(text: str):
+    from .faults import parse_kinds
+
+    try:
+        return parse_kinds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--fault-kinds: {err}") from None
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -110,6 +120,10 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--fault-rate", type=_rate, default=0.0,
                    help="probability that an EC2/SSM call or a Lambda invoke is throttled (default 0)")
     p.add_argument("--seed", type=int, default=0, help="seed for fault injection (default 0)")
+    p.add_argument("--fault-kinds", type=_fault_kinds, default=None,
+                   help="which faults --fault-rate injects: all (default), throttling, or a comma-separated list "
+                        "of RequestLimitExceeded, InternalError, InsufficientInstanceCapacity, ThrottlingException, "
+                        "TooManyRequestsException, ServiceException, Sandbox.Timedout, Lambda.Unknown")
     p.add_argument("--consistency-window", type=_non_negative(float, "--consistency-window"), default=None,
                    help="seconds a new peering/instance answers NotFound (default: the profile's, scaled)")
     p.add_argument("--lambda-dir", default=None,
