@@ -47,6 +47,10 @@ REALISTIC = {
     # peering answers Invalid...ID.NotFound this long. median 1 s, p99 5 s: AWS gives no figure (EC2 Developer
     # Guide, "Eventual consistency"); Terraform retries find-after-create up to 5 min (ec2PropagationTimeout).
     "consistency_window": 1.0,
+    # A peering request left pending-acceptance expires after 7 days (exact, documented: CreateVpcPeeringConnection
+    # API reference; VPC Peering Guide, "Accept or reject a VPC peering connection"). Not zeroed by `instant`:
+    # peering_rules.py skips the expiry there rather than expire every request at once.
+    "peering_expiry": 7 * 24 * 3600.0,
 }
 
 INSTANT = {name: 0.0 for name in REALISTIC}
@@ -67,6 +71,7 @@ class Config:
     region: str = "us-east-1"
     ec2_rate_limits: bool = False  # AWS's EC2 token buckets (limits.py)
     median_delays: bool = False  # every resource takes each delay's median (no per-resource draw)
+    fault_kinds: tuple[str, ...] | None = None  # --fault-kinds: which kinds --fault-rate may inject (None: all)
 
     def delay(self, name: str, key: str = "") -> float:
         """Seconds (scaled) that the named asynchronous state lasts for resource `key`: the median when `key` is ""
@@ -127,6 +132,15 @@ def _rate(text: str) -> float:
     return value
 
 
+def _fault_kinds(text: str):
+    from .faults import parse_kinds
+
+    try:
+        return parse_kinds(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--fault-kinds: {err}") from None
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -151,6 +165,10 @@ def parser() -> argparse.ArgumentParser:
                    help="probability that an EC2/SSM call or a Lambda invoke is throttled (default 0)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for fault injection and for each resource's draw of the delays (default 0)")
+    p.add_argument("--fault-kinds", type=_fault_kinds, default=None,
+                   help="which faults --fault-rate injects: all (default), throttling, or a comma-separated list "
+                        "of RequestLimitExceeded, InternalError, InsufficientInstanceCapacity, ThrottlingException, "
+                        "TooManyRequestsException, ServiceException, Sandbox.Timedout, Lambda.Unknown")
     p.add_argument("--consistency-window", type=_non_negative(float, "--consistency-window"), default=None,
                    help="seconds every new resource answers NotFound, for every kind (default: drawn per resource "
                         "from the profile's distribution, scaled)")

@@ -74,6 +74,9 @@ TAILS: dict[str, Tail] = {
     "instance_profile_propagation": Tail(60.0, "~10 s (Terraform aws_instance retry comment); Terraform retries up to "
                                                f"2 min ({TF}/consts.go iamPropagationTimeout); IAM UG gives no figure; "
                                                "p99: judgement"),
+    # exact, not a distribution: an unaccepted request expires after 7 days (CreateVpcPeeringConnection API reference)
+    "peering_expiry": Tail(7 * 24 * 3600.0, "documented: a request not accepted within 7 days expires "
+                                            "(CreateVpcPeeringConnection API reference); exact"),
     # median 1 s, p99 5 s. Judgement: the agent receives commands over its ssmmessages control channel (push).
     "command_delivery": Tail(5.0, "judgement: SSM Agent 3.3.40+ receives commands over the ssmmessages channel"),
     # median 1 s, p99 5 s. AWS gives no figure: "Eventual consistency in the Amazon EC2 API" (EC2 Developer Guide)

@@ -13,6 +13,7 @@ from moto.ec2.models import EC2Backend
 from moto.ec2.models.instances import Instance
 
 from . import agent
+from . import peering_rules  # noqa: F401  (blackhole routes, group references across VPCs: patched on import)
 from .world import world
 
 _original: dict[str, object] = {}
@@ -127,6 +128,10 @@ def _create_peering(original, backend, vpc, peer_vpc, tags=None):
     pcx = original(backend, vpc, peer_vpc, tags)
     w = world()
     w.born(pcx.id)
+    if peering_rules.overlapping(pcx):  # AWS: the request is made, then ends failed (peering_rules.py)
+        peering_rules.fail_overlapping(pcx)
+        return pcx
+    peering_rules.expire_unaccepted(pcx)  # AWS: an unaccepted request expires after 7 days
     if w.config.delay("peering_initiating", key=pcx.id) > 0:
         pcx._status.initiating()
 

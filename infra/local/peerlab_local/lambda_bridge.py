@@ -31,6 +31,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from moto.awslambda.models import LambdaFunction
 
+from . import faults
 from .world import world
 
 API = "/2018-06-01/runtime"
@@ -303,7 +304,17 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
 def _patched_invoke(self: LambdaFunction, body, request_headers, response_headers):
     if isinstance(body, str):
         body = body.encode()
+    fault = faults.take_deferred()  # --fault-rate drew Sandbox.Timedout or Lambda.Unknown for this invoke
+    started = time.monotonic()
     payload, error = invoke(self, body or b"{}")
+    if fault is not None:
+        # the function ran and its side effects stand; Lambda answers as if it was stopped at its timeout
+        timeout = float(self.timeout or 3)
+        remaining = started + world().config.simulated(timeout) - time.monotonic()
+        if remaining > 0:
+            time.sleep(remaining)
+        error = faults.function_error(fault, timeout)
+        payload = json.dumps(error).encode()
     if error is not None:
         # AWS: HTTP 200, X-Amz-Function-Error: Unhandled, body {"errorType","errorMessage"}; Step Functions then
         # names the failure after errorType, which is what the state machine's Retry/Catch match.
@@ -315,3 +326,6 @@ def _patched_invoke(self: LambdaFunction, body, request_headers, response_header
 
 def install() -> None:
     LambdaFunction.invoke = _patched_invoke
+    from . import sfn_lambda_errors
+
+    sfn_lambda_errors.install()

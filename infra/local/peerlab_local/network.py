@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from .peering_rules import BLACKHOLE_STATES
 from .world import all_ec2
 
 ICMP = "icmp"
@@ -125,6 +126,9 @@ def _routes_to(src: Endpoint, dst: Endpoint) -> tuple[bool, str]:
     pcx = route.vpc_pcx
     if pcx is None:
         return False, f"route table {table.id} sends {dst.ip} to {_describe_route(route)}, not to a peering connection"
+    if pcx._status.code in BLACKHOLE_STATES:  # DescribeRouteTables shows this route as blackhole
+        return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id} (route "
+                       f"{route.destination_cidr_block}, state blackhole): the peering is {pcx._status.code}")
     if pcx._status.code != "active":
         return False, f"route table {table.id} sends {dst.ip} to peering {pcx.id}, which is {pcx._status.code}, not active"
     other = pcx.peer_vpc if pcx.vpc.id == src.vpc.id else pcx.vpc

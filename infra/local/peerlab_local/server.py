@@ -4,16 +4,13 @@ SSM Run Command and an inventory of live resources (GET /peerlab/resources)."""
 from __future__ import annotations
 
 import functools
-import hashlib
 import io
 import json
 import re
-import threading
 import urllib.parse
 import uuid
-from collections import Counter
 
-from . import caller, consistency, inventory, limits, sfn_time, ssm
+from . import caller, consistency, faults, inventory, limits, sfn_time, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 
@@ -34,34 +31,11 @@ def json_error(code: str, message: str, status: int = 400):
                     "x-amzn-RequestId": str(uuid.uuid4())}, body
 
 
-class Faults:
-    """Throttling at a fixed rate, reproducible: call n of an action fails iff hash(seed, service, action, n) < rate."""
-
-    def __init__(self, rate: float, seed: int):
-        self.rate, self.seed = rate, seed
-        self.calls: Counter = Counter()
-        self.injected: Counter = Counter()
-        self._lock = threading.Lock()
-
-    def hit(self, service: str, action: str) -> bool:
-        if self.rate <= 0:
-            return False
-        with self._lock:
-            n = self.calls[(service, action)]
-            self.calls[(service, action)] += 1
-        digest = hashlib.sha256(f"{self.seed}:{service}:{action}:{n}".encode()).digest()
-        hit = int.from_bytes(digest[:8], "big") / 2**64 < self.rate
-        if hit:
-            with self._lock:
-                self.injected[f"{service}:{action}"] += 1
-        return hit
-
-
 class Middleware:
     def __init__(self, app):
         self.app = app
         cfg = world().config
-        self.faults = Faults(cfg.fault_rate, cfg.seed)
+        self.faults = faults.Faults(cfg.fault_rate, cfg.seed, cfg.fault_kinds)
         consistency.install()
         self.limits = limits.RateLimits(cfg.ec2_rate_limits)
         self.calls = limits.Calls()
@@ -77,9 +51,17 @@ class Middleware:
         self.calls.count(key.group(1) if key else "", service, action)
         if service == "ec2" and not self.limits.allow(action, params):
             return self._respond(start_response, *ec2_error("RequestLimitExceeded", "Request limit exceeded.", 503))
+        fault = None
         if service in ("ec2", "ssm") or (service == "lambda" and action == "Invoke"):
-            if self.faults.hit(service, action or "?"):
-                return self._respond(start_response, *self._throttle(service))
+            fault = self.faults.draw(service, action or "?")
+            if fault is not None and fault not in faults.DEFERRED:
+                return self._respond(start_response, *faults.response(fault, params, world().config.region))
+        if fault is not None:  # Sandbox.Timedout, Lambda.Unknown: the function runs, then its answer is the fault
+            faults.defer(fault)
+            try:
+                return self._buffered(environ, start_response)
+            finally:
+                faults.defer(None)
         if service == "ssm" and action in ssm.HANDLERS:
             return self._respond(start_response, *self._ssm(action, body, caller.account_of(environ),
                                                             caller.region_of(environ, world().config.region)))
@@ -160,16 +142,6 @@ class Middleware:
             action = (params.get("Action") or [""])[0]
         return service, action, params
 
-    def _throttle(self, service: str):
-        if service == "ec2":
-            return ec2_error("RequestLimitExceeded", "Request limit exceeded.", 503)
-        if service == "ssm":
-            return json_error("ThrottlingException", "Rate exceeded")
-        status, headers, _ = json_error("TooManyRequestsException", "Rate Exceeded.", 429)
-        body = json.dumps({"Type": "User", "message": "Rate Exceeded.",
-                           "Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"}).encode()
-        return status, dict(headers, **{"Content-Type": "application/json"}), body
-
     @staticmethod
     def _ssm(action: str, body: bytes, account: str, region: str):
         try:
@@ -193,8 +165,7 @@ class Middleware:
                                               tag=(query.get("tag") or [None])[0])
             return 200, {"Content-Type": "application/json"}, json.dumps(listing, indent=1).encode()
         if path == "/peerlab/faults":
-            data = {"rate": self.faults.rate, "seed": self.faults.seed,
-                    "injected": dict(self.faults.injected)}
+            data = self.faults.report()  # injected: faults by service:action; by_kind: and of which kind
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         if path == "/peerlab/calls":
             data = {"calls": self.calls.snapshot(), "throttled": dict(self.limits.throttled),
@@ -216,6 +187,6 @@ class Middleware:
     @staticmethod
     def _respond(start_response, status: int, headers: dict, body: bytes):
         reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
-                  503: "Service Unavailable"}.get(status, "")
+                  500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "")
         start_response(f"{status} {reason}", list(headers.items()) + [("Content-Length", str(len(body)))])
         return [body]

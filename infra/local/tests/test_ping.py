@@ -47,7 +47,9 @@ def test_fails_with_routes_but_no_security_group_rule(aws):
 
 def test_fails_when_peering_not_accepted(aws):
     lab = ready_lab(aws).peering(accept=False)
-    lab.routes().open_b()
+    # B admits A's VPC by CIDR: a group of a peer VPC can be named only over an active peering (peering_rules.py)
+    lab.routes().ec2.authorize_security_group_ingress(GroupId=lab.sg_b0, IpPermissions=[
+        {"IpProtocol": "-1", "IpRanges": [{"CidrIp": "10.0.0.0/16"}]}])
     result = lab.ping()
     assert stats(result) == (3, 0, 100)
     assert "pending-acceptance, not active" in result["StandardErrorContent"]
