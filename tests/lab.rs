@@ -157,8 +157,6 @@ async fn throttling_and_eventual_consistency_do_not_break_the_lab() {
         "0.1",
         "--seed",
         "3",
-        "--fault-kinds",
-        "throttling",
     ]);
     let machine = aws.deploy();
     let sfn = aws.sfn().await;
