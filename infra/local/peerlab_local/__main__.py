@@ -67,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     from .server import Middleware
 
     ec2_patches.install()
+    from . import zones
+
+    zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
     lambda_bridge.install()
     events.install()
     _sfn_calls_loopback()
