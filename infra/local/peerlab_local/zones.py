@@ -111,6 +111,8 @@ def pick_zone(region: str) -> Zone:
     with _lock:
         n = next(_counters[region])
     candidates = zones(region)
+    if not candidates:
+        raise IndexError(f"no Availability Zones known for {region}")  # what random.choice([]) raised before
     digest = hashlib.sha256(f"{world().config.seed}:subnet-az:{region}:{n}".encode()).digest()
     return candidates[int.from_bytes(digest[:8], "big") % len(candidates)]
 
