@@ -69,6 +69,9 @@ def main(argv: list[str] | None = None) -> int:
 
     ec2_patches.install()
     iam_propagation.install()
+    from . import zones
+
+    zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
     lambda_bridge.install()
     events.install()
     _sfn_calls_loopback()

@@ -37,7 +37,8 @@ def resources(include_default: bool = False, tag: str | None = None) -> dict:
             add("vpc", vpc, vpc.state, vpc.id, {"cidr": vpc.cidr_block})
         for subnet in backend.subnets_iter() if hasattr(backend, "subnets_iter") else \
                 [s for az in backend.subnets.values() for s in az.values()]:
-            add("subnet", subnet, subnet.state, subnet.vpc_id, {"cidr": subnet.cidr_block})
+            add("subnet", subnet, subnet.state, subnet.vpc_id, {"cidr": subnet.cidr_block,
+                "availability_zone": subnet.availability_zone, "availability_zone_id": subnet.availability_zone_id})
         for instance in backend.all_instances():
             if instance._state.name != "terminated":
                 online, why = ssm.status(instance)

@@ -99,13 +99,22 @@ class Lab:
     def vpcs(self):
         self.vpc_a = self.api.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         self.vpc_b = self.api.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-        self.subnet_a = self.api.create_subnet(VpcId=self.vpc_a, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
-        self.subnet_b = self.api.create_subnet(VpcId=self.vpc_b, CidrBlock="10.1.1.0/24")["Subnet"]["SubnetId"]
+        zone = self.zone()
+        self.subnet_a = self.api.create_subnet(VpcId=self.vpc_a, CidrBlock="10.0.1.0/24",
+                                               AvailabilityZone=zone)["Subnet"]["SubnetId"]
+        self.subnet_b = self.api.create_subnet(VpcId=self.vpc_b, CidrBlock="10.1.1.0/24",
+                                               AvailabilityZone=zone)["Subnet"]["SubnetId"]
         self.sg_a = self.api.create_security_group(VpcId=self.vpc_a, GroupName="InstanceA",
                                                    Description="A")["GroupId"]
         self.sg_b0 = self.api.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB0",
                                                     Description="B")["GroupId"]
         return self
+
+    def zone(self, instance_type: str = "t3.micro") -> str:
+        """An AZ that offers the type, chosen as a client must on AWS: not every AZ offers every type."""
+        offerings = self.ec2.describe_instance_type_offerings(LocationType="availability-zone", Filters=[
+            {"Name": "instance-type", "Values": [instance_type]}])["InstanceTypeOfferings"]
+        return sorted(o["Location"] for o in offerings)[0]
 
     def profile(self, with_policy: bool = True):
         self.iam.create_role(RoleName="lab", AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17",
