@@ -549,3 +549,42 @@ def test_the_arn_overlap():
     assert not overlap(tokens_of_policy("arn:aws:ec2:*:1:image/*"), image)
     stream = tokens_of_sar("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}")
     assert overlap(tokens_of_policy("arn:aws:logs:us-east-1:1:log-group:g:*"), stream)
+
+
+# ---- the README's list of what the deployer needs ----------------------------------------------------------------
+
+
+def deployer_actions() -> list[str]:
+    """The actions the README's deployer list names: `service:Action`, then bare `Action`s of that service."""
+    text = (ROOT / "README.md").read_text()
+    block = text.split("<!-- deployer:start -->", 1)[1].split("<!-- deployer:end -->", 1)[0]
+    out, service = [], None
+    for token in re.findall(r"`([^`]+)`", block):
+        m = re.fullmatch(r"(?:([a-z0-9-]+):)?([A-Z][A-Za-z0-9]+)", token)
+        if not m:
+            continue
+        service = m.group(1) or service
+        out.append(f"{service}:{m.group(2)}")
+    return out
+
+
+def test_the_deployers_permissions_exist_and_include_log_delivery():
+    actions = deployer_actions()
+    assert len(actions) > 60
+    unknown = [a for a in actions if not sar_action(a)]
+    assert unknown == [], f"README deployer list: not in the SAR: {unknown}"
+    # Step Functions logging to CloudWatch Logs: the vended-logs delivery permissions
+    for needed in ("logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery",
+                   "logs:DeleteLogDelivery", "logs:ListLogDeliveries", "logs:PutResourcePolicy",
+                   "logs:DescribeResourcePolicies", "logs:DescribeLogGroups"):
+        assert needed in actions, needed
+    # every kind of resource the stack creates has its create and delete call in the list
+    for create, delete in (("iam:CreateRole", "iam:DeleteRole"), ("iam:CreateInstanceProfile", "iam:DeleteInstanceProfile"),
+                           ("lambda:CreateFunction", "lambda:DeleteFunction"),
+                           ("states:CreateStateMachine", "states:DeleteStateMachine"),
+                           ("logs:CreateLogGroup", "logs:DeleteLogGroup"), ("events:PutRule", "events:DeleteRule"),
+                           ("scheduler:CreateSchedule", "scheduler:DeleteSchedule")):
+        assert create in actions and delete in actions, (create, delete)
+    kinds = {r["Type"] for which in TEMPLATES for r in load(which)["Resources"].values()}
+    assert kinds <= {"AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::Logs::LogGroup",
+                     "AWS::Serverless::Function", "AWS::Serverless::StateMachine", "AWS::Scheduler::Schedule"}, kinds
