@@ -87,6 +87,12 @@ def tag_condition(statement, key):
     )
 
 
+def peering_ends_condition(statement):
+    """True when the statement holds a peering to the ARNs of its requester and accepter VPCs."""
+    arns = statement.get("Condition", {}).get("ArnLike", {})
+    return "ec2:RequesterVpc" in arns and "ec2:AccepterVpc" in arns
+
+
 # ---- state machines ----------------------------------------------------------------------------------------------
 
 
@@ -135,6 +141,30 @@ def test_the_sweeper_and_the_scheduled_labs(template):
     assert schedule["Properties"]["Target"]["Arn"] == {"Ref": "LabStateMachine"}
     default_input = json.loads(template["Parameters"]["LabScheduleInput"]["Default"])
     assert default_input.get("hold_seconds", 0) > 0, "a scheduled lab holds, then tears itself down"
+
+
+def test_schedule_names_come_from_the_stack_and_retries_are_bounded(template):
+    # Schedule names are unique per group in an account and region: a fixed name (SAM's default for a
+    # ScheduleV2 is "<function><event>") makes a second stack fail. Scheduler retries up to 24 h by default.
+    sweep = template["Resources"]["TeardownFunction"]["Properties"]["Events"]["Sweep"]["Properties"]
+    lab = template["Resources"]["LabSchedule"]["Properties"]
+    names = [sweep.get("Name"), lab.get("Name")]
+    for name in names:
+        assert isinstance(name, dict) and "${AWS::StackName}" in name.get("Fn::Sub", ""), name
+    assert len({json.dumps(n) for n in names}) == 2
+    for retry in (sweep["RetryPolicy"], lab["Target"]["RetryPolicy"]):
+        assert 0 <= retry["MaximumRetryAttempts"] <= 185
+        assert 60 <= retry["MaximumEventAgeInSeconds"] <= 86400
+
+
+def test_the_state_machines_log_under_vendedlogs(template):
+    # CloudWatch Logs resource policies are limited to 5120 characters; Step Functions' guide says to prefix
+    # its log groups with /aws/vendedlogs/ (the console uses /aws/vendedlogs/states).
+    for name in ("LabStateMachine", "BackstopStateMachine"):
+        (dest,) = template["Resources"][name]["Properties"]["Logging"]["Destinations"]
+        group = dest["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+        log_name = template["Resources"][group]["Properties"]["LogGroupName"]
+        assert log_name["Fn::Sub"].startswith("/aws/vendedlogs/states/"), log_name
 
 
 # ---- functions and crates --------------------------------------------------------------------------------------
@@ -228,11 +258,13 @@ def test_ec2_mutations_are_conditioned_on_the_lab_tag(template):
                 own_account = all("${AWS::AccountId}" in json.dumps(r) for r in as_list(statement["Resource"]))
                 created = action.split(":")[1].startswith(("Create", "Run"))
                 ok = tag_condition(statement, "aws:ResourceTag") or (created and tag_condition(statement, "aws:RequestTag"))
+                # The accepter's copy of a peering carries no tags: accepting is held to both ends' VPC ARNs.
+                ok = ok or peering_ends_condition(statement)
                 # Exceptions, each commented in the template: untagged things a create call names or makes
-                # (the AMI, the new root volume and interface) and a peer account's accepter VPC.
-                exempt = statement["Sid"] in ("RunFromAnyAmiWithNewVolumeAndInterface", "ToAPeerAccountsVpc")
+                # (the AMI, the new root volume and interface).
+                exempt = statement["Sid"] == "RunFromAnyAmiWithNewVolumeAndInterface"
                 assert ok or exempt, f"{crate}: {action} in {statement['Sid']} without the {LAB_TAG} tag"
-                assert own_account or statement["Sid"] in ("RunFromAnyAmiWithNewVolumeAndInterface", "ToAPeerAccountsVpc")
+                assert own_account or exempt
 
 
 def test_request_tag_statements_name_only_what_they_create(template):
