@@ -15,6 +15,8 @@ use aws_sdk_ec2::types::{
     IpPermission, IpRange, ResourceType, VpcEndpoint, VpcEndpointType,
 };
 
+use aws_sdk_ec2::client::Waiters;
+use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::clients::Scope;
@@ -121,12 +123,31 @@ async fn ensure_vpc(ctx: &Ctx<'_>, plan: &SidePlan) -> Result<String> {
         .send()
         .await
         .map_err(|e| aws_error(&format!("creating VPC {}", plan.cidr), e))?;
-    created
+    let id = created
         .vpc()
         .and_then(|v| v.vpc_id())
         .map(str::to_string)
-        .ok_or_else(|| LabError::not_ready("CreateVpc returned no VPC id"))
+        .ok_or_else(|| LabError::not_ready("CreateVpc returned no VPC id"))?;
+    // A new VPC answers NotFound for a moment, and a describe by filter does not list it yet (EC2 is eventually
+    // consistent). Returning NotReady now would lose its id, and the retry, not finding it by tag, would create a
+    // second VPC (CreateVpc takes no ClientToken). So wait here, with the SDK's VpcExists waiter, for as long as
+    // the visibility lag's p99 with room to spare (infra/local/README.md: median 1 s, p99 5 s).
+    ctx.ec2
+        .wait_until_vpc_exists()
+        .vpc_ids(&id)
+        .wait(VPC_VISIBLE_WITHIN)
+        .await
+        .map_err(|e| {
+            LabError::not_ready(format!(
+                "VPC {id} was created but is not visible yet: {}",
+                DisplayErrorContext(&e)
+            ))
+        })?;
+    Ok(id)
 }
+
+/// How long create-vpc waits for its new VPC to become visible (see `ensure_vpc`): twice the lag's p99.
+pub const VPC_VISIBLE_WITHIN: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The lab's subnet of a side: (id, zone name, zone id).
 struct PlacedSubnet {
@@ -477,7 +498,7 @@ pub async fn create_side(
                 // generic code, so this one check reads the message.
                 if e.code() == Some("InvalidParameterValue")
                     && e.message()
-                        .is_some_and(|m| m.contains("iamInstanceProfile"))
+                        .is_some_and(|m| m.contains("IAM Instance Profile"))
                 {
                     LabError::not_ready(format!(
                         "launching instance {}: the instance profile is not usable yet: {}",
