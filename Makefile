@@ -10,6 +10,9 @@ TARGET_DIR := $(or $(CARGO_TARGET_DIR),$(CURDIR)/target)
 PORT ?= 4566
 PROFILE ?= instant
 LOCAL_ARGS ?=
+# make run's local AWS unless LOCAL_ARGS says otherwise: AWS's timings (tails, agent hibernation, zones, eventual
+# consistency), Step Functions' waits included, fast-forwarded 50 times (infra/local/README.md).
+RUN_LOCAL_ARGS := $(or $(LOCAL_ARGS),--profile realistic --time-scale 0.02)
 INPUT ?= tests/events/tutorial.json
 # Nothing started from here may ask instance metadata (169.254.169.254) for a region or credentials.
 export AWS_EC2_METADATA_DISABLED := true
@@ -54,9 +57,9 @@ $(SAM_VENV)/.installed: infra/requirements-sam.txt
 build-functions: ## build every step Lambda (debug) for the local AWS, and the peerlab CLI
 	cargo build --workspace --bins
 
-run: venv build-functions ## a whole lab on the local AWS with the peerlab CLI (INPUT=tests/events/x.json, LOCAL_ARGS="--profile realistic --time-scale 0.05")
+run: venv build-functions ## a whole lab on the local AWS (realistic x 0.02) with the peerlab CLI (INPUT=tests/events/x.json, LOCAL_ARGS="--profile instant")
 	PEERLAB_PYTHON=$(CURDIR)/$(PY) $(TARGET_DIR)/debug/peerlab run --local --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
-		--report run-report.json --timeline run-timeline.svg --local-args "$(LOCAL_ARGS)"
+		--report run-report.json --timeline run-timeline.svg --local-args "$(RUN_LOCAL_ARGS)"
 
 test: venv test-rust lint-rust lint-asl lint-template test-template test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
 
@@ -81,8 +84,9 @@ test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q
 
 test-e2e: venv build-functions ## the real state machine, functions and CLI on local AWSs started per test
-	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug cargo test -p e2e
-	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug PEERLAB_PYTHON=$(CURDIR)/$(PY) cargo test -p peerlab --test cli on_the_local_aws
+	@# --workspace (not -p): the same features as test-rust's build, so aws-sdk-ec2 is not compiled once more
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug cargo test --workspace --test lab
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug PEERLAB_PYTHON=$(CURDIR)/$(PY) cargo test --workspace --test cli on_the_local_aws
 
 local-aws: venv ## run the local AWS in the foreground on 127.0.0.1:PORT (default 4566; PROFILE=instant|realistic)
 	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug infra/local/start --port $(PORT) --profile $(PROFILE) $(LOCAL_ARGS)

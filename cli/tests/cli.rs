@@ -188,6 +188,8 @@ fn run_starts_a_private_local_aws_and_stops_it_on_the_local_aws() {
         "control ping before peering: 0/3 replies -> unreachable",
         "(simulated by the local AWS)",
         "leaked resources: none",
+        "billed state transitions (",
+        "projected on AWS: ",
     ] {
         assert!(
             stdout.contains(expected),
@@ -223,6 +225,8 @@ fn run_starts_a_private_local_aws_and_stops_it_on_the_local_aws() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn status_report_ls_and_sweep_on_the_local_aws() {
+    // instant: this test is about the CLI's commands on a running local AWS, not AWS's timing (the run above and
+    // the end-to-end suite use the realistic profile); the VPC it plants must be listed at once
     let aws = LocalAws::start(&[]);
     let endpoint = aws.url.as_str();
     // an expired lab someone left: a run beside it does not count it as its leak; ls shows it, sweep
