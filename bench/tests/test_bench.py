@@ -44,3 +44,10 @@ def test_the_readme_section_is_replaced_between_its_markers(tmp_path, monkeypatc
     monkeypatch.setattr(run, "ROOT", tmp_path)
     run.update_readme("new figures\n")
     assert readme.read_text() == "intro\n<!-- bench:start -->\nnew figures\n<!-- bench:end -->\nrest\n"
+
+
+def test_billed_transitions_count_every_retry():
+    # two states entered; the Task ran twice (one retry): Step Functions bills 3 transitions
+    history = [{"type": t} for t in ("ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskFailed",
+                                     "TaskScheduled", "TaskSucceeded", "TaskStateExited", "PassStateEntered")]
+    assert run.billed_transitions(history) == 3
