@@ -75,11 +75,12 @@ def main(argv: list[str] | None = None) -> int:
     lambda_bridge.install()
     events.install()
     _sfn_calls_loopback()
-    from . import sfn_time
+    from . import sfn_stop, sfn_time
 
     try:
         sfn_time.install()  # Wait/Retry/timeouts of Step Functions last --time-scale x their AWS time
-    except sfn_time.MotoChanged as exc:
+        sfn_stop.install()  # StopExecution ends ABORTED, even when a running state fails after it
+    except (sfn_time.MotoChanged, sfn_stop.MotoChanged) as exc:
         print(f"infra/local/start: {exc}", file=sys.stderr)
         return 1
     default_user_config["stepfunctions"]["execute_state_machine"] = True
