@@ -1,5 +1,6 @@
 //! request-peering and accept-peering.
 
+use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{
     ResourceType, VpcPeeringConnection, VpcPeeringConnectionStateReasonCode as Code,
 };
@@ -140,11 +141,27 @@ pub async fn request(
     let pcx = out
         .vpc_peering_connection()
         .ok_or_else(|| LabError::not_ready("CreateVpcPeeringConnection returned no connection"))?;
+    let id = pcx
+        .vpc_peering_connection_id()
+        .ok_or_else(|| LabError::not_ready("CreateVpcPeeringConnection returned no connection id"))?
+        .to_string();
+    // As create-vpc does for its VPC: a new peering is not listed for a moment (EC2 eventual consistency), and
+    // CreateVpcPeeringConnection takes no ClientToken, so a run of this step that did not wait could be followed
+    // by one that does not find it by tag and requests a second. Wait (SDK waiter) until it is visible.
+    clients
+        .ec2
+        .wait_until_vpc_peering_connection_exists()
+        .vpc_peering_connection_ids(&id)
+        .wait(crate::vpc::VPC_VISIBLE_WITHIN)
+        .await
+        .map_err(|e| {
+            LabError::not_ready(format!(
+                "peering {id} was requested but is not visible yet: {}",
+                aws_smithy_types::error::display::DisplayErrorContext(&e)
+            ))
+        })?;
     Ok(PeeringOutput {
-        peering_id: pcx
-            .vpc_peering_connection_id()
-            .unwrap_or_default()
-            .to_string(),
+        peering_id: id,
         status: status_of(pcx).0.as_str().to_string(),
     })
 }

@@ -26,6 +26,7 @@ DEFAULT_TAIL = 3.0  # a name in REALISTIC without an entry below gets p99 = 3 x 
 class Tail(NamedTuple):
     p99: float  # seconds, before --time-scale
     basis: str  # where the median and the p99 come from
+    exact: bool = False  # a documented duration, not a distribution (p99 == median)
 
 
 TF = "hashicorp/terraform-provider-aws internal/service/ec2"
@@ -76,7 +77,7 @@ TAILS: dict[str, Tail] = {
                                                "p99: judgement"),
     # exact, not a distribution: an unaccepted request expires after 7 days (CreateVpcPeeringConnection API reference)
     "peering_expiry": Tail(7 * 24 * 3600.0, "documented: a request not accepted within 7 days expires "
-                                            "(CreateVpcPeeringConnection API reference); exact"),
+                                            "(CreateVpcPeeringConnection API reference); exact", exact=True),
     # median 1 s, p99 5 s. Judgement: the agent receives commands over its ssmmessages control channel (push).
     "command_delivery": Tail(5.0, "judgement: SSM Agent 3.3.40+ receives commands over the ssmmessages channel"),
     # median 1 s, p99 5 s. AWS gives no figure: "Eventual consistency in the Amazon EC2 API" (EC2 Developer Guide)

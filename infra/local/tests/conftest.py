@@ -145,7 +145,7 @@ class Lab:
     def wait_endpoints(self, timeout: float = 60.0):
         """Wait until the interface endpoints are available, as a client must before launching what needs them."""
         def available():
-            found = self.ec2.describe_vpc_endpoints(VpcEndpointIds=self.endpoint_ids)["VpcEndpoints"]
+            found = self.api.describe_vpc_endpoints(VpcEndpointIds=self.endpoint_ids)["VpcEndpoints"]
             return {e["State"].lower() for e in found} == {"available"}
 
         wait_for(available, timeout=timeout, interval=0.05)

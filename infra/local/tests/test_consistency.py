@@ -130,7 +130,9 @@ def test_endpoint_instance_peering_not_found_then_usable(fixed):
     patient = Patient(ec2)
     vpc = patient.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     peer = patient.create_vpc(CidrBlock="10.1.0.0/16")["Vpc"]["VpcId"]
-    subnet = patient.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    # in a zone that offers t3.micro (a zone-less subnet may land in use1-az3, which does not: zones.py)
+    subnet = patient.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24",
+                                   AvailabilityZone="us-east-1a")["Subnet"]["SubnetId"]
     sg = patient.create_security_group(VpcId=vpc, GroupName="g", Description="g")["GroupId"]
     sg2 = patient.create_security_group(VpcId=vpc, GroupName="g2", Description="g2")["GroupId"]
     patient.describe_subnets(SubnetIds=[subnet])
@@ -229,6 +231,9 @@ def test_the_tails_are_real():
     for name, median in REALISTIC.items():
         values = sorted(cfg.delay(name, key=f"r-{n}") for n in range(4000))
         p99 = delays.tail(name, median).p99
+        if delays.tail(name, median).exact:  # a documented duration (a peering request's 7-day expiry)
+            assert values[0] == values[-1] == median == p99, name
+            continue
         assert p99 > median
         assert values[len(values) // 2] == pytest.approx(median, rel=0.1), name
         assert values[int(len(values) * 0.99)] == pytest.approx(p99, rel=0.2), name

@@ -60,7 +60,8 @@ def test_offerings_leave_t3_micro_out_of_use1_az3_by_name_and_by_id(aws):
 
 
 def test_run_instances_into_use1_az3_is_unsupported_with_aws_message(start_local):
-    aws = start_local("--profile", "realistic", "--time-scale", "0.01")  # the rule is not a delay: any profile
+    # the rule is not a delay: any profile (no consistency window: this test is about zones, not visibility)
+    aws = start_local("--profile", "realistic", "--time-scale", "0.01", "--consistency-window", "0")
     ec2 = aws.client("ec2")
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     made = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZoneId="use1-az3")["Subnet"]
