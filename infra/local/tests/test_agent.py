@@ -27,7 +27,8 @@ def test_the_hibernation_schedule_is_the_agents():
 
 
 def test_endpoints_created_with_the_instance_make_its_agent_hibernate(start_local):
-    aws = start_local("--profile", "realistic", "--time-scale", SCALE, "--median-delays")  # the figures below are medians
+    # the figures below are medians: no per-resource draw
+    aws = start_local("--profile", "realistic", "--time-scale", SCALE, "--median-delays")
     lab = Lab(aws).vpcs().profile().endpoints()
     launched = time.monotonic()
     lab.instances()  # what create-vpc does today: launch right after creating the endpoints
@@ -46,7 +47,8 @@ def test_endpoints_created_with_the_instance_make_its_agent_hibernate(start_loca
 
 
 def test_endpoints_available_before_boot_mean_online_after_boot(start_local):
-    aws = start_local("--profile", "realistic", "--time-scale", SCALE, "--median-delays")  # the figures below are medians
+    # the figures below are medians: no per-resource draw
+    aws = start_local("--profile", "realistic", "--time-scale", SCALE, "--median-delays")
     lab = Lab(aws).vpcs().profile().endpoints().wait_endpoints()
     launched = time.monotonic()
     lab.instances()
