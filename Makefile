@@ -81,7 +81,7 @@ test-template: venv ## the template against the code (substitutions, crates, IAM
 	$(PY) -m pytest infra/tests bench/tests -q
 
 test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
-	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q -n 3
 
 test-e2e: venv build-functions ## the real state machine, functions and CLI on local AWSs started per test
 	@# --workspace (not -p): the same features as test-rust's build, so aws-sdk-ec2 is not compiled once more
