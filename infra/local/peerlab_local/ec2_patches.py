@@ -3,7 +3,6 @@ eventual consistency on new resources, ClientToken idempotency, and security-gro
 
 from __future__ import annotations
 
-import functools
 import ipaddress
 import itertools
 import threading
@@ -14,24 +13,8 @@ from moto.ec2.models.instances import Instance
 
 from . import agent
 from . import peering_rules  # noqa: F401  (blackhole routes, group references across VPCs: patched on import)
+from .patching import wrap as _wrap
 from .world import world
-
-_original: dict[str, object] = {}
-
-
-def _wrap(cls, name):
-    def decorator(replacement):
-        original = getattr(cls, name)
-        _original[f"{cls.__name__}.{name}"] = original
-
-        @functools.wraps(original)
-        def wrapper(*args, **kwargs):
-            return replacement(original, *args, **kwargs)
-
-        setattr(cls, name, wrapper)
-        return replacement
-
-    return decorator
 
 
 def _set_instance_state(instance: Instance, name: str, code: int) -> None:

@@ -14,30 +14,16 @@ the `instance_profile_propagation` delay (config.py), from CreateInstanceProfile
 
 from __future__ import annotations
 
-import functools
 
 from moto.ec2.exceptions import EC2ClientError
 from moto.iam.models import IAMBackend, iam_backends
 
+from .patching import wrap as _wrap
 from .world import world
 
 # (account, profile name) -> when it was created; (account, profile name, role name) -> when the role was added
 CREATED: dict[tuple[str, str], float] = {}
 ROLE_ADDED: dict[tuple[str, str, str], float] = {}
-
-
-def _wrap(cls, name):
-    def decorator(replacement):
-        original = getattr(cls, name)
-
-        @functools.wraps(original)
-        def wrapper(*args, **kwargs):
-            return replacement(original, *args, **kwargs)
-
-        setattr(cls, name, wrapper)
-        return replacement
-
-    return decorator
 
 
 @_wrap(IAMBackend, "create_instance_profile")

@@ -20,6 +20,7 @@ from moto.ec2.models import EC2Backend
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
 from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
 
+from .patching import wrap as _wrap
 from .world import world
 
 # --- the table -------------------------------------------------------------------------------------------------
@@ -50,25 +51,9 @@ OFFERINGS_BY_ZONE_ID = INSTANCE_TYPE_OFFERINGS["availability-zone-id"]
 # of the region: no source found says otherwise for ssm/ssmmessages/ec2messages in us-east-1 (moto lists all, kept).
 # A service of an account (CreateVpcEndpointServiceConfiguration) serves the zones of its load balancers' subnets.
 
-_original: dict[str, object] = {}
 _installed = False
 _lock = threading.Lock()
 _counters: dict[str, itertools.count] = defaultdict(itertools.count)
-
-
-def _wrap(cls, name):
-    def decorator(replacement):
-        original = getattr(cls, name)
-        _original[f"{cls.__name__}.{name}"] = original
-
-        @functools.wraps(original)
-        def wrapper(*args, **kwargs):
-            return replacement(original, *args, **kwargs)
-
-        setattr(cls, name, wrapper)
-        return replacement
-
-    return decorator
 
 
 # --- lookups others may use ------------------------------------------------------------------------------------
