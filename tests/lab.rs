@@ -340,6 +340,28 @@ async fn a_peer_in_another_account_of_the_same_region_admits_as_group_by_owner()
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
 }
 
+/// The backstop's execution, once EventBridge has started it (after a lab ended without its own teardown), ended.
+async fn backstop_run(aws: &LocalAws, sfn: &aws_sdk_sfn::Client, backstop: &str) -> e2e::Run {
+    let deadline = Instant::now() + LIMIT;
+    loop {
+        let runs = sfn
+            .list_executions()
+            .state_machine_arn(backstop)
+            .send()
+            .await
+            .unwrap();
+        if let Some(run) = runs.executions().first() {
+            return wait(sfn, run.execution_arn(), LIMIT).await;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the backstop never started; left: {:?}",
+            aws.resources()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_lab_is_torn_down_by_the_backstop() {
     let aws = LocalAws::start(REALISTIC);
@@ -381,24 +403,7 @@ async fn a_stopped_lab_is_torn_down_by_the_backstop() {
     let stopped = wait(&sfn, &arn, LIMIT).await;
     assert_eq!(stopped.status, ExecutionStatus::Aborted);
     // EventBridge (the local AWS's, like the stack's rule) starts the backstop with the status-change event.
-    let deadline = Instant::now() + LIMIT;
-    let cleaned = loop {
-        let runs = sfn
-            .list_executions()
-            .state_machine_arn(&backstop)
-            .send()
-            .await
-            .unwrap();
-        if let Some(run) = runs.executions().first() {
-            break wait(&sfn, run.execution_arn(), LIMIT).await;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "the backstop never started; left: {:?}",
-            aws.resources()
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let cleaned = backstop_run(&aws, &sfn, &backstop).await;
     cleaned.assert_succeeded();
     assert_eq!(cleaned.output["lab_ids"], serde_json::json!(["stopped"]));
     assert_eq!(cleaned.output["remaining"], serde_json::json!([]));
@@ -480,20 +485,7 @@ async fn a_lab_stopped_while_it_is_being_created_leaves_nothing() {
         stopped.error,
         stopped.cause
     );
-    let deadline = Instant::now() + LIMIT;
-    let cleaned = loop {
-        let runs = sfn
-            .list_executions()
-            .state_machine_arn(&backstop)
-            .send()
-            .await
-            .unwrap();
-        if let Some(run) = runs.executions().first() {
-            break wait(&sfn, run.execution_arn(), LIMIT).await;
-        }
-        assert!(Instant::now() < deadline, "the backstop never started");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+    let cleaned = backstop_run(&aws, &sfn, &backstop).await;
     cleaned.assert_succeeded();
     // whatever the in-flight invocation went on to create is gone too (give it its Lambda timeout to finish)
     let settle = Instant::now() + Duration::from_secs(5);

@@ -184,8 +184,8 @@ pub struct ExecutionStatusChange {
     pub detail_type: String,
     pub source: String,
     pub detail: ExecutionDetail,
-    /// `$$.State.RetryCount` of the backstop's teardown state (added by the backstop state machine).
-    #[serde(default)]
+    /// `$$.State.RetryCount` of the backstop's teardown state (see `TeardownRequest`); 0 for a bare event.
+    #[serde(default, skip)]
     pub retry_count: u32,
 }
 
@@ -213,13 +213,30 @@ pub enum TeardownRequest {
 }
 
 impl<'de> Deserialize<'de> for TeardownRequest {
-    /// By shape, so that each kind's errors name its own fields: an event with a `detail-type` is EventBridge's.
+    /// By shape, so that each kind's errors name its own fields: an event with a `detail-type` is EventBridge's,
+    /// bare or as the backstop state machine passes it, `{"event": <event>, "retry_count": N}` (a JSONPath cannot
+    /// name `detail-type` field by field: statelint refuses the hyphen).
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         use serde::de::Error;
-        let value = serde_json::Value::deserialize(deserializer)?;
+        let mut value = serde_json::Value::deserialize(deserializer)?;
+        let retry_count = value
+            .get("retry_count")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|n| u32::try_from(n).ok());
+        if value
+            .get("event")
+            .is_some_and(|e| e.get("detail-type").is_some())
+        {
+            value = value["event"].take();
+        }
         if value.get("detail-type").is_some() {
             serde_json::from_value(value)
-                .map(TeardownRequest::Backstop)
+                .map(|event: ExecutionStatusChange| {
+                    TeardownRequest::Backstop(ExecutionStatusChange {
+                        retry_count: retry_count.unwrap_or(0),
+                        ..event
+                    })
+                })
                 .map_err(D::Error::custom)
         } else {
             serde_json::from_value(value)

@@ -1342,11 +1342,13 @@ async fn backstop_tears_down_the_lab_its_input_names() {
         err.to_string().contains("quiet period: retry 0 of 4"),
         "{err}"
     );
-    let TeardownRequest::Backstop(mut event) = event!("teardown/events/backstop.json") else {
-        panic!("backstop.json is a status-change event")
-    };
-    event.retry_count = crate::teardown::QUIET_RETRIES;
-    let out = teardown_request(TeardownRequest::Backstop(event), &clients(ec2, no_ssm()))
+    // as the backstop state machine passes it: the event and its state's retry count
+    let event: serde_json::Value = event!("teardown/events/backstop.json");
+    let request: TeardownRequest = serde_json::from_value(serde_json::json!({
+        "event": event, "retry_count": crate::teardown::QUIET_RETRIES
+    }))
+    .unwrap();
+    let out = teardown_request(request, &clients(ec2, no_ssm()))
         .await
         .unwrap();
     assert_eq!(out.lab_ids, ["night-3"]);
