@@ -88,6 +88,18 @@ pub fn build(execution: &Execution, events: &[Event]) -> Report {
                     replies(ping)
                 ));
             }
+            let zone = |side: &str| {
+                let v = &json["resources"][side];
+                v["availability_zone"]
+                    .as_str()
+                    .map(|z| match v["availability_zone_id"].as_str() {
+                        Some(id) if !id.is_empty() => format!("{z} ({id})"),
+                        _ => z.to_string(),
+                    })
+            };
+            if let (Some(a), Some(b)) = (zone("vpc_a"), zone("vpc_b")) {
+                lines.push(format!("  zones: A in {a}, B in {b}"));
+            }
             let teardown = &json["teardown"];
             if teardown.is_object() {
                 let deleted = teardown["deleted"].as_array().map_or(0, Vec::len);

@@ -188,6 +188,7 @@ fn run_starts_a_private_local_aws_and_stops_it_on_the_local_aws() {
         "control ping before peering: 0/3 replies -> unreachable",
         "(simulated by the local AWS)",
         "leaked resources: none",
+        "zones: A in us-east-1a (use1-az6), B in us-east-1a (use1-az6)",
         "billed state transitions (",
         "projected on AWS: ",
     ] {
