@@ -1,6 +1,5 @@
 //! request-peering and accept-peering.
 
-use aws_sdk_ec2::client::Waiters;
 use aws_sdk_ec2::types::{
     ResourceType, VpcPeeringConnection, VpcPeeringConnectionStateReasonCode as Code,
 };
@@ -147,19 +146,33 @@ pub async fn request(
         .to_string();
     // As create-vpc does for its VPC: a new peering is not listed for a moment (EC2 eventual consistency), and
     // CreateVpcPeeringConnection takes no ClientToken, so a run of this step that did not wait could be followed
-    // by one that does not find it by tag and requests a second. Wait (SDK waiter) until it is visible.
-    clients
-        .ec2
-        .wait_until_vpc_peering_connection_exists()
-        .vpc_peering_connection_ids(&id)
-        .wait(crate::vpc::VPC_VISIBLE_WITHIN)
-        .await
-        .map_err(|e| {
-            LabError::not_ready(format!(
-                "peering {id} was requested but is not visible yet: {}",
-                aws_smithy_types::error::display::DisplayErrorContext(&e)
-            ))
-        })?;
+    // by one that does not find it by tag and requests a second. Wait until it is visible, polling every 0.5 s for
+    // at most VPC_VISIBLE_WITHIN (the SDK's VpcPeeringConnectionExists waiter would first sleep its 15 s minimum
+    // delay, EC2's waiter model, longer than the lag's p99 of 5 s).
+    let started = std::time::Instant::now();
+    loop {
+        match clients
+            .ec2
+            .describe_vpc_peering_connections()
+            .vpc_peering_connection_ids(&id)
+            .send()
+            .await
+        {
+            Ok(_) => break,
+            Err(e)
+                if e.code() == Some("InvalidVpcPeeringConnectionID.NotFound")
+                    && started.elapsed() < crate::vpc::VPC_VISIBLE_WITHIN =>
+            {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await
+            }
+            Err(e) => {
+                return Err(aws_error(
+                    &format!("waiting for peering {id} to be visible"),
+                    e,
+                ))
+            }
+        }
+    }
     Ok(PeeringOutput {
         peering_id: id,
         status: status_of(pcx).0.as_str().to_string(),
