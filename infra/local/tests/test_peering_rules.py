@@ -5,7 +5,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
-from conftest import Lab, wait_for
+from conftest import Lab, Patient, wait_for
 
 
 def route_state(lab: Lab, vpc: str, pcx: str) -> str:
@@ -49,7 +49,8 @@ def test_overlapping_cidrs_request_is_made_then_fails(start_local):
     ec2 = aws.client("ec2")
     vpc_a = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     vpc_b = ec2.create_vpc(CidrBlock="10.0.128.0/17")["Vpc"]["VpcId"]
-    created = ec2.create_vpc_peering_connection(VpcId=vpc_a, PeerVpcId=vpc_b)["VpcPeeringConnection"]
+    # patient: the new VPCs may answer NotFound for their consistency window
+    created = Patient(ec2).create_vpc_peering_connection(VpcId=vpc_a, PeerVpcId=vpc_b)["VpcPeeringConnection"]
     assert created["Status"]["Code"] == "initiating-request"  # no API error: the request is accepted
     pcx = created["VpcPeeringConnectionId"]
 
@@ -97,7 +98,7 @@ def test_unaccepted_request_expires_after_seven_scaled_days(start_local):
     lab = Lab(aws).vpcs().peering(accept=False)
     ec2 = lab.ec2
     vpc_c = ec2.create_vpc(CidrBlock="10.2.0.0/16")["Vpc"]["VpcId"]
-    accepted = ec2.create_vpc_peering_connection(VpcId=lab.vpc_a, PeerVpcId=vpc_c)["VpcPeeringConnection"][
+    accepted = lab.api.create_vpc_peering_connection(VpcId=lab.vpc_a, PeerVpcId=vpc_c)["VpcPeeringConnection"][
         "VpcPeeringConnectionId"]
     wait_for(lambda: status(lab, lab.pcx)["Code"] == "pending-acceptance")
     lab.routes(b_to_a=False)
