@@ -150,8 +150,9 @@ pub struct TeardownEvent {
     /// arrays of them, nested as the state machine's `States.Array` builds them.
     #[serde(default)]
     pub known_ids: Vec<serde_json::Value>,
-    /// After a failure: teardown keeps looking for a quiet period after it finds nothing (`teardown::Quiet`),
-    /// for what a step still in flight may create. false (default): done as soon as nothing is left.
+    /// After a failure: teardown is done only once nothing is left *and* its state has been retried
+    /// `teardown::QUIET_RETRIES` times (a quiet period, `teardown::Quiet`), for what a step still in flight may
+    /// create. false (default): done as soon as nothing is left.
     #[serde(default)]
     pub after_failure: bool,
     /// `$$.State.RetryCount` of this teardown state.

@@ -399,11 +399,12 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
 ///
 /// A lab that failed or was stopped may have a create-vpc invocation still in flight: Step Functions does not
 /// stop a Lambda function it no longer waits for, and what that invocation creates appears in a describe by
-/// filter only after EC2's consistency lag. So after a failure teardown is done only once it has found nothing
-/// for `needed` retries of its state: at the teardown retrier's fixed 15 s that is
-/// `QUIET_RETRIES` x 15 s = 60 s, more than create-vpc's Lambda timeout (30 s, infra/template.yaml) plus the
-/// describe-by-filter lag's p99 (infra/local/README.md). Counted in retries, not clock time, so that a
-/// time-scaled local AWS scales it like every other wait.
+/// filter only after EC2's consistency lag. So after a failure teardown is done only when it finds nothing *and*
+/// its state has been retried `needed` times: at the teardown retrier's fixed 15 s that is at least
+/// `QUIET_RETRIES` x 15 s = 60 s after its first pass, more than create-vpc's Lambda timeout (30 s,
+/// infra/template.yaml) plus the describe-by-filter lag's p99 (infra/local/README.md). The hazard is bounded by
+/// the time since the failure, not since the first empty pass, so retries spent waiting for deletions count
+/// towards it. Counted in retries, not clock time, so that a time-scaled local AWS scales it like every other wait.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Quiet {
     /// `$$.State.RetryCount`: retries of the teardown state so far.
