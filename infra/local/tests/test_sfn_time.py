@@ -221,15 +221,17 @@ def test_install_fails_loudly_when_moto_lacks_what_it_wraps(monkeypatch):
         sfn_time.install()
 
 
-def test_a_lambda_tasks_timeout_counts_real_seconds(realistic):
-    # A Lambda task's TimeoutSeconds bounds the function's run, which here is real: 1 s scaled at 0.01 would be
-    # 10 ms, failing any function; counted in real seconds, a function that answers within it succeeds.
+def test_a_lambda_tasks_timeout_counts_real_seconds(start_local):
+    # A Lambda task's TimeoutSeconds bounds the function's run, which here is real. 30 s scaled at 1e-5 would be
+    # 0.3 ms, less than any invoke takes; counted in real seconds, a function that answers within it succeeds even
+    # on a loaded machine (a 1 s timeout at 0.01 was not enough margin there: CI saw States.Timeout).
     # (The function does not exist: Lambda answers at once with ResourceNotFoundException, a Lambda error,
     # not a States.Timeout.)
+    aws = start_local("--profile", "realistic", "--time-scale", "0.00001")
     definition = {"StartAt": "Call", "States": {"Call": {
-        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 1,
+        "Type": "Task", "Resource": "arn:aws:states:::lambda:invoke", "TimeoutSeconds": 30,
         "Parameters": {"FunctionName": "arn:aws:lambda:us-east-1:123456789012:function:missing", "Payload": {}},
         "End": True}}}
-    done, events = run(realistic, definition)
+    done, events = run(aws, definition, timeout=60)
     assert done["status"] == "FAILED"
     assert done["error"] != "States.Timeout", done
