@@ -13,6 +13,7 @@ from moto.ec2.models.instances import Instance
 
 from . import agent
 from . import peering_rules  # noqa: F401  (blackhole routes, group references across VPCs: patched on import)
+from . import route_tables  # noqa: F401  (CreateRouteTable ClientToken, Resource.AlreadyAssociated: patched on import)
 from .patching import wrap as _wrap
 from .world import world
 
