@@ -26,9 +26,9 @@ NO_RESOURCE_LEVEL = re.compile(
     r"|xray:\w+|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries"
     r"|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))$"
 )
-# EC2 mutations granted without a tag condition, each for a reason given in the template: a VPC's main route
-# table is created by EC2, untagged.
-UNTAGGED_MUTATIONS = {"ec2:CreateRoute", "ec2:ReplaceRoute", "ec2:DeleteRoute"}
+# EC2 mutations granted without a tag condition: none. (Route changes were, while the lab used the VPCs' untagged
+# main route tables; create-vpc now creates a tagged table per subnet.)
+UNTAGGED_MUTATIONS: set[str] = set()
 LAB_TAG = "peerlab:lab-id"
 
 

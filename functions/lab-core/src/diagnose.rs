@@ -350,6 +350,7 @@ mod tests {
             vpc_id: vpc.into(),
             cidr: cidr.into(),
             subnet_id: format!("subnet-{letter}"),
+            route_table_id: format!("rtb-{letter}"),
             availability_zone: "us-east-1a".into(),
             availability_zone_id: "use1-az6".into(),
             security_group_id: sg.into(),

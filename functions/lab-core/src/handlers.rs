@@ -99,8 +99,9 @@ pub async fn accept_peering(event: PairEvent, clients: &Clients) -> Result<Peeri
 pub async fn add_routes(event: PairEvent, clients: &Clients) -> Result<RoutesOutput> {
     let id = peering_id(&event.peering_id)?;
     let peer = clients.peer(&event.lab).await?;
-    let mut all = routes::add(&clients.ec2, &event.vpc_a, &event.vpc_b.cidr, id).await?;
-    all.extend(routes::add(&peer.ec2, &event.vpc_b, &event.vpc_a.cidr, id).await?);
+    let lab = &event.lab.lab_id;
+    let mut all = routes::add(&clients.ec2, lab, &event.vpc_a, &event.vpc_b.cidr, id).await?;
+    all.extend(routes::add(&peer.ec2, lab, &event.vpc_b, &event.vpc_a.cidr, id).await?);
     Ok(RoutesOutput { routes: all })
 }
 

@@ -36,6 +36,9 @@ pub struct SideOutput {
     pub vpc_id: String,
     pub cidr: String,
     pub subnet_id: String,
+    /// The lab's own route table, associated with the subnet (add-routes adds the peering route there).
+    #[serde(default)]
+    pub route_table_id: String,
     /// The subnet's zone name and zone id (the same physical zone in every account).
     #[serde(default)]
     pub availability_zone: String,

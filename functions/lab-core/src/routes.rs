@@ -1,11 +1,12 @@
-//! add-routes: a route to the other VPC's CIDR through the peering, in every route table of both VPCs.
+//! add-routes: a route to the other VPC's CIDR through the peering, in the lab's own route table of each VPC
+//! (create-vpc associates it with the subnet; the VPC's main route table, untagged, is never changed).
 
 use aws_sdk_ec2::types::{Route, RouteTable};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{aws_error, LabError, Result};
 use crate::model::{RouteOutput, SideOutput};
-use crate::tags::filter;
+use crate::tags::{filter, lab_filter};
 
 /// What to do about one table: the route is there through this peering, must be created, or conflicts.
 #[derive(Debug, PartialEq, Eq)]
@@ -51,9 +52,10 @@ pub fn plan(table: &RouteTable, destination: &str, peering_id: &str) -> Plan {
     ))
 }
 
-/// Add the route in every table of `from`'s VPC (main and subnet-associated).
+/// Add the route in the lab's tables of `from`'s VPC (those tagged for the lab: its subnet's).
 pub async fn add(
     ec2: &aws_sdk_ec2::Client,
+    lab_id: &str,
     from: &SideOutput,
     destination: &str,
     peering_id: &str,
@@ -61,6 +63,7 @@ pub async fn add(
     let tables = ec2
         .describe_route_tables()
         .filters(filter("vpc-id", &from.vpc_id))
+        .filters(lab_filter(lab_id))
         .send()
         .await
         .map_err(|e| aws_error(&format!("listing route tables of {}", from.vpc_id), e))?;
@@ -120,7 +123,7 @@ pub async fn add(
     }
     if out.is_empty() {
         return Err(LabError::not_ready(format!(
-            "{} has no route table yet",
+            "{} has no route table of lab {lab_id} yet (or it is not listed yet)",
             from.vpc_id
         )));
     }

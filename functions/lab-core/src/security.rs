@@ -181,6 +181,7 @@ mod tests {
             vpc_id: "vpc-a".into(),
             cidr: "10.0.0.0/16".into(),
             subnet_id: "subnet-a".into(),
+            route_table_id: "rtb-a".into(),
             availability_zone: "us-east-1a".into(),
             availability_zone_id: "use1-az6".into(),
             security_group_id: "sg-a".into(),

@@ -3,14 +3,19 @@
 
 use aws_sdk_ec2::error::ErrorMetadata;
 use aws_sdk_ec2::operation::accept_vpc_peering_connection::AcceptVpcPeeringConnectionOutput;
+use aws_sdk_ec2::operation::associate_route_table::{
+    AssociateRouteTableError, AssociateRouteTableOutput,
+};
 use aws_sdk_ec2::operation::authorize_security_group_ingress::{
     AuthorizeSecurityGroupIngressError, AuthorizeSecurityGroupIngressOutput,
 };
 use aws_sdk_ec2::operation::create_route::{CreateRouteError, CreateRouteOutput};
+use aws_sdk_ec2::operation::create_route_table::CreateRouteTableOutput;
 use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
 use aws_sdk_ec2::operation::create_subnet::{CreateSubnetError, CreateSubnetOutput};
 use aws_sdk_ec2::operation::create_vpc::CreateVpcOutput;
 use aws_sdk_ec2::operation::create_vpc_endpoint::CreateVpcEndpointOutput;
+use aws_sdk_ec2::operation::delete_route_table::DeleteRouteTableOutput;
 use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
 use aws_sdk_ec2::operation::describe_availability_zones::DescribeAvailabilityZonesOutput;
 use aws_sdk_ec2::operation::describe_instance_type_offerings::DescribeInstanceTypeOfferingsOutput;
@@ -24,14 +29,16 @@ use aws_sdk_ec2::operation::describe_vpc_peering_connections::{
     DescribeVpcPeeringConnectionsError, DescribeVpcPeeringConnectionsOutput,
 };
 use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
+use aws_sdk_ec2::operation::disassociate_route_table::DisassociateRouteTableOutput;
 use aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput;
 use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
 use aws_sdk_ec2::operation::terminate_instances::TerminateInstancesOutput;
 use aws_sdk_ec2::types::{
     AvailabilityZone, AvailabilityZoneState, GroupIdentifier, Instance, InstanceState,
     InstanceStateName, InstanceTypeOffering, IpPermission, Reservation, Route, RouteState,
-    RouteTable, SecurityGroup, ServiceDetail, Subnet, Tag, Vpc, VpcEndpoint, VpcPeeringConnection,
-    VpcPeeringConnectionStateReason, VpcPeeringConnectionStateReasonCode as Code,
+    RouteTable, RouteTableAssociation, SecurityGroup, ServiceDetail, Subnet, Tag, Vpc, VpcEndpoint,
+    VpcPeeringConnection, VpcPeeringConnectionStateReason,
+    VpcPeeringConnectionStateReasonCode as Code,
 };
 use aws_sdk_ec2::Client as Ec2;
 use aws_sdk_ssm::operation::describe_instance_information::DescribeInstanceInformationOutput;
@@ -233,8 +240,27 @@ async fn validate_input_names_the_overlap() {
 
 // ---- create-vpc ------------------------------------------------------------------------------------------------
 
+fn lab_table_of(subnet: &'static str) -> RouteTable {
+    RouteTable::builder()
+        .route_table_id("rtb-0a")
+        .vpc_id("vpc-0a")
+        .associations(
+            RouteTableAssociation::builder()
+                .route_table_association_id("rtbassoc-0a")
+                .subnet_id(subnet)
+                .main(false)
+                .build(),
+        )
+        .build()
+}
+
 fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) -> Vec<Rule> {
     vec![
+        mock!(Ec2::describe_route_tables).then_output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(lab_table_of("subnet-0a"))
+                .build()
+        }),
         mock!(Ec2::describe_vpcs).then_output(move || {
             DescribeVpcsOutput::builder()
                 .vpcs(Vpc::builder().vpc_id("vpc-0a").cidr_block(vpc_cidr).build())
@@ -334,6 +360,7 @@ async fn create_vpc_rerun_finds_everything_and_creates_nothing() {
             vpc_id: "vpc-0a".into(),
             cidr: "10.0.0.0/16".into(),
             subnet_id: "subnet-0a".into(),
+            route_table_id: "rtb-0a".into(),
             availability_zone: "us-east-1a".into(),
             availability_zone_id: "use1-az6".into(),
             security_group_id: "sg-0a".into(),
@@ -417,6 +444,34 @@ fn new_side_a(endpoint_state: &'static str) -> Vec<Rule> {
                 .build()
         }),
         mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
+        // 11-13: the lab's own route table, created with a ClientToken and tagged, then associated
+        mock!(Ec2::describe_route_tables)
+            .then_output(|| DescribeRouteTablesOutput::builder().build()),
+        mock!(Ec2::create_route_table)
+            .match_requests(|req| {
+                req.vpc_id() == Some("vpc-0a")
+                    && req.client_token().is_some_and(|t| !t.is_empty())
+                    && req.tag_specifications().iter().any(|t| {
+                        t.resource_type() == Some(&aws_sdk_ec2::types::ResourceType::RouteTable)
+                            && t.tags().iter().any(|t| {
+                                t.key() == Some("peerlab:lab-id") && t.value() == Some("demo-1")
+                            })
+                    })
+            })
+            .then_output(|| {
+                CreateRouteTableOutput::builder()
+                    .route_table(RouteTable::builder().route_table_id("rtb-0a").build())
+                    .build()
+            }),
+        mock!(Ec2::associate_route_table)
+            .match_requests(|req| {
+                req.route_table_id() == Some("rtb-0a") && req.subnet_id() == Some("subnet-0a")
+            })
+            .then_output(|| {
+                AssociateRouteTableOutput::builder()
+                    .association_id("rtbassoc-0a")
+                    .build()
+            }),
     ]
 }
 
@@ -450,6 +505,72 @@ async fn create_vpc_a_launches_nothing_while_its_endpoints_are_pending() {
     );
     // the subnet went in the zone validate-input chose (the rule matches only that request)
     assert_eq!(rules[3].num_calls(), 1);
+    // the lab's own route table, tagged and with a ClientToken, associated with the subnet
+    assert_eq!(rules[12].num_calls(), 1);
+    assert_eq!(rules[13].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn create_vpc_a_subnet_associated_with_another_table_is_a_conflict() {
+    let mut rules = new_side_a("pending");
+    rules[11] = mock!(Ec2::describe_route_tables).then_compute_output(|req| {
+        // the lab's table is not listed yet; the subnet's association names someone else's table
+        let by_subnet = req
+            .filters()
+            .iter()
+            .any(|f| f.name() == Some("association.subnet-id"));
+        let out = DescribeRouteTablesOutput::builder();
+        if by_subnet {
+            out.route_tables(RouteTable::builder().route_table_id("rtb-other").build())
+                .build()
+        } else {
+            out.build()
+        }
+    });
+    rules[13] = mock!(Ec2::associate_route_table)
+        .then_error(|| AssociateRouteTableError::generic(err_meta("Resource.AlreadyAssociated")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "ResourceConflict", "{err}");
+    assert!(err.to_string().contains("rtb-other"), "{err}");
+}
+
+#[tokio::test]
+async fn create_vpc_a_retry_whose_association_exists_goes_on() {
+    // a retry after AssociateRouteTable succeeded but before the table was listed: the ClientToken gives the
+    // same table back, AWS refuses the second association, and the subnet's association names our table
+    let mut rules = new_side_a("pending");
+    rules[11] = mock!(Ec2::describe_route_tables).then_compute_output(|req| {
+        let by_subnet = req
+            .filters()
+            .iter()
+            .any(|f| f.name() == Some("association.subnet-id"));
+        let out = DescribeRouteTablesOutput::builder();
+        if by_subnet {
+            out.route_tables(lab_table_of("subnet-0a")).build()
+        } else {
+            out.build()
+        }
+    });
+    rules[13] = mock!(Ec2::associate_route_table)
+        .then_error(|| AssociateRouteTableError::generic(err_meta("Resource.AlreadyAssociated")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    // past the route table: waiting for the endpoints, as a first run would
+    assert!(
+        err.to_string().contains("waits for its SSM endpoints"),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -508,6 +629,33 @@ async fn create_vpc_a_waits_while_a_new_instance_profile_is_refused() {
     assert!(
         err.to_string()
             .contains("instance profile is not usable yet"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn create_vpc_a_waits_out_insufficient_capacity_in_its_zone() {
+    let mut rules = new_side_a("available");
+    rules.push(mock!(Ec2::run_instances).then_error(|| {
+        RunInstancesError::generic(
+            ErrorMetadata::builder()
+                .code("InsufficientInstanceCapacity")
+                .message("We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).")
+                .build(),
+        )
+    }));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    std::env::set_var(crate::vpc::INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
+    let err = create_vpc(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady", "{err}");
+    assert!(
+        err.to_string()
+            .contains("no t3.micro capacity in us-east-1a"),
         "{err}"
     );
 }
@@ -680,36 +828,43 @@ async fn accept_peering_terminal_states_fail_with_the_message() {
 // ---- add-routes --------------------------------------------------------------------------------------------
 
 fn tables(vpc_route: Option<(&'static str, &'static str)>) -> Rule {
-    mock!(Ec2::describe_route_tables).then_compute_output(move |req| {
-        let vpc = req
-            .filters()
-            .first()
-            .and_then(|f| f.values().first())
-            .cloned()
-            .unwrap_or_default();
-        let mut table = RouteTable::builder()
-            .route_table_id(format!("rtb-{}", &vpc[4..]))
-            .routes(
-                Route::builder()
-                    .destination_cidr_block("10.0.0.0/8")
-                    .gateway_id("local")
-                    .build(),
-            );
-        if let Some((dest, via)) = vpc_route {
-            let route = Route::builder()
-                .destination_cidr_block(dest)
-                .state(RouteState::Active);
-            let route = if via.starts_with("pcx-") {
-                route.vpc_peering_connection_id(via)
-            } else {
-                route.gateway_id(via)
-            };
-            table = table.routes(route.build());
-        }
-        DescribeRouteTablesOutput::builder()
-            .route_tables(table.build())
-            .build()
-    })
+    // only the lab's own tables are asked for: a VPC's main table (untagged) is never changed
+    mock!(Ec2::describe_route_tables)
+        .match_requests(|req| {
+            req.filters()
+                .iter()
+                .any(|f| f.name() == Some("tag:peerlab:lab-id") && f.values() == ["demo-1"])
+        })
+        .then_compute_output(move |req| {
+            let vpc = req
+                .filters()
+                .first()
+                .and_then(|f| f.values().first())
+                .cloned()
+                .unwrap_or_default();
+            let mut table = RouteTable::builder()
+                .route_table_id(format!("rtb-{}", &vpc[4..]))
+                .routes(
+                    Route::builder()
+                        .destination_cidr_block("10.0.0.0/8")
+                        .gateway_id("local")
+                        .build(),
+                );
+            if let Some((dest, via)) = vpc_route {
+                let route = Route::builder()
+                    .destination_cidr_block(dest)
+                    .state(RouteState::Active);
+                let route = if via.starts_with("pcx-") {
+                    route.vpc_peering_connection_id(via)
+                } else {
+                    route.gateway_id(via)
+                };
+                table = table.routes(route.build());
+            }
+            DescribeRouteTablesOutput::builder()
+                .route_tables(table.build())
+                .build()
+        })
 }
 
 #[tokio::test]
@@ -1140,7 +1295,30 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
                 .build()
         });
     let routes = mock!(Ec2::describe_route_tables)
-        .then_output(|| DescribeRouteTablesOutput::builder().build());
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(
+                    RouteTable::builder()
+                        .route_table_id("rtb-0b")
+                        .vpc_id("vpc-0b")
+                        .associations(
+                            RouteTableAssociation::builder()
+                                .route_table_association_id("rtbassoc-0b")
+                                .subnet_id("subnet-0b")
+                                .main(false)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let disassociate = mock!(Ec2::disassociate_route_table)
+        .match_requests(|r| r.association_id() == Some("rtbassoc-0b"))
+        .then_output(|| DisassociateRouteTableOutput::builder().build());
+    let delete_table = mock!(Ec2::delete_route_table)
+        .match_requests(|r| r.route_table_id() == Some("rtb-0b"))
+        .then_output(|| DeleteRouteTableOutput::builder().build());
     let delete_subnet = mock!(Ec2::delete_subnet)
         .then_error(|| DeleteSubnetError::generic(err_meta("DependencyViolation")));
     let terminate =
@@ -1156,6 +1334,8 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
             &subnets,
             &vpcs,
             &routes,
+            &disassociate,
+            &delete_table,
             &delete_subnet,
             &terminate
         ]
@@ -1166,9 +1346,12 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
     assert_eq!(err.error_type(), "NotReady");
     assert!(
         err.to_string()
-            .contains("remaining: subnet subnet-0b, vpc vpc-0b"),
+            .contains("remaining: route-table rtb-0b, subnet subnet-0b, vpc vpc-0b"),
         "{err}"
     );
+    // the lab's route table goes (after its association) before its subnet
+    assert_eq!(disassociate.num_calls(), 1);
+    assert_eq!(delete_table.num_calls(), 1);
     assert_eq!(delete_subnet.num_calls(), 1);
     assert_eq!(terminate.num_calls(), 0); // already terminated
 }
@@ -1187,6 +1370,8 @@ async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
         mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build());
     let empty_vpcs =
         mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
+    let empty_tables = mock!(Ec2::describe_route_tables)
+        .then_output(|| DescribeRouteTablesOutput::builder().build());
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
@@ -1196,7 +1381,8 @@ async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
             &empty_groups,
             &empty_peerings,
             &empty_subnets,
-            &empty_vpcs
+            &empty_vpcs,
+            &empty_tables
         ]
     );
     let out = teardown_lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
@@ -1225,6 +1411,8 @@ fn nothing_left() -> Vec<Rule> {
             .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build()),
         mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
         mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build()),
+        mock!(Ec2::describe_route_tables)
+            .then_output(|| DescribeRouteTablesOutput::builder().build()),
     ]
 }
 
@@ -1327,11 +1515,13 @@ async fn backstop_tears_down_the_lab_its_input_names() {
         mock!(Ec2::describe_vpc_peering_connections)
             .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build()),
         mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
+        mock!(Ec2::describe_route_tables)
+            .then_output(|| DescribeRouteTablesOutput::builder().build()),
     ];
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
-        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &vpcs]
+        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &rules[5], &vpcs]
     );
     // the first attempts find nothing but keep looking: a create may have been in flight when it stopped
     let request: TeardownRequest = event!("teardown/events/backstop.json");

@@ -1,7 +1,8 @@
 //! teardown: find everything of a lab by its tag and delete it in dependency order: instances (until
 //! terminated), endpoints (until deleted), security-group rules that reference other groups, routes to the
-//! peering, the peering, security groups, subnets, VPCs. Safe to run any number of times, on a half-built lab
-//! too; never touches a resource without the lab's tag (routes live in the lab's own VPCs' tables).
+//! peering, the peering, security groups, the lab's route tables (after their subnet associations), subnets,
+//! VPCs. Safe to run any number of times, on a half-built lab too; never touches a resource without the lab's
+//! tag (routes are changed only in the lab's own, tagged route tables).
 //! What cannot go yet stays in `remaining`, and the step fails `NotReady` so the state machine retries.
 
 use std::collections::BTreeSet;
@@ -16,7 +17,7 @@ use time::OffsetDateTime;
 use crate::clients::Scope;
 use crate::error::{aws_error, LabError, Result};
 use crate::model::TeardownOutput;
-use crate::tags::{self, filter, filter_many, lab_filter};
+use crate::tags::{self, filter, lab_filter};
 
 /// What one account/region holds of a lab.
 #[derive(Debug, Default, Clone)]
@@ -31,8 +32,18 @@ pub struct Inventory {
     /// (subnet id, vpc id)
     pub subnets: Vec<(String, String)>,
     pub vpcs: Vec<String>,
-    /// (route table id, destination) of routes that go to one of the lab's peerings
+    /// The lab's own route tables (tagged; never a VPC's main table).
+    pub tables: Vec<LabTable>,
+    /// (route table id, destination) of routes in the lab's tables that go to one of the lab's peerings
     pub routes: Vec<(String, String)>,
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct LabTable {
+    pub id: String,
+    pub vpc_id: String,
+    /// Its explicit subnet associations (association ids): removed before the table is deleted.
+    pub associations: Vec<String>,
 }
 
 pub fn instance_live(state: &InstanceStateName) -> bool {
@@ -92,6 +103,7 @@ impl Inventory {
                 .iter()
                 .map(|g| format!("security-group {}", g.group_id().unwrap_or("?"))),
         );
+        out.extend(self.tables.iter().map(|t| format!("route-table {}", t.id)));
         out.extend(self.subnets.iter().map(|(id, _)| format!("subnet {id}")));
         out.extend(self.vpcs.iter().map(|id| format!("vpc {id}")));
         out
@@ -203,25 +215,33 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
         .filter_map(|v| v.vpc_id().map(str::to_string))
         .collect();
     let peering_ids: BTreeSet<&str> = inv.peerings.iter().map(|(id, _)| id.as_str()).collect();
-    if !inv.vpcs.is_empty() && !peering_ids.is_empty() {
-        let tables = ec2
-            .describe_route_tables()
-            .filters(filter_many("vpc-id", inv.vpcs.clone()))
-            .send()
-            .await
-            .map_err(|e| aws_error("listing the lab's route tables", e))?;
-        for t in tables.route_tables() {
-            for r in t.routes() {
-                if let (Some(pcx), Some(dest)) =
-                    (r.vpc_peering_connection_id(), r.destination_cidr_block())
-                {
-                    if peering_ids.contains(pcx) {
-                        inv.routes
-                            .push((t.route_table_id().unwrap_or_default().into(), dest.into()));
-                    }
+    let tables = ec2
+        .describe_route_tables()
+        .filters(lab_filter(lab_id))
+        .send()
+        .await
+        .map_err(|e| aws_error("listing the lab's route tables", e))?;
+    for t in tables.route_tables() {
+        let id = t.route_table_id().unwrap_or_default().to_string();
+        for r in t.routes() {
+            if let (Some(pcx), Some(dest)) =
+                (r.vpc_peering_connection_id(), r.destination_cidr_block())
+            {
+                if peering_ids.contains(pcx) {
+                    inv.routes.push((id.clone(), dest.into()));
                 }
             }
         }
+        inv.tables.push(LabTable {
+            id,
+            vpc_id: t.vpc_id().unwrap_or_default().into(),
+            associations: t
+                .associations()
+                .iter()
+                .filter(|a| !a.main().unwrap_or(false))
+                .filter_map(|a| a.route_table_association_id().map(str::to_string))
+                .collect(),
+        });
     }
     Ok(inv)
 }
@@ -355,7 +375,7 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
             );
         }
     }
-    // 6-8. groups, subnets, VPCs: only in VPCs nothing holds any more
+    // 6-9. groups, route tables, subnets, VPCs: only in VPCs nothing holds any more
     let mut vpcs_clear: BTreeSet<&str> = inv.vpcs.iter().map(String::as_str).collect();
     for group in &inv.groups {
         let (id, vpc) = (
@@ -370,6 +390,37 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
             )
         {
             vpcs_clear.remove(vpc);
+        }
+    }
+    // the lab's route tables: their subnet associations first (a table still associated cannot be deleted)
+    for table in &inv.tables {
+        if inv.vpc_busy(&table.vpc_id) {
+            vpcs_clear.remove(table.vpc_id.as_str());
+            continue;
+        }
+        for association in &table.associations {
+            match ec2
+                .disassociate_route_table()
+                .association_id(association)
+                .send()
+                .await
+            {
+                Ok(_) => {}
+                Err(e) if gone(&e) => {}
+                Err(e) => {
+                    return Err(aws_error(
+                        &format!("disassociating {association} from {}", table.id),
+                        e,
+                    ))
+                }
+            }
+        }
+        if !attempt!(
+            "deleting route table",
+            table.id,
+            ec2.delete_route_table().route_table_id(&table.id).send()
+        ) {
+            vpcs_clear.remove(table.vpc_id.as_str());
         }
     }
     for (id, vpc) in &inv.subnets {

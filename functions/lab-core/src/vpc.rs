@@ -1,4 +1,5 @@
-//! create-vpc: one side of the lab: VPC, private subnet, the instance's security group, the instance; on the
+//! create-vpc: one side of the lab: VPC, private subnet with the lab's own route table, the instance's security
+//! group, the instance; on the
 //! side that runs the ping also what SSM needs in a private subnet (DNS attributes, interface endpoints with
 //! private DNS and a group admitting HTTPS from the VPC, the instance profile).
 //!
@@ -212,6 +213,99 @@ async fn ensure_subnet(ctx: &Ctx<'_>, vpc_id: &str, plan: &SidePlan) -> Result<P
         ))),
         Err(e) => Err(aws_error(
             &format!("creating subnet {} in {vpc_id} ({zone})", plan.subnet_cidr),
+            e,
+        )),
+    }
+}
+
+/// The lab's own route table for a side's subnet, tagged for the lab and associated with the subnet. The lab
+/// never touches the VPC's main route table: EC2 creates that one untagged, so an IAM policy could not limit
+/// route changes to it (add-routes and teardown may change routes only in tables tagged `peerlab:lab-id`).
+///
+/// Idempotent: found by tag; created with a ClientToken (a retry that does not see the new table yet gets the same
+/// one back, not a second); associated unless the subnet already is. AWS refuses a second explicit association
+/// of a subnet (`Resource.AlreadyAssociated`) - that is ours when the subnet's association names our table.
+async fn ensure_route_table(ctx: &Ctx<'_>, vpc_id: &str, subnet_id: &str) -> Result<String> {
+    let found = ctx
+        .ec2
+        .describe_route_tables()
+        .set_filters(Some(ctx.side_filters().to_vec()))
+        .filters(filter("vpc-id", vpc_id))
+        .send()
+        .await
+        .map_err(|e| aws_error("finding the lab's route table", e))?;
+    let (table_id, associated) = match found.route_tables().first() {
+        Some(table) => (
+            table
+                .route_table_id()
+                .ok_or_else(|| LabError::not_ready("a route table is listed without an id"))?
+                .to_string(),
+            table
+                .associations()
+                .iter()
+                .any(|a| a.subnet_id() == Some(subnet_id)),
+        ),
+        None => {
+            let created = ctx
+                .ec2
+                .create_route_table()
+                .vpc_id(vpc_id)
+                .client_token(client_token(&ctx.lab.lab_id, ctx.side, "route-table"))
+                .tag_specifications(ctx.spec(
+                    ResourceType::RouteTable,
+                    &tags::name("RouteTable", ctx.side),
+                ))
+                .send()
+                .await
+                .map_err(|e| {
+                    aws_error(&format!("creating the lab's route table in {vpc_id}"), e)
+                })?;
+            let table = created
+                .route_table()
+                .ok_or_else(|| LabError::not_ready("CreateRouteTable returned no route table"))?;
+            (
+                table.route_table_id().unwrap_or_default().to_string(),
+                table
+                    .associations()
+                    .iter()
+                    .any(|a| a.subnet_id() == Some(subnet_id)),
+            )
+        }
+    };
+    if associated {
+        return Ok(table_id);
+    }
+    let result = ctx
+        .ec2
+        .associate_route_table()
+        .route_table_id(&table_id)
+        .subnet_id(subnet_id)
+        .send()
+        .await;
+    match result {
+        Ok(_) => Ok(table_id),
+        Err(e) if e.code() == Some("Resource.AlreadyAssociated") => {
+            let now = ctx
+                .ec2
+                .describe_route_tables()
+                .filters(filter("association.subnet-id", subnet_id))
+                .send()
+                .await
+                .map_err(|e| aws_error(&format!("finding the route table of {subnet_id}"), e))?;
+            match now.route_tables().first().and_then(|t| t.route_table_id()) {
+                Some(id) if id == table_id => Ok(table_id),
+                Some(other) => Err(LabError::ResourceConflict(format!(
+                    "subnet {subnet_id} of lab {} is associated with route table {other}, not the lab's {table_id}",
+                    ctx.lab.lab_id
+                ))),
+                None => Err(LabError::not_ready(format!(
+                    "subnet {subnet_id} has an association that is not listed yet"
+                ))),
+            }
+        }
+        // the new table (or subnet) answers NotFound for a moment: NotReady (error::NOT_VISIBLE_YET)
+        Err(e) => Err(aws_error(
+            &format!("associating route table {table_id} with {subnet_id}"),
             e,
         )),
     }
@@ -437,6 +531,7 @@ pub async fn create_side(
     let vpc_id = ensure_vpc(&ctx, plan).await?;
     let subnet = ensure_subnet(&ctx, &vpc_id, plan).await?;
     let subnet_id = subnet.id.clone();
+    let route_table_id = ensure_route_table(&ctx, &vpc_id, &subnet_id).await?;
     let (group_id, _) = ensure_group(
         &ctx,
         &vpc_id,
@@ -505,6 +600,19 @@ pub async fn create_side(
                         side.letter(),
                         e.message().unwrap_or_default()
                     ))
+                } else if e.code() == Some("InsufficientInstanceCapacity") {
+                    // AWS's capacity in a zone shifts within minutes (EC2 User Guide, "Troubleshoot instance
+                    // launch issues", Insufficient instance capacity: wait a few minutes and submit again): the
+                    // create-vpc retrier tries again; the input's availability_zone can move a lab that keeps
+                    // meeting it.
+                    LabError::not_ready(format!(
+                        "launching instance {}: EC2 has no {} capacity in {} right now (InsufficientInstanceCapacity); trying again (set vpc_{}.availability_zone to move the lab): {}",
+                        side.letter(),
+                        lab.instance_type,
+                        plan.availability_zone.as_deref().unwrap_or("its zone"),
+                        side.key(),
+                        e.message().unwrap_or_default()
+                    ))
                 } else {
                     aws_error(&format!("launching instance {}", side.letter()), e)
                 }
@@ -540,6 +648,7 @@ pub async fn create_side(
         vpc_id,
         cidr: plan.cidr.to_string(),
         subnet_id,
+        route_table_id,
         availability_zone: subnet.zone,
         availability_zone_id: subnet.zone_id,
         security_group_id: group_id,
