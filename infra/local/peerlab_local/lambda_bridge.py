@@ -236,8 +236,7 @@ class Pools:
             **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
             "AWS_REGION": fn.region,
             "AWS_DEFAULT_REGION": fn.region,
-            "AWS_ACCESS_KEY_ID": "test",
-            "AWS_SECRET_ACCESS_KEY": "test",
+            **_role_credentials(fn),
             "AWS_ENDPOINT_URL": f"http://127.0.0.1:{cfg.port}",
             "AWS_EC2_METADATA_DISABLED": "true",
             "AWS_LAMBDA_FUNCTION_NAME": fn.function_name,
@@ -267,6 +266,25 @@ class Pools:
 
 
 POOLS = Pools()
+
+
+def _role_credentials(fn: LambdaFunction) -> dict[str, str]:
+    """The execution role's temporary credentials, as Lambda gives them to a function's environment (Lambda
+    Developer Guide, "Lambda execution role": Lambda assumes the role and exposes AWS_ACCESS_KEY_ID,
+    AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, "Defined runtime environment variables"). Every call a function
+    makes is then the role session's, in the role's account (what IAM evaluation, when enforced, judges). Assumed
+    through the local STS for 12 h, the longest role session AWS allows (sts AssumeRole, DurationSeconds); an
+    environment lives as long as the local AWS. A function without a role (none here) keeps the admin test keys."""
+    if not fn.role:
+        return {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    session = sts_backends[fn.account_id][get_partition(fn.region)].assume_role(
+        region_name=fn.region, role_session_name=fn.function_name, role_arn=fn.role, policy=None,
+        duration=43200, external_id=None)
+    return {"AWS_ACCESS_KEY_ID": session.access_key_id, "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
+            "AWS_SESSION_TOKEN": session.session_token}
 
 
 def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:

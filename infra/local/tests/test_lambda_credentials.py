@@ -1,0 +1,42 @@
+"""A function runs with its execution role's temporary credentials (lambda_bridge._role_credentials), as Lambda
+gives them: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of a session of the role, so every call
+it makes is the role's (GetCallerIdentity says so), in the role's account."""
+
+import io
+import json
+import sys
+import zipfile
+
+BOOTSTRAP = f"""#!{sys.executable}
+# a custom runtime (Lambda Runtime API) that answers each event with what STS says of its credentials
+import json, os, urllib.request
+import boto3
+api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
+sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
+while True:
+    with urllib.request.urlopen(api + "/next") as r:
+        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
+    answer = {{"identity": sts.get_caller_identity()["Arn"],
+               "key": os.environ["AWS_ACCESS_KEY_ID"], "token": bool(os.environ.get("AWS_SESSION_TOKEN"))}}
+    urllib.request.urlopen(urllib.request.Request(api + "/" + request_id + "/response",
+                                                  data=json.dumps(answer).encode(), method="POST")).read()
+"""
+
+
+def test_a_function_calls_as_a_session_of_its_execution_role(aws):
+    iam, lam = aws.client("iam"), aws.client("lambda")
+    role = iam.create_role(RoleName="who-am-i-role", AssumeRolePolicyDocument=json.dumps({
+        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        info = zipfile.ZipInfo("bootstrap")
+        info.external_attr = 0o755 << 16
+        z.writestr(info, BOOTSTRAP)
+    lam.create_function(FunctionName="who-am-i", Runtime="provided.al2023", Role=role, Handler="bootstrap",
+                        Code={"ZipFile": archive.getvalue()}, Timeout=30)
+    response = lam.invoke(FunctionName="who-am-i", Payload=b"{}")
+    assert response.get("FunctionError") is None, response["Payload"].read()
+    answer = json.loads(response["Payload"].read())
+    assert answer["identity"] == "arn:aws:sts::123456789012:assumed-role/who-am-i-role/who-am-i", answer
+    assert answer["key"].startswith("ASIA") and answer["token"], answer
