@@ -439,7 +439,10 @@ def markdown(r: dict) -> str:
         lines.append(f"| boto3 reference (its 2 files; boto3 is in the runtime) | – | {r['sizes']['reference_zip_bytes'] / 1024:.1f} |")
     e = r["end_to_end"]
     phases = ", ".join(f"{k} {v:.2f}" for k, v in e["critical_path_phases"].items())
-    projected = (f" (projected AWS duration: wall ÷ scale = **{e['projected_aws_s'] / 60:.1f} min**, against "
+    # wall / scale also multiplies the Lambda run time (real seconds here, not scaled) by 1 / scale: on AWS a
+    # lab should take less than this projection, never less than the bound's
+    projected = (f" (projected AWS duration: wall ÷ scale = **{e['projected_aws_s'] / 60:.1f} min**, an upper "
+                 f"estimate since it scales real Lambda run time too; the bound: "
                  f"{e['critical_path_aws_s'] / 60:.1f} min)") if e.get("projected_aws_s") else ""
     lines += ["", f"One lab end to end on the `realistic` profile × {e['time_scale']}, every delay at its median: "
               f"**{fmt(e['wall_s'])} s** against a critical-path bound of {fmt(e['critical_path_s'])} s "

@@ -42,12 +42,10 @@ def test_the_critical_path_takes_what_outlasts_the_rest():
     # a slow profile propagation lies on the path: the launch waits for it after the endpoints
     slow_profile = run.critical_path(dict(REALISTIC, instance_profile_propagation=200.0))["phases"]
     assert slow_profile["instance profile usable (beyond the endpoints)"] == 200.0 - 93.0
-    # endpoints faster than B's launch: side B is the longer branch, by exactly its excess over A
+    # B's chain (3 windows + pending) is A's without the endpoints: with instant endpoints the two tie
     fast = run.critical_path(dict(REALISTIC, endpoint_pending=0.0, instance_profile_propagation=0.0))
-    assert fast["phases"]["side B beyond A"] == 0.0  # same chain length: A = B = 3 windows + pending
-    b_slower = run.critical_path(dict(REALISTIC, endpoint_pending=0.0, instance_profile_propagation=0.0,
-                                      consistency_window=2.0))
-    assert b_slower["phases"]["side B beyond A"] == 0.0
+    assert fast["phases"]["side B beyond A"] == 0.0
+    assert fast["seconds"] == run.critical_path(REALISTIC)["seconds"] - REALISTIC["endpoint_pending"]
     # the agent waits for nothing now, so the hibernation never lies on the path, whatever endpoint_pending is
     assert run.critical_path(dict(REALISTIC, endpoint_pending=1000.0))["phases"]["SSM online (A)"] == REALISTIC["agent_boot"]
 
@@ -86,3 +84,36 @@ def test_billed_transitions_count_every_retry():
     history = [{"type": t} for t in ("ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskFailed",
                                      "TaskScheduled", "TaskSucceeded", "TaskStateExited", "PassStateEntered")]
     assert run.billed_transitions(history) == 3
+
+
+def _report(**extra):
+    e2e = {"time_scale": 0.02, "stepfunctions_time_scale": 0.02, "wall_s": 10.0, "critical_path_s": 3.68,
+           "critical_path_phases": run.critical_path({k: v * 0.02 for k, v in REALISTIC.items()}, 0.02)["phases"],
+           "ratio": 10 / 3.68, "projected_aws_s": 500.0, "critical_path_aws_s": 184.0, "state_transitions": 13,
+           "billed_transitions": 28, "history_events": 105, "api_calls": 202, "failures": [], "leaked": 0}
+    return {"measured_at": "now", "machine": "Linux x86_64, 2 cores", "sizes": None, "end_to_end": e2e,
+            "per_step": {"reps": 1, "warm_invocations": 1, "steps": {"teardown": {
+                "rust": {"cold_ms": 1.0, "warm_ms": 1.0, "peak_rss_kib": 1024, "calls": {"ec2:DescribeVpcs": 1}},
+                "python": {"cold_ms": 2.0, "warm_ms": 2.0, "peak_rss_kib": 2048, "calls": {"ec2:DescribeVpcs": 1}},
+                "same_calls": True, "cold_ratio": 2.0, "warm_ratio": 2.0, "rss_ratio": 2.0}}},
+            "workshop": [], **extra}
+
+
+def test_a_check_run_is_marked_not_for_publication_and_has_no_sizes():
+    md = run.markdown(_report(bins="/somewhere/debug"))
+    assert md.startswith("**Not for publication**") and "zip KiB" not in md
+    assert "projected AWS duration: wall ÷ scale = **8.3 min**" in md and "3.1 min" in md
+    assert "28 billed state transitions" in md
+    assert "Not for publication" not in run.markdown(_report())
+
+
+def test_a_check_run_never_writes_to_bench_or_the_readme(tmp_path, monkeypatch):
+    import pytest
+
+    for argv in (["--bins", str(tmp_path)], ["--bins", str(tmp_path), "--out", str(run.BENCH)]):
+        with pytest.raises(SystemExit, match="--bins needs --out"):
+            run.main(argv)
+    touched = []
+    monkeypatch.setattr(run, "update_readme", lambda section: touched.append(section))
+    run.render(_report(bins="/somewhere/debug"), tmp_path, readme=True)
+    assert touched == [] and (tmp_path / "report.md").is_file()
