@@ -6,10 +6,15 @@ this run. Everything runs against local AWSs started from infra/local/start on 1
    beside bench/reference (boto3, the same AWS calls — checked from the local AWS's call counts), medians of
    --reps repetitions on fresh labs;
 2. sizes of the release binaries and their zips (make build ARCH=x86_64);
-3. one lab end to end on the `realistic` profile (time-scaled): wall time against the critical-path bound from the
-   profile's delays, state transitions, history events, EC2/SSM calls;
+3. one lab end to end on the `realistic` profile x --time-scale (0.02, as `make run`), every delay at its median,
+   Step Functions' waits at the same scale: wall time against the critical-path bound of today's workflow on the
+   medians (`critical_path`), billed state transitions, history events, EC2/SSM calls, the projected AWS
+   duration (wall / scale);
 4. workshop scale: 1, 10, 50 labs at once with AWS's EC2 token buckets: labs/minute, failures, leaks, and the
    bound the rate limits and the critical path set.
+
+`--bins DIR --out DIR` is a check run with already-built binaries (e.g. a debug build): no sizes, no README, a
+report marked not for publication.
 """
 
 from __future__ import annotations
