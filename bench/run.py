@@ -223,8 +223,9 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
 
 # ---- 3. end to end ---------------------------------------------------------------------------------------------
 
-# ping -c 3 -W 2 (ping.rs command): iputils ping(8) sends every `-i` interval (default 1 s) and, with no reply,
-# waits `-W` seconds after the last packet; the local AWS simulates exactly that (ssm.py simulate_ping:
+# ping -c 3 -W 2 (ping.rs command): iputils ping(8) (iputils/iputils doc/ping.xml: -i "The default is to wait for
+# one second between each packet"; -W "Time to wait for a response, in seconds", which applies when no reply comes)
+# sends every second and, unanswered, waits 2 s after the last packet; the local AWS simulates that (ssm.py simulate_ping:
 # (count - 1) x interval + wait unanswered, (count - 1) x interval + rtt answered; the rtt, milliseconds, is left out)
 PING_COUNT, PING_INTERVAL, PING_WAIT = 3, 1.0, 2.0
 
