@@ -6,10 +6,15 @@ this run. Everything runs against local AWSs started from infra/local/start on 1
    beside bench/reference (boto3, the same AWS calls — checked from the local AWS's call counts), medians of
    --reps repetitions on fresh labs;
 2. sizes of the release binaries and their zips (make build ARCH=x86_64);
-3. one lab end to end on the `realistic` profile (time-scaled): wall time against the critical-path bound from the
-   profile's delays, state transitions, history events, EC2/SSM calls;
+3. one lab end to end on the `realistic` profile x --time-scale (0.02, as `make run`), every delay at its median,
+   Step Functions' waits at the same scale: wall time against the critical-path bound of today's workflow on the
+   medians (`critical_path`), billed state transitions, history events, EC2/SSM calls, the projected AWS
+   duration (wall / scale);
 4. workshop scale: 1, 10, 50 labs at once with AWS's EC2 token buckets: labs/minute, failures, leaks, and the
    bound the rate limits and the critical path set.
+
+`--bins DIR --out DIR` is a check run with already-built binaries (e.g. a debug build): no sizes, no README, a
+report marked not for publication.
 """
 
 from __future__ import annotations
@@ -218,27 +223,75 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
 
 # ---- 3. end to end ---------------------------------------------------------------------------------------------
 
+# ping -c 3 -W 2 (ping.rs command): iputils ping(8) (iputils/iputils doc/ping.xml: -i "The default is to wait for
+# one second between each packet"; -W "Time to wait for a response, in seconds", which applies when no reply comes)
+# sends every second and, unanswered, waits 2 s after the last packet; the local AWS simulates that (ssm.py simulate_ping:
+# (count - 1) x interval + wait unanswered, (count - 1) x interval + rtt answered; the rtt, milliseconds, is left out)
+PING_COUNT, PING_INTERVAL, PING_WAIT = 3, 1.0, 2.0
+
+
 def critical_path(delays: dict, time_scale: float = 1.0) -> dict:
-    """The least time one lab can take on this profile, from its delays alone (calls and Lambda time count as
-    zero): the sum along the longest chain, the two sides in parallel. `time_scale` scales the SSM Agent's own
-    hibernation timers (not in `delays`: the profile does not set them)."""
-    d = delays
-    # create-vpc launches A right after creating its endpoints: A's agent pings `agent_boot` after running, and if
-    # the endpoints are still pending it hibernates until its next ping (agent.py)
-    ssm_online = agent.online_at(d["instance_pending"] + d["agent_boot"], d["endpoint_pending"], time_scale)
+    """The least time one lab can take on this profile, from its delays alone (calls, Lambda run time and the
+    state machine's retry intervals count as zero): today's workflow order (statemachine/peering-lab.asl.json,
+    functions/lab-core/src) along its longest chain, the two sides in parallel. `delays` are the profile's medians
+    (the local AWS's GET /peerlab/config gives them scaled); `time_scale` scales what is not in `delays`: the SSM
+    Agent's hibernation timers (agent.py) and the simulated ping's own duration (ssm.py).
+
+    create-vpc, side A (vpc.rs), each window a consistency window (consistency.py: a new id answers NotFound):
+    CreateVpc, then the VpcExists waiter until the VPC is visible; CreateSubnet, CreateRouteTable and
+    AssociateRouteTable, NotReady until the new subnet and table are visible; CreateSecurityGroup (instance,
+    endpoints) and AuthorizeSecurityGroupIngress on the endpoint group, NotReady until it is visible; the two
+    endpoints, NotReady while pending; RunInstances once both are available (and the stack's instance profile is
+    usable: it exists from before the execution, so propagation lies on the path only if it outlasts all that);
+    NotReady until running. Side B meanwhile: VPC, subnet + route table, then RunInstances naming its new group
+    (NotReady until visible), then pending. A's agent pings `agent_boot` after running; its endpoints were
+    available before launch, so that first ping makes it Online (agent.online_at)."""
+    d, cw = delays, delays["consistency_window"]
+    endpoints_available = 3 * cw + d["endpoint_pending"]
+    launch_a = max(endpoints_available, d["instance_profile_propagation"])
+    running_a = launch_a + d["instance_pending"]
+    running_b = 3 * cw + d["instance_pending"]
+    created = max(running_a, running_b)
+    online = agent.online_at(running_a + d["agent_boot"], endpoints_available, time_scale)
+    unanswered = ((PING_COUNT - 1) * PING_INTERVAL + PING_WAIT) * time_scale
+    answered = (PING_COUNT - 1) * PING_INTERVAL * time_scale
     phases = {
-        # both instances in parallel: create-vpc is NotReady until its side's instance runs
-        "create both sides": d["instance_pending"],
-        # instance A is Online at the first ping of its agent that finds its SSM endpoints available
-        "SSM online (A)": ssm_online - d["instance_pending"],
-        "control ping delivered": d["command_delivery"],
-        "peering visible and pending acceptance": max(d["peering_initiating"], d["consistency_window"]),
+        # vpc.rs ensure_vpc: the SDK's VpcExists waiter (DescribeVpcs by id) until the new VPC is visible
+        "VPC A visible": cw,
+        # vpc.rs ensure_route_table: AssociateRouteTable names the new subnet and table: NotReady until visible
+        "subnet and route table A visible": cw,
+        # vpc.rs ssm_prerequisites: the HTTPS rule on the new endpoint group: NotReady until it is visible
+        "endpoint group visible": cw,
+        # vpc.rs: instance A is launched only once both endpoints are available (config.py endpoint_pending)
+        "SSM endpoints available": d["endpoint_pending"],
+        # iam_propagation.py: RunInstances refuses a new instance profile this long (from the stack's deploy)
+        "instance profile usable (beyond the endpoints)": launch_a - endpoints_available,
+        "instance A running": d["instance_pending"],
+        # side B runs in parallel: on the path only if it ends later than A
+        "side B beyond A": created - running_a,
+        # agent.py: Online at the first ping `agent_boot` after running (hibernation if its endpoints were not ready)
+        "SSM online (A)": max(0.0, online - created),
+        # ssm.py: GetCommandInvocation answers InvocationDoesNotExist for command_delivery; then the ping runs
+        "control ping (delivery + 3 unanswered)": d["command_delivery"] + unanswered,
+        # peering.rs request polls until its peering is visible; accept waits for pending-acceptance
+        "peering visible and pending acceptance": max(d["peering_initiating"], cw),
+        # accept-peering is NotReady until active (peering_rules.py: provisioning -> active)
         "peering active": d["peering_provisioning"],
-        "final ping delivered": d["command_delivery"],
-        # instances and endpoints go in parallel; subnets, groups and VPCs after both
+        # add-routes names tables and a peering already visible; update-sg's new group InstanceB is refused by
+        # AuthorizeSecurityGroupIngress (security.rs admit: NotReady) until visible
+        "group InstanceB visible": cw,
+        "final ping (delivery + 3 answered)": d["command_delivery"] + answered,
+        # teardown.rs: instances terminate and endpoints delete in parallel; groups, route tables, subnets, VPCs
+        # go in the pass after both (no quiet period after a success)
         "teardown": max(d["instance_shutting_down"], d["endpoint_deleting"]),
     }
     return {"phases": phases, "seconds": sum(phases.values())}
+
+
+def medians(config: dict) -> dict:
+    """The scaled median of every delay from GET /peerlab/config: `distributions` (median_scaled), else `delays`."""
+    dist = config.get("distributions") or {}
+    return {name: dist[name]["median_scaled"] if name in dist else value for name, value in config["delays"].items()}
 
 
 def run_labs(aws: LocalAws, machine: str, count: int, timeout: float) -> dict:
@@ -292,19 +345,28 @@ def billed_transitions(history: list[dict]) -> int:
 
 
 def end_to_end(bins: Path, work: Path, scale: float) -> dict:
-    aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale))
+    """One lab on the realistic profile x `scale`, every resource at each delay's median (--median-delays, so that
+    the critical path of the medians is a true lower bound); Step Functions' Wait and Retry intervals run at the
+    same scale (sfn_time.py), so wall / scale projects the AWS duration."""
+    aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale), "--median-delays")
     try:
         machine = deploy.deploy(aws.url)
-        delays = aws.get("/peerlab/config")["delays"]
+        config = aws.get("/peerlab/config")
         before = aws.calls()
         lab = run_labs(aws, machine, 1, timeout=600)
         calls = diff(aws.calls(), before)
         leaked = len(aws.get("/peerlab/resources")["resources"])
     finally:
         aws.stop()
-    bound = critical_path(delays, scale)
-    return {"time_scale": scale, "wall_s": lab["wall_s_median"], "critical_path_s": bound["seconds"],
-            "critical_path_phases": bound["phases"], "ratio": lab["wall_s_median"] / bound["seconds"],
+    sfn_scale = config.get("stepfunctions_time_scale", 1.0)
+    if sfn_scale != scale:
+        log(f"warning: Step Functions' waits run at x{sfn_scale}, not x{scale}: the projection is off")
+    bound = critical_path(medians(config), scale)
+    return {"time_scale": scale, "stepfunctions_time_scale": sfn_scale, "wall_s": lab["wall_s_median"],
+            "critical_path_s": bound["seconds"], "critical_path_phases": bound["phases"],
+            "ratio": lab["wall_s_median"] / bound["seconds"],
+            "projected_aws_s": lab["wall_s_median"] / scale if scale else None,
+            "critical_path_aws_s": bound["seconds"] / scale if scale else None,
             "state_transitions": lab["state_transitions"], "billed_transitions": lab["billed_transitions"],
             "history_events": lab["history_events"],
             "api_calls": sum(calls.values()), "api_calls_by_action": calls, "failures": lab["failures"],
@@ -339,7 +401,8 @@ def workshop(bins: Path, work: Path, scale: float, sizes: list[int], calls_per_l
     rows = []
     for count in sizes:
         log(f"workshop: {count} labs at once")
-        aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale), "--ec2-rate-limits")
+        aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale), "--median-delays",
+                       "--ec2-rate-limits")
         try:
             machine = deploy.deploy(aws.url, timeout=120)
             result = run_labs(aws, machine, count, timeout=1800)
@@ -361,7 +424,9 @@ def fmt(value, digits=1):
 
 
 def markdown(r: dict) -> str:
-    lines = [f"Measured {r['measured_at']} on {r['machine']} (`make bench`; {r['per_step']['reps']} fresh labs per "
+    lines = [f"**Not for publication**: a check run with the binaries in {r['bins']} (not `make bench`'s release "
+             "builds); no sizes.", ""] if r.get("bins") else []
+    lines += [f"Measured {r['measured_at']} on {r['machine']} (`make bench`; {r['per_step']['reps']} fresh labs per "
              f"implementation, medians; warm = median of {r['per_step']['warm_invocations']} re-invocations). "
              "Ratio = boto3 ÷ Rust (above 1: Rust is faster or smaller). Same calls: every run of the step, in both "
              "implementations, made the same EC2/SSM calls on its first invocation (how many in brackets).", "",
@@ -373,21 +438,29 @@ def markdown(r: dict) -> str:
                      f"{fmt(ru['warm_ms'])} | {fmt(py['warm_ms'])} | {fmt(e['warm_ratio'])}× | "
                      f"{fmt(ru['peak_rss_kib'] / 1024)} | {fmt(py['peak_rss_kib'] / 1024)} | "
                      f"{'yes' if e['same_calls'] else 'NO'} ({sum(ru['calls'].values())}) |")
-    lines += ["", "| function | release binary (stripped) KiB | zip KiB |", "| --- | ---: | ---: |"]
-    for step, s in r["sizes"]["functions"].items():
-        lines.append(f"| {step} | {s['binary_bytes'] / 1024:.0f} | {s['zip_bytes'] / 1024:.0f} |")
-    lines.append(f"| boto3 reference (its 2 files; boto3 is in the runtime) | – | {r['sizes']['reference_zip_bytes'] / 1024:.1f} |")
+    if r.get("sizes"):
+        lines += ["", "| function | release binary (stripped) KiB | zip KiB |", "| --- | ---: | ---: |"]
+        for step, s in r["sizes"]["functions"].items():
+            lines.append(f"| {step} | {s['binary_bytes'] / 1024:.0f} | {s['zip_bytes'] / 1024:.0f} |")
+        lines.append(f"| boto3 reference (its 2 files; boto3 is in the runtime) | – | {r['sizes']['reference_zip_bytes'] / 1024:.1f} |")
     e = r["end_to_end"]
     phases = ", ".join(f"{k} {v:.2f}" for k, v in e["critical_path_phases"].items())
-    lines += ["", f"One lab end to end on the `realistic` profile × {e['time_scale']}: **{fmt(e['wall_s'])} s** against a "
-              f"critical-path bound of {fmt(e['critical_path_s'])} s (**{fmt(e['ratio'], 2)}×**); "
+    # wall / scale also multiplies the Lambda run time (real seconds here, not scaled) by 1 / scale: on AWS a
+    # lab should take less than this projection, never less than the bound's
+    projected = (f" (projected AWS duration: wall ÷ scale = **{e['projected_aws_s'] / 60:.1f} min**, an upper "
+                 f"estimate since it scales real Lambda run time too; the bound: "
+                 f"{e['critical_path_aws_s'] / 60:.1f} min)") if e.get("projected_aws_s") else ""
+    lines += ["", f"One lab end to end on the `realistic` profile × {e['time_scale']}, every delay at its median: "
+              f"**{fmt(e['wall_s'])} s** against a critical-path bound of {fmt(e['critical_path_s'])} s "
+              f"(**{fmt(e['ratio'], 2)}×**){projected}; "
               f"{fmt(e.get('billed_transitions'), 0)} billed state transitions ({fmt(e['state_transitions'], 0)} "
               f"states entered + each retry), {fmt(e['history_events'], 0)} history events, "
               f"{e['api_calls']} EC2/SSM calls; failures: {e['failures'] or 'none'}; leaked: {e['leaked']}. "
-              f"The bound (s) is the profile's medians along the longest chain: {phases}. Step Functions' waits and "
-              "retry intervals run at the same time scale (infra/local/peerlab_local/sfn_time.py); the gap to the "
-              "bound is the retriers' fixed polling intervals, draws above the median, and Lambda run time, which "
-              "is real, not scaled.", "",
+              f"The bound (s) is the profile's medians along today's workflow's longest chain: {phases}. Step "
+              f"Functions' waits and retry intervals run at the same time scale (×{e.get('stepfunctions_time_scale', '?')}; "
+              "infra/local/peerlab_local/sfn_time.py); the gap to the bound is the retriers' fixed intervals (a "
+              "NotReady step is asked again only after its interval, not the moment it is ready) and Lambda run "
+              "time, which is real, not scaled.", "",
               "| labs at once | makespan s | labs/min | bound labs/min | limited by | ratio to bound | failures | leaked | throttled calls |",
               "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
     for w in r["workshop"]:
@@ -399,7 +472,7 @@ def markdown(r: dict) -> str:
         lines += ["", f"At {sizes} labs the bound is the EC2 token buckets', yet no EC2 call was throttled: what limited "
                   "these runs was the local AWS itself (one moto process on "
                   f"{r['machine'].split(', ')[-1]}, every function invocation a process of its own), not AWS's rate "
-                  "limits. Below the bound's crossover the gap is the state machine's unscaled Retry intervals."]
+                  "limits. Below the bound's crossover the gap is the retriers' fixed intervals and Lambda run time (as end to end)."]
     failed = [f for w in r["workshop"] for f in w["failures"]]
     if failed:
         lines += ["", f"Failed labs: {'; '.join(failed[:10])}{' …' if len(failed) > 10 else ''}"]
@@ -450,20 +523,40 @@ def main(argv=None) -> int:
     p.add_argument("--zips", default=str(ROOT / "build" / "lambda"), help="make build's output")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--warm", type=int, default=5)
-    p.add_argument("--time-scale", type=float, default=0.05)
+    p.add_argument("--bins", default=None,
+                   help="check run: use the function executables in this folder (e.g. a debug build) instead of "
+                        "unpacking --zips; no sizes, no README; the report, marked not for publication, goes only "
+                        "to --out, which must then be given and not be bench/")
+    p.add_argument("--time-scale", type=float, default=0.02,
+                   help="scale of the realistic profile's delays and of Step Functions' waits (default 0.02, as "
+                        "`make run`)")
     p.add_argument("--labs", default="1,10,50", help="workshop sizes")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README's Performance section")
-    p.add_argument("--out", default=str(BENCH), help="where report.md, report.json and plot.svg go (default bench/)")
+    p.add_argument("--out", default=None, help="where report.md, report.json and plot.svg go (default bench/)")
     p.add_argument("--render-only", action="store_true",
                    help="measure nothing: render bench/report.json again (report.md, plot.svg, README)")
     args = p.parse_args(argv)
     if args.render_only:
+        args.out = args.out or str(BENCH)
         out = Path(args.out)
         return render(json.loads((out / "report.json").read_text()), out, not args.no_readme)
+    if args.bins:
+        # a check run must not overwrite the published figures (bench/report.*, the README's Performance section)
+        if args.out is None or Path(args.out).resolve() == BENCH:
+            raise SystemExit("bench: --bins needs --out DIR other than bench/ (a check run is not for publication)")
+        args.no_readme = True
+    args.out = args.out or str(BENCH)
     work = Path(tempfile.mkdtemp(prefix="peerlab-bench-"))
     log(f"logs in {work}")
-    bins = work / "bin"
-    sizes = release_binaries(Path(args.zips), bins)
+    if args.bins:
+        bins = Path(args.bins).resolve()
+        missing = [step for step in STEPS if not (bins / step).is_file()]
+        if missing:
+            raise SystemExit(f"bench: {bins} lacks {', '.join(missing)}")
+        sizes = None
+    else:
+        bins = work / "bin"
+        sizes = release_binaries(Path(args.zips), bins)
     steps = per_step(bins, work, args.reps, args.warm)
     log("end to end, realistic profile")
     e2e = end_to_end(bins, work, args.time_scale)
@@ -472,8 +565,11 @@ def main(argv=None) -> int:
     uname = os.uname()
     report = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "machine": f"{uname.sysname} {uname.machine}, {os.cpu_count()} cores",
-              "per_step": steps, "sizes": {"functions": sizes, "reference_zip_bytes": reference_zip_bytes()},
+              "per_step": steps,
+              "sizes": {"functions": sizes, "reference_zip_bytes": reference_zip_bytes()} if sizes else None,
               "end_to_end": e2e, "workshop": shop}
+    if args.bins:
+        report["bins"] = str(bins)  # marks the report as not for publication
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     (out / "report.json").write_text(json.dumps(report, indent=1) + "\n")
@@ -484,7 +580,7 @@ def render(report: dict, out: Path, readme: bool) -> int:
     md = markdown(report)
     (out / "report.md").write_text("# peerlab benchmark\n\n" + md)
     (out / "plot.svg").write_text(plot(report))
-    if readme:
+    if readme and not report.get("bins"):  # a check run's figures never go into the README
         update_readme(md + "\n![cold start and warm latency per step](bench/plot.svg)\n")
     print(md)
     log(f"wrote {out}/report.md, report.json, plot.svg{' and the README' if readme else ''}")

@@ -11,19 +11,52 @@ import run  # noqa: E402
 from peerlab_local.config import REALISTIC  # noqa: E402
 
 
-def test_the_critical_path_sums_the_longest_chain_with_both_sides_in_parallel():
-    bound = run.critical_path(REALISTIC)
+def test_the_critical_path_follows_todays_workflow_on_the_medians():
+    d = REALISTIC
+    bound = run.critical_path(d)
     p = bound["phases"]
-    assert p["create both sides"] == REALISTIC["instance_pending"]  # not twice: the sides run in parallel
-    # A's agent pings 15 + 20 s after launch, finds the endpoints pending (90 s) and hibernates 300 s
-    assert p["SSM online (A)"] == REALISTIC["agent_boot"] + 300
-    fast = run.critical_path(dict(REALISTIC, endpoint_pending=30.0))  # endpoints ready before the first ping
-    assert fast["phases"]["SSM online (A)"] == REALISTIC["agent_boot"]
-    scaled = run.critical_path({k: v * 0.01 for k, v in REALISTIC.items()}, 0.01)  # what /peerlab/config gives
-    assert abs(scaled["phases"]["SSM online (A)"] - (REALISTIC["agent_boot"] + 300) * 0.01) < 1e-9
-    assert p["teardown"] == max(REALISTIC["instance_shutting_down"], REALISTIC["endpoint_deleting"])
+    cw = d["consistency_window"]
+    # create-vpc A: three consistency windows (VPC waiter, subnet + route table, endpoint group), then the endpoints,
+    # and only then instance A (launched once both endpoints are available)
+    assert [p["VPC A visible"], p["subnet and route table A visible"], p["endpoint group visible"]] == [cw] * 3
+    assert p["SSM endpoints available"] == d["endpoint_pending"]
+    assert p["instance A running"] == d["instance_pending"]
+    # the stack's instance profile (10 s) has propagated long before the endpoints (93 s) are available
+    assert p["instance profile usable (beyond the endpoints)"] == 0
+    assert p["side B beyond A"] == 0  # B (3 windows + pending) runs in parallel and ends first
+    # A's endpoints were available before launch: its agent's first ping makes it Online (no hibernation)
+    assert p["SSM online (A)"] == d["agent_boot"]
+    # ping -c 3 -W 2: 2 intervals of 1 s, then 2 s waiting for the last reply that never comes; answered: 2 s
+    assert p["control ping (delivery + 3 unanswered)"] == d["command_delivery"] + 4.0
+    assert p["final ping (delivery + 3 answered)"] == d["command_delivery"] + 2.0
+    assert p["peering visible and pending acceptance"] == max(d["peering_initiating"], cw)
+    assert p["peering active"] == d["peering_provisioning"]
+    assert p["group InstanceB visible"] == cw
+    assert p["teardown"] == max(d["instance_shutting_down"], d["endpoint_deleting"])
     assert bound["seconds"] == sum(p.values())
-    assert run.critical_path({k: 0.0 for k in REALISTIC})["seconds"] == 0.0
+    # today's medians: 3 + 90 + 15 + 20 + 5 + 2 + 5 + 1 + 3 + 40 s
+    assert bound["seconds"] == 184.0
+
+
+def test_the_critical_path_takes_what_outlasts_the_rest():
+    # a slow profile propagation lies on the path: the launch waits for it after the endpoints
+    slow_profile = run.critical_path(dict(REALISTIC, instance_profile_propagation=200.0))["phases"]
+    assert slow_profile["instance profile usable (beyond the endpoints)"] == 200.0 - 93.0
+    # B's chain (3 windows + pending) is A's without the endpoints: with instant endpoints the two tie
+    fast = run.critical_path(dict(REALISTIC, endpoint_pending=0.0, instance_profile_propagation=0.0))
+    assert fast["phases"]["side B beyond A"] == 0.0
+    assert fast["seconds"] == run.critical_path(REALISTIC)["seconds"] - REALISTIC["endpoint_pending"]
+    # the agent waits for nothing now, so the hibernation never lies on the path, whatever endpoint_pending is
+    assert run.critical_path(dict(REALISTIC, endpoint_pending=1000.0))["phases"]["SSM online (A)"] == REALISTIC["agent_boot"]
+
+
+def test_the_critical_path_of_the_scaled_medians_is_the_medians_scaled():
+    scale = 0.02
+    config = {"delays": {k: v * scale for k, v in REALISTIC.items()},
+              "distributions": {k: {"median_scaled": v * scale} for k, v in REALISTIC.items()}}
+    scaled = run.critical_path(run.medians(config), scale)  # as end_to_end reads GET /peerlab/config
+    assert abs(scaled["seconds"] - run.critical_path(REALISTIC)["seconds"] * scale) < 1e-9
+    assert run.critical_path({k: 0.0 for k in REALISTIC}, 0.0)["seconds"] == 0.0
 
 
 def test_the_rate_bound_is_the_slowest_bucket_or_the_critical_path():
@@ -51,3 +84,36 @@ def test_billed_transitions_count_every_retry():
     history = [{"type": t} for t in ("ExecutionStarted", "TaskStateEntered", "TaskScheduled", "TaskFailed",
                                      "TaskScheduled", "TaskSucceeded", "TaskStateExited", "PassStateEntered")]
     assert run.billed_transitions(history) == 3
+
+
+def _report(**extra):
+    e2e = {"time_scale": 0.02, "stepfunctions_time_scale": 0.02, "wall_s": 10.0, "critical_path_s": 3.68,
+           "critical_path_phases": run.critical_path({k: v * 0.02 for k, v in REALISTIC.items()}, 0.02)["phases"],
+           "ratio": 10 / 3.68, "projected_aws_s": 500.0, "critical_path_aws_s": 184.0, "state_transitions": 13,
+           "billed_transitions": 28, "history_events": 105, "api_calls": 202, "failures": [], "leaked": 0}
+    return {"measured_at": "now", "machine": "Linux x86_64, 2 cores", "sizes": None, "end_to_end": e2e,
+            "per_step": {"reps": 1, "warm_invocations": 1, "steps": {"teardown": {
+                "rust": {"cold_ms": 1.0, "warm_ms": 1.0, "peak_rss_kib": 1024, "calls": {"ec2:DescribeVpcs": 1}},
+                "python": {"cold_ms": 2.0, "warm_ms": 2.0, "peak_rss_kib": 2048, "calls": {"ec2:DescribeVpcs": 1}},
+                "same_calls": True, "cold_ratio": 2.0, "warm_ratio": 2.0, "rss_ratio": 2.0}}},
+            "workshop": [], **extra}
+
+
+def test_a_check_run_is_marked_not_for_publication_and_has_no_sizes():
+    md = run.markdown(_report(bins="/somewhere/debug"))
+    assert md.startswith("**Not for publication**") and "zip KiB" not in md
+    assert "projected AWS duration: wall ÷ scale = **8.3 min**" in md and "3.1 min" in md
+    assert "28 billed state transitions" in md
+    assert "Not for publication" not in run.markdown(_report())
+
+
+def test_a_check_run_never_writes_to_bench_or_the_readme(tmp_path, monkeypatch):
+    import pytest
+
+    for argv in (["--bins", str(tmp_path)], ["--bins", str(tmp_path), "--out", str(run.BENCH)]):
+        with pytest.raises(SystemExit, match="--bins needs --out"):
+            run.main(argv)
+    touched = []
+    monkeypatch.setattr(run, "update_readme", lambda section: touched.append(section))
+    run.render(_report(bins="/somewhere/debug"), tmp_path, readme=True)
+    assert touched == [] and (tmp_path / "report.md").is_file()
