@@ -27,7 +27,8 @@ action that names resources and is not modelled here (the enforcement hook then 
   instance, its volume and interface) and not on the subnet or image a RunInstances uses.
 - A resource the call creates has no id yet: "Because you can't know what that identifier is in advance, you must
   use a wildcard in the ARN for a resource when it is to be created by the request" (EC2 API Reference, "Granting IAM
-  users required permissions for Amazon EC2 resources"); it is evaluated as `arn:aws:ec2:REGION:ACCOUNT:vpc/*`.
+  Users Required Permissions for Amazon EC2 Resources", API version 2016-04-01; the VPC Peering Guide's examples
+  still use "the * wildcard in place of a specific resource ID"); it is evaluated as `arn:aws:ec2:REGION:ACCOUNT:vpc/*`.
 - Tags given at creation (TagSpecifications) are authorized again as `ec2:CreateTags` on each created resource, with
   `ec2:CreateAction` = the creating action and the tags as `aws:RequestTag/K` and `aws:TagKeys` (EC2 User Guide,
   "Grant permission to tag Amazon EC2 resources during creation"; the SAR lists ec2:CreateTags as a dependent action
@@ -50,8 +51,8 @@ action that names resources and is not modelled here (the enforcement hook then 
 - CreateRoute/ReplaceRoute/DeleteRoute are authorized on the route table only: the SAR lists no other resource type
   for them (not the peering connection or gateway a route targets).
 - SendCommand: the document and each instance (`arn:aws:ec2:REGION:ACCOUNT:instance/i-...`), the instance's EC2 tags
-  as `ssm:resourceTag/K` and `aws:ResourceTag/K` (SAR; Systems Manager User Guide, "Restricting Run Command access
-  based on tags").
+  as `ssm:resourceTag/K` and `aws:ResourceTag/K` (the SAR's keys of SendCommand; AWS's own managed policies condition
+  SendCommand on `instance/*` with `aws:ResourceTag`, as z0ph/MAMIP records them).
 Not modelled: `ec2:Attribute`, AMI keys other than its tags and id (ec2:Owner, ec2:Public, ...), volume sizes and
 types, `iam:AssociatedResourceArn`, and principal keys (aws:PrincipalArn, aws:SourceArn, ...: the caller's, which
 the enforcement hook adds).
@@ -104,7 +105,10 @@ def normalize(service: str, name: str, params: dict | None) -> dict:
             except ValueError:
                 pass
     if _is_querystring(service, name, params):
-        return _parse_querystring(service, name, params)
+        try:
+            return _parse_querystring(service, name, params)
+        except Exception:  # noqa: BLE001 - not the wire form after all (or an operation botocore lacks)
+            return params
     return params
 
 
@@ -359,7 +363,8 @@ class _Call:
 
 
 ID_KEYS = {"vpc": "ec2:VpcID", "subnet": "ec2:SubnetID", "security-group": "ec2:SecurityGroupID",
-           "instance": "ec2:InstanceID", "route-table": "ec2:RouteTableID", "network-interface": "ec2:NetworkInterfaceID",
+           "instance": "ec2:InstanceID", "route-table": "ec2:RouteTableID",
+           "network-interface": "ec2:NetworkInterfaceID",
            "vpc-peering-connection": "ec2:VpcPeeringConnectionID", "volume": "ec2:VolumeID", "image": "ec2:ImageID"}
 
 # id prefix -> EC2 resource type in ARNs (standalone CreateTags names resources by id only)
@@ -790,7 +795,8 @@ def endpoint(body: bytes) -> tuple[int, dict, bytes]:
         query = json.loads(body or b"{}")
         action = query["action"]
     except (ValueError, KeyError, TypeError):
-        return 400, {"Content-Type": "application/json"}, b'{"message":"expected {\\"action\\": ..., \\"params\\": ...}"}'
+        message = {"message": 'expected {"action": ..., "params": ..., "account": ..., "region": ...}'}
+        return 400, {"Content-Type": "application/json"}, json.dumps(message).encode()
     from .world import DEFAULT_ACCOUNT, world
 
     account = query.get("account") or DEFAULT_ACCOUNT

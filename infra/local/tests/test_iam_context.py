@@ -17,7 +17,7 @@ import boto3
 import botocore.session
 import pytest
 from botocore.validate import validate_parameters
-from conftest import REGION, Patient
+from conftest import REGION, LocalAws, Patient
 
 from peerlab_local import iam_context
 
@@ -92,17 +92,39 @@ class World:
                                                TagSpecifications=tagged("instance"))["Instances"][0]["InstanceId"]
 
 
+@pytest.fixture(scope="module")
+def shared():
+    """One local AWS for the module: asking what a call touches changes nothing, and each test makes its own extras."""
+    local = LocalAws()
+    try:
+        yield local
+    finally:
+        local.stop()
+
+
+@pytest.fixture(scope="module")
+def world(shared):
+    return World(shared)
+
+
 @pytest.fixture
-def world(aws):
-    return World(aws)
+def aws(shared):
+    return shared
+
+
+def fresh_subnet(w: World) -> str:
+    """A subnet of the lab VPC of its own (a subnet has one route table association)."""
+    fresh_subnet.count = getattr(fresh_subnet, "count", 10) + 1
+    return w.ec2.create_subnet(VpcId=w.vpc, CidrBlock=f"10.0.{fresh_subnet.count}.0/24",
+                               TagSpecifications=tagged("subnet"))["Subnet"]["SubnetId"]
 
 
 # ---- the calls ------------------------------------------------------------------------------------------------
 
 
 def test_create_vpc_is_authorized_on_a_new_vpc_and_its_tags_as_create_tags(aws):
-    found = by_resource(touch(aws, "ec2:CreateVpc", {"CidrBlock": "10.9.0.0/16",
-                                                      "TagSpecifications": tagged("vpc", {"Key": "Name", "Value": "A"})}))
+    named = tagged("vpc", {"Key": "Name", "Value": "A"})
+    found = by_resource(touch(aws, "ec2:CreateVpc", {"CidrBlock": "10.9.0.0/16", "TagSpecifications": named}))
     new = arn("vpc", "*")  # a resource being created has no id yet: `type/*`
     assert set(found) == {("ec2:CreateVpc", new), ("ec2:CreateTags", new)}
     create = found[("ec2:CreateVpc", new)]
@@ -243,13 +265,14 @@ def test_routes_are_authorized_on_the_route_table_alone(world):
         context = found[(action, arn("route-table", table))]
         assert context["ec2:Vpc"] == arn("vpc", world.vpc) and context["ec2:RouteTableID"] == table
         assert context["aws:ResourceTag/peerlab:lab-id"] == "lab-1"
-    found = by_resource(touch(world.aws, "ec2:AssociateRouteTable", {"RouteTableId": table, "SubnetId": world.subnet}))
+    subnet = fresh_subnet(world)
+    found = by_resource(touch(world.aws, "ec2:AssociateRouteTable", {"RouteTableId": table, "SubnetId": subnet}))
     assert set(found) == {("ec2:AssociateRouteTable", arn("route-table", table)),
-                          ("ec2:AssociateRouteTable", arn("subnet", world.subnet))}
-    association = world.ec2.associate_route_table(RouteTableId=table, SubnetId=world.subnet)["AssociationId"]
+                          ("ec2:AssociateRouteTable", arn("subnet", subnet))}
+    association = world.ec2.associate_route_table(RouteTableId=table, SubnetId=subnet)["AssociationId"]
     found = by_resource(touch(world.aws, "ec2:DisassociateRouteTable", {"AssociationId": association}))
     assert set(found) == {("ec2:DisassociateRouteTable", arn("route-table", table)),
-                          ("ec2:DisassociateRouteTable", arn("subnet", world.subnet))}
+                          ("ec2:DisassociateRouteTable", arn("subnet", subnet))}
     found = by_resource(touch(world.aws, "ec2:CreateRouteTable", {"VpcId": world.vpc,
                                                                    "TagSpecifications": tagged("route-table")}))
     assert set(found) == {("ec2:CreateRouteTable", arn("route-table", "*")),
@@ -287,7 +310,8 @@ def test_interface_endpoints_with_private_dns_also_associate_a_hosted_zone(world
     assert "ec2:Vpc" not in found[("ec2:CreateVpcEndpoint", arn("subnet", world.subnet))]
     without_dns = touch(world.aws, "ec2:CreateVpcEndpoint", dict(params, PrivateDnsEnabled=False))
     assert "route53:AssociateVPCWithHostedZone" not in {r["action"] for r in without_dns}
-    gateway = touch(world.aws, "ec2:CreateVpcEndpoint", {"VpcId": world.vpc, "ServiceName": f"com.amazonaws.{REGION}.s3"})
+    gateway = touch(world.aws, "ec2:CreateVpcEndpoint",
+                    {"VpcId": world.vpc, "ServiceName": f"com.amazonaws.{REGION}.s3"})
     assert "route53:AssociateVPCWithHostedZone" not in {r["action"] for r in gateway}
 
 
@@ -295,7 +319,8 @@ def test_actions_without_resource_types_are_one_request_on_star_and_others_are_u
     found = touch(aws, "ec2:DescribeVpcs", {"Filters": [{"Name": "tag:peerlab:lab-id", "Values": ["lab-1"]}]})
     assert [(r["action"], r["resource"]) for r in found] == [("ec2:DescribeVpcs", "*")]
     assert found[0]["context"]["ec2:Region"] == REGION
-    assert [r["resource"] for r in touch(aws, "ssm:GetCommandInvocation", {"CommandId": COMMAND, "InstanceId": "i-1"})] == ["*"]
+    status = touch(aws, "ssm:GetCommandInvocation", {"CommandId": COMMAND, "InstanceId": "i-1"})
+    assert [r["resource"] for r in status] == ["*"]
     with pytest.raises(urllib.error.HTTPError) as err:
         touch(aws, "ec2:CreateNatGateway", {"SubnetId": "subnet-1"})
     assert err.value.code == 400 and json.loads(err.value.read()) == {"unknown": "ec2:CreateNatGateway"}
@@ -337,7 +362,7 @@ def calls_of_the_lab(world) -> list[tuple[str, dict]]:
     pcx = w.ec2.create_vpc_peering_connection(VpcId=w.vpc, PeerVpcId=w.other_vpc)["VpcPeeringConnection"][
         "VpcPeeringConnectionId"]
     table = w.ec2.create_route_table(VpcId=w.vpc, TagSpecifications=tagged("route-table"))["RouteTable"]["RouteTableId"]
-    association = w.ec2.associate_route_table(RouteTableId=table, SubnetId=w.subnet)["AssociationId"]
+    association = w.ec2.associate_route_table(RouteTableId=table, SubnetId=fresh_subnet(w))["AssociationId"]
     rule = [{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}]
     route = {"RouteTableId": table, "DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": pcx}
     endpoint = {"VpcId": w.vpc, "ServiceName": f"com.amazonaws.{REGION}.ssm", "VpcEndpointType": "Interface",
@@ -384,7 +409,8 @@ def calls_of_the_lab(world) -> list[tuple[str, dict]]:
         ("ssm:DescribeInstanceInformation", {}),
         ("ssm:GetParameter", {"Name": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}),
         ("ssm:GetParameters", {"Names": ["/peerlab/x", "/aws/service/global-infrastructure/regions"]}),
-        ("sts:AssumeRole", {"RoleArn": f"arn:aws:iam::{PEER}:role/peerlab-accepter", "RoleSessionName": "peerlab-lab-1"}),
+        ("sts:AssumeRole", {"RoleArn": f"arn:aws:iam::{PEER}:role/peerlab-accepter",
+                            "RoleSessionName": "peerlab-lab-1"}),
         ("sts:GetCallerIdentity", {}),
     ]
 
@@ -442,3 +468,125 @@ def test_params_of_a_moto_response_is_the_member_name_form(monkeypatch):
                                   "Tags": [LAB]}
     assert seen["GetParameters"] == {"Names": ["/peerlab/a", "/peerlab/b"]}
     assert vpc
+
+
+# ---- the template's own policies allow the lab's calls, as modelled ----------------------------------------------
+
+
+def template_checks():
+    """infra/tests/test_iam_sar.py: the template's role policies, resolved, and its small evaluator."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[3] / "infra" / "tests" / "test_iam_sar.py"
+    spec = importlib.util.spec_from_file_location("peerlab_iam_sar_checks", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.HOME, module.PEER = HOME, PEER  # the templates resolved for the local AWS's accounts
+    return module
+
+
+def test_the_templates_roles_allow_the_labs_calls_and_no_more(world):
+    checks = template_checks()
+    w = world
+    w.iam.create_role(RoleName="peerlab-LabInstanceRole", AssumeRolePolicyDocument=json.dumps(
+        {"Version": "2012-10-17", "Statement": []}))
+    w.iam.create_instance_profile(InstanceProfileName="peerlab-LabInstanceProfile")
+    w.iam.add_role_to_instance_profile(InstanceProfileName="peerlab-LabInstanceProfile",
+                                       RoleName="peerlab-LabInstanceRole")
+    vpc_b = w.ec2.create_vpc(CidrBlock="10.1.0.0/16", TagSpecifications=tagged("vpc"))["Vpc"]["VpcId"]
+    untagged_subnet = w.ec2.create_subnet(VpcId=w.vpc, CidrBlock="10.0.9.0/24")["Subnet"]["SubnetId"]
+    pcx = w.ec2.create_vpc_peering_connection(VpcId=w.vpc, PeerVpcId=vpc_b,
+                                              TagSpecifications=tagged("vpc-peering-connection"))[
+        "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    main = w.ec2.describe_route_tables(Filters=[{"Name": "vpc-id", "Values": [w.vpc]},
+                                                {"Name": "association.main", "Values": ["true"]}])[
+        "RouteTables"][0]["RouteTableId"]
+    rule = [{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}]
+    run = {"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1, "InstanceType": "t3.micro", "SubnetId": w.subnet,
+           "SecurityGroupIds": [w.group], "IamInstanceProfile": {"Name": "peerlab-LabInstanceProfile"},
+           "TagSpecifications": tagged("instance")}
+    route = {"RouteTableId": main, "DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": pcx}
+    calls = {
+        "CreateVpcRole": [
+            ("ec2:CreateVpc", {"CidrBlock": "10.0.0.0/16", "TagSpecifications": tagged("vpc")}),
+            ("ec2:CreateSubnet", {"VpcId": w.vpc, "CidrBlock": "10.0.1.0/24", "TagSpecifications": tagged("subnet")}),
+            ("ec2:CreateSecurityGroup", {"VpcId": w.vpc, "GroupName": "g", "Description": "d",
+                                         "TagSpecifications": tagged("security-group")}),
+            ("ec2:AuthorizeSecurityGroupIngress", {"GroupId": w.group, "IpPermissions": rule}),
+            ("ec2:ModifyVpcAttribute", {"VpcId": w.vpc, "EnableDnsHostnames": {"Value": True}}),
+            ("ec2:CreateVpcEndpoint", {"VpcId": w.vpc, "ServiceName": f"com.amazonaws.{REGION}.ssm",
+                                       "VpcEndpointType": "Interface", "SubnetIds": [w.subnet],
+                                       "SecurityGroupIds": [w.group], "PrivateDnsEnabled": True,
+                                       "TagSpecifications": tagged("vpc-endpoint")}),
+            ("ssm:GetParameter", {"Name": "/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64"}),
+            ("ec2:RunInstances", run),
+            ("ec2:DescribeVpcs", {}),
+        ],
+        "RequestPeeringRole": [
+            ("ec2:CreateVpcPeeringConnection", {"VpcId": w.vpc, "PeerVpcId": vpc_b,
+                                                "TagSpecifications": tagged("vpc-peering-connection")}),
+        ],
+        "AcceptPeeringRole": [("ec2:AcceptVpcPeeringConnection", {"VpcPeeringConnectionId": pcx})],
+        "AddRoutesRole": [("ec2:CreateRoute", route), ("ec2:ReplaceRoute", route)],
+        "UpdateSgRole": [
+            ("ec2:CreateSecurityGroup", {"VpcId": w.vpc, "GroupName": "b", "Description": "d",
+                                         "TagSpecifications": tagged("security-group")}),
+            ("ec2:AuthorizeSecurityGroupIngress", {"GroupId": w.group, "IpPermissions": rule}),
+            ("ec2:ModifyInstanceAttribute", {"InstanceId": w.instance, "Groups": [w.group]}),
+        ],
+        "PingTestRole": [
+            ("ssm:SendCommand", {"DocumentName": "AWS-RunShellScript", "InstanceIds": [w.instance],
+                                 "Parameters": {"commands": ["ping -c 3 10.1.1.4"]}}),
+            ("ssm:GetCommandInvocation", {"CommandId": COMMAND, "InstanceId": w.instance}),
+        ],
+        "TeardownRole": [
+            ("ec2:TerminateInstances", {"InstanceIds": [w.instance]}),
+            ("ec2:RevokeSecurityGroupIngress", {"GroupId": w.group, "IpPermissions": rule}),
+            ("ec2:DeleteSecurityGroup", {"GroupId": w.group}),
+            ("ec2:DeleteVpcPeeringConnection", {"VpcPeeringConnectionId": pcx}),
+            ("ec2:DeleteRoute", {"RouteTableId": main, "DestinationCidrBlock": "10.1.0.0/16"}),
+            ("ec2:DeleteSubnet", {"SubnetId": w.subnet}),
+            ("ec2:DeleteVpc", {"VpcId": w.vpc}),
+        ],
+    }
+
+    def denied(role: str, action: str, params: dict) -> list[str]:
+        statements = checks.policy(checks.load("home"), "home", role)
+        return [f"{r['action']} on {r['resource']}" for r in touch(w.aws, action, params)
+                if not checks.allows(statements, r["action"], [(r["resource"], r["context"])])]
+
+    for role, role_calls in calls.items():
+        for action, params in role_calls:
+            assert denied(role, action, params) == [], f"{role} may not {action}"
+    # ...and a call outside the lab is refused: the check can fail
+    assert denied("CreateVpcRole", "ec2:RunInstances", dict(run, SubnetId=untagged_subnet)) == [
+        f"ec2:RunInstances on {arn('subnet', untagged_subnet)}"]
+    assert denied("CreateVpcRole", "ec2:CreateVpc", {"CidrBlock": "10.0.0.0/16"}) == [
+        f"ec2:CreateVpc on {arn('vpc', '*')}"]
+    assert denied("PingTestRole", "ssm:SendCommand", {"DocumentName": "AWS-RunPowerShellScript",
+                                                       "InstanceIds": [w.instance], "Parameters": {}}) == [
+        f"ssm:SendCommand on arn:aws:ssm:{REGION}::document/AWS-RunPowerShellScript"]
+
+
+def test_the_peer_accounts_role_accepts_only_the_home_accounts_peering(world):
+    checks = template_checks()
+    peer_ec2 = Patient(peer_client(world.aws, "ec2"))
+    vpc_b = peer_ec2.create_vpc(CidrBlock="10.2.0.0/16", TagSpecifications=tagged("vpc"))["Vpc"]["VpcId"]
+    statements = checks.policy(checks.load("peer"), "peer", "AccepterRole")
+
+    def denied(action: str, pcx: str) -> list[str]:
+        return [r["resource"] for r in touch(world.aws, action, {"VpcPeeringConnectionId": pcx}, account=PEER)
+                if not checks.allows(statements, r["action"], [(r["resource"], r["context"])])]
+
+    pcx = world.ec2.create_vpc_peering_connection(VpcId=world.vpc, PeerVpcId=vpc_b, PeerOwnerId=PEER,
+                                                  TagSpecifications=tagged("vpc-peering-connection"))[
+        "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    assert denied("ec2:AcceptVpcPeeringConnection", pcx) == []
+    assert denied("ec2:DeleteVpcPeeringConnection", pcx) == []
+    # a peering requested from a third account's VPC is refused on the peering (ec2:RequesterVpc)
+    third = Patient(peer_client(world.aws, "ec2", account="333333333333"))
+    vpc_c = third.create_vpc(CidrBlock="10.3.0.0/16", TagSpecifications=tagged("vpc"))["Vpc"]["VpcId"]
+    stranger = third.create_vpc_peering_connection(VpcId=vpc_c, PeerVpcId=vpc_b, PeerOwnerId=PEER)[
+        "VpcPeeringConnection"]["VpcPeeringConnectionId"]
+    assert denied("ec2:AcceptVpcPeeringConnection", stranger) == [arn("vpc-peering-connection", stranger, PEER)]
