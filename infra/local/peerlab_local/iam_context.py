@@ -53,6 +53,8 @@ action that names resources and is not modelled here (the enforcement hook then 
 - SendCommand: the document and each instance (`arn:aws:ec2:REGION:ACCOUNT:instance/i-...`), the instance's EC2 tags
   as `ssm:resourceTag/K` and `aws:ResourceTag/K` (the SAR's keys of SendCommand; AWS's own managed policies condition
   SendCommand on `instance/*` with `aws:ResourceTag`, as z0ph/MAMIP records them).
+- Lambda, Step Functions, Logs: lambda:InvokeFunction on the function's ARN (qualified when the call names a version
+  or alias), states:StartExecution on the state machine, logs:CreateLogStream/PutLogEvents on the log stream.
 Not modelled: `ec2:Attribute`, AMI keys other than its tags and id (ec2:Owner, ec2:Public, ...), volume sizes and
 types, `iam:AssociatedResourceArn`, and principal keys (aws:PrincipalArn, aws:SourceArn, ...: the caller's, which
 the enforcement hook adds).
@@ -119,10 +121,16 @@ def _input_members(service: str, name: str) -> dict:
         return {}
 
 
+# IAM's service prefix and action name -> botocore's service and operation, where they differ
+API_SERVICES = {"states": "stepfunctions"}
+API_OPERATIONS = {("lambda", "InvokeFunction"): "Invoke"}
+
+
 @lru_cache(maxsize=None)
 def _operation(service: str, name: str):
     from moto.core.utils import get_service_model
-    return get_service_model(service).operation_model(name)
+    api = get_service_model(API_SERVICES.get(service, service))
+    return api.operation_model(API_OPERATIONS.get((service, name), name))
 
 
 def _is_querystring(service: str, name: str, params: dict) -> bool:
@@ -761,6 +769,44 @@ def _assume_role(c: _Call):
     for key, value in role_tags(arn).items():
         ctx[f"iam:ResourceTag/{key}"] = value
     c.add(arn, "role", ctx)
+
+
+def _function_arn(c: _Call, name: str, qualifier: str | None) -> str:
+    """A function's name, partial ARN or ARN (each may end in :version or :alias) -> the ARN evaluated: "Actions
+    that operate on a function can be restricted to a specific function by function, version, or alias ARN" (Lambda
+    Developer Guide, "Fine-tuning the Resources and Conditions sections of policies")."""
+    if name.startswith("arn:"):
+        parts = name.split(":")
+        region, account, rest = parts[3], parts[4], parts[6:]
+    elif ":function:" in name:  # partial ARN: ACCOUNT:function:NAME[:QUALIFIER]
+        parts = name.split(":")
+        region, account, rest = c.region, parts[0], parts[2:]
+    else:
+        region, account, rest = c.region, c.account, name.split(":")
+    if qualifier and len(rest) == 1:
+        rest = rest + [qualifier]
+    return f"arn:{PARTITION}:lambda:{region}:{account}:function:{':'.join(rest)}"
+
+
+@builds("lambda:InvokeFunction")
+def _invoke(c: _Call):
+    name = c.p.get("FunctionName")
+    if name:
+        c.add(_function_arn(c, name, c.p.get("Qualifier")), "function", {})
+
+
+@builds("states:StartExecution", "states:StartSyncExecution")
+def _start_execution(c: _Call):
+    machine = c.p.get("stateMachineArn")
+    if machine:
+        c.add(machine, "statemachine", {})
+
+
+@builds("logs:CreateLogStream", "logs:PutLogEvents")
+def _log_stream(c: _Call):
+    group, stream = c.p.get("logGroupName"), c.p.get("logStreamName")
+    if group and stream:
+        c.add(f"arn:{PARTITION}:logs:{c.region}:{c.account}:log-group:{group}:log-stream:{stream}", "log-stream", {})
 
 
 # ---- the entry point ------------------------------------------------------------------------------------------
