@@ -81,18 +81,45 @@ class Unknown(Exception):
 
 
 def params_of(response) -> dict:
-    """The call's parameters in member-name form, from a moto response object (BaseResponse)."""
+    """The call's parameters in member-name form, from a moto response object (BaseResponse): EC2's botocore-parsed
+    params; the JSON body of JSON services (SSM, Step Functions, Logs); for REST services (Lambda, Scheduler) the
+    URI's members (FunctionName), the query string's (Qualifier) and the body's unless the body is the payload (an
+    Invoke's input is not a parameter); the parsed query string of query services (STS, IAM)."""
     if getattr(response, "automated_parameter_parsing", False):  # EC2: botocore-parsed already
-        return response._get_params()
+        return dict(response._get_params())
+    service = getattr(response, "boto3_service_name", None) or getattr(response, "service_name", "")
+    operation = response._get_action()
+    try:
+        from moto.core.utils import get_service_model
+        model = get_service_model(service)
+        protocol = model.protocol
+        shape = model.operation_model(operation).input_shape
+    except Exception:  # noqa: BLE001 - a service or operation botocore does not know
+        protocol, shape = None, None
     body = getattr(response, "body", None) or ""
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
-    if body.lstrip().startswith("{"):  # JSON protocols (SSM): the body is the member-name form
+    decoded = None
+    if body.lstrip().startswith("{"):
         try:
-            return json.loads(body)
+            decoded = json.loads(body)
         except ValueError:
-            pass
-    return normalize(getattr(response, "service_name", ""), response._get_action(), dict(response.querystring))
+            decoded = None
+    if protocol in ("rest-json", "rest-xml"):
+        params: dict = {}
+        if isinstance(decoded, dict) and shape is not None and not shape.serialization.get("payload"):
+            params.update(decoded)
+        query = dict(getattr(response, "querystring", {}) or {})
+        for name, member in (shape.members.items() if shape is not None else []):
+            if member.serialization.get("location") == "querystring":
+                value = query.get(member.serialization.get("name", name))
+                if value:
+                    params[name] = value[0] if isinstance(value, list) and member.type_name != "list" else value
+        params.update(getattr(response, "uri_match", None) or {})
+        return params
+    if isinstance(decoded, dict):  # JSON protocols: the body is the member-name form
+        return decoded
+    return normalize(service, operation, dict(getattr(response, "querystring", {}) or {}))
 
 
 def normalize(service: str, name: str, params: dict | None) -> dict:

@@ -473,10 +473,20 @@ def test_params_of_a_moto_response_is_the_member_name_form(monkeypatch):
             RoleArn=f"arn:aws:iam::{PEER}:role/peer", RoleSessionName="peerlab-lab-1", Tags=[LAB])
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.get_parameters(Names=["/peerlab/a", "/peerlab/b"])
+        machine = f"arn:aws:states:{REGION}:{HOME}:stateMachine:peerlab-lab"
+        with pytest.raises(Exception):  # no such state machine: only the parameters matter here
+            boto3.client("stepfunctions", region_name=REGION).start_execution(
+                stateMachineArn=machine, name="lab-1", input='{"lab_id": "lab-1"}')
+        with pytest.raises(Exception):  # no such function
+            boto3.client("lambda", region_name=REGION).invoke(
+                FunctionName="peerlab-Teardown", Qualifier="live", Payload=b'{"lab_id": "lab-1"}')
     assert seen["CreateVpc"] == {"CidrBlock": "10.0.0.0/16", "TagSpecifications": tagged("vpc")}
     assert seen["AssumeRole"] == {"RoleArn": f"arn:aws:iam::{PEER}:role/peer", "RoleSessionName": "peerlab-lab-1",
                                   "Tags": [LAB]}
     assert seen["GetParameters"] == {"Names": ["/peerlab/a", "/peerlab/b"]}
+    assert seen["StartExecution"] == {"stateMachineArn": machine, "name": "lab-1", "input": '{"lab_id": "lab-1"}'}
+    # REST: the function from the URI, the qualifier from the query string; the payload is not a parameter
+    assert seen["Invoke"] == {"FunctionName": "peerlab-Teardown", "Qualifier": "live"}
     assert vpc
 
 
