@@ -11,6 +11,7 @@ import urllib.parse
 import uuid
 
 from . import caller, consistency, faults, inventory, limits, sfn_time, ssm
+from . import iam_context
 from .config import REALISTIC
 from .world import LOCK, world
 
@@ -171,6 +172,10 @@ class Middleware:
             data = {"calls": self.calls.snapshot(), "throttled": dict(self.limits.throttled),
                     "ec2_rate_limits": self.limits.enabled}
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+        if path == "/peerlab/iam/requests":  # what a call touches, as IAM authorization requests
+            body = self._body(environ)
+            with LOCK:
+                return iam_context.endpoint(body)
         if path == "/peerlab/config":
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
