@@ -526,13 +526,20 @@ def test_the_templates_roles_allow_the_labs_calls_and_no_more(world):
     run = {"ImageId": "ami-12c6146b", "MinCount": 1, "MaxCount": 1, "InstanceType": "t3.micro", "SubnetId": w.subnet,
            "SecurityGroupIds": [w.group], "IamInstanceProfile": {"Name": "peerlab-LabInstanceProfile"},
            "TagSpecifications": tagged("instance")}
-    route = {"RouteTableId": main, "DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": pcx}
+    # the lab's own route table (create-vpc creates it tagged and associates it with the subnet); the VPC's main
+    # table is untagged and no role may change it
+    table = w.ec2.create_route_table(VpcId=w.vpc, TagSpecifications=tagged("route-table"))["RouteTable"][
+        "RouteTableId"]
+    association = w.ec2.associate_route_table(RouteTableId=table, SubnetId=w.subnet)["AssociationId"]
+    route = {"RouteTableId": table, "DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": pcx}
     calls = {
         "CreateVpcRole": [
             ("ec2:CreateVpc", {"CidrBlock": "10.0.0.0/16", "TagSpecifications": tagged("vpc")}),
             ("ec2:CreateSubnet", {"VpcId": w.vpc, "CidrBlock": "10.0.1.0/24", "TagSpecifications": tagged("subnet")}),
             ("ec2:CreateSecurityGroup", {"VpcId": w.vpc, "GroupName": "g", "Description": "d",
                                          "TagSpecifications": tagged("security-group")}),
+            ("ec2:CreateRouteTable", {"VpcId": w.vpc, "TagSpecifications": tagged("route-table")}),
+            ("ec2:AssociateRouteTable", {"RouteTableId": table, "SubnetId": w.subnet}),
             ("ec2:AuthorizeSecurityGroupIngress", {"GroupId": w.group, "IpPermissions": rule}),
             ("ec2:ModifyVpcAttribute", {"VpcId": w.vpc, "EnableDnsHostnames": {"Value": True}}),
             ("ec2:CreateVpcEndpoint", {"VpcId": w.vpc, "ServiceName": f"com.amazonaws.{REGION}.ssm",
@@ -565,7 +572,9 @@ def test_the_templates_roles_allow_the_labs_calls_and_no_more(world):
             ("ec2:RevokeSecurityGroupIngress", {"GroupId": w.group, "IpPermissions": rule}),
             ("ec2:DeleteSecurityGroup", {"GroupId": w.group}),
             ("ec2:DeleteVpcPeeringConnection", {"VpcPeeringConnectionId": pcx}),
-            ("ec2:DeleteRoute", {"RouteTableId": main, "DestinationCidrBlock": "10.1.0.0/16"}),
+            ("ec2:DeleteRoute", {"RouteTableId": table, "DestinationCidrBlock": "10.1.0.0/16"}),
+            ("ec2:DisassociateRouteTable", {"AssociationId": association}),
+            ("ec2:DeleteRouteTable", {"RouteTableId": table}),
             ("ec2:DeleteSubnet", {"SubnetId": w.subnet}),
             ("ec2:DeleteVpc", {"VpcId": w.vpc}),
         ],
@@ -580,6 +589,8 @@ def test_the_templates_roles_allow_the_labs_calls_and_no_more(world):
         for action, params in role_calls:
             assert denied(role, action, params) == [], f"{role} may not {action}"
     # ...and a call outside the lab is refused: the check can fail
+    assert denied("AddRoutesRole", "ec2:CreateRoute", dict(route, RouteTableId=main)) == [
+        f"ec2:CreateRoute on {arn('route-table', main)}"]
     assert denied("CreateVpcRole", "ec2:RunInstances", dict(run, SubnetId=untagged_subnet)) == [
         f"ec2:RunInstances on {arn('subnet', untagged_subnet)}"]
     assert denied("CreateVpcRole", "ec2:CreateVpc", {"CidrBlock": "10.0.0.0/16"}) == [
