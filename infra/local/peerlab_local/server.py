@@ -171,6 +171,10 @@ class Middleware:
             data = {"calls": self.calls.snapshot(), "throttled": dict(self.limits.throttled),
                     "ec2_rate_limits": self.limits.enabled}
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+        if path == "/peerlab/scheduler":  # EventBridge Scheduler: next invocations, attempts, failures
+            from . import scheduler
+
+            return 200, {"Content-Type": "application/json"}, json.dumps(scheduler.report(), indent=1).encode()
         if path == "/peerlab/config":
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
