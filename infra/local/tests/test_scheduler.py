@@ -356,3 +356,45 @@ def test_create_schedule_validation(env, local):
     env.scheduler.create_schedule(Name="good", ScheduleExpression="rate(1 hour)", State="DISABLED", **base)
     assert refused(env.scheduler.update_schedule, Name="good", ScheduleExpression="rate(1 fortnight)", **base) == \
         "Invalid Schedule Expression rate(1 fortnight)."
+
+
+def test_the_sweeper_schedule_runs_teardown_in_sweep_mode(start_local):
+    """The template's sweeper as SAM deploys it (a ScheduleV2 event of TeardownFunction: a schedule whose templated
+    Lambda target is the function, Input {"mode": "sweep"}): it deletes the labs whose peerlab:expires-at passed."""
+    import io
+    import os
+    import zipfile
+    from pathlib import Path
+
+    from conftest import Patient
+
+    lambda_dir = os.environ.get("PEERLAB_LAMBDA_DIR", "")
+    if not (Path(lambda_dir) / "teardown").is_file():
+        pytest.fail(f"PEERLAB_LAMBDA_DIR={lambda_dir!r} has no built teardown: run `make build-functions` first")
+    aws = start_local("--profile", "realistic", "--time-scale", "0.01", "--lambda-dir", lambda_dir)
+    env = Env(aws)
+    ec2 = Patient(aws.client("ec2"))
+    expired = ec2.create_vpc(CidrBlock="10.0.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
+        {"Key": "peerlab:lab-id", "Value": "old"}, {"Key": "peerlab:expires-at", "Value": "2020-01-01T00:00:00Z"}]}])[
+        "Vpc"]["VpcId"]
+    current = ec2.create_vpc(CidrBlock="10.1.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
+        {"Key": "peerlab:lab-id", "Value": "new"}, {"Key": "peerlab:expires-at", "Value": "2099-01-01T00:00:00Z"}]}])[
+        "Vpc"]["VpcId"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("README", "no bootstrap: the local AWS runs --lambda-dir/<Handler>")
+    function = aws.client("lambda").create_function(
+        FunctionName="teardown", Runtime="provided.al2023", Role=env.role("fn"), Handler="teardown",
+        Code={"ZipFile": archive.getvalue()}, Timeout=60)["FunctionArn"]
+    env.create("stack-sweep", "rate(1 hour)", function, target={
+        "Input": json.dumps({"mode": "sweep"}),
+        "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}})
+
+    def vpcs():
+        return {v["VpcId"] for v in aws.client("ec2").describe_vpcs(
+            Filters=[{"Name": "tag-key", "Values": ["peerlab:expires-at"]}])["Vpcs"]}
+
+    wait_for(lambda: expired not in vpcs(), timeout=60, interval=0.2)
+    assert current in vpcs()
+    first = env.attempts("stack-sweep")[0]
+    assert first["ok"] and first["target_arn"] == function
