@@ -23,7 +23,10 @@ docs.aws.amazon.com/scheduler/latest/APIReference/ ...):
   schedules"); FlexibleTimeWindow (API_FlexibleTimeWindow.html: Mode OFF | FLEXIBLE, MaximumWindowInMinutes 1-1440;
   the invocation falls in the window after the scheduled time: drawn uniformly in it); ActionAfterCompletion
   NONE | DELETE ("the action that EventBridge Scheduler applies to the schedule after the schedule completes invoking
-  the target": a one-time schedule after its invocation, a recurring one after its last before EndDate).
+  the target": a one-time schedule after its invocation, a recurring one after its last before EndDate; none
+  without EndDate: managing-schedule-delete.html). "If all retries are exhausted because of failure for a schedule
+  configured with automatic deletion, the schedule is deleted shortly after the last unsuccessful attempt" (AWS
+  Compute Blog, "Automatically delete schedules upon completion with Amazon EventBridge Scheduler").
 - API_RetryPolicy.html: MaximumRetryAttempts 0-185 (default 185), MaximumEventAgeInSeconds 60-86400 (default 86400);
   "Retry attempts with exponential backoff continue until either the maximum number of attempts is made or until the
   duration of the MaximumEventAgeInSeconds is reached". AWS gives no interval: retries here wait 1 s, 2 s, 4 s ...
@@ -565,34 +568,56 @@ RUNNER: Scheduler | None = None
 _installed = False
 
 
-def _request(response) -> dict:
-    names = ("ScheduleExpression", "ScheduleExpressionTimezone", "FlexibleTimeWindow", "State",
-             "ActionAfterCompletion", "Target", "StartDate", "EndDate")
-    return {name: response._get_param(name) for name in names}
+_KWARGS = {"schedule_expression": "ScheduleExpression", "schedule_expression_timezone": "ScheduleExpressionTimezone",
+           "flexible_time_window": "FlexibleTimeWindow", "state": "State",
+           "action_after_completion": "ActionAfterCompletion", "target": "Target", "start_date": "StartDate",
+           "end_date": "EndDate"}
 
 
-def _validated(original, create: bool):
+def _checked(original):
+    """Wrap the backend's create_schedule/update_schedule (whoever calls them: the API or a CloudFormation
+    provider): validate as AWS does, start the schedule's clock, keep ActionAfterCompletion (default NONE; moto's
+    update_schedule has no such parameter and kept the old value, AWS replaces every field)."""
+    import inspect
+
     from moto.scheduler.exceptions import ValidationException
 
-    def handler(self):
-        request = _request(self)
+    signature = inspect.signature(original)
+
+    def method(self, *args, action_after_completion=None, **kwargs):
+        bound = signature.bind_partial(self, *args, **kwargs).arguments
+        after = bound.get("action_after_completion", action_after_completion)
+        request = {api: bound.get(name) for name, api in _KWARGS.items()}
+        request["ActionAfterCompletion"] = after
         try:
             validate(request)
         except Invalid as err:
             raise ValidationException(str(err)) from None
-        body = original(self)
-        name = self.uri.split("?")[0].split("/")[-1]
-        group = request.get("GroupName") or self._get_param("GroupName")
+        if "action_after_completion" in signature.parameters:
+            kwargs["action_after_completion"] = after
         with LOCK:
-            schedule = self.scheduler_backend.get_schedule(group, name)
+            schedule = original(self, *args, **kwargs)
             schedule.peerlab_anchor = time.time()  # its clock starts now (see the module's docstring)
-            # moto's UpdateSchedule drops ActionAfterCompletion; AWS replaces it (omitted: NONE), as every field
-            schedule.action_after_completion = request.get("ActionAfterCompletion") or "NONE"
+            schedule.action_after_completion = after or "NONE"
         if RUNNER is not None:
             RUNNER.wake.set()
-        return body
+        return schedule
 
-    return handler
+    return method
+
+
+def _update_response(self) -> str:
+    """moto's UpdateSchedule handler, passing ActionAfterCompletion on (moto's drops it)."""
+    name = self.uri.split("?")[0].split("/")[-1]
+    schedule = self.scheduler_backend.update_schedule(
+        description=self._get_param("Description"), end_date=self._get_param("EndDate"),
+        flexible_time_window=self._get_param("FlexibleTimeWindow"), group_name=self._get_param("GroupName"),
+        kms_key_arn=self._get_param("KmsKeyArn"), name=name,
+        schedule_expression=self._get_param("ScheduleExpression"),
+        schedule_expression_timezone=self._get_param("ScheduleExpressionTimezone"),
+        start_date=self._get_param("StartDate"), state=self._get_param("State"), target=self._get_param("Target"),
+        action_after_completion=self._get_param("ActionAfterCompletion"))
+    return json.dumps({"ScheduleArn": schedule.arn})
 
 
 def install() -> None:
@@ -600,10 +625,12 @@ def install() -> None:
     global RUNNER, _installed
     if _installed:
         return
+    from moto.scheduler.models import EventBridgeSchedulerBackend
     from moto.scheduler.responses import EventBridgeSchedulerResponse
 
-    EventBridgeSchedulerResponse.create_schedule = _validated(EventBridgeSchedulerResponse.create_schedule, True)
-    EventBridgeSchedulerResponse.update_schedule = _validated(EventBridgeSchedulerResponse.update_schedule, False)
+    EventBridgeSchedulerBackend.create_schedule = _checked(EventBridgeSchedulerBackend.create_schedule)
+    EventBridgeSchedulerBackend.update_schedule = _checked(EventBridgeSchedulerBackend.update_schedule)
+    EventBridgeSchedulerResponse.update_schedule = _update_response
     RUNNER = Scheduler()
     RUNNER.start()
     _installed = True

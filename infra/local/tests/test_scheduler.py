@@ -271,7 +271,7 @@ def test_a_failing_target_is_retried_until_the_attempts_run_out_then_dead_letter
     env.sfn.delete_state_machine(stateMachineArn=machine)  # StartExecution: StateMachineDoesNotExist
     queue = env.sqs.create_queue(QueueName="scheduler-dlq")["QueueUrl"]
     queue_arn = env.sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    env.create("failing", at(60), machine, target={
+    env.create("failing", at(60), machine, ActionAfterCompletion="DELETE", target={
         "Input": "{}", "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600},
         "DeadLetterConfig": {"Arn": queue_arn}})
     attempts = wait_for(lambda: [a for a in env.attempts("failing") if a.get("exhausted")], timeout=20)
@@ -283,6 +283,9 @@ def test_a_failing_target_is_retried_until_the_attempts_run_out_then_dead_letter
     attributes = {k: v["StringValue"] for k, v in messages[0]["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "StateMachineDoesNotExist" and attributes["RETRY_ATTEMPTS"] == "2"
     assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    # "If all retries are exhausted because of failure for a schedule configured with automatic deletion, the
+    # schedule is deleted shortly after the last unsuccessful attempt" (AWS Compute Blog, 2023-08)
+    wait_for(lambda: not env.exists("failing"), timeout=10)
     time.sleep(1.0)
     assert len(env.attempts("failing")) == 3  # given up
 
@@ -356,6 +359,12 @@ def test_create_schedule_validation(env, local):
     env.scheduler.create_schedule(Name="good", ScheduleExpression="rate(1 hour)", State="DISABLED", **base)
     assert refused(env.scheduler.update_schedule, Name="good", ScheduleExpression="rate(1 fortnight)", **base) == \
         "Invalid Schedule Expression rate(1 fortnight)."
+    # UpdateSchedule replaces ActionAfterCompletion as every other field (moto kept the old value)
+    env.scheduler.update_schedule(Name="good", ScheduleExpression="rate(2 hours)", State="DISABLED",
+                                  ActionAfterCompletion="DELETE", **base)
+    assert env.scheduler.get_schedule(Name="good")["ActionAfterCompletion"] == "DELETE"
+    env.scheduler.update_schedule(Name="good", ScheduleExpression="rate(2 hours)", State="DISABLED", **base)
+    assert env.scheduler.get_schedule(Name="good")["ActionAfterCompletion"] == "NONE"
 
 
 def test_the_sweeper_schedule_runs_teardown_in_sweep_mode(start_local):
