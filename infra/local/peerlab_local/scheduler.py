@@ -34,7 +34,11 @@ docs.aws.amazon.com/scheduler/latest/APIReference/ ...):
   few percent), in AWS time, scaled. Every failed invocation is retried (the guide names no error AWS gives up on at
   once). A target call fails when the role cannot be assumed, or the target API answers an error.
 - configuring-schedule-dlq.html: after the retries are exhausted, the dead-letter event goes to the SQS queue of
-  Target.DeadLetterConfig (its body: the target's input; its message attributes: the failure).
+  Target.DeadLetterConfig (its body: the target's input; its message attributes: ERROR_CODE, ERROR_MESSAGE,
+  EXECUTION_ID, EXHAUSTED_RETRY_CONDITION, IS_PAYLOAD_TRUNCATED, RETRY_ATTEMPTS, SCHEDULED_TIME, SCHEDULE_ARN,
+  TARGET_ARN: the names of that page's "Retrieve the dead-letter event", as other AWS emulators send them too). EventBridge *rules* send some errors (a missing permission, a deleted target) to the DLQ without
+  retrying (EventBridge User Guide, rule-dlq.html); the Scheduler guide says no such thing, so every failure is
+  retried here.
 - managing-schedule-context-attributes.html: <aws.scheduler.schedule-arn>, <aws.scheduler.scheduled-time>,
   <aws.scheduler.execution-id>, <aws.scheduler.attempt-number> in Target.Input are replaced per invocation.
 - managing-targets-templated.html / managing-targets-universal.html: templated targets (a state machine ARN:
@@ -383,6 +387,7 @@ class Scheduler:
             _, _, _, region, account, name = queue_arn.split(":", 5)
             attributes = {
                 "ERROR_CODE": entry.get("error_code", ""), "ERROR_MESSAGE": entry.get("error_message", "")[:1000],
+                "EXECUTION_ID": entry["execution_id"], "IS_PAYLOAD_TRUNCATED": "false",
                 "EXHAUSTED_RETRY_CONDITION": entry["exhausted"], "RETRY_ATTEMPTS": str(delivery.attempt - 1),
                 "SCHEDULE_ARN": delivery.plan.arn, "SCHEDULED_TIME": entry["scheduled_time"],
                 "TARGET_ARN": delivery.target.get("Arn", ""),

@@ -283,6 +283,7 @@ def test_a_failing_target_is_retried_until_the_attempts_run_out_then_dead_letter
     attributes = {k: v["StringValue"] for k, v in messages[0]["MessageAttributes"].items()}
     assert attributes["ERROR_CODE"] == "StateMachineDoesNotExist" and attributes["RETRY_ATTEMPTS"] == "2"
     assert attributes["EXHAUSTED_RETRY_CONDITION"] == "MaximumRetryAttempts"
+    assert attributes["SCHEDULE_ARN"].endswith(":schedule/default/failing") and attributes["TARGET_ARN"] == machine
     # "If all retries are exhausted because of failure for a schedule configured with automatic deletion, the
     # schedule is deleted shortly after the last unsuccessful attempt" (AWS Compute Blog, 2023-08)
     wait_for(lambda: not env.exists("failing"), timeout=10)
