@@ -407,7 +407,8 @@ class Scheduler:
             schedules = []
             for plan in self.plans.values():
                 schedules.append({"arn": plan.arn, "name": plan.name, "group": plan.group,
-                                  "anchor": _iso(plan.anchor), "next_instant": _iso(plan.next_instant),
+                                  "anchor": _iso(plan.anchor), "anchor_epoch": plan.anchor,
+                                  "next_instant": _iso(plan.next_instant), "next_instant_epoch": plan.next_instant,
                                   "next_invocation_wall": _iso(plan.next_wall),
                                   "next_invocation_wall_epoch": plan.next_wall,
                                   "invocations": plan.invocations, "done": plan.done})
