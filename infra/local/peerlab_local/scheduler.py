@@ -67,6 +67,7 @@ import uuid
 from . import schedule_expr
 from .world import LOCK, world
 
+LOG_LIMIT = 5000  # attempts kept for GET /peerlab/scheduler
 MIN_SCALE = 0.001  # --time-scale 0: the scheduler's clock runs 1000x, never a busy loop
 PRECISION_SECONDS = 60.0  # "invoke their targets with 60 second precision" (schedule-types.html)
 RETRY_BASE, RETRY_CAP = 1.0, 86400 / 185  # AWS time; judgement (see above)
@@ -361,6 +362,7 @@ class Scheduler:
                     heapq.heappush(self.deliveries, (plan.wall(now_aws + pause), next(self._tie), nxt))
         with self.lock:
             self.log.append(entry)
+            del self.log[:-LOG_LIMIT]  # a rate(1 minute) schedule at 0.01 makes 6000 an hour
         if finished and delivery.last_of_schedule:
             self._complete(delivery)
         self.wake.set()
