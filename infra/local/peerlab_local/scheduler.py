@@ -77,6 +77,19 @@ UNIVERSAL = "arn:aws:scheduler:::aws-sdk:"
 SERVICE_NAMES = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs"}
 
 
+def epoch(value) -> float | None:
+    """A StartDate/EndDate as epoch seconds: the API sends numbers; a CloudFormation provider may pass ISO 8601."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime.datetime):
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        parsed = datetime.datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        return epoch(parsed)
+
+
 class Invalid(ValueError):
     """CreateSchedule/UpdateSchedule refused with ValidationException and this message."""
 
@@ -143,8 +156,11 @@ def validate(request: dict) -> None:
     retry = target.get("RetryPolicy") or {}
     _int_in(retry.get("MaximumEventAgeInSeconds"), "target.retryPolicy.maximumEventAgeInSeconds", 60, 86400)
     _int_in(retry.get("MaximumRetryAttempts"), "target.retryPolicy.maximumRetryAttempts", 0, 185)
-    start, end = request.get("StartDate"), request.get("EndDate")
-    if start is not None and end is not None and float(end) <= float(start):
+    try:
+        start, end = epoch(request.get("StartDate")), epoch(request.get("EndDate"))
+    except ValueError:
+        raise Invalid("Invalid StartDate or EndDate.") from None
+    if start is not None and end is not None and end <= start:
         raise Invalid("The EndDate you specify cannot be earlier than the StartDate.")
 
 
@@ -254,8 +270,7 @@ class Scheduler:
             return
         expr = schedule_expr.parse(schedule.schedule_expression)
         tz = schedule_expr.zone(schedule.schedule_expression_timezone)
-        start = float(schedule.start_date) if schedule.start_date is not None else None
-        end = float(schedule.end_date) if schedule.end_date is not None else None
+        start, end = epoch(schedule.start_date), epoch(schedule.end_date)
         if isinstance(expr, schedule_expr.At):
             instant = expr.next_after(max(after, plan.anchor), tz) if plan.invocations == 0 else None
         else:
