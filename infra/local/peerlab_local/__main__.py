@@ -83,6 +83,9 @@ def main(argv: list[str] | None = None) -> int:
     except (sfn_time.MotoChanged, sfn_stop.MotoChanged) as exc:
         print(f"infra/local/start: {exc}", file=sys.stderr)
         return 1
+    from . import scheduler
+
+    scheduler.install()  # EventBridge Scheduler runs its schedules (a thread; stopped below)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables
 
@@ -101,6 +104,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         server.serve_forever()
     finally:
+        scheduler.stop()
         lambda_bridge.POOLS.stop_all()
         server.server_close()
     return 0

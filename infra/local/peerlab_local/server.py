@@ -176,6 +176,10 @@ class Middleware:
             body = self._body(environ)
             with LOCK:
                 return iam_context.endpoint(body)
+        if path == "/peerlab/scheduler":  # EventBridge Scheduler: next invocations, attempts, failures
+            from . import scheduler
+
+            return 200, {"Content-Type": "application/json"}, json.dumps(scheduler.report(), indent=1).encode()
         if path == "/peerlab/config":
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
