@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(port=port, profile=args.profile, time_scale=args.time_scale, fault_rate=args.fault_rate,
                     seed=args.seed, consistency_window=args.consistency_window, lambda_dir=args.lambda_dir,
                     log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits,
-                    median_delays=args.median_delays, fault_kinds=args.fault_kinds)
+                    median_delays=args.median_delays, fault_kinds=args.fault_kinds, iam=args.iam)
     world_module.install(config)
 
     from . import ec2_patches, events, iam_propagation, lambda_bridge
@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
     lambda_bridge.install()
     events.install()
+    from . import iam_enforce
+
+    iam_enforce.install(args.iam)  # --iam enforce: role sessions' calls evaluated against their policies
     _sfn_calls_loopback()
     from . import sfn_stop, sfn_time
 

@@ -10,7 +10,7 @@ import re
 import urllib.parse
 import uuid
 
-from . import caller, consistency, faults, inventory, limits, sfn_time, ssm
+from . import caller, consistency, faults, iam_enforce, inventory, limits, sfn_time, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 
@@ -62,6 +62,11 @@ class Middleware:
                 return self._buffered(environ, start_response)
             finally:
                 faults.defer(None)
+        if service == "ssm" and action in ssm.HANDLERS and iam_enforce.enabled():  # answered here, not by moto
+            refused = iam_enforce.check(key.group(1) if key else "", "ssm", action, self._json(body),
+                                        caller.region_of(environ, world().config.region), "json")
+            if refused:
+                return self._respond(start_response, *refused)
         if service == "ssm" and action in ssm.HANDLERS:
             return self._respond(start_response, *self._ssm(action, body, caller.account_of(environ),
                                                             caller.region_of(environ, world().config.region)))
@@ -143,6 +148,14 @@ class Middleware:
         return service, action, params
 
     @staticmethod
+    def _json(body: bytes) -> dict:
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
     def _ssm(action: str, body: bytes, account: str, region: str):
         try:
             request = json.loads(body or b"{}")
@@ -171,6 +184,8 @@ class Middleware:
             data = {"calls": self.calls.snapshot(), "throttled": dict(self.limits.throttled),
                     "ec2_rate_limits": self.limits.enabled}
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
+        if path == "/peerlab/iam":  # --iam: mode, actions evaluated on "*" (unmodelled), recent denials
+            return 200, {"Content-Type": "application/json"}, json.dumps(iam_enforce.report()).encode()
         if path == "/peerlab/config":
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
@@ -178,7 +193,7 @@ class Middleware:
                     "delays": {name: cfg.delay(name) for name in REALISTIC},  # scaled medians (compatibility)
                     # per name: median and p99, unscaled and scaled, and the basis (delays.py)
                     "distributions": {name: cfg.distribution(name) for name in REALISTIC},
-                    "median_delays": cfg.median_delays}
+                    "median_delays": cfg.median_delays, "iam": cfg.iam}
             # Wait/Retry/timeouts of Step Functions last AWS seconds x this (sfn_time.py); 1.0 is real time
             data["stepfunctions_time_scale"] = cfg.time_scale if sfn_time.installed() else 1.0
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
@@ -186,7 +201,7 @@ class Middleware:
 
     @staticmethod
     def _respond(start_response, status: int, headers: dict, body: bytes):
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
                   500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "")
         start_response(f"{status} {reason}", list(headers.items()) + [("Content-Length", str(len(body)))])
         return [body]
