@@ -380,9 +380,15 @@ def report() -> dict:
 
 
 def _params_of(response) -> dict:
-    """The call's parameters as moto's response object sees them: the JSON body for JSON/REST-JSON services (with
-    the URI's parameters, e.g. FunctionName), else `_get_params()` (query protocol, nested as moto parses it) plus
-    the flat querystring values (`"TagSpecification.1.ResourceType": "vpc"`), whichever way iam_context reads."""
+    """The call's parameters as iam_context reads them: `iam_context.params_of(response)` (botocore member-name form)
+    when that module is there; else the JSON body for JSON/REST-JSON services (with the URI's parameters, e.g.
+    FunctionName) or moto's `_get_params()` for query services."""
+    try:
+        from . import iam_context
+
+        return iam_context.params_of(response)
+    except (ImportError, AttributeError):
+        pass
     body = getattr(response, "body", None)
     if isinstance(body, bytes):
         body = body.decode("utf-8", "replace")
@@ -397,11 +403,6 @@ def _params_of(response) -> dict:
             params.update(response._get_params())
         except Exception:  # noqa: BLE001 - a service whose parameters moto parses otherwise
             pass
-        for key, values in (getattr(response, "querystring", None) or {}).items():
-            if isinstance(key, str) and "." in key and isinstance(values, list) and values:
-                params.setdefault(key, values[0] if len(values) == 1 else values)
-            elif isinstance(key, str) and key not in params and isinstance(values, list) and values:
-                params[key] = values[0] if len(values) == 1 else values
     for key, value in (getattr(response, "uri_match", None) or {}).items():
         params.setdefault(key, value)
     return params
