@@ -97,19 +97,17 @@ class Denial:
 # ---- who is calling --------------------------------------------------------------------------------------------
 
 
-def session_for(access_key: str) -> Session | None:
+def session_for(access_key: str, region: str = "us-east-1") -> Session | None:
     """The role session of an access key STS AssumeRole issued, else None (administrator credentials)."""
     if not access_key:
         return None
     from moto.iam.models import get_account_id_from, iam_backends
     from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
 
     account = get_account_id_from(access_key)
-    for partition in ("aws", "aws-cn", "aws-us-gov"):
-        try:
-            backend = sts_backends[account][partition]
-        except KeyError:
-            continue
+    for partition in (get_partition(region),):
+        backend = sts_backends[account][partition]
         assumed = backend.get_assumed_role_from_access_key(access_key)
         if assumed is None:
             continue
@@ -188,6 +186,23 @@ def principal_context(session: Session, region: str) -> dict:
         for tag in tags.values() if isinstance(tags, dict) else tags:  # moto 5.2.5: a list of {"Key", "Value"}
             context[f"aws:PrincipalTag/{tag['Key']}"] = tag["Value"]
     return context
+
+
+def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: str | None = None,
+           duration: int = 3600) -> dict:
+    """Role-session credentials issued in-process, as the service that runs code with a role gets them (Lambda's
+    execution role, a state machine's or a schedule's role: AWS calls STS AssumeRole for them): moto's STS records
+    the session, so calls signed with these keys are evaluated against the role. Returns AccessKeyId,
+    SecretAccessKey, SessionToken and Expiration (an ISO string), as STS's Credentials."""
+    from moto.sts.models import sts_backends
+    from moto.utilities.utils import get_partition
+
+    account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "123456789012"
+    backend = sts_backends[account][get_partition(region)]
+    role = backend.assume_role(region_name=region, role_session_name=session_name, role_arn=role_arn,
+                               policy=policy, duration=duration, external_id=None)
+    return {"AccessKeyId": role.access_key_id, "SecretAccessKey": role.secret_access_key,
+            "SessionToken": role.session_token, "Expiration": role.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 
 # ---- what the call touches -------------------------------------------------------------------------------------
@@ -356,7 +371,7 @@ def check(access_key: str, service: str, operation: str, params: dict, region: s
     """The refusal to send for this call, or None to let it through."""
     if not _enabled:
         return None
-    session = session_for(access_key)
+    session = session_for(access_key, region)
     if session is None:
         return None
     action = f"{service}:{ACTION_NAMES.get((service, operation), operation)}"

@@ -268,3 +268,25 @@ def test_resource_level_permissions_with_tags(aws, roles):
     assert f"on resource: arn:aws:ec2:us-east-1:{ACCOUNT}:vpc/{other}" in denied["Error"]["Message"]
     patient = Patient(ec2)
     patient.delete_vpc(VpcId=mine)
+
+
+def test_in_process_assume_gives_a_session_the_enforcement_judges():
+    """iam_enforce.assume(): what the local Lambda/Step Functions/Scheduler give their code (their role's session)."""
+    from moto import mock_aws
+
+    from peerlab_local import iam_enforce
+    from peerlab_local.iam_model import Request
+
+    with mock_aws():
+        iam = boto3.client("iam", region_name="us-east-1")
+        iam.create_role(RoleName="fn", AssumeRolePolicyDocument=TRUST)
+        iam.put_role_policy(RoleName="fn", PolicyName="p", PolicyDocument=policy(
+            {"Effect": "Allow", "Action": "ec2:DescribeVpcs", "Resource": "*"}))
+        creds = iam_enforce.assume(f"arn:aws:iam::{ACCOUNT}:role/fn", "peerlab-fn", "us-east-1")
+        assert creds["AccessKeyId"] and creds["SessionToken"]
+        session = iam_enforce.session_for(creds["AccessKeyId"])
+        assert session.arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/fn/peerlab-fn"
+        assert iam_enforce.authorize(session, [Request("ec2:DescribeVpcs", "*")], "us-east-1") is None
+        denial = iam_enforce.authorize(session, [Request("ec2:DescribeSubnets", "*")], "us-east-1")
+        assert denial is not None and not denial.explicit and denial.policy_type == "identity-based policy"
+        assert iam_enforce.session_for("test") is None  # administrator keys
