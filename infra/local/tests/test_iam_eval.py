@@ -570,3 +570,24 @@ def test_statement_and_elements_as_object_or_list():
     for policy in (single, listed):
         assert allowed(policy, "ec2:DescribeVpcs")
         assert not allowed(policy, "ec2:DescribeSubnets")
+
+
+def test_deny_outside_requested_regions_except_global_services():
+    """reference_policies_examples_aws_deny-requested-region.html ("AWS: Denies access to AWS based on the requested
+    Region"): NotAction + Deny + StringNotEquals on aws:RequestedRegion with four values (NOR); IAM is exempt."""
+    deny = {"Version": V, "Statement": [{"Sid": "DenyAllOutsideRequestedRegions", "Effect": "Deny",
+                                         "NotAction": ["cloudfront:*", "iam:*", "route53:*", "support:*"],
+                                         "Resource": "*",
+                                         "Condition": {"StringNotEquals": {"aws:RequestedRegion": [
+                                             "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3"]}}}]}
+    allow = {"Version": V, "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
+    policies = [("deny", deny), ("allow", allow)]
+
+    def ok(action, region):
+        return evaluate(policies, Request(action, "*", {"aws:RequestedRegion": region})).allowed
+
+    assert ok("ec2:DescribeVpcs", "eu-west-1")
+    assert ok("ec2:DescribeVpcs", "eu-west-3")
+    assert not ok("ec2:DescribeVpcs", "us-east-1")
+    assert ok("iam:ListRoles", "us-east-1")
+    assert not evaluate([("deny", deny)], Request("ec2:DescribeVpcs", "*", {"aws:RequestedRegion": "eu-west-1"})).allowed
