@@ -25,9 +25,10 @@ policies allow every authorization request the call makes, as AWS decides it.
   HTTP 403 UnauthorizedOperation, "You are not authorized to perform this operation. " + that + ". Encoded
   authorization failure message: <encoded>" (the text AWS returns, as quoted e.g. in CloudTrail records of
   stratus-red-team's detonation logs); query services (IAM, STS, CloudFormation): 403 AccessDenied; JSON services:
-  400 AccessDeniedException (Lambda 403). `sts:DecodeAuthorizationMessage` decodes the encoded message into AWS's
-  JSON (allowed, explicitDeny, matchedStatements, failures, context: principal, action, resource, conditions; shape
-  as in STS's API reference and published decoded messages, e.g. kubermatic/docs#1035).
+  400 AccessDeniedException (REST-JSON ones, Lambda and Scheduler, 403). `sts:DecodeAuthorizationMessage` decodes
+  the encoded message into AWS's JSON (allowed, explicitDeny, matchedStatements, failures, context: principal,
+  action, resource, conditions; shape as in STS's API reference and published decoded messages, e.g.
+  kubermatic/docs#1035).
 
 Not covered: resource-based policies (bucket, key, Lambda and queue policies; a same-account role is judged on its
 identity policies alone here), SCPs/RCPs (no Organizations), IAM users' and groups' policies (IAM users' keys are
@@ -352,7 +353,9 @@ def answer(protocol: str, service: str, session: Session, denial: Denial) -> tup
         return 403, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode()
     if protocol in ("query", "rest-xml"):
         return _query_error(service, "AccessDenied", text, 403)
-    status = 403 if service == "lambda" else 400
+    # JSON 1.0/1.1 services: 400 (the services' "Common Errors": AccessDeniedException, HTTP Status Code 400);
+    # REST-JSON ones (Lambda, EventBridge Scheduler): 403, as their API references give it
+    status = 403 if protocol == "rest-json" else 400
     body = json.dumps({"__type": "AccessDeniedException", "message": text, "Message": text})
     return status, {"Content-Type": "application/x-amz-json-1.1", "x-amzn-ErrorType": "AccessDeniedException",
                     "x-amzn-RequestId": str(uuid.uuid4())}, body.encode()
