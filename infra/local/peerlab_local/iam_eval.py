@@ -12,17 +12,18 @@ authorization `Request` (iam_model.py: an action, one resource ARN and the reque
 - Resource / NotResource: ARNs compared segment by segment (the six colon-separated parts; the resource part keeps
   its own colons); `*` and `?` work inside a segment and `*` spans `/` ("Using wildcards in resource ARNs",
   .../reference_policies_elements_resource.html); `"*"` alone matches every resource, and an action without
-  resource types (request resource "*") is matched only by such a Resource (.../reference_policies_elements_notaction
-  .html: s3:ListAllMyBuckets "requires the "*" resource").
-- Condition (.../reference_policies_elements_condition.html, .../reference_policies_elements_condition_operators
-  .html, .../reference_policies_multi-value-conditions.html, .../reference_policies_condition_examples-multi-valued-
-  context-keys.html, .../reference_policies_condition_examples-single-valued-context-keys.html): operators AND,
-  keys of one operator AND, values of one key OR — NOR for negated operators ("StringNotEquals", "ArnNotLike",
-  ...); context key names case-insensitive, values case-sensitive unless the operator says IgnoreCase; a key missing from the context fails
-  every operator except negated ones, `...IfExists` (true when missing) and `Null`; `ForAllValues:` is true when
-  the key is missing or empty and otherwise needs every context value to match; `ForAnyValue:` is false when the key
-  is missing and otherwise needs one context value to match. Operators: String(Not)Equals(IgnoreCase),
-  String(Not)Like, Numeric*, Date*, Bool, BinaryEquals, (Not)IpAddress, Arn(Not)Equals/Like, Null.
+  resource types (request resource "*") is matched only by such a Resource (NotAction
+  page: s3:ListAllMyBuckets "requires the "*" resource").
+- Condition (.../reference_policies_elements_condition.html, .../reference_policies_elements_condition_operators.html,
+  .../reference_policies_multi-value-conditions.html,
+  .../reference_policies_condition_examples-multi-valued-context-keys.html,
+  .../reference_policies_condition_examples-single-valued-context-keys.html): operators AND, keys of one operator AND,
+  values of one key OR — NOR for negated operators ("StringNotEquals", "ArnNotLike", ...); context key names
+  case-insensitive, values case-sensitive unless the operator says IgnoreCase; a key missing from the context fails
+  every operator except negated ones, `...IfExists` (true when missing) and `Null`; `ForAllValues:` is true when the
+  key is missing or empty and otherwise needs every context value to match; `ForAnyValue:` is false when the key is
+  missing and otherwise needs one context value to match. Operators: String(Not)Equals(IgnoreCase), String(Not)Like,
+  Numeric*, Date*, Bool, BinaryEquals, (Not)IpAddress, Arn(Not)Equals/Like, Null.
 - Policy variables `${aws:...}` (with `${key, 'default'}` and `${*}`, `${?}`, `${$}`) in Resource/NotResource and in
   String/Arn/Bool condition values, only in policies of Version 2012-10-17 (elsewhere they are literal text); a
   variable with no value and no default matches nothing, so a positive operator fails and a negated one holds
