@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(port=port, profile=args.profile, time_scale=args.time_scale, fault_rate=args.fault_rate,
                     seed=args.seed, consistency_window=args.consistency_window, lambda_dir=args.lambda_dir,
                     log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits,
-                    median_delays=args.median_delays, fault_kinds=args.fault_kinds, iam=args.iam)
+                    median_delays=args.median_delays, fault_kinds=args.fault_kinds)
     world_module.install(config)
 
     from . import ec2_patches, events, iam_propagation, lambda_bridge
@@ -74,9 +74,6 @@ def main(argv: list[str] | None = None) -> int:
     zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
     lambda_bridge.install()
     events.install()
-    from . import iam_enforce
-
-    iam_enforce.install(args.iam)  # --iam enforce: role sessions' calls evaluated against their policies
     _sfn_calls_loopback()
     from . import sfn_stop, sfn_time
 
@@ -89,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables
 
+    from . import iam_enforce
+
+    iam_enforce.install(args.iam)  # --iam enforce: role sessions' calls evaluated against their policies
     holder["app"] = Middleware(DomainDispatcherApplication(create_backend_app))
 
     stopping = threading.Event()

@@ -72,7 +72,6 @@ class Config:
     ec2_rate_limits: bool = False  # AWS's EC2 token buckets (limits.py)
     median_delays: bool = False  # every resource takes each delay's median (no per-resource draw)
     fault_kinds: tuple[str, ...] | None = None  # --fault-kinds: which kinds --fault-rate may inject (None: all)
-    iam: str = "off"  # --iam: "enforce" evaluates role sessions' calls against their policies (iam_enforce.py)
 
     def delay(self, name: str, key: str = "") -> float:
         """Seconds (scaled) that the named asynchronous state lasts for resource `key`: the median when `key` is ""
@@ -175,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
                         "from the profile's distribution, scaled)")
     p.add_argument("--median-delays", action="store_true",
                    help="every resource takes the median of each delay instead of its own draw (default off)")
+    p.add_argument("--iam", choices=("off", "enforce"), default="off",
+                   help="enforce: calls signed with STS AssumeRole credentials are allowed only as the role's "
+                        "policies allow them (AWS's evaluation; other credentials stay administrators; default off)")
     p.add_argument("--lambda-dir", default=None,
                    help="folder with the function executables, one per function name (default: $PEERLAB_LAMBDA_DIR)")
     p.add_argument("--log-dir", default=None, help="folder for function logs (default: a temporary folder)")
@@ -182,7 +184,4 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="us-east-1", help="the region the workflow uses (default us-east-1)")
     p.add_argument("--ec2-rate-limits", action="store_true",
                    help="throttle EC2 calls with AWS's documented token buckets (RequestLimitExceeded; default off)")
-    p.add_argument("--iam", choices=("off", "enforce"), default="off",
-                   help="enforce: calls signed with STS AssumeRole credentials are allowed only as the role's "
-                        "policies allow them (AWS's evaluation; other credentials stay administrators; default off)")
     return p

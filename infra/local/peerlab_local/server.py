@@ -10,7 +10,7 @@ import re
 import urllib.parse
 import uuid
 
-from . import caller, consistency, faults, iam_enforce, inventory, limits, sfn_time, ssm
+from . import caller, consistency, faults, inventory, limits, sfn_time, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 
@@ -62,6 +62,8 @@ class Middleware:
                 return self._buffered(environ, start_response)
             finally:
                 faults.defer(None)
+        from . import iam_enforce  # --iam enforce (iam_enforce.py); moto's own path is hooked there
+
         if service == "ssm" and action in ssm.HANDLERS and iam_enforce.enabled():  # answered here, not by moto
             refused = iam_enforce.check(key.group(1) if key else "", "ssm", action, self._json(body),
                                         caller.region_of(environ, world().config.region), "json")
@@ -170,6 +172,10 @@ class Middleware:
     def _own(self, path: str, environ):
         if path == "/peerlab/health":
             return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
+        if path == "/peerlab/iam":  # --iam: mode, actions evaluated on "*" (unmodelled), recent denials
+            from . import iam_enforce
+
+            return 200, {"Content-Type": "application/json"}, json.dumps(iam_enforce.report()).encode()
         if path == "/peerlab/resources":
             query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
             world().tick()
@@ -184,8 +190,6 @@ class Middleware:
             data = {"calls": self.calls.snapshot(), "throttled": dict(self.limits.throttled),
                     "ec2_rate_limits": self.limits.enabled}
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
-        if path == "/peerlab/iam":  # --iam: mode, actions evaluated on "*" (unmodelled), recent denials
-            return 200, {"Content-Type": "application/json"}, json.dumps(iam_enforce.report()).encode()
         if path == "/peerlab/config":
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,
@@ -193,9 +197,12 @@ class Middleware:
                     "delays": {name: cfg.delay(name) for name in REALISTIC},  # scaled medians (compatibility)
                     # per name: median and p99, unscaled and scaled, and the basis (delays.py)
                     "distributions": {name: cfg.distribution(name) for name in REALISTIC},
-                    "median_delays": cfg.median_delays, "iam": cfg.iam}
+                    "median_delays": cfg.median_delays}
             # Wait/Retry/timeouts of Step Functions last AWS seconds x this (sfn_time.py); 1.0 is real time
             data["stepfunctions_time_scale"] = cfg.time_scale if sfn_time.installed() else 1.0
+            from . import iam_enforce
+
+            data["iam"] = iam_enforce.report()["mode"]  # --iam: off | enforce (iam_enforce.py)
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         return 404, {"Content-Type": "application/json"}, b'{"message":"unknown peerlab endpoint"}'
 
