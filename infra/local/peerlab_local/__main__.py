@@ -89,6 +89,9 @@ def main(argv: list[str] | None = None) -> int:
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables
 
+    from . import iam_enforce
+
+    iam_enforce.install(args.iam)  # --iam enforce: role sessions' calls evaluated against their policies
     holder["app"] = Middleware(DomainDispatcherApplication(create_backend_app))
 
     stopping = threading.Event()

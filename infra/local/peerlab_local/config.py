@@ -174,6 +174,9 @@ def parser() -> argparse.ArgumentParser:
                         "from the profile's distribution, scaled)")
     p.add_argument("--median-delays", action="store_true",
                    help="every resource takes the median of each delay instead of its own draw (default off)")
+    p.add_argument("--iam", choices=("off", "enforce"), default="off",
+                   help="enforce: calls signed with STS AssumeRole credentials are allowed only as the role's "
+                        "policies allow them (AWS's evaluation; other credentials stay administrators; default off)")
     p.add_argument("--lambda-dir", default=None,
                    help="folder with the function executables, one per function name (default: $PEERLAB_LAMBDA_DIR)")
     p.add_argument("--log-dir", default=None, help="folder for function logs (default: a temporary folder)")

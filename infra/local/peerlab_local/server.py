@@ -63,6 +63,13 @@ class Middleware:
                 return self._buffered(environ, start_response)
             finally:
                 faults.defer(None)
+        from . import iam_enforce  # --iam enforce (iam_enforce.py); moto's own path is hooked there
+
+        if service == "ssm" and action in ssm.HANDLERS and iam_enforce.enabled():  # answered here, not by moto
+            refused = iam_enforce.check(key.group(1) if key else "", "ssm", action, self._json(body),
+                                        caller.region_of(environ, world().config.region), "json")
+            if refused:
+                return self._respond(start_response, *refused)
         if service == "ssm" and action in ssm.HANDLERS:
             return self._respond(start_response, *self._ssm(action, body, caller.account_of(environ),
                                                             caller.region_of(environ, world().config.region)))
@@ -144,6 +151,14 @@ class Middleware:
         return service, action, params
 
     @staticmethod
+    def _json(body: bytes) -> dict:
+        try:
+            data = json.loads(body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    @staticmethod
     def _ssm(action: str, body: bytes, account: str, region: str):
         try:
             request = json.loads(body or b"{}")
@@ -158,6 +173,10 @@ class Middleware:
     def _own(self, path: str, environ):
         if path == "/peerlab/health":
             return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
+        if path == "/peerlab/iam":  # --iam: mode, actions evaluated on "*" (unmodelled), recent denials
+            from . import iam_enforce
+
+            return 200, {"Content-Type": "application/json"}, json.dumps(iam_enforce.report()).encode()
         if path == "/peerlab/resources":
             query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
             world().tick()
@@ -190,12 +209,15 @@ class Middleware:
                     "median_delays": cfg.median_delays}
             # Wait/Retry/timeouts of Step Functions last AWS seconds x this (sfn_time.py); 1.0 is real time
             data["stepfunctions_time_scale"] = cfg.time_scale if sfn_time.installed() else 1.0
+            from . import iam_enforce
+
+            data["iam"] = iam_enforce.report()["mode"]  # --iam: off | enforce (iam_enforce.py)
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         return 404, {"Content-Type": "application/json"}, b'{"message":"unknown peerlab endpoint"}'
 
     @staticmethod
     def _respond(start_response, status: int, headers: dict, body: bytes):
-        reason = {200: "OK", 400: "Bad Request", 404: "Not Found", 429: "Too Many Requests",
+        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
                   500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "")
         start_response(f"{status} {reason}", list(headers.items()) + [("Content-Length", str(len(body)))])
         return [body]
