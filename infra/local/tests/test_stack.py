@@ -173,10 +173,15 @@ def test_update_changes_the_definition_parameters_and_conditional_resources(aws,
 
 
 def test_delete_leaves_nothing(aws, lambda_dir):
-    deploy(aws, lambda_dir=lambda_dir, parameters={"LabScheduleExpression": "rate(1 day)"})
-    assert aws.client("lambda").list_functions()["Functions"]
-    stack.delete(aws.url, "peerlab", out=quiet)
+    outputs = deploy(aws, lambda_dir=lambda_dir, parameters={"LabScheduleExpression": "rate(1 day)"})
     iam = aws.client("iam")
+    # there is something of every kind to delete: a role with a managed policy attached (IAM refuses to delete it
+    # before the policy is detached), both schedules, both state machines
+    profile = iam.get_instance_profile(InstanceProfileName=outputs["InstanceProfileName"])["InstanceProfile"]
+    assert iam.list_attached_role_policies(RoleName=profile["Roles"][0]["RoleName"])["AttachedPolicies"]
+    assert len(aws.client("scheduler").list_schedules()["Schedules"]) == 2
+    assert len(aws.client("stepfunctions").list_state_machines()["stateMachines"]) == 2
+    stack.delete(aws.url, "peerlab", out=quiet)
     assert iam.list_roles()["Roles"] == [] and iam.list_instance_profiles()["InstanceProfiles"] == []
     assert aws.client("lambda").list_functions()["Functions"] == []
     assert aws.client("stepfunctions").list_state_machines()["stateMachines"] == []
@@ -253,7 +258,7 @@ def test_every_type_the_transformed_template_uses_is_supported():
 
 @pytest.mark.skipif(not all(os.path.isfile(os.path.join(BUILT, c)) for c in CRATES),
                     reason="needs the built functions in PEERLAB_LAMBDA_DIR (make build-functions)")
-def test_the_deployed_functions_run_the_cargo_build(aws):
+def test_the_deployed_stack_runs_a_lab_with_the_cargo_build(aws):
     outputs = deploy(aws, lambda_dir=BUILT)
     ids = by_logical_id(aws, "peerlab")
     lam = aws.client("lambda")
@@ -263,9 +268,12 @@ def test_the_deployed_functions_run_the_cargo_build(aws):
     error = json.loads(answer["Payload"].read())
     # the function's own error vocabulary (style: InvalidInput), so its code ran, not a stand-in
     assert answer.get("FunctionError") == "Unhandled" and error["errorType"] == "InvalidInput", error
+    # a whole lab on the deployed stack: the definition with the stack's function ARNs, the functions with their
+    # environment (the stack's instance profile), built, pinged and torn down
     sfn = aws.client("stepfunctions")
-    run = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name="bad-input",
-                              input=(ROOT / "tests" / "events" / "bad-unknown-field.json").read_text())
+    run = sfn.start_execution(stateMachineArn=outputs["StateMachineArn"], name="lab-1",
+                              input=(ROOT / "tests" / "events" / "tutorial.json").read_text())
     ended = wait_for(lambda: (d := sfn.describe_execution(executionArn=run["executionArn"]))["status"] != "RUNNING"
-                     and d, timeout=120, interval=0.5)
-    assert ended["status"] == "FAILED" and ended.get("error") == "InvalidInput", ended
+                     and d, timeout=400, interval=0.5)
+    assert ended["status"] == "SUCCEEDED", ended
+    assert aws.get("/peerlab/resources?tag=peerlab:lab-id=lab-1")["count"] == 0
