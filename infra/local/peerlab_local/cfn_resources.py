@@ -258,7 +258,20 @@ def _function_update(cls, original_resource, new_resource_name, cloudformation_j
     config.setdefault("Environment", {"Variables": {}})
     original_resource.update_configuration(config)
     original_resource.update_function_code(dict(props["Code"]))
+    _retire_warm_environments(original_resource)
     return _function_extras(original_resource, props)
+
+
+def _retire_warm_environments(fn: LambdaFunction) -> None:
+    """After an update, invocations run the new code and configuration, not a warm process of the old binary or
+    environment variables: an execution environment is initialised with one version of the function's code and
+    configuration (Lambda developer guide, "Understanding the Lambda execution environment lifecycle"; paraphrase)."""
+    from .lambda_bridge import POOLS
+
+    with POOLS._lock:
+        idle = POOLS._idle.pop(fn.function_arn, [])
+    for env in idle:
+        env.stop()
 
 
 def _function_configuration(original, self, *args, **kwargs):

@@ -172,6 +172,40 @@ def test_update_changes_the_definition_parameters_and_conditional_resources(aws,
     assert said == ["No changes to deploy. Stack peerlab is up to date"]
 
 
+RUNTIME = """#!/bin/sh
+# a Lambda custom runtime in four lines (the Runtime API: next, then response), answering {"code": "MARK"}
+api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
+while true; do
+  id=$(curl -sS -D - -o /dev/null "$api/invocation/next" | tr -d '\\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  curl -sS -X POST -d '{"code": "MARK"}' "$api/invocation/$id/response" >/dev/null
+done
+"""
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="the stand-in runtime uses curl")
+def test_an_update_runs_the_new_build_not_a_warm_old_one(aws, lambda_dir):
+    """--code local: the function's bootstrap execs <lambda-dir>/<crate>; a rebuilt binary is new code, and the
+    next invocation runs it (a warm environment of the old build is not reused)."""
+    def build(mark: str):  # a new file (new inode), as a linker writes it: a running process keeps the old one
+        fresh = lambda_dir / "validate-input.new"
+        fresh.write_text(RUNTIME.replace("MARK", mark))
+        fresh.chmod(0o755)
+        os.replace(fresh, lambda_dir / "validate-input")
+
+    def invoke():
+        answer = aws.client("lambda").invoke(FunctionName=by_logical_id(aws, "peerlab")["ValidateInputFunction"],
+                                             Payload=b"{}")
+        return json.loads(answer["Payload"].read())
+
+    build("first")
+    deploy(aws, lambda_dir=lambda_dir)
+    assert invoke() == {"code": "first"}
+    assert invoke() == {"code": "first"}  # warm
+    build("second build, longer")  # another size: another artifact, as a rebuilt binary is
+    deploy(aws, lambda_dir=lambda_dir)
+    assert invoke() == {"code": "second build, longer"}
+
+
 def test_delete_leaves_nothing(aws, lambda_dir):
     outputs = deploy(aws, lambda_dir=lambda_dir, parameters={"LabScheduleExpression": "rate(1 day)"})
     iam = aws.client("iam")
