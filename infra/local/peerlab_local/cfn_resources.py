@@ -443,7 +443,37 @@ def _create_stack(original, self: CloudFormationBackend, name, template, *args, 
 def _create_change_set(original, self: CloudFormationBackend, stack_name, change_set_name, template, *args,
                        **kwargs):
     validate(template)
-    return original(self, stack_name, change_set_name, template, *args, **kwargs)
+    change_set_id, stack_id = original(self, stack_name, change_set_name, template, *args, **kwargs)
+    _list_what_will_change(self, self.change_sets[change_set_id])
+    return change_set_id, stack_id
+
+
+def _list_what_will_change(backend: CloudFormationBackend, change_set) -> None:
+    """The change set's Changes as CloudFormation lists them: resources whose Condition is false are not added
+    (and are removed if they exist), and a resource whose properties refer to a changed parameter is modified.
+    moto listed a plain template diff (a false-condition resource as Add, a parameter-only change not at all)."""
+    from moto.cloudformation.models import Change
+
+    stack = change_set.stack
+    template = change_set.template_dict
+    try:
+        probe = parsing.ResourceMap(stack.stack_id, stack.name, dict(change_set.parameters or {}), {},
+                                    region_name=backend.region_name, account_id=backend.account_id,
+                                    template=template, cross_stack_resources=backend.exports)
+        probe.load()
+    except Exception:  # the parameters or conditions do not resolve: ExecuteChangeSet will say so
+        return
+    resources = template.get("Resources") or {}
+    existing = {k for k, v in stack.resource_map._parsed_resources.items() if hasattr(v, "logical_resource_id")}
+    wanted = {k for k, r in resources.items() if not r.get("Condition") or probe.lazy_condition_map[r["Condition"]]}
+    modified = set(stack.resource_map.build_resource_diff(template, change_set.parameters)["Modify"]) \
+        if existing else set()
+    old_types = {k: r.get("Type", "") for k, r in stack.resource_map._resource_json_map.items()}
+    changes = [Change("Add", k, resources[k]["Type"]) for k in resources if k in wanted and k not in existing]
+    changes += [Change("Modify", k, resources[k]["Type"]) for k in resources
+                if k in wanted and k in existing and k in modified]
+    changes += [Change("Remove", k, old_types.get(k, "")) for k in sorted(existing - wanted)]
+    change_set.changes = changes
 
 
 def _update_stack(original, self: CloudFormationBackend, name, template, *args, **kwargs):

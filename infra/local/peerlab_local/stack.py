@@ -1,7 +1,7 @@
 """Deploy infra/template.yaml onto a running local AWS the way `sam deploy` deploys it onto AWS, non-interactively.
 
     python -m peerlab_local.stack deploy --endpoint URL [--stack NAME] [--template infra/template.yaml]
-                                         [--parameter K=V ...] [--lambda-dir DIR] [--code local|zip]
+                                         [--parameter K=V ...] [--lambda-dir DIR] [--code local|zip] [--json]
     python -m peerlab_local.stack delete --endpoint URL [--stack NAME]
 
 What `sam deploy` does, in its order (aws-sam-cli: samcli/commands/deploy, samcli/lib/package/
@@ -278,6 +278,8 @@ def main(argv: list[str] | None = None) -> int:
             p.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
             p.add_argument("--lambda-dir", default=os.environ.get("PEERLAB_LAMBDA_DIR"))
             p.add_argument("--code", choices=("local", "zip"), default="local")
+            p.add_argument("--json", action="store_true",
+                           help="stdout: only the outputs, one JSON object (progress goes to stderr)")
     args = parser.parse_args(argv)
     try:
         if args.command == "deploy":
@@ -287,7 +289,11 @@ def main(argv: list[str] | None = None) -> int:
                 if not sep:
                     parser.error(f"--parameter {item!r}: expected KEY=VALUE")
                 params[key] = value
-            deploy(args.endpoint, args.stack, Path(args.template), params, args.region, args.lambda_dir, args.code)
+            progress = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
+            result = deploy(args.endpoint, args.stack, Path(args.template), params, args.region, args.lambda_dir,
+                            args.code, out=progress)
+            if args.json:
+                print(json.dumps(result, sort_keys=True))
         else:
             delete(args.endpoint, args.stack, args.region)
     except DeployError as err:

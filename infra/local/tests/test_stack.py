@@ -140,14 +140,23 @@ def test_deploy_creates_what_the_template_declares(aws, lambda_dir):
 
 
 def test_update_changes_the_definition_parameters_and_conditional_resources(aws, lambda_dir, project):
-    first = deploy(aws, template=project, lambda_dir=lambda_dir)
+    def changes(said: list[str]) -> set[tuple[str, str]]:  # the change set, as deploy prints it
+        return {tuple(line.split()[:2]) for line in said if line.split()[0] in ("Add", "Modify", "Remove")}
+
+    said = []
+    first = stack.deploy(aws.url, "peerlab", template=project, lambda_dir=lambda_dir, out=said.append)
+    assert ("Add", "LabStateMachine") in changes(said) and ("Add", "LabSchedule") not in changes(said)
     asl = project.parent.parent / "statemachine" / "peering-lab.asl.json"
     definition = json.loads(asl.read_text())
     definition["Comment"] = "a changed definition"
     asl.write_text(json.dumps(definition))
-    second = deploy(aws, template=project, lambda_dir=lambda_dir, parameters={
+    said = []
+    second = stack.deploy(aws.url, "peerlab", template=project, lambda_dir=lambda_dir, out=said.append, parameters={
         "LogRetentionDays": "30", "LabScheduleExpression": "cron(0 9 ? * MON-FRI *)",
         "LabScheduleTimezone": "Europe/Berlin"})
+    # what CloudFormation would list: the new definition, the retention (a parameter), the schedule (its condition)
+    assert {("Modify", "LabStateMachine"), ("Modify", "ValidateInputLogs"), ("Add", "LabSchedule")} <= changes(said)
+    assert ("Modify", "CreateVpcFunction") not in changes(said)
     assert second["StateMachineArn"] == first["StateMachineArn"]  # updated in place, not replaced
     sfn = aws.client("stepfunctions")
     updated = sfn.describe_state_machine(stateMachineArn=second["StateMachineArn"])["definition"]
@@ -162,7 +171,10 @@ def test_update_changes_the_definition_parameters_and_conditional_resources(aws,
     assert lab["Target"]["RetryPolicy"] == {"MaximumRetryAttempts": 3, "MaximumEventAgeInSeconds": 3600}
 
     # the condition false again: the schedule goes
-    deploy(aws, template=project, lambda_dir=lambda_dir, parameters={"LogRetentionDays": "30"})
+    said = []
+    stack.deploy(aws.url, "peerlab", template=project, lambda_dir=lambda_dir, out=said.append,
+                 parameters={"LogRetentionDays": "30"})
+    assert changes(said) == {("Remove", "LabSchedule")}
     assert [s["Name"] for s in scheduler.list_schedules()["Schedules"]] == ["peerlab-sweep"]
 
     # nothing changed: no change set to execute, as `sam deploy` says
@@ -231,11 +243,12 @@ def test_two_stacks_coexist_and_the_command_line_deploys(aws, lambda_dir):
     one = deploy(aws, "lab-one", lambda_dir=lambda_dir)
     env = {**os.environ, "PYTHONPATH": str(ROOT / "infra" / "local")}
     done = subprocess.run([sys.executable, "-m", "peerlab_local.stack", "deploy", "--endpoint", aws.url,
-                           "--stack", "lab-two", "--lambda-dir", str(lambda_dir)], env=env, capture_output=True,
-                          text=True, timeout=300)
+                           "--stack", "lab-two", "--lambda-dir", str(lambda_dir), "--json"], env=env,
+                          capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
     two = stack.outputs(aws.url, "lab-two")
-    assert "SchedulerRoleArn\t" + two["SchedulerRoleArn"] in done.stdout
+    assert json.loads(done.stdout) == two  # --json: the outputs alone on stdout, for programs (the Rust e2e)
+    assert "Successfully created/updated stack - lab-two" in done.stderr
     assert one["StateMachineArn"] != two["StateMachineArn"]
     assert len(aws.client("lambda").list_functions()["Functions"]) == 16
     assert sorted(s["Name"] for s in aws.client("scheduler").list_schedules()["Schedules"]) == [
