@@ -35,6 +35,7 @@ from moto.core.common_models import CloudFormationModel
 from moto.iam.models import InstanceProfile, Role, iam_backends
 from moto.logs.models import LogGroup, logs_backends
 from moto.s3.models import s3_backends
+from moto.scheduler.exceptions import ScheduleGroupNotFound, ScheduleNotFound
 from moto.scheduler.models import scheduler_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
@@ -423,9 +424,8 @@ class ScheduleResource(CloudFormationModel):
         backend = scheduler_backends[account_id][region_name]
         try:
             backend.delete_schedule(self.group_name, self.schedule.name)
-        except Exception as err:  # already gone (ActionAfterCompletion DELETE after a one-off fired): CloudFormation
-            if "ResourceNotFound" not in type(err).__name__ and "not" not in str(err).lower():  # treats it as deleted
-                raise
+        except (ScheduleNotFound, ScheduleGroupNotFound):
+            pass  # already gone (ActionAfterCompletion DELETE after a one-off fired): a delete of nothing succeeds
 
     @classmethod
     def delete_from_cloudformation_json(cls, resource_name, cloudformation_json, account_id, region_name):
@@ -538,6 +538,21 @@ def _update_resource(original, logical_id, resource_json, resources_map, account
     return original(logical_id, resource_json, resources_map, account_id=account_id, region_name=region_name)
 
 
+NOT_FOUND = {"ResourceNotFoundException", "NoSuchEntity", "ScheduleNotFound", "StateMachineDoesNotExist",
+             "ResourceNotFound"}
+
+
+def _delete_resource(original, self, parsed_resource, resource_json):
+    """A resource already deleted outside the stack counts as deleted: stack deletion completes (CloudFormation
+    resource handler contract: a delete of a resource that does not exist answers NotFound, which CloudFormation
+    takes as deleted). moto failed the whole DeleteStack (HTTP 500) on, e.g., a log group deleted by hand."""
+    try:
+        original(self, parsed_resource, resource_json)
+    except Exception as err:
+        if getattr(err, "error_type", type(err).__name__) not in NOT_FOUND:
+            raise
+
+
 def install() -> None:
     for cls, create, update in ((Role, _role_create, _role_update), (InstanceProfile, _profile_create,
                                 _profile_update), (LogGroup, _log_group_create, _log_group_update),
@@ -555,6 +570,7 @@ def install() -> None:
     # a resource whose Condition is false does not exist: DescribeStackResources listed it as an empty entry
     Stack.stack_resources = property(lambda self: [r for r in self.resource_map.values()
                                                    if hasattr(r, "logical_resource_id")])
+    wrap(parsing.ResourceMap, "_delete_resource")(_delete_resource)
     original_update = parsing.parse_and_update_resource
     parsing.parse_and_update_resource = lambda logical_id, resource_json, resources_map, account_id, region_name: \
         _update_resource(original_update, logical_id, resource_json, resources_map, account_id, region_name)
