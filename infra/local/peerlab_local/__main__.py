@@ -74,6 +74,9 @@ def main(argv: list[str] | None = None) -> int:
     zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
     lambda_bridge.install()
     events.install()
+    from . import cfn_resources
+
+    cfn_resources.install()  # the local CloudFormation: complete models for the template's types, refuse the rest
     _sfn_calls_loopback()
     from . import sfn_stop, sfn_time
 
