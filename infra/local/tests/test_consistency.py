@@ -182,12 +182,20 @@ def test_endpoint_instance_peering_not_found_then_usable(fixed):
 
 
 def test_drawn_windows_differ_per_resource_and_end(start_local):
-    # no --consistency-window: each VPC draws its own window (median 1 s, p99 5 s, x 0.5 here)
-    aws = start_local("--profile", "realistic", "--time-scale", "0.5", "--seed", "11")
+    # no --consistency-window: each VPC draws its own window (median 1 s, p99 5 s, x 3 here: long enough that a
+    # loaded machine's slow calls cannot outlast most windows before the first look)
+    aws = start_local("--profile", "realistic", "--time-scale", "3", "--seed", "11")
     ec2 = aws.client("ec2")
     ec2.describe_vpcs()
-    vpcs = [ec2.create_vpc(CidrBlock=f"10.{n}.0.0/16")["Vpc"]["VpcId"] for n in range(6)]
-    seen_missing, visible_after = set(), {}
+    seen_missing, visible_after, vpcs = set(), {}, []
+    for n in range(6):
+        vpc = ec2.create_vpc(CidrBlock=f"10.{n}.0.0/16")["Vpc"]["VpcId"]
+        vpcs.append(vpc)
+        try:  # the first look, right after the create
+            ec2.describe_vpcs(VpcIds=[vpc])
+        except ClientError as err:
+            assert err.response["Error"]["Code"] == "InvalidVpcID.NotFound"
+            seen_missing.add(vpc)
     start = time.monotonic()
 
     def all_visible():
@@ -202,7 +210,7 @@ def test_drawn_windows_differ_per_resource_and_end(start_local):
                 seen_missing.add(vpc)
         return len(visible_after) == len(vpcs)
 
-    wait_for(all_visible, timeout=30, interval=0.02)
+    wait_for(all_visible, timeout=90, interval=0.05)
     assert len(seen_missing) >= 3  # a window drawn below the time of one call is possible, not for half of them
     times = sorted(visible_after.values())
     assert times[-1] - times[0] > 0.05, f"every VPC became visible at the same time: {times}"
