@@ -33,7 +33,7 @@ STACK_OUTPUT = $(AWS) cloudformation describe-stacks --stack-name $(STACK) --out
 	--query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"
 
 .PHONY: help venv venv-sam build-functions run test test-rust lint-rust lint-asl lint-template test-template \
-	test-local-aws test-e2e local-aws resources watch clean-venv build deploy start logs destroy bench
+	test-local-aws test-e2e local-aws resources watch clean-venv build deploy schedule schedule-at start logs destroy bench
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -127,6 +127,18 @@ else
 		$(ON_AWS) $(SAM) deploy --guided --config-file $(CURDIR)/samconfig.toml --template-file infra/template.yaml --stack-name $(STACK) \
 			--capabilities CAPABILITY_IAM --resolve-s3 --parameter-overrides Architecture=$(ARCH); \
 	fi
+endif
+
+AT ?=
+schedule-at:
+	@test -n "$(AT)" || { echo "make schedule: say when, e.g. AT=+15m or AT=2026-12-01T09:00:00Z" >&2; exit 2; }
+
+schedule: schedule-at venv build-functions ## a lab EventBridge Scheduler starts at AT (+15m, or 2026-12-01T09:00:00Z) on the stack; ENDPOINT=URL: on a running local AWS
+ifneq ($(ENDPOINT),)
+	PEERLAB_PYTHON=$(CURDIR)/$(PY) $(TARGET_DIR)/debug/peerlab --endpoint $(ENDPOINT) --stack $(STACK) schedule --at '$(AT)' --input $(INPUT)
+else
+	arn=$$($(call STACK_OUTPUT,StateMachineArn)); role=$$($(call STACK_OUTPUT,SchedulerRoleArn)); \
+	$(ON_AWS) $(TARGET_DIR)/debug/peerlab schedule --state-machine-arn "$$arn" --role-arn "$$role" --at '$(AT)' --input $(INPUT)
 endif
 
 start: venv build-functions ## a lab on the deployed stack, followed live by the peerlab CLI (INPUT=tests/events/tutorial.json)

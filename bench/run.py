@@ -33,10 +33,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 sys.path.insert(0, str(BENCH))
-from peerlab_local import agent, deploy, launch  # noqa: E402
+from peerlab_local import agent, launch, stack  # noqa: E402
 from runtime import Process, lambda_env  # noqa: E402
 
-STEPS = deploy.STEPS
+# the step crates, in the workflow's order (infra/template.yaml's functions)
+STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "add-routes", "update-sg",
+         "ping-test", "teardown"]
 RUST_KEY, PY_KEY = "AKIDBENCHRUST", "AKIDBENCHPYTHON"
 
 
@@ -187,21 +189,27 @@ def chain(aws: LocalAws, impl: str, lab_id: str, bins: Path, logs, warm: int, pr
     return rows
 
 
+def deploy(aws: LocalAws, bins: Path) -> dict:
+    """infra/template.yaml as the stack "peerlab", its functions running `bins` (make deploy ENDPOINT=...'s path)."""
+    return stack.deploy(aws.url, "peerlab", lambda_dir=bins, out=lambda *_: None)
+
+
 def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
     aws = LocalAws(bins, work)
     logs = open(work / "functions.log", "w")
     try:
-        deploy.deploy(aws.url)  # the instance profile instance A needs (and the workflow, unused here)
+        # the stack as make deploy makes it: the instance profile instance A needs (the workflow is unused here)
+        profile = deploy(aws, bins)["InstanceProfileName"]
         runs = {"rust": [], "python": []}
         # one lab each first, unmeasured: moto loads some catalogues (AMIs, endpoint services) on first use
         for impl in ("rust", "python"):
             log(f"per step: warm-up lab, {impl}")
-            chain(aws, impl, f"bench-warmup-{impl}", bins, logs, 1, deploy.INSTANCE_PROFILE)
+            chain(aws, impl, f"bench-warmup-{impl}", bins, logs, 1, profile)
         for rep in range(reps):
             order = ("rust", "python") if rep % 2 == 0 else ("python", "rust")
             for impl in order:
                 log(f"per step: repetition {rep + 1}/{reps}, {impl}")
-                runs[impl].append(chain(aws, impl, f"bench-{rep}-{impl}", bins, logs, warm, deploy.INSTANCE_PROFILE))
+                runs[impl].append(chain(aws, impl, f"bench-{rep}-{impl}", bins, logs, warm, profile))
         leaked = len(aws.get("/peerlab/resources")["resources"])
     finally:
         logs.close()
@@ -350,7 +358,7 @@ def end_to_end(bins: Path, work: Path, scale: float) -> dict:
     same scale (sfn_time.py), so wall / scale projects the AWS duration."""
     aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale), "--median-delays")
     try:
-        machine = deploy.deploy(aws.url)
+        machine = deploy(aws, bins)["StateMachineArn"]
         config = aws.get("/peerlab/config")
         before = aws.calls()
         lab = run_labs(aws, machine, 1, timeout=600)
@@ -404,7 +412,7 @@ def workshop(bins: Path, work: Path, scale: float, sizes: list[int], calls_per_l
         aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale), "--median-delays",
                        "--ec2-rate-limits")
         try:
-            machine = deploy.deploy(aws.url, timeout=120)
+            machine = deploy(aws, bins)["StateMachineArn"]
             result = run_labs(aws, machine, count, timeout=1800)
             calls = aws.get("/peerlab/calls")
             leaked = len(aws.get("/peerlab/resources")["resources"])

@@ -12,7 +12,7 @@ const LIMIT: Duration = Duration::from_secs(300);
 #[tokio::test(flavor = "multi_thread")]
 async fn the_tutorial_lab_proves_the_peering_and_leaves_nothing() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
+    let machine = aws.deploy().state_machine;
     let sfn = aws.sfn().await;
     let done = run(
         &sfn,
@@ -49,6 +49,10 @@ async fn the_tutorial_lab_proves_the_peering_and_leaves_nothing() {
         );
     }
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    // every call judged against its caller's role (the template's), none refused
+    let iam = aws.get("/peerlab/iam");
+    assert_eq!(iam["mode"], "enforce");
+    assert_eq!(iam["denied"], serde_json::json!([]), "{iam}");
 
     // the waits are Retry of a step that answered NotReady at once, not a Lambda that sleeps
     let not_ready = done
@@ -86,7 +90,7 @@ async fn the_tutorial_lab_proves_the_peering_and_leaves_nothing() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lab_that_cannot_ping_fails_with_the_blocking_hop_and_is_torn_down() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
+    let machine = aws.deploy().state_machine;
     let (sfn, ec2) = (aws.sfn().await, aws.ec2().await);
     let arn = start(&sfn, &machine, "blocked", r#"{"lab_id": "blocked"}"#).await;
     // as soon as VPC B exists, its network ACL denies ICMP from A: the lab cannot work, whatever the steps do
@@ -158,7 +162,7 @@ async fn the_tutorial_lab_survives_hostile_runs_at_several_seeds() {
         let mut args = REALISTIC.to_vec();
         args.extend(["--fault-rate", "0.05", "--seed", seed]);
         let aws = LocalAws::start(&args);
-        let machine = aws.deploy();
+        let machine = aws.deploy().state_machine;
         let sfn = aws.sfn().await;
         let done = run(
             &sfn,
@@ -198,7 +202,7 @@ async fn the_tutorial_lab_survives_hostile_runs_at_several_seeds() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_input_fails_before_anything_exists() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
+    let machine = aws.deploy().state_machine;
     let sfn = aws.sfn().await;
     for (file, field) in [
         ("bad-overlap.json", "vpc_b.cidr"),
@@ -237,7 +241,7 @@ async fn bad_input_fails_before_anything_exists() {
 #[tokio::test(flavor = "multi_thread")]
 async fn resources_that_are_not_the_labs_survive_teardown() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
+    let machine = aws.deploy().state_machine;
     let (sfn, ec2) = (aws.sfn().await, aws.ec2().await);
     let other = ec2
         .create_vpc()
@@ -288,7 +292,7 @@ async fn resources_that_are_not_the_labs_survive_teardown() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_in_another_account_and_region_is_built_through_the_accepter_role() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
+    let machine = aws.deploy().state_machine;
     let sfn = aws.sfn().await;
     let done = run(
         &sfn,
@@ -315,7 +319,7 @@ async fn a_peer_in_another_account_and_region_is_built_through_the_accepter_role
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_in_another_account_of_the_same_region_admits_as_group_by_owner() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
+    let machine = aws.deploy().state_machine;
     let sfn = aws.sfn().await;
     let done = run(
         &sfn,
@@ -365,11 +369,8 @@ async fn backstop_run(aws: &LocalAws, sfn: &aws_sdk_sfn::Client, backstop: &str)
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stopped_lab_is_torn_down_by_the_backstop() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
-    let backstop = machine.replace(
-        ":stateMachine:peerlab-peering-lab",
-        ":stateMachine:peerlab-backstop",
-    );
+    let stack = aws.deploy();
+    let (machine, backstop) = (stack.state_machine, stack.backstop);
     let sfn = aws.sfn().await;
     let input = r#"{"lab_id": "stopped", "hold_seconds": 600}"#;
     let arn = start(&sfn, &machine, "stopped-run", input).await;
@@ -430,11 +431,8 @@ async fn a_stopped_lab_is_torn_down_by_the_backstop() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_lab_stopped_while_it_is_being_created_leaves_nothing() {
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
-    let backstop = machine.replace(
-        ":stateMachine:peerlab-peering-lab",
-        ":stateMachine:peerlab-backstop",
-    );
+    let stack = aws.deploy();
+    let (machine, backstop) = (stack.state_machine, stack.backstop);
     let sfn = aws.sfn().await;
     let arn = start(
         &sfn,
@@ -501,22 +499,17 @@ async fn a_lab_stopped_while_it_is_being_created_leaves_nothing() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn two_labs_at_once_in_one_account_keep_to_their_own() {
-    // Each lab finds what it owns by its lab-id tag: a teardown must not touch the other lab's peering.
+    // Each lab finds what it owns by its lab-id tag: a teardown must not touch the other lab's peering. The
+    // second is tests/events/custom-cidrs.json (other address ranges, a t4g.nano), with the template's roles too.
     let aws = LocalAws::start(REALISTIC);
-    let machine = aws.deploy();
+    let machine = aws.deploy().state_machine;
     let sfn = aws.sfn().await;
     let first = start(&sfn, &machine, "first", r#"{"lab_id": "first"}"#).await;
-    let second = start(
-        &sfn,
-        &machine,
-        "second",
-        r#"{"lab_id": "second", "vpc_a": {"cidr": "10.2.0.0/16", "subnet_cidr": "10.2.1.0/24"},
-            "vpc_b": {"cidr": "10.3.0.0/16", "subnet_cidr": "10.3.1.0/24"}}"#,
-    )
-    .await;
+    let second = start(&sfn, &machine, "second", &input_file("custom-cidrs.json")).await;
     for arn in [first, second] {
         let done = wait(&sfn, &arn, LIMIT).await;
         done.assert_succeeded();
     }
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }

@@ -1,6 +1,6 @@
-//! End-to-end support: a local AWS started from the project's own launcher on a free port of 127.0.0.1, the
-//! workflow registered on it by the project's own deploy script, and SDK clients for it. Dropping a `LocalAws`
-//! stops it (and the function processes it started).
+//! End-to-end support: a local AWS started from the project's own launcher on a free port of 127.0.0.1, with IAM
+//! enforced, infra/template.yaml deployed on it as a stack (`make deploy ENDPOINT=`'s path), and SDK clients for
+//! it. Dropping a `LocalAws` stops it (and the function processes it started).
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
@@ -46,6 +46,13 @@ fn python() -> PathBuf {
 /// fast-forwarded 50 times. A test that passes no `--seed` gets seed 0.
 pub const REALISTIC: &[&str] = &["--profile", "realistic", "--time-scale", "0.02"];
 
+/// What a deployed stack's outputs say (infra/template.yaml, Outputs).
+pub struct Stack {
+    pub state_machine: String,
+    pub backstop: String,
+    pub scheduler_role: String,
+}
+
 pub struct LocalAws {
     child: Child,
     pub url: String,
@@ -60,8 +67,9 @@ impl LocalAws {
             "no built functions in {}: run `make build-functions` (or set PEERLAB_LAMBDA_DIR)",
             functions.display()
         );
+        // every call of a function, state machine or schedule judged against its role's policies, as on AWS
         let mut child = Command::new(root().join("infra/local/start"))
-            .args(["--port", "0", "--lambda-dir"])
+            .args(["--port", "0", "--iam", "enforce", "--lambda-dir"])
             .arg(&functions)
             .args(args)
             .stdout(Stdio::piped())
@@ -102,10 +110,24 @@ impl LocalAws {
         aws_sdk_ec2::Client::new(&self.config().await)
     }
 
-    /// Register the instance profile, the functions and the state machine (infra/local/peerlab_local/deploy.py).
-    pub fn deploy(&self) -> String {
+    /// Deploy infra/template.yaml as the stack "peerlab" (infra/local/peerlab_local/stack.py: the SAM transform,
+    /// then the local CloudFormation), running this build's functions; returns the stack's outputs.
+    pub fn deploy(&self) -> Stack {
+        self.deploy_stack("peerlab")
+    }
+
+    pub fn deploy_stack(&self, name: &str) -> Stack {
         let out = Command::new(python())
-            .args(["-m", "peerlab_local.deploy", &self.url])
+            .args([
+                "-m",
+                "peerlab_local.stack",
+                "deploy",
+                "--json",
+                "--endpoint",
+                &self.url,
+            ])
+            .args(["--stack", name, "--lambda-dir"])
+            .arg(lambda_dir())
             .env("PYTHONPATH", root().join("infra/local"))
             .output()
             .expect("deploy");
@@ -114,25 +136,40 @@ impl LocalAws {
             "deploy failed: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
+        let outputs: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("the stack's outputs as JSON");
+        let output = |key: &str| {
+            outputs[key]
+                .as_str()
+                .unwrap_or_else(|| panic!("no output {key} in {outputs}"))
+                .to_string()
+        };
+        Stack {
+            state_machine: output("StateMachineArn"),
+            backstop: output("BackstopStateMachineArn"),
+            scheduler_role: output("SchedulerRoleArn"),
+        }
     }
 
     /// Every live resource of the local AWS (its inventory endpoint), as JSON.
     pub fn resources(&self) -> Vec<serde_json::Value> {
+        self.get("/peerlab/resources")["resources"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// One of the local AWS's own endpoints (/peerlab/...), as JSON.
+    pub fn get(&self, path: &str) -> serde_json::Value {
         let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        write!(
-            stream,
-            "GET /peerlab/resources HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n"
-        )
-        .expect("request");
+        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
         let mut response = String::new();
         stream.read_to_string(&mut response).expect("response");
         let body = response
             .split_once("\r\n\r\n")
             .map(|(_, b)| b)
             .unwrap_or_default();
-        let parsed: serde_json::Value = serde_json::from_str(body).expect("inventory JSON");
-        parsed["resources"].as_array().cloned().unwrap_or_default()
+        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"))
     }
 }
 

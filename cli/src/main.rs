@@ -4,6 +4,7 @@
 //!     peerlab run --state-machine-arn ARN         # on AWS (or PEERLAB_STATE_MACHINE_ARN)
 //!     peerlab status|report EXECUTION ; peerlab ls ; peerlab sweep --dry-run
 //!     peerlab timeline EXECUTION -o run.svg
+//!     peerlab schedule --at 2026-12-01T09:00:00Z [--input FILE]   # a lab EventBridge Scheduler starts later
 
 use std::io::{IsTerminal, Read, Write};
 use std::path::{Path, PathBuf};
@@ -21,9 +22,6 @@ use peerlab::runs::Runs;
 use peerlab::{report, timeline};
 use time::OffsetDateTime;
 use tokio::io::{AsyncBufReadExt, BufReader};
-
-/// The state machine's name on the local AWS (infra/local/peerlab_local/deploy.py).
-const LOCAL_STATE_MACHINE: &str = "peerlab-peering-lab";
 
 #[derive(Parser)]
 #[command(
@@ -46,6 +44,16 @@ struct Cli {
         value_name = "ARN"
     )]
     state_machine_arn: Option<String>,
+    /// On a local AWS: the stack of infra/template.yaml whose outputs name the state machine (`make deploy
+    /// ENDPOINT=URL STACK=name`); `run` deploys it when it is not there.
+    #[arg(
+        long,
+        global = true,
+        env = "PEERLAB_STACK",
+        default_value = "peerlab",
+        value_name = "NAME"
+    )]
+    stack: String,
     #[command(subcommand)]
     command: Command,
 }
@@ -95,6 +103,24 @@ enum Command {
         /// Only list what would be deleted.
         #[arg(long)]
         dry_run: bool,
+    },
+    /// Have EventBridge Scheduler start a lab later (a one-time schedule that deletes itself once it has run); the
+    /// lab tears itself down as usual. On a local AWS (--endpoint) the stack's outputs give the state machine and
+    /// the scheduler's role; on AWS pass --state-machine-arn and --role-arn (the stack's outputs).
+    Schedule {
+        /// When: an RFC 3339 time (2026-12-01T09:00:00Z, 2026-12-01T10:00:00+01:00), or +DURATION from now
+        /// (+90s, +15m, +2h).
+        #[arg(long, allow_hyphen_values = true, value_name = "TIME")]
+        at: String,
+        /// The lab's input (JSON), validated now. Without lab_id, the schedule's name becomes the lab id.
+        #[arg(long, short)]
+        input: Option<PathBuf>,
+        /// The schedule's name (and the lab's, unless the input sets lab_id). Default: lab-<UTC time of TIME>.
+        #[arg(long)]
+        name: Option<String>,
+        /// The role EventBridge Scheduler assumes to start the lab (the stack's SchedulerRoleArn output).
+        #[arg(long, env = "PEERLAB_SCHEDULER_ROLE_ARN", value_name = "ARN")]
+        role_arn: Option<String>,
     },
     /// A Gantt-style SVG of a run: steps, waits, retries, hold, teardown.
     Timeline {
@@ -164,8 +190,10 @@ impl LocalAws {
         let logs = std::env::temp_dir().join(format!("peerlab-local-{}", std::process::id()));
         std::fs::create_dir_all(&logs)?;
         let stderr = std::fs::File::create(logs.join("local-aws.log"))?;
+        // IAM enforced, as on AWS: each function, state machine and schedule may do what its role allows (extra
+        // arguments may say `--iam off`)
         let mut child = tokio::process::Command::new(root.join("infra/local/start"))
-            .args(["--port", "0", "--lambda-dir"])
+            .args(["--port", "0", "--iam", "enforce", "--lambda-dir"])
             .arg(lambda_dir)
             .arg("--log-dir")
             .arg(&logs)
@@ -286,60 +314,106 @@ async fn config(cli: &Cli) -> Result<SdkConfig> {
     }
 }
 
-/// The lab state machine: the one given, or on a local AWS its own (None before it is registered).
-async fn state_machine(
-    given: Option<&str>,
-    local: bool,
-    sfn: &aws_sdk_sfn::Client,
-) -> Result<Option<String>> {
-    if let Some(arn) = given {
-        return Ok(Some(arn.to_string()));
-    }
-    if !local {
-        return Ok(None);
-    }
-    let listed = sfn
-        .list_state_machines()
-        .send()
-        .await
-        .map_err(|e| aws("listing state machines", e))?;
-    Ok(listed
-        .state_machines()
-        .iter()
-        .find(|m| m.name() == LOCAL_STATE_MACHINE)
-        .map(|m| m.state_machine_arn().to_string()))
+/// The outputs of a stack of infra/template.yaml (its Outputs section) that the CLI uses.
+#[derive(serde::Deserialize)]
+struct StackOutputs {
+    #[serde(rename = "StateMachineArn")]
+    state_machine: String,
+    #[serde(rename = "SchedulerRoleArn")]
+    scheduler_role: String,
 }
 
-/// Register the workflow on a local AWS (infra/local/peerlab_local/deploy.py); returns the state machine ARN.
-fn deploy_local(root: &Path, url: &str) -> Result<String> {
-    let python = std::env::var("PEERLAB_PYTHON")
+fn python(root: &Path) -> PathBuf {
+    std::env::var("PEERLAB_PYTHON")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| root.join(".venv/bin/python"));
-    let out = std::process::Command::new(&python)
-        .args(["-m", "peerlab_local.deploy", url])
+        .unwrap_or_else(|_| root.join(".venv/bin/python"))
+}
+
+/// Run `python -m peerlab_local.stack ARGS` (infra/local/peerlab_local/stack.py); its stdout: the outputs' JSON.
+fn stack_tool(root: &Path, args: &[&std::ffi::OsStr]) -> Result<std::process::Output> {
+    let python = python(root);
+    std::process::Command::new(&python)
+        .args(["-m", "peerlab_local.stack"])
+        .args(args)
         .env("PYTHONPATH", root.join("infra/local"))
         .output()
-        .with_context(|| format!("running {} (make venv creates it)", python.display()))?;
+        .with_context(|| format!("running {} (make venv creates it)", python.display()))
+}
+
+/// The outputs of the stack on a local AWS, None when it is not deployed there.
+fn stack_outputs(root: &Path, url: &str, stack: &str) -> Result<Option<StackOutputs>> {
+    let out = stack_tool(
+        root,
+        &[
+            "outputs".as_ref(),
+            "--endpoint".as_ref(),
+            url.as_ref(),
+            "--stack".as_ref(),
+            stack.as_ref(),
+        ],
+    )?;
     if !out.status.success() {
         let err = String::from_utf8_lossy(&out.stderr);
+        if err.contains("does not exist") {
+            return Ok(None);
+        }
         bail!(
-            "registering the workflow on {url} failed: {}",
+            "reading stack {stack} on {url}: {}",
             err.trim().lines().last().unwrap_or_default()
         );
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Ok(Some(serde_json::from_slice(&out.stdout).with_context(
+        || format!("stack {stack}'s outputs on {url}"),
+    )?))
+}
+
+/// Deploy infra/template.yaml as `stack` on a local AWS (what `make deploy ENDPOINT=URL` does), its functions
+/// running the binaries in `lambda_dir`; returns the stack's outputs.
+fn deploy_local(root: &Path, url: &str, stack: &str, lambda_dir: &Path) -> Result<StackOutputs> {
+    println!("deploying infra/template.yaml as stack {stack} on {url}");
+    let out = stack_tool(
+        root,
+        &[
+            "deploy".as_ref(),
+            "--json".as_ref(),
+            "--endpoint".as_ref(),
+            url.as_ref(),
+            "--stack".as_ref(),
+            stack.as_ref(),
+            "--lambda-dir".as_ref(),
+            lambda_dir.as_os_str(),
+        ],
+    )?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "deploying stack {stack} on {url} failed: {}",
+            err.trim().lines().last().unwrap_or_default()
+        );
+    }
+    serde_json::from_slice(&out.stdout).with_context(|| format!("stack {stack}'s outputs on {url}"))
+}
+
+/// The lab state machine: the one given, or on a local AWS the stack's (None before it is deployed).
+fn state_machine(cli: &Cli) -> Result<Option<String>> {
+    if let Some(arn) = &cli.state_machine_arn {
+        return Ok(Some(arn.clone()));
+    }
+    let Some(url) = &cli.endpoint else {
+        return Ok(None);
+    };
+    Ok(stack_outputs(&project_root()?, url, &cli.stack)?.map(|o| o.state_machine))
 }
 
 /// An execution's ARN from an ARN, or a name of the lab state machine's executions.
-async fn execution_arn(cli: &Cli, sfn: &aws_sdk_sfn::Client, given: &str) -> Result<String> {
+fn execution_arn(cli: &Cli, given: &str) -> Result<String> {
     if given.starts_with("arn:") {
         return Ok(given.to_string());
     }
-    let machine = state_machine(cli.state_machine_arn.as_deref(), cli.endpoint.is_some(), sfn)
-        .await?
-        .ok_or_else(|| {
+    let machine = state_machine(cli)?.ok_or_else(|| {
         usage(format!(
-            "{given:?} is not an ARN: give the execution's ARN, or its name with --state-machine-arn"
+            "{given:?} is not an ARN: give the execution's ARN, or its name with --state-machine-arn (on a local AWS: deploy the stack {} first)",
+            cli.stack
         ))
     })?;
     Ok(format!(
@@ -582,15 +656,17 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
             }
         };
         let config = local_config(&url).await;
-        let sfn = aws_sdk_sfn::Client::new(&config);
-        // A private local AWS is new; one at --endpoint may have the workflow already.
+        // A private local AWS is new; one at --endpoint may have the stack already.
         let found = match private {
             Some(_) => None,
-            None => state_machine(None, true, &sfn).await?,
+            None => stack_outputs(&root, &url, &cli.stack)?,
         };
         let machine = match found {
-            Some(found) => found,
-            None => deploy_local(&root, &url)?,
+            Some(found) => found.state_machine,
+            None => {
+                let functions = lambda_dir(&root, args.lambda_dir.clone())?;
+                deploy_local(&root, &url, &cli.stack, &functions)?.state_machine
+            }
         };
         (config, machine, Some(url))
     } else {
@@ -688,6 +764,159 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
     })
 }
 
+/// `--at`: an RFC 3339 time, or +N s|m|h|d from now; whole seconds, in UTC.
+fn parse_at(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime> {
+    let bad = || {
+        usage(format!(
+            "--at {text:?}: give an RFC 3339 time (2026-12-01T09:00:00Z) or +DURATION (+90s, +15m, +2h, +1d)"
+        ))
+    };
+    let at = if let Some(rest) = text.strip_prefix('+') {
+        let split = rest
+            .find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(rest.len());
+        let (digits, unit) = rest.split_at(split);
+        let n: i64 = digits.parse().map_err(|_| bad())?;
+        let seconds = match unit {
+            "s" | "" => n,
+            "m" => n * 60,
+            "h" => n * 3600,
+            "d" => n * 86400,
+            _ => return Err(bad()),
+        };
+        now + time::Duration::seconds(seconds)
+    } else {
+        OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .map_err(|_| bad())?
+    };
+    let at = at
+        .to_offset(time::UtcOffset::UTC)
+        .replace_nanosecond(0)
+        .map_err(|_| bad())?;
+    if at <= now {
+        return Err(usage(format!("--at {text:?}: {at} is not in the future")));
+    }
+    Ok(at)
+}
+
+/// EventBridge Scheduler's one-time expression (Scheduler User Guide, schedule-types.html: at(yyyy-mm-ddThh:mm:ss),
+/// in ScheduleExpressionTimezone, UTC here).
+fn at_expression(at: OffsetDateTime) -> String {
+    format!(
+        "at({:04}-{:02}-{:02}T{:02}:{:02}:{:02})",
+        at.year(),
+        u8::from(at.month()),
+        at.day(),
+        at.hour(),
+        at.minute(),
+        at.second()
+    )
+}
+
+struct ScheduleArgs {
+    at: String,
+    input: Option<PathBuf>,
+    name: Option<String>,
+    role_arn: Option<String>,
+}
+
+async fn schedule(cli: &Cli, args: ScheduleArgs) -> Result<ExitCode> {
+    use aws_sdk_scheduler::types::{
+        ActionAfterCompletion, FlexibleTimeWindow, FlexibleTimeWindowMode, RetryPolicy, Target,
+    };
+    let now = OffsetDateTime::now_utc();
+    let at = parse_at(&args.at, now)?;
+    let name = args.name.clone().unwrap_or_else(|| default_name(at));
+    check_name(&name)?;
+    if name.len() > 64 {
+        return Err(usage(format!(
+            "--name {name:?}: a schedule name is at most 64 characters"
+        )));
+    }
+    // validated as the lab will be when it starts; the schedule's name is the lab's unless the input names it
+    let (input, plan) = read_input(args.input.as_deref(), &name, at)?;
+    let mut value: serde_json::Value = serde_json::from_str(&input)?;
+    if value.get("lab_id").is_none() {
+        value["lab_id"] = serde_json::json!(plan.lab_id);
+    }
+    let (machine, role) = match (&cli.endpoint, &cli.state_machine_arn, &args.role_arn) {
+        (_, Some(machine), Some(role)) => (machine.clone(), role.clone()),
+        (Some(url), _, _) => {
+            let root = project_root()?;
+            let outputs = stack_outputs(&root, url, &cli.stack)?.ok_or_else(|| {
+                usage(format!(
+                    "no stack {} on {url}: deploy it first (make deploy ENDPOINT={url} STACK={})",
+                    cli.stack, cli.stack
+                ))
+            })?;
+            (
+                cli.state_machine_arn.clone().unwrap_or(outputs.state_machine),
+                args.role_arn.clone().unwrap_or(outputs.scheduler_role),
+            )
+        }
+        _ => {
+            return Err(usage(
+                "on AWS, pass --state-machine-arn and --role-arn (the stack's StateMachineArn and SchedulerRoleArn outputs; make schedule reads them)",
+            ))
+        }
+    };
+    let config = config(cli).await?;
+    let target = Target::builder()
+        .arn(&machine)
+        .role_arn(&role)
+        .input(value.to_string())
+        // as the template's schedules: a lab delivered more than an hour late is not the lab that was asked for
+        .retry_policy(
+            RetryPolicy::builder()
+                .maximum_event_age_in_seconds(3600)
+                .maximum_retry_attempts(185)
+                .build(),
+        )
+        .build()
+        .map_err(|e| anyhow!("{e}"))?;
+    let expression = at_expression(at);
+    aws_sdk_scheduler::Client::new(&config)
+        .create_schedule()
+        .name(&name)
+        .schedule_expression(&expression)
+        .schedule_expression_timezone("UTC")
+        .flexible_time_window(
+            FlexibleTimeWindow::builder()
+                .mode(FlexibleTimeWindowMode::Off)
+                .build()
+                .map_err(|e| anyhow!("{e}"))?,
+        )
+        .action_after_completion(ActionAfterCompletion::Delete)
+        .description(format!("peerlab lab {} (peerlab schedule)", plan.lab_id))
+        .target(target)
+        .send()
+        .await
+        .map_err(|e| aws("creating the schedule", e))?;
+    println!(
+        "scheduled lab {} for {expression} UTC: schedule {name} (default group) starts it, then deletes itself",
+        plan.lab_id
+    );
+    if let Some(url) = &cli.endpoint {
+        // the local AWS runs Scheduler's clock at its time scale: say when it will really happen
+        let report = local_get(url, "/peerlab/scheduler")?;
+        let wall = report["schedules"].as_array().and_then(|all| {
+            all.iter()
+                .find(|s| s["name"] == name.as_str() && s["group"] == "default")
+                .and_then(|s| s["next_invocation_wall"].as_str().map(str::to_string))
+        });
+        if let Some(wall) = wall {
+            println!(
+                "  on this local AWS (time scale {}): at {wall}",
+                report["time_scale"]
+            );
+        }
+    }
+    println!(
+        "  follow it once it runs: peerlab ls (running executions), then peerlab status|report NAME"
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 fn ago(seconds: f64) -> String {
     let s = seconds.max(0.0) as u64;
     match s {
@@ -699,7 +928,7 @@ fn ago(seconds: f64) -> String {
 
 async fn status(cli: &Cli, given: &str) -> Result<ExitCode> {
     let sfn = aws_sdk_sfn::Client::new(&config(cli).await?);
-    let arn = execution_arn(cli, &sfn, given).await?;
+    let arn = execution_arn(cli, given)?;
     let execution = describe(&sfn, &arn).await?;
     let progress = Progress {
         runs: Runs::from_events(&history(&sfn, &arn).await?),
@@ -727,7 +956,7 @@ async fn status(cli: &Cli, given: &str) -> Result<ExitCode> {
 
 async fn show_report(cli: &Cli, given: &str, json: bool) -> Result<ExitCode> {
     let sfn = aws_sdk_sfn::Client::new(&config(cli).await?);
-    let arn = execution_arn(cli, &sfn, given).await?;
+    let arn = execution_arn(cli, given)?;
     let execution = describe(&sfn, &arn).await?;
     let built = report::build(&execution, &history(&sfn, &arn).await?);
     if json {
@@ -752,7 +981,7 @@ async fn draw(
         }
         None => {
             let sfn = aws_sdk_sfn::Client::new(&config(cli).await?);
-            let arn = execution_arn(cli, &sfn, given.expect("clap requires it")).await?;
+            let arn = execution_arn(cli, given.expect("clap requires it"))?;
             (describe(&sfn, &arn).await?, history(&sfn, &arn).await?)
         }
     };
@@ -811,13 +1040,7 @@ async fn ls(cli: &Cli) -> Result<ExitCode> {
         println!("{lab:<40} {expires:<22} {left:<14} {}", vpcs.join(" "));
     }
     let sfn = aws_sdk_sfn::Client::new(&config);
-    if let Some(machine) = state_machine(
-        cli.state_machine_arn.as_deref(),
-        cli.endpoint.is_some(),
-        &sfn,
-    )
-    .await?
-    {
+    if let Some(machine) = state_machine(cli)? {
         let running = sfn
             .list_executions()
             .state_machine_arn(&machine)
@@ -901,6 +1124,20 @@ async fn main() -> ExitCode {
                 lambda_dir: lambda_dir.clone(),
             };
             run(&cli, args).await
+        }
+        Command::Schedule {
+            at,
+            input,
+            name,
+            role_arn,
+        } => {
+            let args = ScheduleArgs {
+                at: at.clone(),
+                input: input.clone(),
+                name: name.clone(),
+                role_arn: role_arn.clone(),
+            };
+            schedule(&cli, args).await
         }
         Command::Status { execution } => status(&cli, execution).await,
         Command::Report { execution, json } => show_report(&cli, execution, *json).await,

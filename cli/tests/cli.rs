@@ -7,7 +7,7 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-use e2e::{lambda_dir, root, LocalAws};
+use e2e::{lambda_dir, root, LocalAws, REALISTIC};
 
 fn peerlab(args: &[&str]) -> Output {
     let mut command = Command::new(env!("CARGO_BIN_EXE_peerlab"));
@@ -102,6 +102,36 @@ fn where_to_run_must_be_said_once() {
     refused(
         &["--region", "us-east-1", "status", "some-name"],
         "is not an ARN",
+    );
+}
+
+#[test]
+fn a_schedule_is_checked_before_anything_is_created() {
+    // when: a time to come, said one way or the other
+    refused(
+        &["schedule", "--at", "tomorrow"],
+        "--at \"tomorrow\": give an RFC 3339 time",
+    );
+    refused(
+        &["schedule", "--at", "2020-01-01T00:00:00Z"],
+        "is not in the future",
+    );
+    refused(&["schedule", "--at", "+10y"], "+DURATION");
+    // what: the workflow's own rules, as `run` applies them
+    refused(
+        &[
+            "schedule",
+            "--at",
+            "+1h",
+            "--input",
+            "tests/events/bad-overlap.json",
+        ],
+        "vpc_b.cidr: 10.0.128.0/17 overlaps",
+    );
+    // where: on AWS the stack's outputs are given
+    refused(
+        &["--region", "us-east-1", "schedule", "--at", "+1h"],
+        "pass --state-machine-arn and --role-arn",
     );
 }
 
@@ -224,55 +254,139 @@ fn run_starts_a_private_local_aws_and_stops_it_on_the_local_aws() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// One of the three ways a lab starts: EventBridge Scheduler, on a running local AWS with the stack deployed and
+/// IAM enforced (the stack's scheduler role starts the lab). The lab builds, proves the ping and tears itself down;
+/// its one-time schedule deletes itself once it has run.
 #[tokio::test(flavor = "multi_thread")]
-async fn status_report_ls_and_sweep_on_the_local_aws() {
-    // instant: this test is about the CLI's commands on a running local AWS, not AWS's timing (the run above and
-    // the end-to-end suite use the realistic profile); the VPC it plants must be listed at once
-    let aws = LocalAws::start(&[]);
+async fn a_scheduled_lab_runs_and_its_schedule_deletes_itself_on_the_local_aws() {
+    let aws = LocalAws::start(REALISTIC);
     let endpoint = aws.url.as_str();
-    // an expired lab someone left: a run beside it does not count it as its leak; ls shows it, sweep
-    // --dry-run lists it, sweep deletes it
+    refused(
+        &["--endpoint", endpoint, "schedule", "--at", "+2m"],
+        &format!(
+            "no stack peerlab on {endpoint}: deploy it first (make deploy ENDPOINT={endpoint}"
+        ),
+    );
+    let stack = aws.deploy();
+    // two minutes of AWS time: 2.4 s at the suite's x0.02
+    let out = peerlab(&[
+        "--endpoint",
+        endpoint,
+        "schedule",
+        "--at",
+        "+2m",
+        "--input",
+        "tests/events/hold.json",
+        "--name",
+        "scheduled",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains("scheduled lab scheduled for at(")
+            && stdout.contains("schedule scheduled (default group) starts it, then deletes itself")
+            && stdout.contains("on this local AWS (time scale 0.02): at "),
+        "{stdout}"
+    );
+    let sfn = aws.sfn().await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(300);
+    let execution = loop {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled lab did not end"
+        );
+        let listed = sfn
+            .list_executions()
+            .state_machine_arn(&stack.state_machine)
+            .send()
+            .await
+            .unwrap();
+        if let Some(e) = listed.executions().first() {
+            let described = sfn
+                .describe_execution()
+                .execution_arn(e.execution_arn())
+                .send()
+                .await
+                .unwrap();
+            if described.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
+                break described;
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    };
+    assert_eq!(
+        execution.status(),
+        &aws_sdk_sfn::types::ExecutionStatus::Succeeded,
+        "{:?}",
+        execution.cause()
+    );
+    // the schedule's name is the lab's (the input set no lab_id), and the schedule's input is the file's
+    let input: serde_json::Value = serde_json::from_str(execution.input().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({"lab_id": "scheduled", "hold_seconds": 2, "ttl_seconds": 7200})
+    );
+    let output: serde_json::Value = serde_json::from_str(execution.output().unwrap()).unwrap();
+    assert_eq!(output["ping"]["reachable"], true, "{output}");
+    assert_eq!(
+        aws.resources(),
+        Vec::<serde_json::Value>::new(),
+        "nothing left"
+    );
+    // Scheduler's own record: one successful invocation, signed as the stack's role; the schedule is gone
+    let scheduler = aws.get("/peerlab/scheduler");
+    let names: Vec<&str> = scheduler["schedules"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|s| s["name"].as_str())
+        .collect();
+    assert!(!names.contains(&"scheduled"), "{scheduler}");
+    let ours: Vec<&serde_json::Value> = scheduler["attempts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| {
+            a["schedule_arn"]
+                .as_str()
+                .is_some_and(|arn| arn.ends_with(":schedule/default/scheduled"))
+        })
+        .collect();
+    assert_eq!(ours.len(), 1, "{scheduler}");
+    assert_eq!(ours[0]["ok"], true, "{scheduler}");
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
+}
+
+/// A lab someone left on a running local AWS (its VPC, tagged as teardown finds labs).
+async fn plant_lab(aws: &LocalAws, lab: &str, cidr: &str, expires_at: &str) -> String {
     let ec2 = aws.ec2().await;
     let tag = |k: &str, v: &str| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build();
     let vpc = ec2
         .create_vpc()
-        .cidr_block("10.9.0.0/16")
+        .cidr_block(cidr)
         .tag_specifications(
             aws_sdk_ec2::types::TagSpecification::builder()
                 .resource_type(aws_sdk_ec2::types::ResourceType::Vpc)
-                .tags(tag("peerlab:lab-id", "forgotten"))
-                .tags(tag("peerlab:expires-at", "2026-01-01T00:00:00Z"))
+                .tags(tag("peerlab:lab-id", lab))
+                .tags(tag("peerlab:expires-at", expires_at))
                 .build(),
         )
         .send()
         .await
         .unwrap();
-    let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
+    vpc.vpc().unwrap().vpc_id().unwrap().to_string()
+}
 
-    // a lab on a running local AWS: peerlab registers the workflow there itself
-    let out = peerlab(&["--endpoint", endpoint, "run", "--name", "first"]);
-    assert!(out.status.success(), "{:?}", text(&out));
-    assert!(
-        text(&out).0.contains("leaked resources: none"),
-        "{:?}",
-        text(&out)
-    );
-    let out = peerlab(&["--endpoint", endpoint, "status", "first"]);
-    let (stdout, _) = text(&out);
-    assert!(stdout.starts_with("first: SUCCEEDED after "), "{stdout}");
-    assert!(
-        stdout.contains("14 states entered") || stdout.contains("13 states entered"),
-        "{stdout}"
-    );
-    let out = peerlab(&["--endpoint", endpoint, "report", "first", "--json"]);
-    let json: serde_json::Value =
-        serde_json::from_slice(&out.stdout).expect("report --json is JSON");
-    assert_eq!(json["ping"]["reachable"], true);
-    refused(
-        &["--endpoint", endpoint, "status", "no-such-run"],
-        "ExecutionDoesNotExist",
-    );
-
+#[tokio::test(flavor = "multi_thread")]
+async fn status_report_ls_and_sweep_on_the_local_aws() {
+    // instant: this test is about the CLI's commands on a running local AWS, not AWS's timing (the run above and
+    // the end-to-end suite use the realistic profile); the VPC it plants must be listed at once. Scheduler's clock
+    // (and Step Functions' waits) x0.001: the stack's hourly sweeper runs every 3.6 s
+    let aws = LocalAws::start(&["--time-scale", "0.001"]);
+    let endpoint = aws.url.as_str();
+    // an expired lab someone left, before any stack is deployed (a stack's sweeper schedule would sweep it):
+    // ls shows it, sweep --dry-run lists it, sweep deletes it
+    let vpc_id = plant_lab(&aws, "forgotten", "10.9.0.0/16", "2026-01-01T00:00:00Z").await;
     let (stdout, _) = text(&peerlab(&["--endpoint", endpoint, "ls"]));
     assert!(
         stdout.contains("forgotten")
@@ -296,4 +410,60 @@ async fn status_report_ls_and_sweep_on_the_local_aws() {
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
     let (stdout, _) = text(&peerlab(&["--endpoint", endpoint, "ls"]));
     assert!(stdout.starts_with("no labs in us-east-1"), "{stdout}");
+    refused(
+        &["--endpoint", endpoint, "status", "first"],
+        "deploy the stack peerlab first",
+    );
+
+    // a lab on a running local AWS: peerlab deploys the stack there itself; another lab, still in its time, is
+    // beside it and is not this run's leak
+    let other = plant_lab(&aws, "someone-elses", "10.8.0.0/16", "2099-01-01T00:00:00Z").await;
+    let out = peerlab(&["--endpoint", endpoint, "run", "--name", "first"]);
+    assert!(out.status.success(), "{:?}", text(&out));
+    assert!(
+        text(&out).0.contains("leaked resources: none"),
+        "{:?}",
+        text(&out)
+    );
+    let out = peerlab(&["--endpoint", endpoint, "status", "first"]);
+    let (stdout, _) = text(&out);
+    assert!(stdout.starts_with("first: SUCCEEDED after "), "{stdout}");
+    assert!(
+        stdout.contains("14 states entered") || stdout.contains("13 states entered"),
+        "{stdout}"
+    );
+    let out = peerlab(&["--endpoint", endpoint, "report", "first", "--json"]);
+    let json: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("report --json is JSON");
+    assert_eq!(json["ping"]["reachable"], true);
+    refused(
+        &["--endpoint", endpoint, "status", "no-such-run"],
+        "ExecutionDoesNotExist",
+    );
+    let ids: Vec<String> = aws
+        .resources()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids, vec![other.clone()], "the other lab is left as it was");
+
+    // the deployed stack's sweeper schedule (teardown's sweep mode, hourly: every 3.6 s here) sweeps a lab whose
+    // time has passed, and only that one
+    let expired = plant_lab(&aws, "expired", "10.7.0.0/16", "2026-01-01T00:00:00Z").await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    while aws.resources().iter().any(|r| r["id"] == expired.as_str()) {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the stack's sweeper did not sweep {expired}: {}",
+            aws.get("/peerlab/scheduler")
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    let ids: Vec<String> = aws
+        .resources()
+        .iter()
+        .filter_map(|r| r["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(ids, vec![other], "the sweeper leaves a lab in its time");
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }

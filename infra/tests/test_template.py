@@ -430,18 +430,3 @@ def test_the_accepter_role_keeps_the_tag_conditions(peer_template):
                   or "ec2:RequesterVpc" in statement.get("Condition", {}).get("ArnLike", {})
                   or statement["Sid"] == "RunFromAnyAmiWithNewVolumeAndInterface")
             assert ok, f"{action} in {statement['Sid']}"
-
-
-def test_the_local_aws_backstop_rule_is_the_templates(template):
-    # infra/local registers the same rule (deploy.py) so that the local AWS starts the backstop as AWS would
-    sys.path.insert(0, str(ROOT / "infra" / "local"))
-    from peerlab_local import deploy
-
-    pattern = template["Resources"]["BackstopStateMachine"]["Properties"]["Events"]["LabEnded"]["Properties"]["Pattern"]
-    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:peerlab-peering-lab"
-    local = deploy.backstop_pattern(arn)
-    assert local["detail"]["stateMachineArn"] == [arn]
-    assert pattern["detail"]["stateMachineArn"] == [{"Ref": "LabStateMachine"}]
-    for d in (local, pattern):
-        d["detail"] = {k: v for k, v in d["detail"].items() if k != "stateMachineArn"}
-    assert local == pattern

@@ -1,7 +1,8 @@
 """EventBridge as the deployed stack uses it: when an execution ends, Step Functions sends a "Step Functions
 Execution Status Change" event to the default bus, and rules whose pattern matches start their Step Functions
 targets with the event as input. moto's Step Functions sends no events and its rules cannot target a state
-machine; this adds both (other targets stay moto's). deploy.py creates the backstop's rule as the template does."""
+machine; this adds both (other targets stay moto's). The deployed stack (stack.py) creates the backstop's rule
+from the template."""
 
 from __future__ import annotations
 

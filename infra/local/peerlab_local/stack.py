@@ -3,6 +3,7 @@
     python -m peerlab_local.stack deploy --endpoint URL [--stack NAME] [--template infra/template.yaml]
                                          [--parameter K=V ...] [--lambda-dir DIR] [--code local|zip] [--json]
     python -m peerlab_local.stack delete --endpoint URL [--stack NAME]
+    python -m peerlab_local.stack outputs --endpoint URL [--stack NAME]     (one JSON object; exit 1 if no stack)
 
 What `sam deploy` does, in its order (aws-sam-cli: samcli/commands/deploy, samcli/lib/package/
 packageable_resources.py, samcli/lib/deploy/deployer.py):
@@ -268,7 +269,7 @@ def delete(endpoint: str, stack: str = "peerlab", region: str = "us-east-1", tim
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m peerlab_local.stack", description=__doc__.split("\n")[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for name in ("deploy", "delete"):
+    for name in ("deploy", "delete", "outputs"):
         p = sub.add_parser(name)
         p.add_argument("--endpoint", required=True, help="the local AWS, e.g. http://127.0.0.1:4566")
         p.add_argument("--stack", default="peerlab")
@@ -294,6 +295,12 @@ def main(argv: list[str] | None = None) -> int:
                             args.code, out=progress)
             if args.json:
                 print(json.dumps(result, sort_keys=True))
+        elif args.command == "outputs":
+            if _stack(clients(args.endpoint, args.region)["cloudformation"], args.stack) is None:
+                print(f"stack {args.stack} does not exist on {args.endpoint} (make deploy ENDPOINT=...)",
+                      file=sys.stderr)
+                return 1
+            print(json.dumps(outputs(args.endpoint, args.stack, args.region), sort_keys=True))
         else:
             delete(args.endpoint, args.stack, args.region)
     except DeployError as err:
