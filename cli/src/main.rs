@@ -502,17 +502,27 @@ async fn follow(
                     timeout.as_secs()
                 );
             }
-            let _ = sfn
+            // the backstop tears a stopped lab down; a stop that failed leaves the lab running: say which
+            let stopped = sfn
                 .stop_execution()
                 .execution_arn(arn)
                 .error("Timeout")
                 .cause("peerlab run gave up")
                 .send()
                 .await;
-            bail!(
-                "the execution did not end within {} s: stopped it ({arn})",
-                timeout.as_secs()
-            );
+            match stopped {
+                Ok(_) => bail!(
+                    "the execution did not end within {} s: stopped it ({arn})",
+                    timeout.as_secs()
+                ),
+                Err(e) => {
+                    let why = aws("stopping it", e);
+                    bail!(
+                        "the execution did not end within {} s and is still running ({why}) — `peerlab status {arn}`",
+                        timeout.as_secs()
+                    )
+                }
+            }
         }
         tokio::time::sleep(poll).await;
     }

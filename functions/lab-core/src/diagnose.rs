@@ -292,6 +292,40 @@ async fn fetch_side(
     ))
 }
 
+/// The peering's status code; None when EC2 says it does not exist (deleted, or expired: EC2 keeps a deleted or
+/// rejected peering visible only for a while). Any other error (throttling, access denied) is the diagnosis's error,
+/// not a peering that does not exist.
+async fn peering_status(ec2: &aws_sdk_ec2::Client, peering_id: &str) -> Result<Option<String>> {
+    let described = ec2
+        .describe_vpc_peering_connections()
+        .vpc_peering_connection_ids(peering_id)
+        .send()
+        .await;
+    match described {
+        Ok(out) => Ok(out
+            .vpc_peering_connections()
+            .first()
+            .and_then(|p| p.status())
+            .and_then(|s| s.code())
+            .map(|c| c.as_str().to_string())),
+        Err(err)
+            if matches!(
+                err.as_service_error().and_then(|e| e.meta().code()),
+                Some(
+                    "InvalidVpcPeeringConnectionID.NotFound"
+                        | "InvalidVpcPeeringConnectionId.NotFound"
+                )
+            ) =>
+        {
+            Ok(None)
+        }
+        Err(err) => Err(aws_error(
+            &format!("reading peering {peering_id} for the diagnosis"),
+            err,
+        )),
+    }
+}
+
 /// Fetch the state and explain. `peer` is B's EC2 client (another account or region) or A's.
 pub async fn diagnose(
     home: &aws_sdk_ec2::Client,
@@ -303,20 +337,7 @@ pub async fn diagnose(
     let Some(peering_id) = peering_id else {
         return Ok("there is no peering connection between the VPCs".into());
     };
-    let described = home
-        .describe_vpc_peering_connections()
-        .vpc_peering_connection_ids(peering_id)
-        .send()
-        .await;
-    let peering_status = match described {
-        Ok(out) => out
-            .vpc_peering_connections()
-            .first()
-            .and_then(|p| p.status())
-            .and_then(|s| s.code())
-            .map(|c| c.as_str().to_string()),
-        Err(_) => None,
-    };
+    let peering_status = peering_status(home, peering_id).await?;
     let (tables_a, groups_a, acls_a) = fetch_side(home, a).await?;
     let (tables_b, groups_b, acls_b) = fetch_side(peer, b).await?;
     let snapshot = Snapshot {
@@ -335,6 +356,46 @@ pub async fn diagnose(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_ec2::error::ErrorMetadata;
+    use aws_sdk_ec2::operation::describe_vpc_peering_connections::DescribeVpcPeeringConnectionsError;
+    use aws_smithy_mocks::{mock, mock_client};
+
+    fn lookup_failing_with(code: &'static str) -> aws_sdk_ec2::Client {
+        let rule =
+            mock!(aws_sdk_ec2::Client::describe_vpc_peering_connections).then_error(move || {
+                DescribeVpcPeeringConnectionsError::generic(
+                    ErrorMetadata::builder().code(code).message("m").build(),
+                )
+            });
+        mock_client!(aws_sdk_ec2, [&rule])
+    }
+
+    #[tokio::test]
+    async fn a_peering_ec2_does_not_know_is_one_that_does_not_exist() {
+        let ec2 = lookup_failing_with("InvalidVpcPeeringConnectionID.NotFound");
+        assert_eq!(peering_status(&ec2, "pcx-1").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_failed_peering_lookup_is_an_error_not_a_missing_peering() {
+        // a throttle is retried by the state machine; an access denied names itself - neither is "does not exist"
+        let ec2 = lookup_failing_with("RequestLimitExceeded");
+        assert_eq!(
+            peering_status(&ec2, "pcx-1")
+                .await
+                .unwrap_err()
+                .error_type(),
+            "Throttled"
+        );
+        let ec2 = lookup_failing_with("UnauthorizedOperation");
+        let err = peering_status(&ec2, "pcx-1").await.unwrap_err();
+        assert_eq!(err.error_type(), "AwsError");
+        assert!(
+            err.to_string()
+                .contains("reading peering pcx-1 for the diagnosis: UnauthorizedOperation"),
+            "{err}"
+        );
+    }
     use aws_sdk_ec2::types::{
         IpRange, NetworkAclEntry, Route, RouteTableAssociation, UserIdGroupPair,
     };

@@ -119,6 +119,17 @@ where
 
 pub type Result<T, E = LabError> = std::result::Result<T, E>;
 
+/// A field AWS always puts in this answer (an id it assigned, the zone of a subnet): its absence is an error that
+/// names it (`IncompleteResponse`, an `AwsError`), never an empty string handed on to the next call.
+pub fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str> {
+    value
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| LabError::Aws {
+            code: "IncompleteResponse".into(),
+            message: format!("AWS answered without {what}"),
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -127,6 +138,19 @@ mod tests {
 
     fn err(code: &str) -> DeleteVpcError {
         DeleteVpcError::generic(ErrorMetadata::builder().code(code).message("m").build())
+    }
+
+    #[test]
+    fn a_missing_or_empty_field_is_an_error_naming_it() {
+        assert_eq!(required(Some("vpc-1"), "the VPC's id"), Ok("vpc-1"));
+        for missing in [None, Some("")] {
+            let err = required(missing, "the VPC's id").unwrap_err();
+            assert_eq!(err.error_type(), "AwsError");
+            assert_eq!(
+                err.to_string(),
+                "IncompleteResponse: AWS answered without the VPC's id"
+            );
+        }
     }
 
     #[test]

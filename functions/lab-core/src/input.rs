@@ -120,10 +120,12 @@ fn parse_net(field: &str, text: &str) -> Result<Ipv4Net> {
     Ok(net)
 }
 
-fn private_ranges() -> [Ipv4Net; 3] {
-    // RFC 1918; constant and valid, so the parse cannot fail
-    ["10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16"].map(|r| r.parse().unwrap_or_default())
-}
+/// RFC 1918's private ranges (checked at compile time: no parse that could fall back to 0.0.0.0/0).
+const PRIVATE_RANGES: [Ipv4Net; 3] = [
+    Ipv4Net::new_assert(std::net::Ipv4Addr::new(10, 0, 0, 0), 8),
+    Ipv4Net::new_assert(std::net::Ipv4Addr::new(172, 16, 0, 0), 12),
+    Ipv4Net::new_assert(std::net::Ipv4Addr::new(192, 168, 0, 0), 16),
+];
 
 fn side(
     field: &str,
@@ -136,7 +138,7 @@ fn side(
         &format!("{field}.cidr"),
         given.cidr.as_deref().unwrap_or(default_cidr),
     )?;
-    if !private_ranges().iter().any(|r| r.contains(&cidr)) {
+    if !PRIVATE_RANGES.iter().any(|r| r.contains(&cidr)) {
         return Err(LabError::invalid(format!(
             "{field}.cidr: {cidr} is not inside a private (RFC 1918) range: 10.0.0.0/8, 172.16.0.0/12 or 192.168.0.0/16"
         )));

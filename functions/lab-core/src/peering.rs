@@ -7,7 +7,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use ipnet::Ipv4Net;
 
 use crate::clients::{Clients, Scope};
-use crate::error::{aws_error, LabError, Result};
+use crate::error::{aws_error, required, LabError, Result};
 use crate::input::LabPlan;
 use crate::model::{PeeringOutput, SideOutput};
 use crate::tags::{self, filter, lab_filter};
@@ -107,9 +107,7 @@ pub async fn request(
     if let Some(existing) = find_live(&clients.ec2, &lab.lab_id, &a.vpc_id, &b.vpc_id).await? {
         let (code, _) = status_of(&existing);
         return Ok(PeeringOutput {
-            peering_id: existing
-                .vpc_peering_connection_id()
-                .unwrap_or_default()
+            peering_id: required(existing.vpc_peering_connection_id(), "the lab peering's id")?
                 .to_string(),
             status: code.as_str().to_string(),
         });

@@ -94,7 +94,10 @@ async fn existing_command(
                     .map(|t| t.as_secs_f64())
                     .unwrap_or_default();
                 if newest.as_ref().is_none_or(|(t, _)| at > *t) {
-                    newest = Some((at, c.command_id().unwrap_or_default().to_string()));
+                    newest = Some((
+                        at,
+                        crate::error::required(c.command_id(), "a command's id")?.to_string(),
+                    ));
                 }
             }
         }
@@ -136,10 +139,11 @@ pub async fn run(
                     )),
                     _ => aws_error("sending the ping command", e),
                 })?;
-            sent.command()
-                .and_then(|c| c.command_id())
-                .unwrap_or_default()
-                .to_string()
+            crate::error::required(
+                sent.command().and_then(|c| c.command_id()),
+                "the id of the command it sent",
+            )?
+            .to_string()
         }
     };
     let got = ssm

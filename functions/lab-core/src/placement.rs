@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 
 use aws_sdk_ec2::types::{AvailabilityZoneState, LocationType};
 
-use crate::error::{aws_error, LabError, Result};
+use crate::error::{aws_error, required, LabError, Result};
 use crate::tags::filter;
 use crate::vpc::SSM_SERVICES;
 
@@ -128,13 +128,13 @@ pub async fn offerings(
         .availability_zones()
         .iter()
         .filter(|z| z.state() == Some(&AvailabilityZoneState::Available))
-        .filter_map(|z| {
-            Some(Zone {
-                name: z.zone_name()?.to_string(),
-                id: z.zone_id().unwrap_or_default().to_string(),
+        .map(|z| {
+            Ok(Zone {
+                name: required(z.zone_name(), "a zone's name")?.to_string(),
+                id: required(z.zone_id(), "a zone's id")?.to_string(),
             })
         })
-        .collect();
+        .collect::<Result<_>>()?;
     zones.sort_by(|a, b| a.name.cmp(&b.name));
 
     let mut offering_type = BTreeSet::new();

@@ -4,7 +4,7 @@
 use aws_sdk_ec2::types::{Route, RouteTable};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::{aws_error, LabError, Result};
+use crate::error::{aws_error, required, LabError, Result};
 use crate::model::{RouteOutput, SideOutput};
 use crate::tags::{filter, lab_filter};
 
@@ -69,7 +69,7 @@ pub async fn add(
         .map_err(|e| aws_error(&format!("listing route tables of {}", from.vpc_id), e))?;
     let mut out = Vec::new();
     for table in tables.route_tables() {
-        let table_id = table.route_table_id().unwrap_or_default().to_string();
+        let table_id = required(table.route_table_id(), "a lab route table's id")?.to_string();
         let action = match plan(table, destination, peering_id) {
             Plan::Existing => "existing",
             Plan::Conflict(reason) if reason.starts_with("blackhole:") => {

@@ -5,7 +5,7 @@
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
-use crate::error::{aws_error, LabError, Result};
+use crate::error::{aws_error, required, LabError, Result};
 use crate::input::{Allow, LabPlan};
 use crate::model::{SecurityGroupOutput, SideOutput};
 use crate::tags::{self, filter};
@@ -114,7 +114,7 @@ pub async fn update(
         .map_err(|e| aws_error("finding group InstanceB", e))?;
     let group_id = match found.security_groups().first() {
         Some(g) if tags::tag_value(g.tags(), tags::LAB_ID) == Some(lab.lab_id.as_str()) => {
-            g.group_id().unwrap_or_default().to_string()
+            required(g.group_id(), "group InstanceB's id")?.to_string()
         }
         Some(g) => {
             return Err(LabError::ResourceConflict(format!(
@@ -124,29 +124,30 @@ pub async fn update(
                 lab.lab_id
             )))
         }
-        None => ec2
-            .create_security_group()
-            .group_name(GROUP_NAME)
-            .description("peerlab: admits instance A over the peering")
-            .vpc_id(&b.vpc_id)
-            .tag_specifications(tags::spec(
-                ResourceType::SecurityGroup,
-                &lab.lab_id,
-                &lab.expires_at,
-                GROUP_NAME,
-                &[(tags::SIDE, "b")],
-            ))
-            .send()
-            .await
-            .map_err(|e| match e.code() {
-                Some("InvalidGroup.Duplicate") => {
-                    LabError::not_ready("group InstanceB is being created")
-                }
-                _ => aws_error("creating group InstanceB", e),
-            })?
-            .group_id()
-            .unwrap_or_default()
-            .to_string(),
+        None => required(
+            ec2.create_security_group()
+                .group_name(GROUP_NAME)
+                .description("peerlab: admits instance A over the peering")
+                .vpc_id(&b.vpc_id)
+                .tag_specifications(tags::spec(
+                    ResourceType::SecurityGroup,
+                    &lab.lab_id,
+                    &lab.expires_at,
+                    GROUP_NAME,
+                    &[(tags::SIDE, "b")],
+                ))
+                .send()
+                .await
+                .map_err(|e| match e.code() {
+                    Some("InvalidGroup.Duplicate") => {
+                        LabError::not_ready("group InstanceB is being created")
+                    }
+                    _ => aws_error("creating group InstanceB", e),
+                })?
+                .group_id(),
+            "the id of the group InstanceB it created",
+        )?
+        .to_string(),
     };
     let (permission, protocol, source) = rule(lab.allow, a, cross_region, group_owner);
     admit(ec2, &group_id, permission, "A").await?;

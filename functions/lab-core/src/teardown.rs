@@ -15,7 +15,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::clients::Scope;
-use crate::error::{aws_error, LabError, Result};
+use crate::error::{aws_error, required, LabError, Result};
 use crate::model::TeardownOutput;
 use crate::tags::{self, filter, lab_filter};
 
@@ -144,8 +144,8 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
             .cloned()
             .unwrap_or(InstanceStateName::Pending);
         inv.instances.push((
-            i.instance_id().unwrap_or_default().into(),
-            i.vpc_id().unwrap_or_default().into(),
+            required(i.instance_id(), "a lab instance's id")?.into(),
+            required(i.vpc_id(), "a lab instance's VPC")?.into(),
             state,
         ));
     }
@@ -158,8 +158,8 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
     for e in endpoints.vpc_endpoints() {
         let state = crate::vpc::endpoint_state(e);
         inv.endpoints.push((
-            e.vpc_endpoint_id().unwrap_or_default().into(),
-            e.vpc_id().unwrap_or_default().into(),
+            required(e.vpc_endpoint_id(), "a lab endpoint's id")?.into(),
+            required(e.vpc_id(), "a lab endpoint's VPC")?.into(),
             state,
         ));
     }
@@ -183,7 +183,7 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
             .cloned()
             .unwrap_or(Pcx::PendingAcceptance);
         inv.peerings.push((
-            p.vpc_peering_connection_id().unwrap_or_default().into(),
+            required(p.vpc_peering_connection_id(), "a lab peering's id")?.into(),
             code,
         ));
     }
@@ -193,27 +193,22 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
         .send()
         .await
         .map_err(|e| aws_error("listing the lab's subnets", e))?;
-    inv.subnets = subnets
-        .subnets()
-        .iter()
-        .map(|s| {
-            (
-                s.subnet_id().unwrap_or_default().into(),
-                s.vpc_id().unwrap_or_default().into(),
-            )
-        })
-        .collect();
+    for s in subnets.subnets() {
+        inv.subnets.push((
+            required(s.subnet_id(), "a lab subnet's id")?.into(),
+            required(s.vpc_id(), "a lab subnet's VPC")?.into(),
+        ));
+    }
     let vpcs = ec2
         .describe_vpcs()
         .filters(lab_filter(lab_id))
         .send()
         .await
         .map_err(|e| aws_error("listing the lab's VPCs", e))?;
-    inv.vpcs = vpcs
-        .vpcs()
-        .iter()
-        .filter_map(|v| v.vpc_id().map(str::to_string))
-        .collect();
+    for v in vpcs.vpcs() {
+        inv.vpcs
+            .push(required(v.vpc_id(), "a lab VPC's id")?.into());
+    }
     let peering_ids: BTreeSet<&str> = inv.peerings.iter().map(|(id, _)| id.as_str()).collect();
     let tables = ec2
         .describe_route_tables()
@@ -222,7 +217,7 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
         .await
         .map_err(|e| aws_error("listing the lab's route tables", e))?;
     for t in tables.route_tables() {
-        let id = t.route_table_id().unwrap_or_default().to_string();
+        let id = required(t.route_table_id(), "a lab route table's id")?.to_string();
         for r in t.routes() {
             if let (Some(pcx), Some(dest)) =
                 (r.vpc_peering_connection_id(), r.destination_cidr_block())
@@ -234,7 +229,7 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
         }
         inv.tables.push(LabTable {
             id,
-            vpc_id: t.vpc_id().unwrap_or_default().into(),
+            vpc_id: required(t.vpc_id(), "a lab route table's VPC")?.into(),
             associations: t
                 .associations()
                 .iter()
@@ -319,7 +314,7 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
     }
     // 3. rules that reference other groups
     for group in &inv.groups {
-        let id = group.group_id().unwrap_or_default();
+        let id = required(group.group_id(), "a lab group's id")?;
         let (ingress, egress) = referencing_rules(group);
         if !ingress.is_empty() {
             match ec2
@@ -379,8 +374,8 @@ pub async fn pass(ec2: &aws_sdk_ec2::Client, inv: &Inventory) -> Result<Vec<Stri
     let mut vpcs_clear: BTreeSet<&str> = inv.vpcs.iter().map(String::as_str).collect();
     for group in &inv.groups {
         let (id, vpc) = (
-            group.group_id().unwrap_or_default(),
-            group.vpc_id().unwrap_or_default(),
+            required(group.group_id(), "a lab group's id")?,
+            required(group.vpc_id(), "a lab group's VPC")?,
         );
         if inv.vpc_busy(vpc)
             || !attempt!(

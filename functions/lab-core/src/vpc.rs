@@ -21,7 +21,7 @@ use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::clients::Scope;
-use crate::error::{aws_error, LabError, Result};
+use crate::error::{aws_error, required, LabError, Result};
 use crate::input::{LabPlan, SidePlan};
 use crate::model::{Side, SideOutput};
 use crate::tags::{self, filter, lab_filter};
@@ -114,7 +114,7 @@ async fn ensure_vpc(ctx: &Ctx<'_>, plan: &SidePlan) -> Result<String> {
                 plan.cidr
             )));
         }
-        return Ok(vpc.vpc_id().unwrap_or_default().to_string());
+        return Ok(required(vpc.vpc_id(), "the lab VPC's id")?.to_string());
     }
     let created = ctx
         .ec2
@@ -163,11 +163,8 @@ fn placed(subnet: &aws_sdk_ec2::types::Subnet, what: &str) -> Result<PlacedSubne
             .subnet_id()
             .ok_or_else(|| LabError::not_ready(format!("{what} returned a subnet without an id")))?
             .to_string(),
-        zone: subnet.availability_zone().unwrap_or_default().to_string(),
-        zone_id: subnet
-            .availability_zone_id()
-            .unwrap_or_default()
-            .to_string(),
+        zone: required(subnet.availability_zone(), "the lab subnet's zone")?.to_string(),
+        zone_id: required(subnet.availability_zone_id(), "the lab subnet's zone id")?.to_string(),
     })
 }
 
@@ -264,7 +261,11 @@ async fn ensure_route_table(ctx: &Ctx<'_>, vpc_id: &str, subnet_id: &str) -> Res
                 .route_table()
                 .ok_or_else(|| LabError::not_ready("CreateRouteTable returned no route table"))?;
             (
-                table.route_table_id().unwrap_or_default().to_string(),
+                required(
+                    table.route_table_id(),
+                    "the id of the route table it created",
+                )?
+                .to_string(),
                 table
                     .associations()
                     .iter()
@@ -498,21 +499,26 @@ async fn find_instance(ctx: &Ctx<'_>) -> Result<Option<(String, InstanceStateNam
         .send()
         .await
         .map_err(|e| aws_error("finding the lab's instance", e))?;
-    Ok(out
-        .reservations()
+    out.reservations()
         .iter()
         .flat_map(|r| r.instances())
         .next()
-        .map(|i| {
-            (
-                i.instance_id().unwrap_or_default().to_string(),
-                i.state()
-                    .and_then(|s| s.name())
-                    .cloned()
-                    .unwrap_or(InstanceStateName::Pending),
-                i.private_ip_address().unwrap_or_default().to_string(),
-            )
-        }))
+        .map(instance_facts)
+        .transpose()
+}
+
+/// An instance's id, state and primary private IP (EC2 assigns the IP at launch: RunInstances' answer has it). A
+/// missing state is read as pending: the step asks again.
+fn instance_facts(i: &aws_sdk_ec2::types::Instance) -> Result<(String, InstanceStateName, String)> {
+    let id = required(i.instance_id(), "an instance's id")?;
+    Ok((
+        id.to_string(),
+        i.state()
+            .and_then(|s| s.name())
+            .cloned()
+            .unwrap_or(InstanceStateName::Pending),
+        required(i.private_ip_address(), &format!("the private IP of {id}"))?.to_string(),
+    ))
 }
 
 /// Build (or find) one side. `NotReady` until its instance is running; the state machine retries.
@@ -621,18 +627,7 @@ pub async fn create_side(
                 .instances()
                 .first()
                 .ok_or_else(|| LabError::not_ready("RunInstances returned no instance"))?;
-            (
-                instance.instance_id().unwrap_or_default().to_string(),
-                instance
-                    .state()
-                    .and_then(|s| s.name())
-                    .cloned()
-                    .unwrap_or(InstanceStateName::Pending),
-                instance
-                    .private_ip_address()
-                    .unwrap_or_default()
-                    .to_string(),
-            )
+            instance_facts(instance)?
         }
     };
     if state != InstanceStateName::Running {
