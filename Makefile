@@ -66,7 +66,8 @@ test: venv test-rust lint-rust lint-asl lint-template test-template test-local-a
 test-rust: ## Rust unit, SDK-mock, handler and CLI tests (those needing the local AWS run in test-e2e)
 	cargo test --workspace --exclude e2e -- --skip on_the_local_aws
 
-lint-rust: ## clippy with warnings as errors
+lint-rust: ## rustfmt (check only) and clippy with warnings as errors
+	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
 
 lint-asl: venv ## statelint on the state machines (integer BackoffRate allowed)

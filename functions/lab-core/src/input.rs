@@ -422,7 +422,16 @@ pub fn parse_input(value: serde_json::Value) -> Result<LabInput> {
     if value.is_null() {
         return Ok(LabInput::default());
     }
-    serde_json::from_value(value).map_err(|e| LabError::invalid(format!("input: {e}")))
+    // the path of the value serde refused, so that the message names the field even where serde's own does not
+    // (`{"hold_seconds": -1}`: "hold_seconds: invalid value: integer `-1`, expected u64")
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        if path == "." {
+            LabError::invalid(format!("input: {}", e.inner()))
+        } else {
+            LabError::invalid(format!("input: {path}: {}", e.inner()))
+        }
+    })
 }
 
 #[cfg(test)]
@@ -436,6 +445,27 @@ mod tests {
 
     fn plan(v: serde_json::Value) -> Result<LabPlan> {
         validate(&parse_input(v)?, "exec-1", now())
+    }
+
+    #[test]
+    fn a_value_of_the_wrong_type_names_its_field() {
+        for (input, expected) in [
+            (
+                json!({"hold_seconds": -1}),
+                "input: hold_seconds: invalid value: integer `-1`, expected u64",
+            ),
+            (
+                json!({"vpc_b": {"cidr": 10}}),
+                "input: vpc_b.cidr: invalid type: integer `10`, expected a string",
+            ),
+        ] {
+            assert_eq!(message(input), expected);
+        }
+        // an unknown field: its path, then serde's message with the fields it knows
+        assert!(message(json!({"hold_secs": 1}))
+            .starts_with("input: hold_secs: unknown field `hold_secs`, expected one of `lab_id`"));
+        assert!(message(json!({"vpc_a": {"cdr": "10.0.0.0/16"}}))
+            .starts_with("input: vpc_a.cdr: unknown field `cdr`, expected one of `cidr`"));
     }
 
     fn message(v: serde_json::Value) -> String {

@@ -6,7 +6,6 @@ use aws_sdk_ec2::types::{Filter, ResourceType, Tag, TagSpecification};
 pub const LAB_ID: &str = "peerlab:lab-id";
 pub const EXPIRES_AT: &str = "peerlab:expires-at";
 pub const SIDE: &str = "peerlab:side";
-pub const ROLE: &str = "peerlab:role";
 
 pub fn tag(key: &str, value: &str) -> Tag {
     Tag::builder().key(key).value(value).build()
