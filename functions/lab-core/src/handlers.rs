@@ -13,7 +13,6 @@ use crate::{diagnose, peering, ping, placement, routes, security, teardown, vpc}
 
 /// The event of validate-input: the user's input as given, and the execution that names the lab.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct ValidateEvent {
     #[serde(default)]
     pub input: serde_json::Value,

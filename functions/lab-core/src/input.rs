@@ -59,7 +59,6 @@ pub struct LabInput {
 
 /// One side of a validated lab.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct SidePlan {
     pub cidr: Ipv4Net,
     pub subnet_cidr: Ipv4Net,
@@ -70,7 +69,6 @@ pub struct SidePlan {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct PeerPlan {
     pub account_id: Option<String>,
     pub region: Option<String>,
@@ -79,7 +77,6 @@ pub struct PeerPlan {
 
 /// The validated lab with every default resolved: what the steps receive as `lab`.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct LabPlan {
     pub lab_id: String,
     pub vpc_a: SidePlan,

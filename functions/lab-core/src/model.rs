@@ -28,8 +28,11 @@ impl Side {
 }
 
 /// What create-vpc built for one side.
+///
+/// The payloads steps pass each other (this, `LabPlan`, the events of `handlers`) accept fields they do not know
+/// (no `deny_unknown_fields`, which only the user's input keeps): an execution in flight across a deploy hands the
+/// new code what the old code wrote.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct SideOutput {
     pub side: Side,
     pub region: String,
@@ -272,6 +275,40 @@ mod tests {
         }))
         .unwrap();
         assert_eq!(e.known(), ["i-1", "vpce-1", "vpce-2", "vpc-1"]);
+    }
+
+    #[test]
+    fn payloads_between_steps_accept_fields_a_newer_step_adds() {
+        let side = SideOutput {
+            side: Side::A,
+            region: "us-east-1".into(),
+            vpc_id: "vpc-1".into(),
+            cidr: "10.0.0.0/16".into(),
+            subnet_id: "subnet-1".into(),
+            route_table_id: "rtb-1".into(),
+            availability_zone: "us-east-1a".into(),
+            availability_zone_id: "use1-az6".into(),
+            security_group_id: "sg-1".into(),
+            instance_id: "i-1".into(),
+            private_ip: "10.0.1.4".into(),
+            endpoint_ids: vec![],
+        };
+        let mut written = serde_json::to_value(&side).unwrap();
+        written["added_later"] = serde_json::json!(true);
+        assert_eq!(serde_json::from_value::<SideOutput>(written).unwrap(), side);
+        let plan = crate::input::validate(
+            &crate::input::LabInput::default(),
+            "lab-1",
+            time::OffsetDateTime::UNIX_EPOCH,
+        )
+        .unwrap();
+        let mut written = serde_json::to_value(&plan).unwrap();
+        written["added_later"] = serde_json::json!(1);
+        written["vpc_a"]["added_later"] = serde_json::json!(1);
+        assert_eq!(
+            serde_json::from_value::<crate::input::LabPlan>(written).unwrap(),
+            plan
+        );
     }
 
     #[test]
