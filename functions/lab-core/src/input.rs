@@ -68,6 +68,8 @@ pub struct SidePlan {
     pub availability_zone: Option<String>,
 }
 
+/// The peer as the steps receive it. The same fields as `PeerInput`, but not the same type: the user's input refuses
+/// unknown fields, a payload between steps must not (model.rs, `SideOutput`).
 #[derive(Debug, Clone, Default, Deserialize, Serialize, PartialEq)]
 pub struct PeerPlan {
     pub account_id: Option<String>,
