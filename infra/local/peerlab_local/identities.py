@@ -371,7 +371,8 @@ def _install_execution_traces() -> None:
         terminated(self)
         try:
             execution = self.execution
-            tracing = getattr(execution.state_machine, "tracing_config", None) or {}
+            machine = execution.state_machine
+            tracing = getattr(machine, "tracingConfiguration", None) or getattr(machine, "tracing_config", None) or {}
             if tracing.get("enabled"):
                 SHIPPER.put(("sfn-trace", execution.role_arn, execution.region_name, execution.exec_arn))
         except Exception:  # noqa: BLE001 - tracing never breaks an execution

@@ -255,3 +255,13 @@ def test_a_schedule_starts_its_target_with_its_role(lab, aws):
     assert any(d["action"] == "states:StartExecution" and d["resource"] == machine
                and "schedule-may-not" in d["principal"] for d in lab.denied())
     assert lab.sfn.list_executions(stateMachineArn=machine)["executions"] == []
+
+
+def test_a_traced_state_machine_puts_its_trace_with_its_role(lab):
+    untraced = lab.role("machine-no-xray", "states.amazonaws.com")
+    machine = lab.sfn.create_state_machine(
+        name="traced", roleArn=untraced, tracingConfiguration={"enabled": True},
+        definition=json.dumps({"StartAt": "Done", "States": {"Done": {"Type": "Succeed"}}}))["stateMachineArn"]
+    assert lab.run(machine, "traced")["status"] == "SUCCEEDED"  # a dropped trace changes nothing
+    assert wait_for(lambda: [d for d in lab.denied() if d["action"] == "xray:PutTraceSegments"
+                             and "/machine-no-xray/" in d["principal"]], timeout=10)
