@@ -48,6 +48,7 @@ enforce` judges it against that identity's policies (iam_enforce.py) as AWS does
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import json
 import logging
 import queue
@@ -188,16 +189,21 @@ class RoleNotAssumable(Exception):
     """A task's role could not be assumed when the task ran."""
 
 
-def _lambda_error_name(code: str) -> str:
-    """Step Functions' name of a Lambda API error: "Lambda." + the AWS SDK for Java exception class, the modelled
-    error's own name or AWSLambdaException for a code Lambda's model lacks (module docstring)."""
+@functools.lru_cache(maxsize=1)
+def _invoke_errors() -> frozenset[str]:
+    """The errors Lambda's model (botocore's, the same service model the AWS SDKs are generated from) gives Invoke."""
     try:
         from moto.core.utils import get_service_model
 
-        modelled = {shape.name for shape in get_service_model("lambda").operation_model("Invoke").error_shapes}
+        return frozenset(shape.name for shape in get_service_model("lambda").operation_model("Invoke").error_shapes)
     except Exception:  # noqa: BLE001
-        modelled = set()
-    return f"Lambda.{code}" if code in modelled else "Lambda.AWSLambdaException"
+        return frozenset()
+
+
+def _lambda_error_name(code: str) -> str:
+    """Step Functions' name of a Lambda API error: "Lambda." + the AWS SDK for Java exception class, the modelled
+    error's own name or AWSLambdaException for a code Lambda's model lacks (module docstring)."""
+    return f"Lambda.{code}" if code in _invoke_errors() else "Lambda.AWSLambdaException"
 
 
 def _cause(client_error) -> str:

@@ -109,7 +109,7 @@ def test_a_task_invokes_as_the_state_machines_role(lab):
         assert bad["status"] == "FAILED", bad
         # what AWS reports (awslabs/aws-deployment-framework#460)
         assert bad["error"] == "Lambda.AWSLambdaException", bad
-        assert f"assumed-role/machine-may-not/" in bad["cause"]
+        assert "assumed-role/machine-may-not/" in bad["cause"]
         assert f"is not authorized to perform: lambda:InvokeFunction on resource: {fn}" in bad["cause"]
         assert "(Service: AWSLambda; Status Code: 403; Error Code: AccessDeniedException;" in bad["cause"]
     denials = [d for d in lab.denied() if d["action"] == "lambda:InvokeFunction"]
@@ -142,7 +142,7 @@ def test_a_role_no_longer_assumable_fails_the_task(lab):
 
 
 def test_logging_needs_the_log_delivery_permissions(lab):
-    group = lab.logs.create_log_group(logGroupName="/aws/vendedlogs/states/idtest") or None
+    lab.logs.create_log_group(logGroupName="/aws/vendedlogs/states/idtest")
     arn = f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/vendedlogs/states/idtest:*"
     logging = {"level": "ALL", "includeExecutionData": True,
                "destinations": [{"cloudWatchLogsLogGroup": {"logGroupArn": arn}}]}
@@ -165,7 +165,6 @@ def test_logging_needs_the_log_delivery_permissions(lab):
     # and an update to a role without them is refused too
     with pytest.raises(botocore.exceptions.ClientError):
         lab.sfn.update_state_machine(stateMachineArn=made, roleArn=mute)
-    del group
 
 
 def events_of(lab, group: str) -> list[str]:
