@@ -17,14 +17,18 @@ def _sfn_calls_loopback() -> None:
         kwargs = {}
         if not botocore_stubber.enabled:  # noqa: F821 - resolved in boto_client's globals
             kwargs["endpoint_url"] = f"http://127.0.0.1:{moto_server_port()}"  # noqa: F821
+        # the execution role's session (identities.py); the engine's admin key "ak" until that is installed
+        credentials = _peerlab_credentials(state_credentials, region)  # noqa: F821
         return boto3.client(  # noqa: F821
-            aws_access_key_id="ak", aws_secret_access_key="sk", region_name=region, service_name=service,
+            **credentials, region_name=region, service_name=service,
             config=Config(parameter_validation=False,  # noqa: F821
                           retries={"max_attempts": 0, "total_max_attempts": 1},
                           connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,  # noqa: F821
                           read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS),  # noqa: F821
             **kwargs)
 
+    boto_client._peerlab_credentials = lambda state_credentials, region: {"aws_access_key_id": "ak",
+                                                                          "aws_secret_access_key": "sk"}
     boto_client.boto_client_for.__code__ = boto_client_for.__code__
 
 
@@ -89,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import scheduler
 
     scheduler.install()  # EventBridge Scheduler runs its schedules (a thread; stopped below)
+    from . import identities
+
+    identities.install()  # tasks, logs, traces signed as the role AWS uses (after lambda_bridge and events)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables
 

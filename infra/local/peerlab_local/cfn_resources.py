@@ -215,6 +215,16 @@ def _log_group_create(cls, resource_name, cloudformation_json, account_id, regio
     return group
 
 
+def _log_group_attribute(original, self, attribute_name: str) -> str:
+    """GetAtt Arn of a log group ends in ":*" on AWS (AWS::Logs::LogGroup return values: "arn:aws:logs:us-west-1:
+    123456789012:log-group:/mystack-testgroup-12ABC1AHYI2HK:*"; Step Functions' CloudWatchLogsLogGroup.logGroupArn
+    "must end with :*", and the template passes it there). moto gave the bare group ARN, which a policy's Resource
+    then fails to match on the group's log streams (logs:CreateLogStream/PutLogEvents, identities.py)."""
+    if attribute_name == "Arn":
+        return f"{self.arn}:*"
+    return original(self, attribute_name)
+
+
 def _log_group_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
     props = cloudformation_json["Properties"]
     if props.get("LogGroupName", original_resource.name) != original_resource.name:  # Replacement
@@ -563,6 +573,7 @@ def install() -> None:
     Role.delete_from_cloudformation_json = classmethod(_role_delete)
     StateMachine.delete_from_cloudformation_json = classmethod(_state_machine_delete)
     wrap(LambdaFunction, "get_configuration")(_function_configuration)
+    wrap(LogGroup, "get_cfn_attribute")(_log_group_attribute)
     wrap(CloudFormationBackend, "create_stack")(_create_stack)
     wrap(CloudFormationBackend, "create_change_set")(_create_change_set)
     wrap(CloudFormationBackend, "update_stack")(_update_stack)

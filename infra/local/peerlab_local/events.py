@@ -45,11 +45,49 @@ def status_change(execution) -> dict:
     }
 
 
-def _start(target: dict, event: dict, region: str):
-    # through the local AWS's own API, off the ending execution's thread
+FAILURES: list[dict] = []  # GET /peerlab/events: targets EventBridge could not invoke (newest last)
+
+
+def _start(target: dict, event: dict, region: str, rule_arn: str | None = None):
+    """Start the target through the local AWS's own API, off the ending execution's thread, with the target's
+    RoleArn session as EventBridge does: it assumes the role as events.amazonaws.com ("Using IAM roles to invoke
+    targets", EventBridge user guide: a Step Functions target needs a role that allows states:StartExecution;
+    aws:SourceArn is the rule, aws:SourceAccount its account). A role it cannot assume, or a refused StartExecution,
+    is a failed invocation: EventBridge drops the event (or sends it to the target's dead-letter queue) without
+    retrying a missing permission ("Using dead-letter queues to process undelivered events", rule-dlq.html); recorded
+    in FAILURES. With --iam off, a target whose role cannot be assumed (tests' placeholder roles) is started with the
+    local AWS's administrator keys, as before."""
+    from botocore.exceptions import ClientError
+
+    from . import identities, iam_enforce
+
+    account = event["account"]
+    context = {"aws:SourceAccount": account}
+    if rule_arn:
+        context["aws:SourceArn"] = rule_arn
+    keys = {"aws_access_key_id": "events", "aws_secret_access_key": "events"}
+    failure = {"rule": rule_arn, "target": target.get("Arn"), "role": target.get("RoleArn"), "event": event["id"]}
+    try:
+        creds = identities.service_session(target.get("RoleArn") or "", identities.EVENTS, region, context)
+        keys = {"aws_access_key_id": creds["AccessKeyId"], "aws_secret_access_key": creds["SecretAccessKey"],
+                "aws_session_token": creds["SessionToken"]}
+    except identities.NotAssumable as err:
+        if iam_enforce.enabled():
+            FAILURES.append({**failure, "error_code": "AccessDenied", "error_message": str(err)})
+            del FAILURES[:-100]
+            return
     sfn = boto3.client("stepfunctions", endpoint_url=f"http://127.0.0.1:{os.environ['MOTO_PORT']}",
-                       region_name=region, aws_access_key_id="events", aws_secret_access_key="events")
-    sfn.start_execution(stateMachineArn=target["Arn"], name=f"event-{event['id']}", input=json.dumps(event))
+                       region_name=region, **keys)
+    try:
+        sfn.start_execution(stateMachineArn=target["Arn"], name=f"event-{event['id']}", input=json.dumps(event))
+    except ClientError as err:
+        error = err.response.get("Error", {})
+        FAILURES.append({**failure, "error_code": error.get("Code"), "error_message": error.get("Message")})
+        del FAILURES[:-100]
+
+
+def report() -> dict:
+    return {"failures": list(FAILURES)}
 
 
 def deliver(event: dict):
@@ -62,7 +100,8 @@ def deliver(event: dict):
             continue
         for target in rule.targets:
             if ":states:" in target["Arn"] and ":stateMachine:" in target["Arn"]:
-                threading.Thread(target=_start, args=(target, event, event["region"]), daemon=True).start()
+                threading.Thread(target=_start, args=(target, event, event["region"], rule.arn),
+                                 daemon=True).start()
 
 
 _terminated = BaseExecutionWorkerCommunication.terminated

@@ -59,12 +59,28 @@ class Environment:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
         env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{self.server.server_address[1]}")
         self.log = open(log_path, "ab")
+        self.capture: list[tuple[float, str]] | None = None  # the current invocation's lines (identities.py)
         # Spawned from one long-lived thread: PR_SET_PDEATHSIG fires when the *thread* that forked exits, and
         # werkzeug serves each request on a short-lived thread, which would SIGTERM a warm environment.
         self.process = _SPAWNER.submit(
-            subprocess.Popen, [executable], env=env, stdout=self.log, stderr=subprocess.STDOUT,
+            subprocess.Popen, [executable], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL, cwd=os.path.dirname(executable) or None, preexec_fn=_die_with_parent,
         ).result()
+        threading.Thread(target=self._read_output, daemon=True).start()
+
+    def _read_output(self) -> None:
+        """The function's stdout/stderr: into its log file, and each line into the current invocation's capture
+        (what Lambda sends to CloudWatch Logs for it)."""
+        for line in iter(self.process.stdout.readline, b""):
+            try:
+                self.log.write(line)
+                self.log.flush()
+            except ValueError:  # closed by stop()
+                pass
+            capture = self.capture
+            if capture is not None:
+                capture.append((time.time(), line.decode("utf-8", "replace").rstrip("\r\n")))
+        self.process.stdout.close()
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.init_error is None
@@ -298,6 +314,8 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
     env, cold = POOLS.acquire(fn, executable)
     timeout = float(fn.timeout or 3)
     invocation = Invocation(payload, time.time() + timeout, fn.function_arn)
+    lines: list[tuple[float, str]] = []
+    env.capture = lines
     env.invocations.put(invocation)
     limit = time.monotonic() + timeout + (COLD_START_GRACE if cold else 0)
     while not invocation.done.wait(0.05):
@@ -313,6 +331,9 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
                                                 f"{timeout:.2f} seconds"}
             break
     POOLS.release(fn, env)
+    from . import identities
+
+    identities.after_invocation(fn, env, lines)  # its logs (and trace) sent with the execution role, off this thread
     if invocation.error is not None:
         error = {"errorType": invocation.error["errorType"], "errorMessage": invocation.error["errorMessage"]}
         return json.dumps(error).encode(), error

@@ -199,6 +199,10 @@ class Middleware:
             from . import scheduler
 
             return 200, {"Content-Type": "application/json"}, json.dumps(scheduler.report(), indent=1).encode()
+        if path == "/peerlab/events":  # EventBridge rules: targets that could not be invoked (events.py)
+            from . import events
+
+            return 200, {"Content-Type": "application/json"}, json.dumps(events.report()).encode()
         if path == "/peerlab/config":
             cfg = world().config
             data = {"profile": cfg.profile, "time_scale": cfg.time_scale, "fault_rate": cfg.fault_rate,

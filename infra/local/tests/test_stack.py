@@ -104,7 +104,7 @@ def test_deploy_creates_what_the_template_declares(aws, lambda_dir):
     assert lab["type"] == "STANDARD" and lab["roleArn"].endswith("/" + ids["LabStateMachineRole"])
     assert lab["loggingConfiguration"]["level"] == "ALL"
     assert lab["loggingConfiguration"]["destinations"][0]["cloudWatchLogsLogGroup"]["logGroupArn"].endswith(
-        ":log-group:/aws/vendedlogs/states/peerlab")
+        ":log-group:/aws/vendedlogs/states/peerlab:*")  # GetAtt Arn of a log group ends in ":*" on AWS
     backstop = sfn.describe_state_machine(stateMachineArn=outputs["BackstopStateMachineArn"])
     assert functions[ids["TeardownFunction"]]["FunctionArn"] in backstop["definition"]
 
