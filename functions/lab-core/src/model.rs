@@ -30,8 +30,9 @@ impl Side {
 /// What create-vpc built for one side.
 ///
 /// The payloads steps pass each other (this, `LabPlan`, the events of `handlers`) accept fields they do not know
-/// (no `deny_unknown_fields`, which only the user's input keeps): an execution in flight across a deploy hands the
-/// new code what the old code wrote.
+/// (no `deny_unknown_fields`, which only the user's input keeps, and `TeardownEvent`, whose fields tell a lab's
+/// teardown from EventBridge's event): an execution in flight across a deploy hands the new code what the old code
+/// wrote.
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 pub struct SideOutput {
     pub side: Side,
@@ -57,7 +58,6 @@ pub struct SideOutput {
 
 /// The event of create-vpc.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct CreateSideEvent {
     pub lab: LabPlan,
     pub side: Side,
@@ -65,7 +65,6 @@ pub struct CreateSideEvent {
 
 /// The events of request-peering, accept-peering, add-routes and update-sg.
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct PairEvent {
     pub lab: LabPlan,
     pub vpc_a: SideOutput,
@@ -75,29 +74,35 @@ pub struct PairEvent {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct PeeringOutput {
     pub peering_id: String,
     pub status: String,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct RouteOutput {
     pub route_table_id: String,
     pub destination: String,
-    /// "created" or "existing"
-    pub action: String,
+    pub action: RouteAction,
+}
+
+/// What add-routes did in one table.
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum RouteAction {
+    /// The route was there already, through this peering (a retry).
+    Existing,
+    Created,
+    /// A blackhole route of an earlier peering now points at this one.
+    Replaced,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct RoutesOutput {
     pub routes: Vec<RouteOutput>,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct SecurityGroupOutput {
     pub security_group_id: String,
     /// "group sg-..." or "cidr 10.0.0.0/16"
@@ -114,7 +119,6 @@ pub enum Expect {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
 pub struct PingEvent {
     pub lab: LabPlan,
     pub vpc_a: SideOutput,
@@ -127,7 +131,6 @@ pub struct PingEvent {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
-#[serde(deny_unknown_fields)]
 pub struct PingOutput {
     pub reachable: bool,
     pub transmitted: u32,
@@ -254,7 +257,6 @@ impl<'de> Deserialize<'de> for TeardownRequest {
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq, Default)]
-#[serde(deny_unknown_fields)]
 pub struct TeardownOutput {
     pub lab_ids: Vec<String>,
     pub deleted: Vec<String>,

@@ -5,14 +5,21 @@ use aws_sdk_ec2::types::{Route, RouteTable};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::error::{aws_error, required, LabError, Result};
-use crate::model::{RouteOutput, SideOutput};
+use crate::model::{RouteAction, RouteOutput, SideOutput};
 use crate::tags::{filter, lab_filter};
 
-/// What to do about one table: the route is there through this peering, must be created, or conflicts.
+/// What to do about one table: the route is there through this peering, must be created, replaces a blackhole
+/// route, or conflicts.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Plan {
     Existing,
     Create,
+    /// A route through a peering that no longer exists (a leftover of an earlier, deleted peering of the same
+    /// lab: its state is `blackhole`): ReplaceRoute points it at this peering.
+    ReplaceBlackhole {
+        through: String,
+    },
+    /// A live route to the destination through something else: the user's network, not ours to change.
     Conflict(String),
 }
 
@@ -42,8 +49,9 @@ pub fn plan(table: &RouteTable, destination: &str, peering_id: &str) -> Plan {
     }
     let state = route.state().map(|s| s.as_str()).unwrap_or("active");
     if route.vpc_peering_connection_id().is_some() && state == "blackhole" {
-        // a leftover of an earlier, deleted peering of the same lab: replaceable
-        return Plan::Conflict(format!("blackhole:{}", target(route)));
+        return Plan::ReplaceBlackhole {
+            through: target(route),
+        };
     }
     Plan::Conflict(format!(
         "route table {} already routes {destination} to {} ({state}), not to peering {peering_id}",
@@ -71,8 +79,8 @@ pub async fn add(
     for table in tables.route_tables() {
         let table_id = required(table.route_table_id(), "a lab route table's id")?.to_string();
         let action = match plan(table, destination, peering_id) {
-            Plan::Existing => "existing",
-            Plan::Conflict(reason) if reason.starts_with("blackhole:") => {
+            Plan::Existing => RouteAction::Existing,
+            Plan::ReplaceBlackhole { through } => {
                 ec2.replace_route()
                     .route_table_id(&table_id)
                     .destination_cidr_block(destination)
@@ -80,9 +88,12 @@ pub async fn add(
                     .send()
                     .await
                     .map_err(|e| {
-                        aws_error(&format!("replacing the blackhole route in {table_id}"), e)
+                        aws_error(
+                            &format!("replacing the blackhole route via {through} in {table_id}"),
+                            e,
+                        )
                     })?;
-                "replaced"
+                RouteAction::Replaced
             }
             Plan::Conflict(reason) => return Err(LabError::RouteConflict(reason)),
             Plan::Create => {
@@ -94,7 +105,7 @@ pub async fn add(
                     .send()
                     .await;
                 match created {
-                    Ok(_) => "created",
+                    Ok(_) => RouteAction::Created,
                     // created by a concurrent attempt: describe again on the retry and judge
                     Err(e) if e.code() == Some("RouteAlreadyExists") => {
                         return Err(LabError::not_ready(format!(
@@ -118,7 +129,7 @@ pub async fn add(
         out.push(RouteOutput {
             route_table_id: table_id,
             destination: destination.to_string(),
-            action: action.into(),
+            action,
         });
     }
     if out.is_empty() {

@@ -31,6 +31,7 @@ use aws_sdk_ec2::operation::describe_vpc_peering_connections::{
 use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
 use aws_sdk_ec2::operation::disassociate_route_table::DisassociateRouteTableOutput;
 use aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput;
+use aws_sdk_ec2::operation::replace_route::ReplaceRouteOutput;
 use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
 use aws_sdk_ec2::operation::terminate_instances::TerminateInstancesOutput;
 use aws_sdk_ec2::types::{
@@ -882,19 +883,13 @@ async fn add_routes_creates_in_every_table_of_both_vpcs() {
     let got: Vec<_> = out
         .routes
         .iter()
-        .map(|r| {
-            (
-                r.route_table_id.as_str(),
-                r.destination.as_str(),
-                r.action.as_str(),
-            )
-        })
+        .map(|r| (r.route_table_id.as_str(), r.destination.as_str(), r.action))
         .collect();
     assert_eq!(
         got,
         [
-            ("rtb-0a", "10.1.0.0/16", "created"),
-            ("rtb-0b", "10.0.0.0/16", "created")
+            ("rtb-0a", "10.1.0.0/16", RouteAction::Created),
+            ("rtb-0b", "10.0.0.0/16", RouteAction::Created)
         ]
     );
     assert_eq!(create.num_calls(), 2);
@@ -943,7 +938,62 @@ async fn add_routes_existing_route_via_this_peering_is_success() {
     )
     .await
     .unwrap();
-    assert!(out.routes.iter().all(|r| r.action == "existing"));
+    assert!(out.routes.iter().all(|r| r.action == RouteAction::Existing));
+}
+
+#[tokio::test]
+async fn add_routes_replaces_a_blackhole_route_of_an_earlier_peering() {
+    // both tables route the other VPC through pcx-0old, deleted since (state blackhole)
+    let describe = mock!(Ec2::describe_route_tables).then_compute_output(|req| {
+        let vpc = req.filters()[0].values()[0].clone();
+        let dest = if vpc == "vpc-0a" {
+            "10.1.0.0/16"
+        } else {
+            "10.0.0.0/16"
+        };
+        DescribeRouteTablesOutput::builder()
+            .route_tables(
+                RouteTable::builder()
+                    .route_table_id(format!("rtb-{}", &vpc[4..]))
+                    .routes(
+                        Route::builder()
+                            .destination_cidr_block(dest)
+                            .vpc_peering_connection_id("pcx-0old")
+                            .state(RouteState::Blackhole)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    });
+    let replace = mock!(Ec2::replace_route)
+        .match_requests(|r| r.vpc_peering_connection_id() == Some("pcx-0ab"))
+        .then_output(|| ReplaceRouteOutput::builder().build());
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &replace]);
+    let out = add_routes(
+        event!("add-routes/events/pair.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(replace.num_calls(), 2);
+    let done: Vec<_> = out
+        .routes
+        .iter()
+        .map(|r| (r.route_table_id.as_str(), r.destination.as_str(), r.action))
+        .collect();
+    assert_eq!(
+        done,
+        [
+            ("rtb-0a", "10.1.0.0/16", RouteAction::Replaced),
+            ("rtb-0b", "10.0.0.0/16", RouteAction::Replaced)
+        ]
+    );
+    // the report says so in the JSON the state machine passes on
+    assert_eq!(
+        serde_json::to_value(&out.routes[0]).unwrap()["action"],
+        "replaced"
+    );
 }
 
 #[tokio::test]
