@@ -227,21 +227,13 @@ pub async fn backstop(event: ExecutionStatusChange, clients: &Clients) -> Result
 }
 
 pub async fn teardown_lab(event: TeardownEvent, clients: &Clients) -> Result<TeardownOutput> {
-    match event.mode.as_deref().unwrap_or("lab") {
-        "lab" => {}
-        "sweep" => {
-            return teardown::sweep(
-                &clients.home(),
-                OffsetDateTime::now_utc(),
-                teardown::SWEEP_BUDGET,
-            )
-            .await
-        }
-        other => {
-            return Err(LabError::invalid(format!(
-                "mode: {other:?} is neither \"lab\" nor \"sweep\""
-            )))
-        }
+    if event.mode == TeardownMode::Sweep {
+        return teardown::sweep(
+            &clients.home(),
+            OffsetDateTime::now_utc(),
+            teardown::SWEEP_BUDGET,
+        )
+        .await;
     }
     let lab_id = event
         .lab_id

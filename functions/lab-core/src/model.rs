@@ -145,14 +145,24 @@ pub struct PingOutput {
     pub target_ip: String,
 }
 
+/// What a teardown event asks for.
+#[derive(Debug, Clone, Copy, Default, Deserialize, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum TeardownMode {
+    /// This lab (the default).
+    #[default]
+    Lab,
+    /// Every lab whose `peerlab:expires-at` has passed (the sweeper schedule's `{"mode": "sweep"}`).
+    Sweep,
+}
+
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub struct TeardownEvent {
     #[serde(default)]
     pub lab_id: Option<String>,
-    /// "lab" (default): this lab; "sweep": every lab whose `peerlab:expires-at` has passed.
     #[serde(default)]
-    pub mode: Option<String>,
+    pub mode: TeardownMode,
     #[serde(default)]
     pub lab: Option<LabPlan>,
     /// Ids the execution knows of (reported as deleted once gone); deletion itself goes by tag. Strings or
