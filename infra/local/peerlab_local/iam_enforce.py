@@ -30,6 +30,11 @@ policies allow every authorization request the call makes, as AWS decides it.
   action, resource, conditions; shape as in STS's API reference and published decoded messages, e.g.
   kubermatic/docs#1035).
 
+Every evaluated call is recorded (EVALUATED, GET /peerlab/iam/evaluated; the last EVALUATED_LIMIT calls, older ones
+counted as dropped): the role and session, the action, each Request with its context and the statements that
+applied to it (policy, index, Sid, effect). peerlab_local/iam_replay.py evaluates them again with one statement
+removed, to show which call each statement is needed for.
+
 Not covered: resource-based policies (bucket, key, Lambda and queue policies; a same-account role is judged on its
 identity policies alone here), SCPs/RCPs (no Organizations), IAM users' and groups' policies (IAM users' keys are
 administrators here), S3 requests (moto's S3 has its own path), session tags, VPC endpoint policies.
@@ -38,6 +43,7 @@ administrators here), S3 requests (moto's S3 has its own path), session tags, VP
 from __future__ import annotations
 
 import base64
+import collections
 import datetime as _dt
 import json
 import logging
@@ -63,6 +69,9 @@ NO_AUTHORIZATION = {"sts:GetCallerIdentity"}
 _LOCK = threading.Lock()
 UNMODELLED: dict[str, int] = {}  # action -> how many calls were evaluated on "*" because iam_context lacks it
 DENIED: list[dict] = []  # the last denials (GET /peerlab/iam), newest last
+EVALUATED_LIMIT = 20000  # calls kept for GET /peerlab/iam/evaluated (older ones are dropped and counted)
+EVALUATED: collections.deque = collections.deque(maxlen=EVALUATED_LIMIT)
+_EVALUATED_COUNT = [0]  # calls recorded since start (EVALUATED's entries carry their number as "seq")
 _ISSUED: dict[str, str] = {}  # access key -> when AssumeRole issued it (aws:TokenIssueTime)
 _enabled = False
 
@@ -229,8 +238,9 @@ def requests_for(action: str, params: dict, account: str, region: str) -> list[R
 # ---- the decision ----------------------------------------------------------------------------------------------
 
 
-def authorize(session: Session, requests: list[Request], region: str) -> Denial | None:
-    """None if every request is allowed; else why the first refused one is refused."""
+def authorize(session: Session, requests: list[Request], region: str, trace: list | None = None) -> Denial | None:
+    """None if every request is allowed; else why the first refused one is refused. `trace`, when given, gets one
+    (request as iam_context made it, [(policy type, matches)]) per request evaluated."""
     identity = identity_policies(session)
     boundary = boundary_policy(session)
     base = principal_context(session, region)
@@ -245,6 +255,8 @@ def authorize(session: Session, requests: list[Request], region: str) -> Denial 
         for kind, policies in layers:
             matches = matching_statements(policies, request)
             verdicts.append((kind, matches))
+        if trace is not None:
+            trace.append((request, verdicts))
         for kind, matches in verdicts:  # an explicit deny in any layer wins
             denies = [m for m in matches if m.effect == "Deny"]
             if denies:
@@ -381,12 +393,47 @@ def check(access_key: str, service: str, operation: str, params: dict, region: s
     if action in NO_AUTHORIZATION:
         return None
     requests = requests_for(action, params, session.account, region)
-    denial = authorize(session, requests, region)
+    trace: list = []
+    denial = authorize(session, requests, region, trace)
+    remember(session, action, region, trace, denial)
     if denial is None:
         return None
     record(session, denial)
     log.info("iam: denied %s", message(session, denial))
     return answer(protocol, service, session, denial)
+
+
+def remember(session: Session, action: str, region: str, trace: list, denial: Denial | None) -> None:
+    """Record an evaluated call (GET /peerlab/iam/evaluated): each Request with its full context (the principal's
+    keys given once for the call) and the statements that applied to it, per policy type."""
+    base = principal_context(session, region) if trace else {}
+    requests = []
+    for request, verdicts in trace:
+        own = {k: v for k, v in request.context.items() if k not in base or base[k] != v}
+        requests.append({
+            "action": request.action, "resource": request.resource, "context": own,
+            "statements": [{"policy_type": kind, "policy": m.policy, "index": m.index, "sid": m.sid,
+                            "effect": m.effect} for kind, matches in verdicts for m in matches]})
+    entry = {"principal": session.arn, "role": session.role_arn, "session": session.session_name,
+             "account": session.account, "region": region, "action": action, "allowed": denial is None,
+             "principal_context": base, "requests": requests}
+    if denial is not None:
+        entry["denied"] = {"action": denial.request.action, "resource": denial.request.resource,
+                           "explicit": denial.explicit, "policy_type": denial.policy_type}
+    with _LOCK:
+        _EVALUATED_COUNT[0] += 1
+        entry["seq"] = _EVALUATED_COUNT[0]
+        EVALUATED.append(entry)
+
+
+def evaluated(since: int = 0) -> dict:
+    """GET /peerlab/iam/evaluated[?since=SEQ]: the recorded calls (newest last) after `since`; `recorded` calls
+    were evaluated since start, `dropped` of them no longer kept (EVALUATED_LIMIT)."""
+    with _LOCK:
+        calls = [c for c in EVALUATED if c["seq"] > since]
+        total = _EVALUATED_COUNT[0]
+    return {"mode": "enforce" if _enabled else "off", "limit": EVALUATED_LIMIT, "recorded": total,
+            "dropped": total - len(EVALUATED) if total > len(EVALUATED) else 0, "calls": calls}
 
 
 def report() -> dict:

@@ -177,6 +177,12 @@ class Middleware:
             from . import iam_enforce
 
             return 200, {"Content-Type": "application/json"}, json.dumps(iam_enforce.report()).encode()
+        if path == "/peerlab/iam/evaluated":  # --iam enforce: every evaluated call, its requests and statements
+            from . import iam_enforce
+
+            since = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("since", ["0"])[0]
+            data = iam_enforce.evaluated(int(since) if since.isdigit() else 0)
+            return 200, {"Content-Type": "application/json"}, json.dumps(data, default=str).encode()
         if path == "/peerlab/resources":
             query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
             world().tick()
