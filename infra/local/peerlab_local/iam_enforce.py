@@ -392,15 +392,23 @@ def check(access_key: str, service: str, operation: str, params: dict, region: s
     action = f"{service}:{ACTION_NAMES.get((service, operation), operation)}"
     if action in NO_AUTHORIZATION:
         return None
-    requests = requests_for(action, params, session.account, region)
+    denial = judge(session, action, requests_for(action, params, session.account, region), region)
+    if denial is None:
+        return None
+    return answer(protocol, service, session, denial)
+
+
+def judge(session: Session, action: str, requests: list[Request], region: str) -> Denial | None:
+    """Evaluate one call of a role session and keep what was decided: every call in GET /peerlab/iam/evaluated, a
+    denial also in GET /peerlab/iam. The one path for calls through the API and for those the local AWS makes
+    in-process on a customer's behalf (identities.py: Lambda's logs and traces, Step Functions' checks)."""
     trace: list = []
     denial = authorize(session, requests, region, trace)
     remember(session, action, region, trace, denial)
-    if denial is None:
-        return None
-    record(session, denial)
-    log.info("iam: denied %s", message(session, denial))
-    return answer(protocol, service, session, denial)
+    if denial is not None:
+        record(session, denial)
+        log.info("iam: denied %s", message(session, denial))
+    return denial
 
 
 def remember(session: Session, action: str, region: str, trace: list, denial: Denial | None) -> None:

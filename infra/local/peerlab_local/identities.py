@@ -315,9 +315,9 @@ def check_state_machine(role_arn: str | None, region: str, logging_configuration
         return
     creds = service_session(role_arn, STATES, region)
     session = iam_enforce.session_for(creds["AccessKeyId"], region)
-    denial = iam_enforce.authorize(session, [Request(a, "*", {}) for a in LOG_DELIVERY_ACTIONS], region)
-    if denial is not None:
-        iam_enforce.record(session, denial)
+    # one evaluated "call" of the state machine's role with a request per log-delivery action (recorded as such)
+    requests = [Request(a, "*", {}) for a in LOG_DELIVERY_ACTIONS]
+    if iam_enforce.judge(session, "states:CreateStateMachine (log delivery)", requests, region) is not None:
         raise _access_denied(LOG_DESTINATION)
 
 
@@ -403,12 +403,7 @@ def _allowed(creds: dict, action: str, params: dict, region: str, requests=None)
         return True
     if requests is None:
         requests = iam_enforce.requests_for(action, params, session.account, region)
-    denial = iam_enforce.authorize(session, requests, region)
-    if denial is None:
-        return True
-    iam_enforce.record(session, denial)
-    log.info("iam: denied %s", iam_enforce.message(session, denial))
-    return False
+    return iam_enforce.judge(session, action, requests, region) is None
 
 
 def _trace_document(name: str, origin: str, resource_arn: str | None = None) -> str:

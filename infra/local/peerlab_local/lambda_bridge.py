@@ -16,6 +16,7 @@ import base64
 import hashlib
 import io
 import json
+import math
 import os
 import queue
 import signal
@@ -303,6 +304,34 @@ def _role_credentials(fn: LambdaFunction) -> dict[str, str]:
             "AWS_SESSION_TOKEN": session.session_token}
 
 
+def _max_memory_mb(process) -> int:
+    """The environment's peak resident memory (VmHWM of its process), as REPORT's Max Memory Used."""
+    try:
+        with open(f"/proc/{process.pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return max(1, round(int(line.split()[1]) / 1024))
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+def platform_lines(fn, env, request_id: str, started: float, lines: list[tuple[float, str]]) -> list[tuple[float, str]]:
+    """The invocation's log as Lambda writes it to CloudWatch Logs: the platform's START, the function's own lines,
+    END and REPORT (Lambda developer guide, "Sending Lambda function logs to CloudWatch Logs": Lambda sends these
+    platform lines for every invocation, whatever the function prints; their text format as published in users' logs,
+    e.g. "REPORT RequestId: <id>\tDuration: 718.65 ms\tBilled Duration: 719 ms\tMemory Size: 128 MB\tMax Memory
+    Used: 14 MB"; billing per 1 ms since 2020). So a function that prints nothing still writes its log stream: the
+    execution role's logs:CreateLogStream/PutLogEvents are needed for every function."""
+    ended = time.time()
+    duration = (ended - started) * 1000
+    return [(started, f"START RequestId: {request_id} Version: $LATEST"), *lines,
+            (ended, f"END RequestId: {request_id}"),
+            (ended, f"REPORT RequestId: {request_id}\tDuration: {duration:.2f} ms\tBilled Duration: "
+                    f"{math.ceil(duration)} ms\tMemory Size: {fn.memory_size or 128} MB\tMax Memory Used: "
+                    f"{_max_memory_mb(env.process)} MB")]
+
+
 def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
     """Run one invocation; returns (payload, None) or (error payload, error dict)."""
     executable = POOLS.executable(fn)
@@ -316,6 +345,7 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
     invocation = Invocation(payload, time.time() + timeout, fn.function_arn)
     lines: list[tuple[float, str]] = []
     env.capture = lines
+    started = time.time()
     env.invocations.put(invocation)
     limit = time.monotonic() + timeout + (COLD_START_GRACE if cold else 0)
     while not invocation.done.wait(0.05):
@@ -333,7 +363,7 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
     POOLS.release(fn, env)
     from . import identities
 
-    identities.after_invocation(fn, env, lines)  # its logs (and trace) sent with the execution role, off this thread
+    identities.after_invocation(fn, env, platform_lines(fn, env, invocation.request_id, started, lines))  # its logs (and trace) sent with the execution role, off this thread
     if invocation.error is not None:
         error = {"errorType": invocation.error["errorType"], "errorMessage": invocation.error["errorMessage"]}
         return json.dumps(error).encode(), error

@@ -199,9 +199,14 @@ def test_lambda_sends_the_functions_logs_with_its_execution_role(lab):
     lab.logs.create_log_group(logGroupName="/aws/lambda/loud")
     for _ in range(2):
         lab.lam.invoke(FunctionName="loud", Payload=b"{}")
-    lines = wait_for(lambda: len(found := events_of(lab, "/aws/lambda/loud")) >= 4 and found, timeout=10)
+    lines = wait_for(lambda: len(found := events_of(lab, "/aws/lambda/loud")) >= 10 and found, timeout=10)
     assert sum(line.startswith("hello from ") for line in lines) == 2
     assert sum(line.startswith("to stderr ") for line in lines) == 2
+    # and Lambda's own platform lines of each invocation, printed or not
+    for platform in ("START RequestId: ", "END RequestId: ", "REPORT RequestId: "):
+        assert sum(line.startswith(platform) for line in lines) == 2, lines
+    report = next(line for line in lines if line.startswith("REPORT"))
+    assert "\tBilled Duration: " in report and "\tMemory Size: 128 MB\tMax Memory Used: " in report, report
     streams = lab.logs.describe_log_streams(logGroupName="/aws/lambda/loud")["logStreams"]
     assert len(streams) == 1 and "/[$LATEST]" in streams[0]["logStreamName"]  # one warm environment
     assert not [d for d in lab.denied() if "loud-role" in d["principal"]]

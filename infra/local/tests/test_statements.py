@@ -63,21 +63,12 @@ def template_statements() -> list[tuple[str, str, int, str]]:
 
 FUNCTION_ROLES = ["ValidateInputRole", "CreateVpcRole", "RequestPeeringRole", "AcceptPeeringRole", "AddRoutesRole",
                   "UpdateSgRole", "PingTestRole", "TeardownRole"]
-# No call of these is evaluated yet: the functions' log and X-Ray calls, the state machines' Lambda invocations and
-# log delivery are made as the administrator until the identities branch makes Lambda and Step Functions call as
-# the roles. strict: the test turns red once they are exercised, so this list must then shrink.
-NEEDS_IDENTITIES = {(role, "Logs") for role in FUNCTION_ROLES} | {(role, "Tracing") for role in FUNCTION_ROLES} | {
-    ("LabStateMachineRole", "InvokeTheSteps"), ("LabStateMachineRole", "LogDelivery"),
-    ("LabStateMachineRole", "Tracing"), ("BackstopStateMachineRole", "InvokeTeardown"),
-    ("BackstopStateMachineRole", "LogDelivery")}
 # sts:AssumeRole of the peer account's roles: made only for peer-account inputs (tests/events/peer-account*.json),
 # which need infra/peer-account.yaml deployed in a second account (the peer branch).
 NEEDS_PEER = {(role, "SideBInThePeerAccount") for role in FUNCTION_ROLES if role not in ("RequestPeeringRole",)}
 
 
 def marks(role: str, label: str):
-    if (role, label) in NEEDS_IDENTITIES:
-        return [pytest.mark.xfail(strict=True, reason="needs identities branch: no call of it is evaluated yet")]
     if (role, label) in NEEDS_PEER:
         return [pytest.mark.xfail(strict=True, reason="needs peer-account inputs and infra/peer-account.yaml")]
     return []
@@ -258,8 +249,6 @@ def test_the_statements_sam_adds_are_needed_too(recorded):
     assert sweep.first["resource"] == f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{teardown}"
 
 
-@pytest.mark.xfail(strict=True, reason="needs identities branch: events.py starts a rule's targets as the "
-                                        "administrator, not as its RoleArn")
 def test_the_backstop_rules_role_is_needed(recorded):
     rule = recorded.findings[("BackstopStateMachineLabEndedRole",
                               "#0 of BackstopStateMachineLabEndedRoleStartExecutionPolicy")]
