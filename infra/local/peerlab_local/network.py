@@ -75,15 +75,40 @@ def find_endpoint_by_instance(instance) -> Endpoint:
                     backend.get_vpc(subnet.vpc_id), list(instance.security_groups or []))
 
 
-def find_endpoint_by_ip(ip: str, region: str | None = None) -> Endpoint | None:
-    """The running instance (or a network interface) that holds a private IP, in any account/region backend."""
+def find_endpoints_by_ip(ip: str, region: str | None = None) -> list[Endpoint]:
+    """The running instances that hold a private IP, in every account/region backend: private addresses repeat
+    across VPCs (two labs with the tutorial's CIDRs both have 10.1.1.4)."""
+    found = []
     for _, reg, backend in all_ec2():
         if region and reg != region:
             continue
         for instance in backend.all_instances():
             if instance._state.name == "running" and instance.private_ip == ip:
-                return find_endpoint_by_instance(instance)
-    return None
+                endpoint = find_endpoint_by_instance(instance)
+                if endpoint is not None:
+                    found.append(endpoint)
+    return found
+
+
+def find_endpoint_by_ip(ip: str, region: str | None = None) -> Endpoint | None:
+    """The first running instance that holds a private IP (see find_endpoints_by_ip)."""
+    found = find_endpoints_by_ip(ip, region)
+    return found[0] if found else None
+
+
+def destination(source: Endpoint, ip: str) -> Endpoint | None:
+    """The instance a packet from `source` to `ip` reaches: a private address means something only where the
+    source's routes send it (its own VPC for the local route, the peer VPC through a peering), so among the
+    instances holding `ip` the one the source can reach is the destination; if none can be reached, the one in
+    the source's VPC, else the first (the verdict then names the hop that blocks)."""
+    found = find_endpoints_by_ip(ip)
+    for candidate in found:
+        if reach(source, candidate).reachable:
+            return candidate
+    for candidate in found:
+        if candidate.vpc.id == source.vpc.id:
+            return candidate
+    return found[0] if found else None
 
 
 def _route_target(table, dest: str):

@@ -467,7 +467,7 @@ def parse_ping(args: list[str]) -> tuple[int, float, float, bool, str]:
 def simulate_ping(instance: Instance, dest: str, count: int, wait: float, interval: float,
                   quiet: bool) -> tuple[str, str, int, float]:
     source = network.find_endpoint_by_instance(instance)
-    target = network.find_endpoint_by_ip(dest, None)
+    target = network.destination(source, dest)
     if target is None:
         verdict = network.Verdict(False, "no-host", f"no running instance has the address {dest}")
     else:

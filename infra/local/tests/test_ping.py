@@ -90,3 +90,14 @@ def test_unknown_address_and_other_commands(aws):
     assert "not supported by peerlab's local AWS" in other["StandardErrorContent"]
     endless = lab.ping(command=f"ping {lab.ip_b}")
     assert endless["ResponseCode"] == 2 and "needs -c N" in endless["StandardErrorContent"]
+
+
+def test_a_private_address_is_the_one_the_sources_routes_lead_to(aws):
+    """Two labs with the tutorial's CIDRs: both B instances hold the same private IP. A packet goes where its
+    source's routes send it (a private address means something only in a VPC and the VPCs it peers with): the peered
+    lab reaches its own B, the lab without a peering reaches nothing - whichever lab was made first."""
+    unpeered = ready_lab(aws)
+    peered = Lab(aws).vpcs().endpoints().instances().peering().routes().open_b()
+    assert unpeered.ip_b == peered.ip_b
+    assert stats(peered.ping()) == (3, 3, 0)
+    assert stats(unpeered.ping()) == (3, 0, 100)
