@@ -259,6 +259,25 @@ def test_stack_deploy_into_the_member_account(accounts, enforced, tmp_path):
         accounts.iam(PEER).get_role(RoleName="peerlab-accepter")
 
 
+def test_a_named_role_needs_capability_named_iam(accounts, enforced):
+    """peer-account.yaml names its role: CloudFormation refuses it without CAPABILITY_NAMED_IAM (moto ignored
+    Capabilities), and an unnamed IAM resource without CAPABILITY_IAM."""
+    with pytest.raises(stack.DeployError) as refused:
+        stack.deploy(enforced.url, "peerlab-accepter", template=PEER_TEMPLATE, account=PEER, out=quiet,
+                     parameters={"HomeAccountId": HOME})  # CAPABILITY_IAM only
+    assert str(refused.value) == "Requires capabilities : [CAPABILITY_NAMED_IAM]"
+    assert stack.outputs(enforced.url, "peerlab-accepter", account=PEER) == {}
+    cfn = enforced.client("cloudformation")
+    unnamed = json.dumps({"Resources": {"R": {"Type": "AWS::IAM::Role", "Properties": {
+        "AssumeRolePolicyDocument": LAMBDA_TRUST}}}})
+    with pytest.raises(cfn.exceptions.InsufficientCapabilitiesException) as info:
+        cfn.create_stack(StackName="unnamed", TemplateBody=unnamed)
+    assert info.value.response["Error"]["Message"] == "Requires capabilities : [CAPABILITY_IAM]"
+    assert info.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    cfn.create_stack(StackName="unnamed", TemplateBody=unnamed, Capabilities=["CAPABILITY_IAM"])
+    cfn.delete_stack(StackName="unnamed")
+
+
 # ---- whole cross-account labs: both stacks deployed, both sides evaluated ----------------------------------------
 
 
