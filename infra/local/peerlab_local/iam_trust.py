@@ -285,13 +285,34 @@ def _record(principal: str, action: str, resource: str, explicit: bool, policy_t
         del iam_enforce.DENIED[:-100]
 
 
+def duration_error(role, params: dict, chained: bool) -> str | None:
+    """STS API reference, AssumeRole, DurationSeconds: 900 s up to the role's maximum session duration, and at most
+    one hour when a role session assumes a role ("role chaining", IAM User Guide, "Roles terms and concepts");
+    above that "the operation fails" with a ValidationError."""
+    try:
+        duration = int(params.get("DurationSeconds") or 0)
+    except (TypeError, ValueError):
+        return None
+    if not duration:
+        return None
+    if chained and duration > 3600:
+        return "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+    maximum = int(getattr(role, "max_session_duration", None) or 3600) if role is not None else None
+    if maximum and duration > maximum:
+        return "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+    return None
+
+
 def _check(original, access_key: str, service: str, operation: str, params: dict, region: str, protocol: str):
     """iam_enforce.check, with sts:AssumeRole judged on both sides."""
     if not (iam_enforce.enabled() and service == "sts" and operation == "AssumeRole"):
         return original(access_key, service, operation, params, region, protocol)
     session = iam_enforce.session_for(access_key, region)
+    role = _role(params.get("RoleArn") or "", session.partition if session else "aws")
+    too_long = duration_error(role, params, chained=session is not None)
+    if too_long:
+        return iam_enforce._query_error("sts", "ValidationError", too_long, 400)
     if session is None:  # administrator credentials
-        ensure_access_role(params.get("RoleArn") or "")
         return None
     verdict = judge(session, params, region)
     if verdict.allowed:

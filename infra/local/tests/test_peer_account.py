@@ -179,6 +179,28 @@ def test_trust_policy_conditions_principal_arn_and_external_id(accounts, enforce
     assert "sts:TagSession" in refused["Error"]["Message"]
 
 
+def test_session_duration_within_the_roles_maximum_and_one_hour_when_chained(accounts, enforced):
+    target = accounts.role(PEER, "long-target", trusting(f"arn:aws:iam::{HOME}:root"))
+    accounts.iam(PEER).update_role(RoleName="long-target", MaxSessionDuration=7200)
+    sts = enforced.client("sts")
+    sts.assume_role(RoleArn=target, RoleSessionName="admin", DurationSeconds=7200)
+    refused = error_of(lambda: sts.assume_role(RoleArn=target, RoleSessionName="admin", DurationSeconds=7201))
+    assert refused["Error"] == {"Type": "Sender", "Code": "ValidationError", "Message":
+                                "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."}
+    chained = accounts.session(accounts.role(HOME, "chainer", LAMBDA_TRUST, may_assume(target)))
+    refused = assume_error(chained, enforced.url, RoleArn=target, DurationSeconds=3601)
+    assert refused["Error"]["Message"] == \
+        "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed by role chaining."
+    credentials_client(chained, "sts", enforced.url).assume_role(RoleArn=target, RoleSessionName="hop",
+                                                                 DurationSeconds=3600)
+
+
+def error_of(call) -> dict:
+    with pytest.raises(Exception) as info:
+        call()
+    return info.value.response
+
+
 def test_same_account_trust_naming_the_role_suffices_naming_the_account_does_not(accounts, enforced):
     caller_arn_ = accounts.role(HOME, "same-caller", LAMBDA_TRUST)  # no policy at all
     caller = accounts.session(caller_arn_)
