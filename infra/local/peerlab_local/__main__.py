@@ -81,6 +81,9 @@ def main(argv: list[str] | None = None) -> int:
     from . import cfn_resources
 
     cfn_resources.install()  # the local CloudFormation: complete models for the template's types, refuse the rest
+    from . import cfn_capabilities
+
+    cfn_capabilities.install()  # CreateStack/CreateChangeSet/UpdateStack ask for CAPABILITY_(NAMED_)IAM as AWS does
     _sfn_calls_loopback()
     from . import sfn_stop, sfn_time
 

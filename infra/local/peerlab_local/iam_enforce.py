@@ -539,4 +539,7 @@ def install(mode: str = "enforce") -> None:
         BaseResponse.call_action._peerlab_iam = True
         wrap(STSBackend, "assume_role")(_record_issue_time)
         TokenResponse.decode_authorization_message = _decode_authorization_message
+    from . import iam_trust
+
+    iam_trust.install()  # sts:AssumeRole judged on both sides (trust policy too); member accounts' admin role
     _enabled = mode == "enforce"

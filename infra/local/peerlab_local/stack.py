@@ -4,6 +4,7 @@
                                          [--parameter K=V ...] [--lambda-dir DIR] [--code local|zip] [--json]
     python -m peerlab_local.stack delete --endpoint URL [--stack NAME]
     python -m peerlab_local.stack outputs --endpoint URL [--stack NAME]     (one JSON object; exit 1 if no stack)
+    ... [--account ID [--account-role NAME]]: in another account, as its administrator (below)
 
 What `sam deploy` does, in its order (aws-sam-cli: samcli/commands/deploy, samcli/lib/package/
 packageable_resources.py, samcli/lib/deploy/deployer.py):
@@ -25,6 +26,16 @@ function's binary from the cargo build, `<lambda-dir>/<crate>`, where <crate> is
 (`../build/lambda/create-vpc/bootstrap.zip` -> `create-vpc`, the crate and binary name): a custom runtime's
 bootstrap may be any executable (Lambda developer guide, "Building a custom runtime"). The Architecture parameter
 then defaults to this machine's. `--code zip` uploads the CodeUri zips as they are (`make build ARCH=x86_64`).
+
+`--account ID` deploys into another account (e.g. infra/peer-account.yaml into the peer account of cross-account
+labs) as that account's administrator, the way an organization's management account administers a member
+account: with the credentials given (the local AWS's administrator of the default account, the management
+account) it calls STS AssumeRole on `arn:aws:iam::ID:role/OrganizationAccountAccessRole` (`--account-role` to name
+another role) and makes every call of the deploy with that session (Organizations user guide, "Accessing member
+accounts in an organization"; the local AWS has that role in every member account: peerlab_local/iam_trust.py).
+`--capabilities` acknowledges what the template does, as `sam deploy --capabilities` (default CAPABILITY_IAM; a
+template that names its IAM resources, such as peer-account.yaml's RoleName, needs CAPABILITY_NAMED_IAM:
+CloudFormation API reference, CreateChangeSet, Capabilities).
 """
 
 from __future__ import annotations
@@ -46,16 +57,32 @@ import boto3
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "infra" / "template.yaml"
 SAM_TRANSFORM = "AWS::Serverless-2016-10-31"
+ACCOUNT_ROLE = "OrganizationAccountAccessRole"  # AWS Organizations' administrator role of a member account
 
 
 class DeployError(Exception):
     pass
 
 
-def clients(endpoint: str, region: str):
+def clients(endpoint: str, region: str, account: str | None = None, account_role: str = ACCOUNT_ROLE):
+    """Clients with the credentials of the environment (the local AWS's administrator by default); with `account`
+    (another account than theirs), with a session of that account's `account_role`."""
     kw = dict(endpoint_url=endpoint, region_name=region,
               aws_access_key_id=os.environ.get("AWS_ACCESS_KEY_ID", "test"),
-              aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"))
+              aws_secret_access_key=os.environ.get("AWS_SECRET_ACCESS_KEY", "test"),
+              aws_session_token=os.environ.get("AWS_SESSION_TOKEN") or None)
+    if account:
+        sts = boto3.client("sts", **kw)
+        if sts.get_caller_identity()["Account"] != account:
+            partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+            try:
+                credentials = sts.assume_role(RoleArn=f"arn:{partition}:iam::{account}:role/{account_role}",
+                                              RoleSessionName="peerlab-deploy")["Credentials"]
+            except sts.exceptions.ClientError as err:
+                raise DeployError(f"cannot act in account {account}: {err}") from err
+            kw.update(aws_access_key_id=credentials["AccessKeyId"],
+                      aws_secret_access_key=credentials["SecretAccessKey"],
+                      aws_session_token=credentials["SessionToken"])
     return {name: boto3.client(name, **kw) for name in ("cloudformation", "s3", "iam", "sts")}
 
 
@@ -189,9 +216,11 @@ def _wait(cfn, name: str, done: set[str], timeout: float) -> dict:
 
 def deploy(endpoint: str, stack: str = "peerlab", template: Path = TEMPLATE, parameters: dict | None = None,
            region: str = "us-east-1", lambda_dir: Path | str | None = None, code: str = "local",
-           timeout: float = 300, out=print) -> dict[str, str]:
-    """Package, transform, CreateChangeSet + ExecuteChangeSet, wait. Returns the stack's outputs {key: value}."""
-    c = clients(endpoint, region)
+           timeout: float = 300, out=print, account: str | None = None, account_role: str = ACCOUNT_ROLE,
+           capabilities: tuple[str, ...] | list[str] = ("CAPABILITY_IAM",)) -> dict[str, str]:
+    """Package, transform, CreateChangeSet + ExecuteChangeSet, wait. Returns the stack's outputs {key: value}.
+    `account`: deploy into that account as its administrator (see the module's docstring)."""
+    c = clients(endpoint, region, account, account_role)
     cfn, s3 = c["cloudformation"], c["s3"]
     if lambda_dir is None and os.environ.get("PEERLAB_LAMBDA_DIR"):
         lambda_dir = os.environ["PEERLAB_LAMBDA_DIR"]
@@ -215,12 +244,12 @@ def deploy(endpoint: str, stack: str = "peerlab", template: Path = TEMPLATE, par
         created = cfn.create_change_set(
             StackName=stack, ChangeSetName=change_set, ChangeSetType=kind, TemplateBody=json.dumps(transformed),
             Parameters=[{"ParameterKey": k, "ParameterValue": str(v)} for k, v in parameters.items()],
-            Capabilities=["CAPABILITY_IAM"], Description=f"peerlab local deploy of {Path(template).name}")
+            Capabilities=list(capabilities), Description=f"peerlab local deploy of {Path(template).name}")
     except cfn.exceptions.ClientError as err:
         message = err.response["Error"].get("Message", str(err))
         if "No updates are to be performed" in message:
             out(f"No changes to deploy. Stack {stack} is up to date")
-            return outputs(endpoint, stack, region)
+            return _outputs(cfn, stack)
         raise DeployError(message) from err
     described = cfn.describe_change_set(ChangeSetName=created["Id"], StackName=stack)
     if described["Status"] == "FAILED":
@@ -228,28 +257,34 @@ def deploy(endpoint: str, stack: str = "peerlab", template: Path = TEMPLATE, par
         if "didn't contain changes" in reason or "No updates" in reason:
             cfn.delete_change_set(ChangeSetName=created["Id"], StackName=stack)
             out(f"No changes to deploy. Stack {stack} is up to date")
-            return outputs(endpoint, stack, region)
+            return _outputs(cfn, stack)
         raise DeployError(f"change set {change_set} failed: {reason}")
     for change in described.get("Changes", []):
         rc = change.get("ResourceChange", {})
         out(f"{rc.get('Action', '?'):8} {rc.get('LogicalResourceId', '?'):40} {rc.get('ResourceType', '?')}")
     cfn.execute_change_set(ChangeSetName=created["Id"], StackName=stack)
     _wait(cfn, stack, {f"{kind}_COMPLETE"}, timeout)
-    result = outputs(endpoint, stack, region)
+    result = _outputs(cfn, stack)
     out(f"Successfully created/updated stack - {stack} in {region}")
     for key, value in sorted(result.items()):
         out(f"{key}\t{value}")
     return result
 
 
-def outputs(endpoint: str, stack: str, region: str = "us-east-1") -> dict[str, str]:
-    found = _stack(clients(endpoint, region)["cloudformation"], stack) or {}
+def outputs(endpoint: str, stack: str, region: str = "us-east-1", account: str | None = None,
+            account_role: str = ACCOUNT_ROLE) -> dict[str, str]:
+    return _outputs(clients(endpoint, region, account, account_role)["cloudformation"], stack)
+
+
+def _outputs(cfn, stack: str) -> dict[str, str]:
+    found = _stack(cfn, stack) or {}
     return {o["OutputKey"]: o["OutputValue"] for o in found.get("Outputs") or []}
 
 
-def delete(endpoint: str, stack: str = "peerlab", region: str = "us-east-1", timeout: float = 300, out=print) -> None:
+def delete(endpoint: str, stack: str = "peerlab", region: str = "us-east-1", timeout: float = 300, out=print,
+           account: str | None = None, account_role: str = ACCOUNT_ROLE) -> None:
     """`sam delete --no-prompts`: delete the stack, wait, then delete its artifacts in the bucket."""
-    c = clients(endpoint, region)
+    c = clients(endpoint, region, account, account_role)
     cfn, s3 = c["cloudformation"], c["s3"]
     if _stack(cfn, stack) is None:
         out(f"Stack {stack} does not exist")
@@ -274,11 +309,16 @@ def main(argv: list[str] | None = None) -> int:
         p.add_argument("--endpoint", required=True, help="the local AWS, e.g. http://127.0.0.1:4566")
         p.add_argument("--stack", default="peerlab")
         p.add_argument("--region", default=os.environ.get("AWS_REGION", "us-east-1"))
+        p.add_argument("--account", help="another account to act in, as its administrator (12 digits)")
+        p.add_argument("--account-role", default=ACCOUNT_ROLE,
+                       help=f"the role assumed in --account (default {ACCOUNT_ROLE})")
         if name == "deploy":
             p.add_argument("--template", default=str(TEMPLATE))
             p.add_argument("--parameter", action="append", default=[], metavar="KEY=VALUE")
             p.add_argument("--lambda-dir", default=os.environ.get("PEERLAB_LAMBDA_DIR"))
             p.add_argument("--code", choices=("local", "zip"), default="local")
+            p.add_argument("--capabilities", nargs="+", default=["CAPABILITY_IAM"],
+                           choices=("CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"))
             p.add_argument("--json", action="store_true",
                            help="stdout: only the outputs, one JSON object (progress goes to stderr)")
     args = parser.parse_args(argv)
@@ -292,7 +332,8 @@ def main(argv: list[str] | None = None) -> int:
                 params[key] = value
             progress = (lambda *a: print(*a, file=sys.stderr)) if args.json else print
             result = deploy(args.endpoint, args.stack, Path(args.template), params, args.region, args.lambda_dir,
-                            args.code, out=progress)
+                            args.code, out=progress, account=args.account, account_role=args.account_role,
+                            capabilities=args.capabilities)
             if args.json:
                 print(json.dumps(result, sort_keys=True))
         elif args.command == "outputs":
@@ -302,7 +343,7 @@ def main(argv: list[str] | None = None) -> int:
                 return 1
             print(json.dumps(outputs(args.endpoint, args.stack, args.region), sort_keys=True))
         else:
-            delete(args.endpoint, args.stack, args.region)
+            delete(args.endpoint, args.stack, args.region, account=args.account, account_role=args.account_role)
     except DeployError as err:
         print(f"deploy failed: {err}", file=sys.stderr)
         return 1
