@@ -293,6 +293,11 @@ async fn resources_that_are_not_the_labs_survive_teardown() {
 async fn a_peer_in_another_account_and_region_is_built_through_the_accepter_role() {
     let aws = LocalAws::start(REALISTIC);
     let machine = aws.deploy().state_machine;
+    // the peer account's own stack, the role the input names (IAM judged in both accounts)
+    assert_eq!(
+        aws.deploy_peer(),
+        "arn:aws:iam::210987654321:role/peerlab-accepter"
+    );
     let sfn = aws.sfn().await;
     let done = run(
         &sfn,
@@ -314,12 +319,18 @@ async fn a_peer_in_another_account_and_region_is_built_through_the_accepter_role
     assert_eq!(report["negative_control"]["reachable"], false);
     // the inventory covers every account and region: nothing left in the peer's either
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_peer_in_another_account_of_the_same_region_admits_as_group_by_owner() {
     let aws = LocalAws::start(REALISTIC);
     let machine = aws.deploy().state_machine;
+    // the peer account's own stack, the role the input names (IAM judged in both accounts)
+    assert_eq!(
+        aws.deploy_peer(),
+        "arn:aws:iam::210987654321:role/peerlab-accepter"
+    );
     let sfn = aws.sfn().await;
     let done = run(
         &sfn,
@@ -342,6 +353,7 @@ async fn a_peer_in_another_account_of_the_same_region_admits_as_group_by_owner()
     );
     assert_eq!(report["ping"]["reachable"], true);
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }
 
 /// The backstop's execution, once EventBridge has started it (after a lab ended without its own teardown), ended.

@@ -116,6 +116,39 @@ impl LocalAws {
         self.deploy_stack("peerlab")
     }
 
+    /// Deploy infra/peer-account.yaml in the second account of tests/events/peer-account*.json (210987654321), as
+    /// its administrator, trusting this account's stack "peerlab"; returns its AccepterRoleArn output.
+    pub fn deploy_peer(&self) -> String {
+        let out = Command::new(python())
+            .args([
+                "-m",
+                "peerlab_local.stack",
+                "deploy",
+                "--json",
+                "--endpoint",
+                &self.url,
+            ])
+            .args(["--account", "210987654321", "--stack", "peerlab-accepter"])
+            .arg("--template")
+            .arg(root().join("infra/peer-account.yaml"))
+            .args(["--capabilities", "CAPABILITY_NAMED_IAM"])
+            .args(["--parameter", "HomeAccountId=123456789012"])
+            .env("PYTHONPATH", root().join("infra/local"))
+            .output()
+            .expect("deploy the peer stack");
+        assert!(
+            out.status.success(),
+            "peer deploy failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let outputs: serde_json::Value =
+            serde_json::from_slice(&out.stdout).expect("the peer stack's outputs as JSON");
+        outputs["AccepterRoleArn"]
+            .as_str()
+            .expect("AccepterRoleArn")
+            .to_string()
+    }
+
     pub fn deploy_stack(&self, name: &str) -> Stack {
         let out = Command::new(python())
             .args([
