@@ -260,11 +260,16 @@ def judge(session, params: dict, region: str) -> Verdict:
                          Request(request.action, request.resource, {**base, **request.context}))
         if not trust.allowed:
             return Verdict(False, True, action=request.action, role_arn=role_arn, trust=trust)
-    identity = iam_enforce.authorize(session, requests, region)
+    trace: list = []
+    identity = iam_enforce.authorize(session, requests, region, trace)
+    # the identity side is recorded (GET /peerlab/iam/evaluated) where it decides: allowed, or the refusal; not when
+    # a same-account trust policy naming the caller allows it on its own (removing a statement changes nothing then)
     if identity is None:
+        iam_enforce.remember(session, "sts:AssumeRole", region, trace, None)
         return Verdict(True, role_arn=role_arn, trust=trust)
     same_account = ROLE_ARN.match(role_arn) and ROLE_ARN.match(role_arn).group(2) == session.account
     if identity.explicit or not same_account or trust is None or trust.direct is None:
+        iam_enforce.remember(session, "sts:AssumeRole", region, trace, identity)
         return Verdict(False, denial=identity, action=identity.request.action, role_arn=role_arn, trust=trust)
     if trust.direct == "session":
         return Verdict(True, role_arn=role_arn, trust=trust)
