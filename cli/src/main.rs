@@ -394,6 +394,68 @@ fn deploy_local(root: &Path, url: &str, stack: &str, lambda_dir: &Path) -> Resul
     serde_json::from_slice(&out.stdout).with_context(|| format!("stack {stack}'s outputs on {url}"))
 }
 
+/// The local AWS's home account (moto's default account: the one `test` credentials act in).
+const LOCAL_ACCOUNT: &str = "123456789012";
+
+/// A lab whose side B is in another account needs infra/peer-account.yaml there (as on AWS: README, "Side B in
+/// another account"): deploy it on the local AWS as that account's administrator, trusting `stack`'s roles, unless
+/// the input names a role that stack would not make. Idempotent ("No changes to deploy").
+fn deploy_peer_local(
+    root: &Path,
+    url: &str,
+    stack: &str,
+    plan: &lab_core::input::LabPlan,
+) -> Result<()> {
+    let Some(peer) = &plan.peer else {
+        return Ok(());
+    };
+    let Some(account) = peer.account_id.as_deref().filter(|a| *a != LOCAL_ACCOUNT) else {
+        return Ok(());
+    };
+    println!(
+        "deploying infra/peer-account.yaml as stack peerlab-accepter in account {account} on {url}"
+    );
+    let template = root.join("infra/peer-account.yaml");
+    let home_account = format!("HomeAccountId={LOCAL_ACCOUNT}");
+    let home_stack = format!("HomeStackName={stack}");
+    let mut args: Vec<&std::ffi::OsStr> = vec![
+        "deploy".as_ref(),
+        "--json".as_ref(),
+        "--endpoint".as_ref(),
+        url.as_ref(),
+        "--account".as_ref(),
+        account.as_ref(),
+        "--stack".as_ref(),
+        "peerlab-accepter".as_ref(),
+        "--template".as_ref(),
+        template.as_os_str(),
+        "--capabilities".as_ref(),
+        "CAPABILITY_NAMED_IAM".as_ref(),
+        "--parameter".as_ref(),
+        home_account.as_ref(),
+        "--parameter".as_ref(),
+        home_stack.as_ref(),
+    ];
+    // the role's name is the input's (peer-account.yaml's RoleName parameter)
+    let role_name = peer.accepter_role_arn.as_deref().and_then(|arn| {
+        arn.rsplit_once(":role/")
+            .map(|(_, name)| format!("RoleName={name}"))
+    });
+    if let Some(role_name) = &role_name {
+        args.push("--parameter".as_ref());
+        args.push(role_name.as_ref());
+    }
+    let out = stack_tool(root, &args)?;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        bail!(
+            "deploying the peer account's stack on {url} failed: {}",
+            err.trim().lines().last().unwrap_or_default()
+        );
+    }
+    Ok(())
+}
+
 /// The lab state machine: the one given, or on a local AWS the stack's (None before it is deployed).
 fn state_machine(cli: &Cli) -> Result<Option<String>> {
     if let Some(arn) = &cli.state_machine_arn {
@@ -678,6 +740,7 @@ async fn run(cli: &Cli, args: RunArgs) -> Result<ExitCode> {
                 deploy_local(&root, &url, &cli.stack, &functions)?.state_machine
             }
         };
+        deploy_peer_local(&root, &url, &cli.stack, &plan)?;
         (config, machine, Some(url))
     } else {
         let config = aws_config(cli.region.as_deref()).await?;

@@ -357,6 +357,31 @@ async fn a_scheduled_lab_runs_and_its_schedule_deletes_itself_on_the_local_aws()
     assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }
 
+/// `make run INPUT=tests/events/peer-account.json`: side B's account gets infra/peer-account.yaml (its accepter
+/// role) before the lab starts, as the README tells people to deploy it on AWS; IAM is judged in both accounts.
+#[test]
+fn a_cross_account_run_deploys_the_peer_accounts_stack_on_the_local_aws() {
+    let out = peerlab(&[
+        "run",
+        "--local",
+        "--input",
+        "tests/events/peer-account-same-region.json",
+        "--lambda-dir",
+        lambda_dir().to_str().unwrap(),
+        "--local-args",
+        "--profile instant",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(
+            "deploying infra/peer-account.yaml as stack peerlab-accepter in account 210987654321"
+        ) && stdout.contains("the peering works")
+            && stdout.contains("leaked resources: none"),
+        "{stdout}"
+    );
+}
+
 /// A lab someone left on a running local AWS (its VPC, tagged as teardown finds labs).
 async fn plant_lab(aws: &LocalAws, lab: &str, cidr: &str, expires_at: &str) -> String {
     let ec2 = aws.ec2().await;
