@@ -103,14 +103,35 @@ impl Clients {
         let region = Region::new(self.peer_region(lab));
         let mut builder = config.to_builder().region(region.clone());
         if let Some(role) = &peer.accepter_role_arn {
-            let provider = aws_config::sts::AssumeRoleProvider::builder(role.clone())
-                .session_name(format!("peerlab-{}", lab.lab_id))
-                .region(region)
-                .configure(config)
-                .build()
-                .await;
+            // Assumed here, once per invocation (an hour's session outlives any step), so that a refusal is this
+            // step's error naming the role and STS's code, not a credentials-provider failure at the first EC2 call.
+            let sts = aws_sdk_sts::Client::new(&config.to_builder().region(region.clone()).build());
+            let assumed = sts
+                .assume_role()
+                .role_arn(role)
+                .role_session_name(format!("peerlab-{}", lab.lab_id))
+                .send()
+                .await
+                .map_err(|e| {
+                    crate::error::aws_error(&format!("assuming the peer account's role {role}"), e)
+                })?;
+            let credentials = assumed
+                .credentials()
+                .ok_or_else(|| crate::error::LabError::Aws {
+                    code: "IncompleteResponse".into(),
+                    message: format!("AWS answered without credentials for {role}"),
+                })?;
+            let expiry = std::time::SystemTime::try_from(*credentials.expiration()).ok();
             builder = builder.credentials_provider(
-                aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                aws_credential_types::provider::SharedCredentialsProvider::new(
+                    aws_credential_types::Credentials::new(
+                        credentials.access_key_id(),
+                        credentials.secret_access_key(),
+                        Some(credentials.session_token().to_string()),
+                        expiry,
+                        "peerlab-accepter-role",
+                    ),
+                ),
             );
         }
         let config = builder.build();
