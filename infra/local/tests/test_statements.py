@@ -41,17 +41,21 @@ SCALE = "0.01"  # Step Functions' waits and retries, and the Scheduler's clock, 
 BUILT = bool(LAMBDA_DIR) and (Path(LAMBDA_DIR) / "create-vpc").is_file()
 
 
-def template() -> dict:
+PEER_TEMPLATE = ROOT / "infra" / "peer-account.yaml"
+PEER_ACCOUNT = "210987654321"
+
+
+def template(path: Path = TEMPLATE) -> dict:
     from samtranslator.yaml_helper import yaml_parse
 
-    return yaml_parse(TEMPLATE.read_text())
+    return yaml_parse(path.read_text())
 
 
-def template_statements() -> list[tuple[str, str, int, str]]:
+def template_statements(path: Path = TEMPLATE) -> list[tuple[str, str, int, str]]:
     """(role logical id, policy name, index, label) of every inline statement of the template's roles; the label is
     the Sid, or "#<index> of <policy>" for a statement without one (as iam_eval/iam_replay name it)."""
     found = []
-    for logical, resource in template()["Resources"].items():
+    for logical, resource in template(path)["Resources"].items():
         if resource["Type"] != "AWS::IAM::Role":
             continue
         for policy in resource["Properties"].get("Policies", []):
@@ -76,8 +80,9 @@ def marks(role: str, label: str):
     return []
 
 
+# infra/template.yaml's roles, and infra/peer-account.yaml's accepter role (judged in the peer account)
 STATEMENTS = [pytest.param(role, policy, index, label, id=f"{role}/{label}", marks=marks(role, label))
-              for role, policy, index, label in template_statements()]
+              for role, policy, index, label in template_statements() + template_statements(PEER_TEMPLATE)]
 
 
 # ---- the local AWS, the stack and the labs (once per module) --------------------------------------------------
@@ -85,6 +90,21 @@ STATEMENTS = [pytest.param(role, policy, index, label, id=f"{role}/{label}", mar
 
 def admin(aws: LocalAws, service: str):
     return aws.client(service)  # the tests' administrator credentials (never evaluated)
+
+
+def peer_admin(aws: LocalAws, service: str):
+    """A client of the peer account's administrator: a session of its OrganizationAccountAccessRole."""
+    import boto3
+
+    creds = admin(aws, "sts").assume_role(RoleArn=f"arn:aws:iam::{PEER_ACCOUNT}:role/OrganizationAccountAccessRole",
+                                          RoleSessionName="statements")["Credentials"]
+    return boto3.client(service, endpoint_url=aws.url, region_name=REGION, aws_access_key_id=creds["AccessKeyId"],
+                        aws_secret_access_key=creds["SecretAccessKey"], aws_session_token=creds["SessionToken"])
+
+
+def peer_resources(aws: LocalAws, name: str) -> dict[str, str]:
+    listed = peer_admin(aws, "cloudformation").describe_stack_resources(StackName=name)["StackResources"]
+    return {r["LogicalResourceId"]: r["PhysicalResourceId"] for r in listed}
 
 
 def resources(aws: LocalAws, name: str) -> dict[str, str]:
@@ -161,8 +181,8 @@ def recorded(local) -> Recorded:
     outputs = stack.deploy(aws.url, "peerlab", lambda_dir=Path(LAMBDA_DIR), out=lambda *a: None,
                            parameters={"SweepScheduleExpression": "rate(15 minutes)"})
     # the peer account's stack (infra/peer-account.yaml): its role is the one tests/events/peer-account.json names
-    stack.deploy(aws.url, "peerlab-accepter", template=ROOT / "infra" / "peer-account.yaml",
-                 parameters={"HomeAccountId": ACCOUNT}, account="210987654321",
+    stack.deploy(aws.url, "peerlab-accepter", template=PEER_TEMPLATE,
+                 parameters={"HomeAccountId": ACCOUNT}, account=PEER_ACCOUNT,
                  capabilities=("CAPABILITY_NAMED_IAM",), out=lambda *a: None)
     results: dict = {}
     errors: list = []
@@ -201,6 +221,11 @@ def recorded(local) -> Recorded:
     names = {lid: name for lid, name in resources(aws, "peerlab").items() if lid.endswith("Role")}
     roles = {name: iam_replay.role_policies(iam, name) for name in names.values()}
     by_name = {name: lid for lid, name in names.items()}
+    # the accepter role, read by the peer account's administrator (its OrganizationAccountAccessRole)
+    peer_iam = peer_admin(aws, "iam")
+    accepter = peer_resources(aws, "peerlab-accepter")["AccepterRole"]
+    roles[accepter] = iam_replay.role_policies(peer_iam, accepter)
+    by_name[accepter] = "AccepterRole"
     findings = {(by_name[n.statement.role], n.statement.label): n
                 for n in iam_replay.replay(evaluated["calls"], roles)}
     return Recorded(aws, outputs, results, evaluated, findings)
@@ -217,10 +242,11 @@ def test_the_labs_ran_with_every_call_evaluated_and_none_denied(recorded):
     data = recorded.evaluated
     assert data["mode"] == "enforce" and data["dropped"] == 0 and data["recorded"] == len(data["calls"])
     assert [c for c in data["calls"] if not c["allowed"]] == []
-    # but CloudFormation's, made by the peer account's administrator (its OrganizationAccountAccessRole session)
-    # deploying infra/peer-account.yaml: judged on "*", which its AdministratorAccess allows
+    # but CloudFormation's and IAM's, made by the peer account's administrator (its OrganizationAccountAccessRole
+    # session) deploying infra/peer-account.yaml and, here, reading the accepter role's policies: judged on "*",
+    # which its AdministratorAccess allows (no lab role calls either: every IAM call of a lab role is denied)
     unmodelled = recorded.aws.get("/peerlab/iam")["unmodelled"]
-    assert {a: n for a, n in unmodelled.items() if not a.startswith("cloudformation:")} == {}
+    assert {a: n for a, n in unmodelled.items() if not a.startswith(("cloudformation:", "iam:"))} == {}
     # each call: who, what, and each request with its resource, context and the statements that allowed it
     create = next(c for c in data["calls"] if c["action"] == "ec2:CreateVpc")
     assert "-CreateVpcRole-" in create["role"]
