@@ -398,8 +398,8 @@ fn deploy_local(root: &Path, url: &str, stack: &str, lambda_dir: &Path) -> Resul
 const LOCAL_ACCOUNT: &str = "123456789012";
 
 /// A lab whose side B is in another account needs infra/peer-account.yaml there (as on AWS: README, "Side B in
-/// another account"): deploy it on the local AWS as that account's administrator, trusting `stack`'s roles, unless
-/// the input names a role that stack would not make. Idempotent ("No changes to deploy").
+/// another account"): deploy it on the local AWS as that account's administrator, trusting `stack`'s roles, its
+/// role named as the input's accepter_role_arn. Idempotent ("No changes to deploy").
 fn deploy_peer_local(
     root: &Path,
     url: &str,
