@@ -231,7 +231,7 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
 
 # ---- 3. end to end ---------------------------------------------------------------------------------------------
 
-# ping -c 3 -W 2 (ping.rs command): iputils ping(8) (iputils/iputils doc/ping.xml: -i "The default is to wait for
+# ping -c 3 -W 2 (ping_test.rs command): iputils ping(8) (iputils/iputils doc/ping.xml: -i "The default is to wait for
 # one second between each packet"; -W "Time to wait for a response, in seconds", which applies when no reply comes)
 # sends every second and, unanswered, waits 2 s after the last packet; the local AWS simulates that (ssm.py simulate_ping:
 # (count - 1) x interval + wait unanswered, (count - 1) x interval + rtt answered; the rtt, milliseconds, is left out)
@@ -245,7 +245,7 @@ def critical_path(delays: dict, time_scale: float = 1.0) -> dict:
     (the local AWS's GET /peerlab/config gives them scaled); `time_scale` scales what is not in `delays`: the SSM
     Agent's hibernation timers (agent.py) and the simulated ping's own duration (ssm.py).
 
-    create-vpc, side A (vpc.rs), each window a consistency window (consistency.py: a new id answers NotFound):
+    create-vpc, side A (create_vpc/), each window a consistency window (consistency.py: a new id answers NotFound):
     CreateVpc, then the VpcExists waiter until the VPC is visible; CreateSubnet, CreateRouteTable and
     AssociateRouteTable, NotReady until the new subnet and table are visible; CreateSecurityGroup (instance,
     endpoints) and AuthorizeSecurityGroupIngress on the endpoint group, NotReady until it is visible; the two
@@ -264,13 +264,13 @@ def critical_path(delays: dict, time_scale: float = 1.0) -> dict:
     unanswered = ((PING_COUNT - 1) * PING_INTERVAL + PING_WAIT) * time_scale
     answered = (PING_COUNT - 1) * PING_INTERVAL * time_scale
     phases = {
-        # vpc.rs ensure_vpc: the SDK's VpcExists waiter (DescribeVpcs by id) until the new VPC is visible
+        # create_vpc/network.rs ensure_vpc: the SDK's VpcExists waiter (DescribeVpcs by id) until the new VPC is visible
         "VPC A visible": cw,
-        # vpc.rs ensure_route_table: AssociateRouteTable names the new subnet and table: NotReady until visible
+        # create_vpc/network.rs ensure_route_table: AssociateRouteTable names the new subnet and table: NotReady until visible
         "subnet and route table A visible": cw,
-        # vpc.rs ssm_prerequisites: the HTTPS rule on the new endpoint group: NotReady until it is visible
+        # create_vpc/ssm_access.rs ensure_endpoints: the HTTPS rule on the new endpoint group: NotReady until it is visible
         "endpoint group visible": cw,
-        # vpc.rs: instance A is launched only once both endpoints are available (config.py endpoint_pending)
+        # create_vpc.rs: instance A is launched only once both endpoints are available (config.py endpoint_pending)
         "SSM endpoints available": d["endpoint_pending"],
         # iam_propagation.py: RunInstances refuses a new instance profile this long (from the stack's deploy)
         "instance profile usable (beyond the endpoints)": launch_a - endpoints_available,
@@ -281,15 +281,15 @@ def critical_path(delays: dict, time_scale: float = 1.0) -> dict:
         "SSM online (A)": max(0.0, online - created),
         # ssm.py: GetCommandInvocation answers InvocationDoesNotExist for command_delivery; then the ping runs
         "control ping (delivery + 3 unanswered)": d["command_delivery"] + unanswered,
-        # peering.rs request polls until its peering is visible; accept waits for pending-acceptance
+        # request_peering.rs polls until its peering is visible; accept waits for pending-acceptance
         "peering visible and pending acceptance": max(d["peering_initiating"], cw),
         # accept-peering is NotReady until active (peering_rules.py: provisioning -> active)
         "peering active": d["peering_provisioning"],
         # add-routes names tables and a peering already visible; update-sg's new group InstanceB is refused by
-        # AuthorizeSecurityGroupIngress (security.rs admit: NotReady) until visible
+        # AuthorizeSecurityGroupIngress (update_sg.rs admit: NotReady) until visible
         "group InstanceB visible": cw,
         "final ping (delivery + 3 answered)": d["command_delivery"] + answered,
-        # teardown.rs: instances terminate and endpoints delete in parallel; groups, route tables, subnets, VPCs
+        # teardown/plan.rs: instances terminate and endpoints delete in parallel; groups, route tables, subnets, VPCs
         # go in the pass after both (no quiet period after a success)
         "teardown": max(d["instance_shutting_down"], d["endpoint_deleting"]),
     }

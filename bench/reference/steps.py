@@ -3,13 +3,14 @@ handlers in functions/lab-core on the paths the benchmark takes (a fresh lab, ho
 part of the product and handles fewer corners; `bench/run.py` checks, from the local AWS's call counts, that each
 step made the same calls as the Rust one before comparing their times.
 
-Mirrored (functions/lab-core/src): validate-input places both sides (placement.rs: DescribeAvailabilityZones,
-DescribeInstanceTypeOfferings, DescribeVpcEndpointServices); create-vpc (vpc.rs) waits for its new VPC with the
+Mirrored (functions/lab-core/src, one module per step): validate-input asks the instance type's architecture
+(DescribeInstanceTypes) and places both sides (validate_input/placement.rs: DescribeAvailabilityZones,
+DescribeInstanceTypeOfferings, DescribeVpcEndpointServices); create-vpc (create_vpc/) waits for its new VPC with the
 VpcExists waiter (DescribeVpcs by id), puts the subnet in the planned zone, gives it the lab's own route table
 (CreateRouteTable with ClientToken and tags, AssociateRouteTable), and on side A creates the endpoints first and
 launches the instance only once both are available; request-peering polls DescribeVpcPeeringConnections by id until
-its new peering is visible (peering.rs); add-routes changes only tables tagged for the lab (routes.rs); teardown
-(teardown.rs) finds route tables by tag, disassociates and deletes them. Every Invalid...NotFound of error.rs's
+its new peering is visible (request_peering.rs); add-routes changes only tables tagged for the lab (add_routes.rs);
+teardown (teardown/) finds route tables by tag, disassociates and deletes them. Every Invalid...NotFound of error.rs's
 NOT_VISIBLE_YET (and DependencyViolation, IncorrectState) is NotReady, throttling is Throttled, as in error.rs.
 
 Corners left out (the Rust handles them; a fresh lab at home never meets them): validate-input's checks of the
@@ -103,7 +104,7 @@ def tag(resource: dict, key: str) -> str | None:
 
 def validate_input(event: dict) -> dict:
     """The tutorial's defaults (the Rust step's validation of the input is not reproduced: no AWS calls either
-    way), then placement.rs: each side in the first zone (by name) that offers the instance type and, for A, both
+    way), then validate_input/placement.rs: each side in the first zone (by name) that offers the instance type and, for A, both
     SSM endpoint services; B in the same account and region takes the same zones without the endpoint condition."""
     given = event.get("input") or {}
     lab_id = given.get("lab_id") or re.sub(r"[^a-z0-9-]", "-", event["execution_name"].lower())[:40]
@@ -112,6 +113,9 @@ def validate_input(event: dict) -> dict:
     instance_type = "t3.micro"
     ec2 = client("ec2")
     region = ec2.meta.region_name
+    described = ec2.describe_instance_types(InstanceTypes=[instance_type])["InstanceTypes"]
+    supported = {a for t in described for a in t.get("ProcessorInfo", {}).get("SupportedArchitectures", [])}
+    architecture = "x86_64" if "x86_64" in supported else "arm64"
     azs = ec2.describe_availability_zones(Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])
     zones = sorted((z["ZoneName"], z.get("ZoneId", "")) for z in azs["AvailabilityZones"] if z.get("State") == "available")
     offering_type = set()
@@ -134,13 +138,13 @@ def validate_input(event: dict) -> dict:
     return {"lab_id": lab_id,
             "vpc_a": {"cidr": DEFAULTS["vpc_a"][0], "subnet_cidr": DEFAULTS["vpc_a"][1], "availability_zone": choose(True)},
             "vpc_b": {"cidr": DEFAULTS["vpc_b"][0], "subnet_cidr": DEFAULTS["vpc_b"][1], "availability_zone": choose(False)},
-            "instance_type": instance_type, "ami": None, "allow": "all", "hold_seconds": 0, "ttl_seconds": ttl,
+            "instance_type": instance_type, "architecture": architecture, "ami": None, "allow": "all", "hold_seconds": 0, "ttl_seconds": ttl,
             "expires_at": (now + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ"), "peer": None}
 
 
 # ---- create-vpc ----------------------------------------------------------------------------------------------
 
-VPC_VISIBLE_WITHIN = 10  # seconds: vpc.rs VPC_VISIBLE_WITHIN (twice the visibility lag's p99)
+VPC_VISIBLE_WITHIN = 10  # seconds: create_vpc/network.rs VPC_VISIBLE_WITHIN (twice the visibility lag's p99)
 ENDPOINT_GONE = ("deleted", "deleting", "failed", "rejected", "expired")
 
 
@@ -151,7 +155,7 @@ def create_vpc(event: dict) -> dict:
     letter = side.upper()
     side_filters = [{"Name": f"tag:{LAB_ID}", "Values": [lab["lab_id"]]}, {"Name": f"tag:{SIDE_TAG}", "Values": [side]}]
     extra = {SIDE_TAG: side}
-    token = lambda what: f"peerlab-{lab['lab_id']}-{side}-{what}"[:64]  # noqa: E731 - vpc.rs client_token
+    token = lambda what: f"peerlab-{lab['lab_id']}-{side}-{what}"[:64]  # noqa: E731 - create_vpc.rs client_token
     # ensure_vpc: found by tag, else created and waited for with the VpcExists waiter (DescribeVpcs by id; the Rust
     # SDK's waiter asks at once, then after 1 s, ...: boto3's waiter does the same with Delay=1)
     vpcs = ec2.describe_vpcs(Filters=side_filters)["Vpcs"]
@@ -243,7 +247,7 @@ def create_vpc(event: dict) -> dict:
     if instances:
         instance = instances[0]
     else:
-        # launch A only once its agent's first ping can succeed (vpc.rs)
+        # launch A only once its agent's first ping can succeed (create_vpc.rs)
         pending = [f"{e} ({s})" for e, s in endpoints if s != "available"]
         if pending:
             raise not_ready(f"instance A waits for its SSM endpoints to be available: {', '.join(pending)}")
@@ -280,7 +284,7 @@ def request_peering(event: dict) -> dict:
         VpcId=a["vpc_id"], PeerVpcId=b["vpc_id"],
         TagSpecifications=spec("vpc-peering-connection", lab, "VpcA-VpcB"))["VpcPeeringConnection"]
     pid = pcx["VpcPeeringConnectionId"]
-    # peering.rs: wait (every 0.5 s, up to VPC_VISIBLE_WITHIN) until the new peering is visible by id
+    # request_peering.rs: wait (every 0.5 s, up to VPC_VISIBLE_WITHIN) until the new peering is visible by id
     started = time.monotonic()
     while True:
         try:
@@ -320,7 +324,7 @@ def accept_peering(event: dict) -> dict:
 
 
 def add_routes(event: dict) -> dict:
-    """routes.rs: only in the route tables tagged for the lab (the VPC's main table is never touched)."""
+    """add_routes.rs: only in the route tables tagged for the lab (the VPC's main table is never touched)."""
     ec2 = client("ec2")
     pid, lab_id, routes = event["peering_id"], event["lab"]["lab_id"], []
     for src, dst in ((event["vpc_a"], event["vpc_b"]), (event["vpc_b"], event["vpc_a"])):
@@ -369,7 +373,7 @@ def update_sg(event: dict) -> dict:
         ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=[{
             "IpProtocol": "-1",
             "UserIdGroupPairs": [{"GroupId": a["security_group_id"], "Description": "peerlab: from instance A"}]}])
-    except Exception as err:  # noqa: BLE001 - security.rs admit
+    except Exception as err:  # noqa: BLE001 - update_sg.rs admit
         if code(err) == "InvalidGroup.NotFound":
             raise not_ready(f"a group of the rule for {group_id} is not visible yet") from None
         if code(err) != "InvalidPermission.Duplicate":
@@ -446,7 +450,7 @@ def _discover(ec2, lab_id: str) -> dict:
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=f)["Vpcs"]],
         "tables": [], "routes": [],
     }
-    # teardown.rs discover: the lab's route tables by tag (never the VPC's main one), their routes to the lab's
+    # teardown/inventory.rs discover: the lab's route tables by tag (never the VPC's main one), their routes to the lab's
     # peerings, their explicit associations
     peerings = {p for p, _ in inv["peerings"]}
     for t in ec2.describe_route_tables(Filters=f)["RouteTables"]:

@@ -1134,6 +1134,7 @@ async fn ls(cli: &Cli) -> Result<ExitCode> {
 }
 
 async fn sweep(cli: &Cli, dry_run: bool) -> Result<ExitCode> {
+    use lab_core::Aws;
     let clients = lab_core::clients::Clients::from_config(config(cli).await?);
     let scope = clients.home();
     let now = OffsetDateTime::now_utc();
@@ -1148,7 +1149,8 @@ async fn sweep(cli: &Cli, dry_run: bool) -> Result<ExitCode> {
             let inventory = lab_core::teardown::discover(&scope.ec2, &lab)
                 .await
                 .map_err(|e| anyhow!("{e}"))?;
-            println!("would delete lab {lab}: {}", inventory.live().join(", "));
+            let live: Vec<String> = inventory.live().iter().map(ToString::to_string).collect();
+            println!("would delete lab {lab}: {}", live.join(", "));
         }
         return Ok(ExitCode::SUCCESS);
     }

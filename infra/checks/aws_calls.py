@@ -2,8 +2,9 @@
 
 The IAM policies in `infra/template.yaml` must grant exactly these (tests/test_template.py). The reading is
 syntactic but closed: every `.<operation>(` of an EC2, SSM or STS operation (names from botocore's service
-models) in non-test code of `lab-core` is attributed to the function it is in, and the functions' calls are
-followed from each binary's handler through the crate's own functions. A call the reader cannot attribute to a
+models) in non-test code of `lab-core` (every module file; `#[cfg(test)]` items, `tests.rs` and `test_support.rs`
+left out) is attributed to the function it is in, and the functions' calls are followed from each binary's
+handler (`lab_core::<step>::handler`) through the crate's own functions. A call the reader cannot attribute to a
 service is an error, not a silent miss.
 
     python -m aws_calls          # from infra/checks: the table, one function per line
@@ -41,12 +42,25 @@ def operations() -> dict[str, dict[str, str]]:
 
 
 def strip(source: str) -> str:
-    """Source without test modules, comments, strings and char literals (so braces and words in them don't count)."""
-    source = source.split("#[cfg(test)]", 1)[0]
+    """Source without comments, strings, char literals (so braces and words in them don't count) and `#[cfg(test)]`
+    items: a `mod tests;` declaration, or an item up to its end (`;` or its balanced braces)."""
     source = re.sub(r'r(#*)"(?:.|\n)*?"\1', '""', source)
     source = re.sub(r'"(?:\\.|[^"\\])*"', '""', source)
     source = re.sub(r"'(?:\\.|[^'\\])'", "' '", source)
     source = re.sub(r"//[^\n]*", "", source)
+    while (at := source.find("#[cfg(test)]")) >= 0:
+        end = at + len("#[cfg(test)]")
+        brace, semi = source.find("{", end), source.find(";", end)
+        if semi >= 0 and (brace < 0 or semi < brace):
+            end = semi + 1
+        else:
+            depth, end = 0, brace
+            while end < len(source):
+                depth += {"{": 1, "}": -1}.get(source[end], 0)
+                end += 1
+                if depth == 0:
+                    break
+        source = source[:at] + source[end:]
     return source
 
 
@@ -102,9 +116,9 @@ class Unattributed(Exception):
 def read(core: Path = CORE) -> dict[tuple[str, str], Fn]:
     ops = operations()
     table: dict[tuple[str, str], Fn] = {}
-    for path in sorted(core.glob("*.rs")):
-        module = path.stem
-        if module in ("step_tests", "lib"):
+    for path in sorted(core.rglob("*.rs")):
+        module = path.stem  # `teardown/plan.rs` is module `plan`: calls name a module by its last segment
+        if module in ("tests", "test_support", "lib"):
             continue
         source = strip(path.read_text())
         fns = functions(module, source)
@@ -164,13 +178,13 @@ def reachable(entry: tuple[str, str], table: dict[tuple[str, str], Fn]) -> set[t
 
 
 def entries(root: Path = ROOT) -> dict[str, tuple[str, str]]:
-    """Each step binary -> the lab_core handler it runs (`use lab_core::handlers::<name>`)."""
+    """Each step binary -> the lab_core handler it runs (`lab_core::<step>::handler`)."""
     out = {}
     for main in sorted((root / "functions").glob("*/src/main.rs")):
-        m = re.search(r"handlers::(\w+)", main.read_text())
+        m = re.search(r"lab_core::(\w+)::handler\b", main.read_text())
         if not m:
-            raise Unattributed(f"{main}: no lab_core::handlers::<step> in it")
-        out[main.parent.parent.name] = ("handlers", m.group(1))
+            raise Unattributed(f"{main}: no lab_core::<step>::handler in it")
+        out[main.parent.parent.name] = (m.group(1), "handler")
     return out
 
 

@@ -20,7 +20,7 @@ from peerlab_local.delays import tail  # noqa: E402
 LAB = ROOT / "statemachine" / "peering-lab.asl.json"
 BACKSTOP = ROOT / "statemachine" / "backstop.asl.json"
 
-# The ping's own duration (ping.rs: `ping -c 3 -W 2`): 2 s of intervals, plus -W 2 when nothing answers.
+# The ping's own duration (ping_test.rs: `ping -c 3 -W 2`): 2 s of intervals, plus -W 2 when nothing answers.
 PING_UNANSWERED, PING_ANSWERED = 4.0, 2.0
 # One hibernation re-ping of the SSM Agent (amazon-ssm-agent agent/hibernation/hibernation.go, initialPingRate 300 s):
 # the control ping also covers an agent whose first ping failed once.

@@ -364,7 +364,7 @@ NOT_NEEDED = {
     # "resolve:ssm:" parameter reference, which is what makes EC2 call ssm:GetParameters.
     ("ec2:RunInstances", "ssm:GetParameters"): "ImageId is an AMI id, not resolve:ssm:",
     # AuthorizeSecurityGroupIngress needs CreateTags only to tag the new rules (TagSpecifications); the code
-    # passes none (functions/lab-core/src/security.rs).
+    # passes none (functions/lab-core/src/update_sg.rs).
     ("ec2:AuthorizeSecurityGroupIngress", "ec2:CreateTags"): "rules are not tagged",
     # The peer account makes no interface endpoints (side A's only), so no dependent action of it applies.
 }
@@ -390,7 +390,7 @@ def test_dependent_actions_are_granted_or_not_needed(which, role):
 
 def test_create_vpc_endpoint_with_private_dns_gets_its_dependent_route53_action():
     # The SAR lists route53:AssociateVPCWithHostedZone as a dependent action of CreateVpcEndpoint (vpc);
-    # create-vpc enables private DNS on the ssm/ssmmessages endpoints (functions/lab-core/src/vpc.rs).
+    # create-vpc enables private DNS on the ssm/ssmmessages endpoints (functions/lab-core/src/create_vpc/ssm_access.rs).
     assert "route53:AssociateVPCWithHostedZone" in dependent_actions("ec2:CreateVpcEndpoint", {"vpc"})
     statements = policy(load("home"), "home", "CreateVpcRole")
     without = [s for s in statements if s.get("Sid") != "PrivateDnsOfTheSsmEndpoints"]

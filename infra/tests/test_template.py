@@ -330,28 +330,36 @@ def test_the_reader_finds_what_the_code_calls(calls):
     assert "ec2:RunInstances" in calls["create-vpc"] and "ssm:GetParameter" in calls["create-vpc"]
     assert "ssm:SendCommand" in calls["ping-test"]
     assert "ec2:DescribeNetworkAcls" in calls["ping-test"]  # through diagnose::diagnose
+    assert "ec2:DeleteRouteTable" in calls["teardown"]  # through plan::deletions -> execute::execute
     assert "ec2:DeleteVpc" in calls["teardown"] and "ec2:CreateVpc" not in calls["teardown"]
     assert "sts:AssumeRole" in calls["accept-peering"]  # through Clients::peer's AssumeRoleProvider
-    # validate-input chooses each side's zone: read-only calls, in B's account through the accepter role
+    # validate-input chooses each side's zone (read-only calls, in B's account through the accepter role) and
+    # asks the instance type's architecture
     assert calls["validate-input"] == {"ec2:DescribeAvailabilityZones", "ec2:DescribeInstanceTypeOfferings",
-                                       "ec2:DescribeVpcEndpointServices", "sts:AssumeRole"}
+                                       "ec2:DescribeInstanceTypes", "ec2:DescribeVpcEndpointServices",
+                                       "sts:AssumeRole"}
 
 
-def write_crate(tmp_path, core: str, handler: str = "step"):
-    (tmp_path / "functions/lab-core/src").mkdir(parents=True)
-    (tmp_path / "functions/lab-core/src/handlers.rs").write_text(textwrap.dedent(core))
+def write_crate(tmp_path, core: str, tests: str = ""):
+    (tmp_path / "functions/lab-core/src/step").mkdir(parents=True)
+    (tmp_path / "functions/lab-core/src/step.rs").write_text(textwrap.dedent(core))
+    (tmp_path / "functions/lab-core/src/step/tests.rs").write_text(textwrap.dedent(tests))
     (tmp_path / "functions/step/src").mkdir(parents=True)
-    (tmp_path / "functions/step/src/main.rs").write_text(f"use lab_core::handlers::{handler};\n")
+    (tmp_path / "functions/step/src/main.rs").write_text("lab_core::step::handler(event, &clients).await\n")
 
 
 def test_the_reader_follows_calls_and_ignores_tests_comments_and_strings(tmp_path):
     write_crate(
         tmp_path,
         """
-        pub async fn step(c: &Clients) {
+        pub async fn handler(c: &Clients) {
             helper(&c.ec2).await; // c.ec2.delete_vpc() in a comment
-            let s = "c.ec2.terminate_instances()";
+            let s = "c.ec2.terminate_instances() {";
         }
+        #[cfg(test)]
+        mod tests;
+        #[cfg(test)]
+        mod inline { fn t(ec2: &Ec2) { if x { ec2.delete_subnet(); } } }
         async fn helper(ec2: &Ec2) {
             ec2
                 .create_vpc()
@@ -359,16 +367,15 @@ def test_the_reader_follows_calls_and_ignores_tests_comments_and_strings(tmp_pat
                 .await;
         }
         async fn unused(ssm: &Ssm) { ssm.send_command().send().await; }
-        #[cfg(test)]
-        mod tests { fn t(ec2: &Ec2) { ec2.delete_subnet(); } }
         """,
+        tests="fn t(ec2: &Ec2) { ec2.delete_vpc(); }",
     )
     assert aws_calls.calls_by_function(tmp_path) == {"step": {"ec2:CreateVpc"}}
 
 
 def test_the_reader_refuses_a_call_it_cannot_attribute(tmp_path):
     # describe_parameters exists in SSM only, but get_parameter-like names shared by services need a receiver.
-    write_crate(tmp_path, "pub async fn step(x: &X) { x.client.describe_tags().send().await; }")
+    write_crate(tmp_path, "pub async fn handler(x: &X) { x.client.describe_tags().send().await; }")
     with pytest.raises(aws_calls.Unattributed, match="describe_tags"):
         aws_calls.calls_by_function(tmp_path)
 
@@ -377,9 +384,10 @@ def test_the_reader_refuses_a_call_it_cannot_attribute(tmp_path):
 
 PEER_TEMPLATE = ROOT / "infra" / "peer-account.yaml"
 # What only side A does (SSM's DNS attributes and interface endpoints): never asked of the peer account.
-# DescribeVpcEndpointServices: only A's zone must offer the SSM endpoint services (handlers::place)
+# DescribeVpcEndpointServices: only A's zone must offer the SSM endpoint services (validate_input::place);
+# DescribeInstanceTypes: the instance type's architecture, asked at home only (the same type on both sides)
 SIDE_A_ONLY = {"ec2:ModifyVpcAttribute", "ec2:CreateVpcEndpoint", "ec2:DeleteVpcEndpoints",
-               "ec2:DescribeVpcEndpointServices"}
+               "ec2:DescribeVpcEndpointServices", "ec2:DescribeInstanceTypes"}
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,6 @@
-//! AWS clients, built once per Lambda environment.
+//! AWS clients, built once per Lambda environment, and the `Aws` trait the steps take them through.
+
+use std::future::Future;
 
 use aws_config::environment::EnvironmentVariableRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
@@ -16,13 +18,22 @@ pub struct Scope {
     pub region: String,
 }
 
+/// What a step asks of AWS: side A's clients (the function's own account and region), side B's, and the account
+/// A's clients act in. `Clients` is AWS's; the tests give their own, with mocked clients for each side.
+pub trait Aws: Sync {
+    /// Side A's account and region.
+    fn home(&self) -> Scope;
+    /// Side B's: the home scope, or clients in the peer region, as the peer account's accepter role.
+    fn peer(&self, lab: &LabPlan) -> impl Future<Output = Result<Scope>> + Send;
+    /// The account the home clients act in.
+    fn account_id(&self) -> impl Future<Output = Result<String>> + Send;
+}
+
+/// The clients of a Lambda environment: its own account and region, and its configuration to build side B's.
 #[derive(Clone, Debug)]
 pub struct Clients {
-    pub ec2: aws_sdk_ec2::Client,
-    pub ssm: aws_sdk_ssm::Client,
-    pub region: String,
-    /// The loaded configuration, to build clients for a peer account/region; None in tests.
-    pub config: Option<SdkConfig>,
+    home: Scope,
+    config: SdkConfig,
 }
 
 impl Clients {
@@ -46,37 +57,24 @@ impl Clients {
             .map(|r| r.to_string())
             .unwrap_or_else(|| "us-east-1".into());
         Clients {
-            ec2: aws_sdk_ec2::Client::new(&config),
-            ssm: aws_sdk_ssm::Client::new(&config),
-            region,
-            config: Some(config),
+            home: Scope {
+                ec2: aws_sdk_ec2::Client::new(&config),
+                ssm: aws_sdk_ssm::Client::new(&config),
+                region,
+            },
+            config,
         }
     }
+}
 
-    /// Clients from ready-made service clients (tests with aws-smithy-mocks).
-    pub fn from_clients(ec2: aws_sdk_ec2::Client, ssm: aws_sdk_ssm::Client, region: &str) -> Self {
-        Clients {
-            ec2,
-            ssm,
-            region: region.to_string(),
-            config: None,
-        }
-    }
-
-    /// The region side B lives in.
-    pub fn peer_region(&self, lab: &LabPlan) -> String {
-        lab.peer
-            .as_ref()
-            .and_then(|p| p.region.clone())
-            .unwrap_or_else(|| self.region.clone())
+impl Aws for Clients {
+    fn home(&self) -> Scope {
+        self.home.clone()
     }
 
     /// The account these clients act in (STS GetCallerIdentity, which needs no permission).
-    pub async fn account_id(&self) -> Result<String> {
-        let config = self.config.as_ref().ok_or_else(|| {
-            crate::error::LabError::invalid("no AWS configuration to ask STS for the account id")
-        })?;
-        let me = aws_sdk_sts::Client::new(config)
+    async fn account_id(&self) -> Result<String> {
+        let me = aws_sdk_sts::Client::new(&self.config)
             .get_caller_identity()
             .send()
             .await
@@ -86,21 +84,14 @@ impl Clients {
             .ok_or_else(|| crate::error::LabError::invalid("STS returned no account id"))
     }
 
-    pub fn home(&self) -> Scope {
-        Scope {
-            ec2: self.ec2.clone(),
-            ssm: self.ssm.clone(),
-            region: self.region.clone(),
-        }
-    }
-
     /// The clients for side B: the home ones, or ones in the peer region, with the accepter role's
     /// credentials when the peer is another account.
-    pub async fn peer(&self, lab: &LabPlan) -> Result<Scope> {
-        let (Some(peer), Some(config)) = (lab.peer.as_ref(), self.config.as_ref()) else {
+    async fn peer(&self, lab: &LabPlan) -> Result<Scope> {
+        let Some(peer) = lab.peer.as_ref() else {
             return Ok(self.home());
         };
-        let region = Region::new(self.peer_region(lab));
+        let config = &self.config;
+        let region = Region::new(lab.peer_region(&self.home.region).to_string());
         let mut builder = config.to_builder().region(region.clone());
         if let Some(role) = &peer.accepter_role_arn {
             // Assumed here, once per invocation (an hour's session outlives any step), so that a refusal is this
@@ -138,7 +129,7 @@ impl Clients {
         Ok(Scope {
             ec2: aws_sdk_ec2::Client::new(&config),
             ssm: aws_sdk_ssm::Client::new(&config),
-            region: self.peer_region(lab),
+            region: region.to_string(),
         })
     }
 }

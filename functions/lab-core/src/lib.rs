@@ -1,24 +1,32 @@
-//! peerlab's core: the lab's domain types, validation, errors and the EC2/SSM operations of every step.
-//! The step binaries in `functions/<step>/` are thin wrappers around these functions.
+//! peerlab's core: one module per step, named after it (`functions/add-routes/` runs `add_routes::handler`), and
+//! what the steps share: the lab's input and plan, the payloads they pass each other, errors, tags, clients.
+//! Each step's `handler` is a plain async function of (typed event, `&impl Aws`) -> typed output or a named error;
+//! the binaries in `functions/<step>/` only hand it to the Lambda runtime, and the step's tests call it.
 
 pub mod clients;
-pub mod diagnose;
 pub mod error;
-pub mod handlers;
 pub mod input;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod model;
-pub mod peering;
-pub mod ping;
-pub mod placement;
-pub mod routes;
-pub mod security;
-#[cfg(test)]
-mod step_tests;
 pub mod tags;
-pub mod teardown;
-pub mod vpc;
 
-pub use clients::{Clients, Scope};
+// The steps, in the order the state machine runs them.
+pub mod accept_peering;
+pub mod add_routes;
+pub mod create_vpc;
+pub mod ping_test;
+pub mod request_peering;
+pub mod teardown;
+pub mod update_sg;
+pub mod validate_input;
+
+// What steps share: a peering's status (request-, accept-peering), why a ping failed (ping-test).
+pub mod diagnose;
+pub mod peering;
+
+#[cfg(test)]
+mod test_support;
+
+pub use clients::{Aws, Clients, Scope};
 pub use error::{LabError, Result};

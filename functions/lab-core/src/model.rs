@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::error::{LabError, Result};
 use crate::input::LabPlan;
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
@@ -29,7 +30,7 @@ impl Side {
 
 /// What create-vpc built for one side.
 ///
-/// The payloads steps pass each other (this, `LabPlan`, the events of `handlers`) accept fields they do not know
+/// The payloads steps pass each other (this, `LabPlan`, the steps' events) accept fields they do not know
 /// (no `deny_unknown_fields`, which only the user's input keeps, and `TeardownEvent`, whose fields tell a lab's
 /// teardown from EventBridge's event): an execution in flight across a deploy hands the new code what the old code
 /// wrote.
@@ -71,6 +72,16 @@ pub struct PairEvent {
     pub vpc_b: SideOutput,
     #[serde(default)]
     pub peering_id: Option<String>,
+}
+
+impl PairEvent {
+    /// The peering's id, which every step after request-peering needs.
+    pub fn peering(&self) -> Result<&str> {
+        self.peering_id
+            .as_deref()
+            .filter(|id| !id.is_empty())
+            .ok_or_else(|| LabError::invalid("peering_id: required"))
+    }
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]

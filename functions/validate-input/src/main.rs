@@ -1,9 +1,10 @@
-//! Validate the user's input and resolve defaults (no AWS calls): InvalidInput names the field.
-
-use lab_core::handlers::validate_input;
+//! Validate the user's input, resolve its defaults and place each side in a zone that offers what it needs
+//! (asking EC2, creating nothing): InvalidInput names the field.
 
 #[tokio::main]
 async fn main() -> Result<(), lambda_runtime::Error> {
-    lab_core::lambda::run(|event, clients| async move { validate_input(event, &clients).await })
-        .await
+    lab_core::lambda::run(|event, clients| async move {
+        lab_core::validate_input::handler(event, &clients).await
+    })
+    .await
 }

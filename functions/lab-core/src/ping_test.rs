@@ -4,8 +4,10 @@
 use aws_sdk_ssm::types::{CommandInvocationStatus, InstanceInformationStringFilter, PingStatus};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::clients::Aws;
+use crate::diagnose;
 use crate::error::{aws_error, LabError, Result};
-use crate::model::{Expect, PingOutput};
+use crate::model::{Expect, PingEvent, PingOutput};
 
 pub const DOCUMENT: &str = "AWS-RunShellScript";
 /// What the local AWS writes on stderr when it computed the ping instead of sending packets.
@@ -105,9 +107,39 @@ async fn existing_command(
     Ok(newest.map(|(_, id)| id))
 }
 
+pub async fn handler(event: PingEvent, aws: &impl Aws) -> Result<PingOutput> {
+    let (result, output) = run(
+        &aws.home().ssm,
+        &event.lab.lab_id,
+        &event.phase,
+        &event.vpc_a.instance_id,
+        &event.vpc_b.private_ip,
+        event.expect,
+    )
+    .await?;
+    if result.passed {
+        return Ok(result);
+    }
+    match event.expect {
+        Expect::Reachable => {
+            let peer = aws.peer(&event.lab).await?;
+            let why = diagnose::diagnose(&aws.home().ec2, &peer.ec2, &event.vpc_a, &event.vpc_b, event.peering_id.as_deref()).await?;
+            Err(LabError::PingFailed(format!(
+                "ping from A ({}) to B ({}) failed: {} of {} replies ({}% loss){}. Blocked at: {why}",
+                event.vpc_a.private_ip, event.vpc_b.private_ip, result.received, result.transmitted, result.loss_percent,
+                if result.simulated { ", simulated by the local AWS" } else { "" },
+            )))
+        }
+        Expect::Unreachable => Err(LabError::ControlReachable(format!(
+            "the control ping from A to B got {} of {} replies before any peering existed: something else already connects {} and {}. Output: {}",
+            result.received, result.transmitted, event.vpc_a.vpc_id, event.vpc_b.vpc_id, output.trim()
+        ))),
+    }
+}
+
 /// Run (or keep waiting for) the ping. `NotReady` while A is not Online, the invocation does not exist yet,
 /// or it is still running; sends the command at most once per (lab, phase).
-pub async fn run(
+async fn run(
     ssm: &aws_sdk_ssm::Client,
     lab_id: &str,
     phase: &str,
@@ -210,64 +242,4 @@ pub async fn run(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const OK: &str = "PING 10.1.1.4 (10.1.1.4) 56(84) bytes of data.\n64 bytes from 10.1.1.4: icmp_seq=1 ttl=127 time=0.512 ms\n\n--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.412/0.502/0.601/0.077 ms\n";
-    const LOST: &str = "PING 10.1.1.4 (10.1.1.4) 56(84) bytes of data.\n\n--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 0 received, 100% packet loss, time 2047ms\n\n";
-    const PARTIAL: &str = "--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 2 received, +1 errors, 33.3333% packet loss, time 2003ms\nrtt min/avg/max/mdev = 1.1/1.25/1.4/0.1 ms\n";
-    const BUSYBOX: &str = "--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 3 packets received, 0% packet loss\nround-trip min/avg/max = 0.1/0.2/0.3 ms\n";
-
-    #[test]
-    fn parses_success() {
-        assert_eq!(
-            parse(OK),
-            Some(PingStats {
-                transmitted: 3,
-                received: 3,
-                loss_percent: 0.0,
-                rtt_avg_ms: Some(0.502)
-            })
-        );
-    }
-
-    #[test]
-    fn parses_total_loss_without_rtt() {
-        assert_eq!(
-            parse(LOST),
-            Some(PingStats {
-                transmitted: 3,
-                received: 0,
-                loss_percent: 100.0,
-                rtt_avg_ms: None
-            })
-        );
-    }
-
-    #[test]
-    fn parses_errors_and_fractional_loss() {
-        let s = parse(PARTIAL).unwrap();
-        assert_eq!(
-            (s.transmitted, s.received, s.rtt_avg_ms),
-            (3, 2, Some(1.25))
-        );
-        assert!((s.loss_percent - 33.3333).abs() < 1e-9);
-    }
-
-    #[test]
-    fn parses_busybox() {
-        assert_eq!(parse(BUSYBOX).unwrap().rtt_avg_ms, Some(0.2));
-    }
-
-    #[test]
-    fn garbage_is_none() {
-        assert_eq!(parse("ping: unknown host"), None);
-        assert_eq!(parse("x packets transmitted, y received"), None);
-    }
-
-    #[test]
-    fn comment_names_lab_and_phase() {
-        assert_eq!(comment("lab-1", "final"), "peerlab lab-1 final");
-        assert_eq!(comment(&"x".repeat(200), "final").len(), 100);
-    }
-}
+mod tests;

@@ -11,11 +11,13 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{AvailabilityZoneState, LocationType};
+use aws_sdk_ec2::types::{ArchitectureType, AvailabilityZoneState, InstanceType, LocationType};
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::create_vpc::SSM_SERVICES;
 use crate::error::{aws_error, required, LabError, Result};
+use crate::input::Architecture;
 use crate::tags::filter;
-use crate::vpc::SSM_SERVICES;
 
 /// A zone by its name (per account) and its id (the same physical zone in every account).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -197,6 +199,48 @@ pub async fn offerings(
         offering_type,
         offering_endpoints,
     })
+}
+
+/// The instance type's architecture as EC2 describes it (`DescribeInstanceTypes`'
+/// `ProcessorInfo.SupportedArchitectures`; EC2 API Reference, ProcessorInfo): x86_64 where it runs x86_64, else
+/// arm64. Not from the name: Graviton families do not follow one pattern (a1, g5g, t4g, c7gn, im4gn). A type that
+/// runs neither (a Mac, `arm64_mac`/`x86_64_mac`, or i386 only) has no Amazon Linux 2023 AMI: `InvalidInput`.
+pub async fn architecture(ec2: &aws_sdk_ec2::Client, instance_type: &str) -> Result<Architecture> {
+    let out = ec2
+        .describe_instance_types()
+        .instance_types(InstanceType::from(instance_type))
+        .send()
+        .await
+        .map_err(|e| match e.code() {
+            Some("InvalidInstanceType") => LabError::invalid(format!(
+                "instance_type: EC2 has no instance type {instance_type:?}"
+            )),
+            _ => aws_error(&format!("describing instance type {instance_type}"), e),
+        })?;
+    let supported: Vec<ArchitectureType> = out
+        .instance_types()
+        .iter()
+        .filter_map(|t| t.processor_info())
+        .flat_map(|p| p.supported_architectures().iter().cloned())
+        .collect();
+    if supported.contains(&ArchitectureType::X8664) {
+        Ok(Architecture::X86_64)
+    } else if supported.contains(&ArchitectureType::Arm64) {
+        Ok(Architecture::Arm64)
+    } else {
+        Err(LabError::invalid(format!(
+            "instance_type: {instance_type} runs {}: the lab's Amazon Linux 2023 AMIs need x86_64 or arm64",
+            if supported.is_empty() {
+                "no architecture EC2 names".to_string()
+            } else {
+                supported
+                    .iter()
+                    .map(|a| a.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -4,8 +4,9 @@
 use aws_sdk_ec2::types::{Route, RouteTable};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::clients::Aws;
 use crate::error::{aws_error, required, LabError, Result};
-use crate::model::{RouteAction, RouteOutput, SideOutput};
+use crate::model::{PairEvent, RouteAction, RouteOutput, RoutesOutput, SideOutput};
 use crate::tags::{filter, lab_filter};
 
 /// What to do about one table: the route is there through this peering, must be created, replaces a blackhole
@@ -60,8 +61,17 @@ pub fn plan(table: &RouteTable, destination: &str, peering_id: &str) -> Plan {
     ))
 }
 
+pub async fn handler(event: PairEvent, aws: &impl Aws) -> Result<RoutesOutput> {
+    let id = event.peering()?;
+    let (home, peer) = (aws.home(), aws.peer(&event.lab).await?);
+    let lab = &event.lab.lab_id;
+    let mut all = add(&home.ec2, lab, &event.vpc_a, &event.vpc_b.cidr, id).await?;
+    all.extend(add(&peer.ec2, lab, &event.vpc_b, &event.vpc_a.cidr, id).await?);
+    Ok(RoutesOutput { routes: all })
+}
+
 /// Add the route in the lab's tables of `from`'s VPC (those tagged for the lab: its subnet's).
-pub async fn add(
+async fn add(
     ec2: &aws_sdk_ec2::Client,
     lab_id: &str,
     from: &SideOutput,
@@ -140,3 +150,6 @@ pub async fn add(
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests;

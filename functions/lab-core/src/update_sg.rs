@@ -5,9 +5,10 @@
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use crate::clients::Aws;
 use crate::error::{aws_error, required, LabError, Result};
 use crate::input::{Allow, LabPlan};
-use crate::model::{SecurityGroupOutput, SideOutput};
+use crate::model::{PairEvent, SecurityGroupOutput, SideOutput};
 use crate::tags::{self, filter};
 
 pub const GROUP_NAME: &str = "InstanceB";
@@ -97,7 +98,32 @@ pub async fn instance_group_ids(
         .collect())
 }
 
-pub async fn update(
+pub async fn handler(event: PairEvent, aws: &impl Aws) -> Result<SecurityGroupOutput> {
+    let peer = aws.peer(&event.lab).await?;
+    let cross_region = event.lab.cross_region(&aws.home().region);
+    // In another account (same region) B's rule must name A's group with A's account: ours, asked of STS.
+    let cross_account = event
+        .lab
+        .peer
+        .as_ref()
+        .is_some_and(|p| p.account_id.is_some());
+    let group_owner = if cross_account && !cross_region {
+        Some(aws.account_id().await?)
+    } else {
+        None
+    };
+    update(
+        &peer.ec2,
+        &event.lab,
+        &event.vpc_a,
+        &event.vpc_b,
+        cross_region,
+        group_owner.as_deref(),
+    )
+    .await
+}
+
+async fn update(
     ec2: &aws_sdk_ec2::Client,
     lab: &LabPlan,
     a: &SideOutput,
@@ -171,50 +197,4 @@ pub async fn update(
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::model::Side;
-
-    fn side_a() -> SideOutput {
-        SideOutput {
-            side: Side::A,
-            region: "us-east-1".into(),
-            vpc_id: "vpc-a".into(),
-            cidr: "10.0.0.0/16".into(),
-            subnet_id: "subnet-a".into(),
-            route_table_id: "rtb-a".into(),
-            availability_zone: "us-east-1a".into(),
-            availability_zone_id: "use1-az6".into(),
-            security_group_id: "sg-a".into(),
-            instance_id: "i-a".into(),
-            private_ip: "10.0.1.4".into(),
-            endpoint_ids: vec![],
-        }
-    }
-
-    #[test]
-    fn same_account_names_the_group() {
-        let (perm, protocol, source) = rule(Allow::All, &side_a(), false, None);
-        assert_eq!((protocol.as_str(), source.as_str()), ("all", "group sg-a"));
-        let pair = &perm.user_id_group_pairs()[0];
-        assert_eq!((pair.group_id(), pair.user_id()), (Some("sg-a"), None));
-    }
-
-    #[test]
-    fn another_account_names_the_groups_owner() {
-        let (perm, _, _) = rule(Allow::Icmp, &side_a(), false, Some("123456789012"));
-        assert_eq!(perm.ip_protocol(), Some("icmp"));
-        assert_eq!(
-            perm.user_id_group_pairs()[0].user_id(),
-            Some("123456789012")
-        );
-    }
-
-    #[test]
-    fn another_region_admits_the_cidr() {
-        let (perm, _, source) = rule(Allow::All, &side_a(), true, None);
-        assert_eq!(source, "cidr 10.0.0.0/16");
-        assert!(perm.user_id_group_pairs().is_empty());
-        assert_eq!(perm.ip_ranges()[0].cidr_ip(), Some("10.0.0.0/16"));
-    }
-}
+mod tests;

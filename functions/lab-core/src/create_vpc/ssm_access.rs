@@ -1,0 +1,125 @@
+//! What SSM needs to reach instance A in a private subnet: the VPC's DNS attributes, a group admitting HTTPS from
+//! the VPC, and the interface endpoints of `SSM_SERVICES` with private DNS (AWS Systems Manager User Guide,
+//! "Use VPC endpoints to improve the security of EC2 instances"; SSM Agent 3.3.40+ needs no ec2messages).
+
+use aws_sdk_ec2::types::{
+    AttributeBooleanValue, IpPermission, IpRange, ResourceType, VpcEndpoint, VpcEndpointType,
+};
+
+use super::{client_token, network, Ctx};
+use crate::error::{aws_error, LabError, Result};
+use crate::tags::filter;
+
+/// Interface endpoints the SSM Agent needs in a private subnet (agent 3.3.40+ needs no ec2messages).
+pub const SSM_SERVICES: &[&str] = &["ssm", "ssmmessages"];
+
+/// An endpoint's state in lower case. AWS sends "available", "deleted"...; the SDK's `State` enum expects
+/// "Available", so real responses parse as `Unknown`: compare the text, not the enum.
+pub fn endpoint_state(endpoint: &VpcEndpoint) -> String {
+    endpoint
+        .state()
+        .map(|s| s.as_str().to_ascii_lowercase())
+        .unwrap_or_else(|| "pending".into())
+}
+
+pub fn endpoint_group_name(lab_id: &str) -> String {
+    format!("peerlab-{lab_id}-ssm-endpoints")
+}
+
+/// The endpoints' (id, state), created where missing.
+pub(super) async fn ensure_endpoints(
+    ctx: &Ctx<'_>,
+    vpc_id: &str,
+    cidr: &str,
+    subnet_id: &str,
+    region: &str,
+) -> Result<Vec<(String, String)>> {
+    // Private DNS of interface endpoints needs both attributes (one per call, as the API requires).
+    for support in [true, false] {
+        let call = ctx.ec2.modify_vpc_attribute().vpc_id(vpc_id);
+        let call = if support {
+            call.enable_dns_support(AttributeBooleanValue::builder().value(true).build())
+        } else {
+            call.enable_dns_hostnames(AttributeBooleanValue::builder().value(true).build())
+        };
+        call.send()
+            .await
+            .map_err(|e| aws_error(&format!("turning on DNS attributes of {vpc_id}"), e))?;
+    }
+    let (group_id, rules) = network::ensure_group(
+        ctx,
+        vpc_id,
+        &endpoint_group_name(&ctx.lab.lab_id),
+        "peerlab: HTTPS from the VPC to the SSM interface endpoints",
+        "SsmEndpoints",
+    )
+    .await?;
+    // Added whenever the group lacks it, not only when this call created the group: the create may have
+    // succeeded in an earlier attempt whose AuthorizeSecurityGroupIngress met a group not visible yet.
+    if !rules.iter().any(|r| r.from_port() == Some(443)) {
+        let rule = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(443)
+            .to_port(443)
+            .ip_ranges(
+                IpRange::builder()
+                    .cidr_ip(cidr)
+                    .description("HTTPS from the VPC")
+                    .build(),
+            )
+            .build();
+        crate::update_sg::admit(ctx.ec2, &group_id, rule, "HTTPS from the VPC").await?;
+    }
+    let mut ids = Vec::new();
+    for service in SSM_SERVICES {
+        let service_name = format!("com.amazonaws.{region}.{service}");
+        let found = ctx
+            .ec2
+            .describe_vpc_endpoints()
+            .filters(filter("vpc-id", vpc_id))
+            .filters(filter("service-name", &service_name))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("finding the {service} endpoint"), e))?;
+        let live = found.vpc_endpoints().iter().find(|e| {
+            !matches!(
+                endpoint_state(e).as_str(),
+                "deleted" | "deleting" | "failed" | "rejected" | "expired"
+            )
+        });
+        if let Some(endpoint) = live {
+            let id = endpoint.vpc_endpoint_id().ok_or_else(|| {
+                LabError::not_ready(format!("the {service} endpoint has no id yet"))
+            })?;
+            ids.push((id.to_string(), endpoint_state(endpoint)));
+            continue;
+        }
+        let created = ctx
+            .ec2
+            .create_vpc_endpoint()
+            .vpc_id(vpc_id)
+            .service_name(&service_name)
+            .vpc_endpoint_type(VpcEndpointType::Interface)
+            .subnet_ids(subnet_id)
+            .security_group_ids(&group_id)
+            .private_dns_enabled(true)
+            .client_token(client_token(&ctx.lab.lab_id, ctx.side, service))
+            .tag_specifications(ctx.spec(
+                ResourceType::VpcEndpoint,
+                &format!("{}Endpoint", service.to_uppercase()),
+            ))
+            .send()
+            .await
+            .map_err(|e| aws_error(&format!("creating the {service} endpoint"), e))?;
+        let endpoint = created.vpc_endpoint().ok_or_else(|| {
+            LabError::not_ready(format!("CreateVpcEndpoint returned no {service} endpoint"))
+        })?;
+        let id = endpoint.vpc_endpoint_id().ok_or_else(|| {
+            LabError::not_ready(format!(
+                "CreateVpcEndpoint returned a {service} endpoint without an id"
+            ))
+        })?;
+        ids.push((id.to_string(), endpoint_state(endpoint)));
+    }
+    Ok(ids)
+}

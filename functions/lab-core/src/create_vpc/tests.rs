@@ -1,0 +1,456 @@
+//! create-vpc's handler on mocked EC2/SSM answers: a first run, a re-run that finds everything, and each wait.
+
+use super::*;
+use crate::test_support::*;
+
+fn lab_table_of(subnet: &'static str) -> RouteTable {
+    RouteTable::builder()
+        .route_table_id("rtb-0a")
+        .vpc_id("vpc-0a")
+        .associations(
+            RouteTableAssociation::builder()
+                .route_table_association_id("rtbassoc-0a")
+                .subnet_id(subnet)
+                .main(false)
+                .build(),
+        )
+        .build()
+}
+
+fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) -> Vec<Rule> {
+    vec![
+        mock!(Ec2::describe_route_tables).then_output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(lab_table_of("subnet-0a"))
+                .build()
+        }),
+        mock!(Ec2::describe_vpcs).then_output(move || {
+            DescribeVpcsOutput::builder()
+                .vpcs(Vpc::builder().vpc_id("vpc-0a").cidr_block(vpc_cidr).build())
+                .build()
+        }),
+        mock!(Ec2::describe_subnets).then_output(|| {
+            DescribeSubnetsOutput::builder()
+                .subnets(
+                    Subnet::builder()
+                        .subnet_id("subnet-0a")
+                        .availability_zone("us-east-1a")
+                        .availability_zone_id("use1-az6")
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Ec2::describe_security_groups).then_output(|| {
+            DescribeSecurityGroupsOutput::builder()
+                .security_groups(
+                    SecurityGroup::builder()
+                        .group_id("sg-0a")
+                        .tags(tag("peerlab:lab-id", "demo-1"))
+                        // the endpoints' group already admits HTTPS (the same group answers both look-ups)
+                        .ip_permissions(
+                            IpPermission::builder()
+                                .ip_protocol("tcp")
+                                .from_port(443)
+                                .to_port(443)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Ec2::modify_vpc_attribute)
+            .then_output(|| ModifyVpcAttributeOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints).then_compute_output(|req| {
+            let service = req
+                .filters()
+                .iter()
+                .find(|f| f.name() == Some("service-name"))
+                .and_then(|f| f.values().first())
+                .cloned()
+                .unwrap_or_default();
+            // AWS answers endpoint states in lower case
+            let id = if service.ends_with(".ssm") {
+                "vpce-0ssm"
+            } else {
+                "vpce-0msg"
+            };
+            DescribeVpcEndpointsOutput::builder()
+                .vpc_endpoints(
+                    VpcEndpoint::builder()
+                        .vpc_endpoint_id(id)
+                        .state("available".into())
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Ec2::describe_instances).then_output(move || {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(
+                            Instance::builder()
+                                .instance_id("i-0a")
+                                .private_ip_address("10.0.1.4")
+                                .state(
+                                    InstanceState::builder()
+                                        .name(instance_state.clone())
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        }),
+    ]
+}
+
+#[tokio::test]
+async fn create_vpc_rerun_finds_everything_and_creates_nothing() {
+    let rules = existing_side_a(InstanceStateName::Running, "10.0.0.0/16");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let out = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(
+        out,
+        SideOutput {
+            side: Side::A,
+            region: "us-east-1".into(),
+            vpc_id: "vpc-0a".into(),
+            cidr: "10.0.0.0/16".into(),
+            subnet_id: "subnet-0a".into(),
+            route_table_id: "rtb-0a".into(),
+            availability_zone: "us-east-1a".into(),
+            availability_zone_id: "use1-az6".into(),
+            security_group_id: "sg-0a".into(),
+            instance_id: "i-0a".into(),
+            private_ip: "10.0.1.4".into(),
+            endpoint_ids: vec!["vpce-0ssm".into(), "vpce-0msg".into()],
+        }
+    );
+    // only look-ups: no rule for any Create*/RunInstances exists, so a create would have failed the test
+    assert_eq!(rules[0].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn create_vpc_waits_for_a_pending_instance() {
+    let rules = existing_side_a(InstanceStateName::Pending, "10.0.0.0/16");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady("instance A (i-0a) is pending".into())
+    );
+}
+
+/// Side A from nothing: VPC, subnet, groups and endpoints are created; the endpoints answer `pending`.
+fn new_side_a(endpoint_state: &'static str) -> Vec<Rule> {
+    vec![
+        mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build()),
+        mock!(Ec2::create_vpc).then_output(|| {
+            CreateVpcOutput::builder()
+                .vpc(Vpc::builder().vpc_id("vpc-0a").build())
+                .build()
+        }),
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
+        mock!(Ec2::create_subnet)
+            .match_requests(|req| req.availability_zone() == Some("us-east-1a"))
+            .then_output(|| {
+                CreateSubnetOutput::builder()
+                    .subnet(
+                        Subnet::builder()
+                            .subnet_id("subnet-0a")
+                            .availability_zone("us-east-1a")
+                            .availability_zone_id("use1-az6")
+                            .build(),
+                    )
+                    .build()
+            }),
+        mock!(Ec2::describe_security_groups)
+            .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        mock!(Ec2::create_security_group).then_output(|| {
+            CreateSecurityGroupOutput::builder()
+                .group_id("sg-0a")
+                .build()
+        }),
+        mock!(Ec2::authorize_security_group_ingress).then_output(|| {
+            AuthorizeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        }),
+        mock!(Ec2::modify_vpc_attribute)
+            .then_output(|| ModifyVpcAttributeOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints)
+            .then_output(|| DescribeVpcEndpointsOutput::builder().build()),
+        mock!(Ec2::create_vpc_endpoint).then_compute_output(move |req| {
+            let id = if req.service_name().is_some_and(|s| s.ends_with(".ssm")) {
+                "vpce-0ssm"
+            } else {
+                "vpce-0msg"
+            };
+            CreateVpcEndpointOutput::builder()
+                .vpc_endpoint(
+                    VpcEndpoint::builder()
+                        .vpc_endpoint_id(id)
+                        .state(endpoint_state.into())
+                        .build(),
+                )
+                .build()
+        }),
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
+        // 11-13: the lab's own route table, created with a ClientToken and tagged, then associated
+        mock!(Ec2::describe_route_tables)
+            .then_output(|| DescribeRouteTablesOutput::builder().build()),
+        mock!(Ec2::create_route_table)
+            .match_requests(|req| {
+                req.vpc_id() == Some("vpc-0a")
+                    && req.client_token().is_some_and(|t| !t.is_empty())
+                    && req.tag_specifications().iter().any(|t| {
+                        t.resource_type() == Some(&aws_sdk_ec2::types::ResourceType::RouteTable)
+                            && t.tags().iter().any(|t| {
+                                t.key() == Some("peerlab:lab-id") && t.value() == Some("demo-1")
+                            })
+                    })
+            })
+            .then_output(|| {
+                CreateRouteTableOutput::builder()
+                    .route_table(RouteTable::builder().route_table_id("rtb-0a").build())
+                    .build()
+            }),
+        mock!(Ec2::associate_route_table)
+            .match_requests(|req| {
+                req.route_table_id() == Some("rtb-0a") && req.subnet_id() == Some("subnet-0a")
+            })
+            .then_output(|| {
+                AssociateRouteTableOutput::builder()
+                    .association_id("rtbassoc-0a")
+                    .build()
+            }),
+    ]
+}
+
+/// SSM answering the AL2023 AMI parameter.
+fn ami_parameter() -> Ssm {
+    let rule = mock!(Ssm::get_parameter).then_output(|| {
+        GetParameterOutput::builder()
+            .parameter(Parameter::builder().value("ami-0123456789abcdef0").build())
+            .build()
+    });
+    mock_client!(aws_sdk_ssm, [&rule])
+}
+
+#[tokio::test]
+async fn create_vpc_a_launches_nothing_while_its_endpoints_are_pending() {
+    // no RunInstances rule: a launch would fail the test with "no rule matched"
+    let rules = new_side_a("pending");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady(
+            "instance A waits for its SSM endpoints to be available: vpce-0ssm (pending), vpce-0msg (pending)"
+                .into()
+        )
+    );
+    // the subnet went in the zone validate-input chose (the rule matches only that request)
+    assert_eq!(rules[3].num_calls(), 1);
+    // the lab's own route table, tagged and with a ClientToken, associated with the subnet
+    assert_eq!(rules[12].num_calls(), 1);
+    assert_eq!(rules[13].num_calls(), 1);
+}
+
+#[tokio::test]
+async fn create_vpc_a_subnet_associated_with_another_table_is_a_conflict() {
+    let mut rules = new_side_a("pending");
+    rules[11] = mock!(Ec2::describe_route_tables).then_compute_output(|req| {
+        // the lab's table is not listed yet; the subnet's association names someone else's table
+        let by_subnet = req
+            .filters()
+            .iter()
+            .any(|f| f.name() == Some("association.subnet-id"));
+        let out = DescribeRouteTablesOutput::builder();
+        if by_subnet {
+            out.route_tables(RouteTable::builder().route_table_id("rtb-other").build())
+                .build()
+        } else {
+            out.build()
+        }
+    });
+    rules[13] = mock!(Ec2::associate_route_table)
+        .then_error(|| AssociateRouteTableError::generic(err_meta("Resource.AlreadyAssociated")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "ResourceConflict", "{err}");
+    assert!(err.to_string().contains("rtb-other"), "{err}");
+}
+
+#[tokio::test]
+async fn create_vpc_a_retry_whose_association_exists_goes_on() {
+    // a retry after AssociateRouteTable succeeded but before the table was listed: the ClientToken gives the
+    // same table back, AWS refuses the second association, and the subnet's association names our table
+    let mut rules = new_side_a("pending");
+    rules[11] = mock!(Ec2::describe_route_tables).then_compute_output(|req| {
+        let by_subnet = req
+            .filters()
+            .iter()
+            .any(|f| f.name() == Some("association.subnet-id"));
+        let out = DescribeRouteTablesOutput::builder();
+        if by_subnet {
+            out.route_tables(lab_table_of("subnet-0a")).build()
+        } else {
+            out.build()
+        }
+    });
+    rules[13] = mock!(Ec2::associate_route_table)
+        .then_error(|| AssociateRouteTableError::generic(err_meta("Resource.AlreadyAssociated")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    // past the route table: waiting for the endpoints, as a first run would
+    assert!(
+        err.to_string().contains("waits for its SSM endpoints"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn create_vpc_a_launches_once_its_endpoints_are_available() {
+    let mut rules = new_side_a("available");
+    rules.push(mock!(Ec2::run_instances).then_output(|| {
+        RunInstancesOutput::builder()
+            .instances(
+                Instance::builder()
+                    .instance_id("i-0a")
+                    .private_ip_address("10.0.1.4")
+                    .state(
+                        InstanceState::builder()
+                            .name(InstanceStateName::Pending)
+                            .build(),
+                    )
+                    .build(),
+            )
+            .build()
+    }));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady("instance A (i-0a) is pending".into())
+    );
+    assert_eq!(rules.last().map(Rule::num_calls), Some(1));
+}
+
+#[tokio::test]
+async fn create_vpc_a_waits_while_a_new_instance_profile_is_refused() {
+    let mut rules = new_side_a("available");
+    rules.push(mock!(Ec2::run_instances).then_error(|| {
+        RunInstancesError::generic(
+            ErrorMetadata::builder()
+                .code("InvalidParameterValue")
+                .message("Value (peerlab-lab-instance) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
+                .build(),
+        )
+    }));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady", "{err}");
+    assert!(
+        err.to_string()
+            .contains("instance profile is not usable yet"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn create_vpc_a_waits_out_insufficient_capacity_in_its_zone() {
+    let mut rules = new_side_a("available");
+    rules.push(mock!(Ec2::run_instances).then_error(|| {
+        RunInstancesError::generic(
+            ErrorMetadata::builder()
+                .code("InsufficientInstanceCapacity")
+                .message("We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).")
+                .build(),
+        )
+    }));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady", "{err}");
+    assert!(
+        err.to_string()
+            .contains("no t3.micro capacity in us-east-1a"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn create_vpc_a_subnet_not_listed_yet_is_not_ready() {
+    let mut rules = new_side_a("available");
+    rules.remove(3);
+    rules.insert(
+        3,
+        mock!(Ec2::create_subnet)
+            .then_error(|| CreateSubnetError::generic(err_meta("InvalidSubnet.Conflict"))),
+    );
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady", "{err}");
+}
+
+#[tokio::test]
+async fn create_vpc_refuses_a_lab_vpc_with_another_cidr() {
+    let rules = existing_side_a(InstanceStateName::Running, "10.9.0.0/16");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "ResourceConflict");
+}

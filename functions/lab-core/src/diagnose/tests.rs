@@ -1,0 +1,265 @@
+use super::*;
+use aws_sdk_ec2::error::ErrorMetadata;
+use aws_sdk_ec2::operation::describe_vpc_peering_connections::DescribeVpcPeeringConnectionsError;
+use aws_smithy_mocks::{mock, mock_client};
+
+fn lookup_failing_with(code: &'static str) -> aws_sdk_ec2::Client {
+    let rule = mock!(aws_sdk_ec2::Client::describe_vpc_peering_connections).then_error(move || {
+        DescribeVpcPeeringConnectionsError::generic(
+            ErrorMetadata::builder().code(code).message("m").build(),
+        )
+    });
+    mock_client!(aws_sdk_ec2, [&rule])
+}
+
+#[tokio::test]
+async fn a_peering_ec2_does_not_know_is_one_that_does_not_exist() {
+    let ec2 = lookup_failing_with("InvalidVpcPeeringConnectionID.NotFound");
+    assert_eq!(peering_status(&ec2, "pcx-1").await.unwrap(), None);
+}
+
+#[tokio::test]
+async fn a_failed_peering_lookup_is_an_error_not_a_missing_peering() {
+    // a throttle is retried by the state machine; an access denied names itself - neither is "does not exist"
+    let ec2 = lookup_failing_with("RequestLimitExceeded");
+    assert_eq!(
+        peering_status(&ec2, "pcx-1")
+            .await
+            .unwrap_err()
+            .error_type(),
+        "Throttled"
+    );
+    let ec2 = lookup_failing_with("UnauthorizedOperation");
+    let err = peering_status(&ec2, "pcx-1").await.unwrap_err();
+    assert_eq!(err.error_type(), "AwsError");
+    assert!(
+        err.to_string()
+            .contains("reading peering pcx-1 for the diagnosis: UnauthorizedOperation"),
+        "{err}"
+    );
+}
+use aws_sdk_ec2::types::{IpRange, NetworkAclEntry, Route, RouteTableAssociation, UserIdGroupPair};
+
+fn side(letter: &str, vpc: &str, cidr: &str, ip: &str, sg: &str) -> SideOutput {
+    SideOutput {
+        side: if letter == "a" {
+            crate::model::Side::A
+        } else {
+            crate::model::Side::B
+        },
+        region: "us-east-1".into(),
+        vpc_id: vpc.into(),
+        cidr: cidr.into(),
+        subnet_id: format!("subnet-{letter}"),
+        route_table_id: format!("rtb-{letter}"),
+        availability_zone: "us-east-1a".into(),
+        availability_zone_id: "use1-az6".into(),
+        security_group_id: sg.into(),
+        instance_id: format!("i-{letter}"),
+        private_ip: ip.into(),
+        endpoint_ids: vec![],
+    }
+}
+
+fn table(id: &str, own: &str, peer: Option<(&str, &str)>) -> RouteTable {
+    let mut t = RouteTable::builder()
+        .route_table_id(id)
+        .associations(RouteTableAssociation::builder().main(true).build())
+        .routes(
+            Route::builder()
+                .destination_cidr_block(own)
+                .gateway_id("local")
+                .state(RouteState::Active)
+                .build(),
+        );
+    if let Some((dest, pcx)) = peer {
+        t = t.routes(
+            Route::builder()
+                .destination_cidr_block(dest)
+                .vpc_peering_connection_id(pcx)
+                .state(RouteState::Active)
+                .build(),
+        );
+    }
+    t.build()
+}
+
+fn group(id: &str, ingress_from_group: Option<&str>, protocol: &str) -> SecurityGroup {
+    let egress = IpPermission::builder()
+        .ip_protocol("-1")
+        .ip_ranges(IpRange::builder().cidr_ip("0.0.0.0/0").build())
+        .build();
+    let mut g = SecurityGroup::builder()
+        .group_id(id)
+        .ip_permissions_egress(egress);
+    if let Some(src) = ingress_from_group {
+        g = g.ip_permissions(
+            IpPermission::builder()
+                .ip_protocol(protocol)
+                .from_port(-1)
+                .to_port(-1)
+                .user_id_group_pairs(UserIdGroupPair::builder().group_id(src).build())
+                .build(),
+        );
+    }
+    g.build()
+}
+
+fn open_acl(id: &str) -> NetworkAcl {
+    let entry = |egress| {
+        NetworkAclEntry::builder()
+            .rule_number(100)
+            .protocol("-1")
+            .rule_action(RuleAction::Allow)
+            .egress(egress)
+            .cidr_block("0.0.0.0/0")
+            .build()
+    };
+    NetworkAcl::builder()
+        .network_acl_id(id)
+        .is_default(true)
+        .entries(entry(true))
+        .entries(entry(false))
+        .build()
+}
+
+fn healthy() -> (Snapshot, SideOutput, SideOutput) {
+    let a = side("a", "vpc-a", "10.0.0.0/16", "10.0.1.4", "sg-a");
+    let b = side("b", "vpc-b", "10.1.0.0/16", "10.1.1.4", "sg-b");
+    let s = Snapshot {
+        peering_status: Some("active".into()),
+        tables_a: vec![table(
+            "rtb-a",
+            "10.0.0.0/16",
+            Some(("10.1.0.0/16", "pcx-1")),
+        )],
+        tables_b: vec![table(
+            "rtb-b",
+            "10.1.0.0/16",
+            Some(("10.0.0.0/16", "pcx-1")),
+        )],
+        groups_a: vec![group("sg-a", None, "-1")],
+        groups_b: vec![
+            group("sg-b", None, "-1"),
+            group("sg-instanceb", Some("sg-a"), "-1"),
+        ],
+        acls_a: vec![open_acl("acl-a")],
+        acls_b: vec![open_acl("acl-b")],
+    };
+    (s, a, b)
+}
+
+#[test]
+fn healthy_lab_has_no_blocking_hop() {
+    let (s, a, b) = healthy();
+    assert_eq!(explain(&s, &a, &b, "pcx-1", true), None);
+}
+
+#[test]
+fn names_the_inactive_peering() {
+    let (mut s, a, b) = healthy();
+    s.peering_status = Some("pending-acceptance".into());
+    assert_eq!(
+        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        "peering pcx-1 is pending-acceptance, not active"
+    );
+}
+
+#[test]
+fn names_the_table_without_a_route() {
+    let (mut s, a, b) = healthy();
+    s.tables_a = vec![table("rtb-a", "10.0.0.0/16", None)];
+    assert_eq!(
+        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        "route table rtb-a of VPC A has no route to 10.1.1.4"
+    );
+}
+
+#[test]
+fn names_the_missing_way_back() {
+    let (mut s, a, b) = healthy();
+    s.tables_b = vec![table(
+        "rtb-b",
+        "10.1.0.0/16",
+        Some(("10.0.0.0/16", "pcx-other")),
+    )];
+    let why = explain(&s, &a, &b, "pcx-1", true).unwrap();
+    assert!(
+        why.starts_with("no way back: route table rtb-b of VPC B sends 10.0.1.4"),
+        "{why}"
+    );
+}
+
+#[test]
+fn names_the_group_that_does_not_admit_a() {
+    let (mut s, a, b) = healthy();
+    s.groups_b = vec![group("sg-b", None, "-1")];
+    let why = explain(&s, &a, &b, "pcx-1", true).unwrap();
+    assert_eq!(why, "the security groups of instance B (sg-b) have no rule admitting ICMP from group sg-a or address 10.0.1.4");
+}
+
+#[test]
+fn group_references_do_not_work_across_regions() {
+    let (s, a, b) = healthy();
+    let why = explain(&s, &a, &b, "pcx-1", false).unwrap();
+    assert!(
+        why.contains("group references do not work across regions"),
+        "{why}"
+    );
+}
+
+#[test]
+fn tcp_only_rule_does_not_admit_ping() {
+    let (mut s, a, b) = healthy();
+    s.groups_b = vec![group("sg-instanceb", Some("sg-a"), "tcp")];
+    assert!(explain(&s, &a, &b, "pcx-1", true)
+        .unwrap()
+        .contains("have no rule admitting ICMP"));
+}
+
+#[test]
+fn names_the_acl_that_denies() {
+    let (mut s, a, b) = healthy();
+    let deny = NetworkAclEntry::builder()
+        .rule_number(50)
+        .protocol("1")
+        .rule_action(RuleAction::Deny)
+        .egress(false)
+        .cidr_block("10.0.0.0/16")
+        .build();
+    let mut acl = open_acl("acl-b").to_owned();
+    acl = NetworkAcl::builder()
+        .network_acl_id("acl-b")
+        .is_default(true)
+        .set_entries(Some([acl.entries().to_vec(), vec![deny]].concat()))
+        .build();
+    s.acls_b = vec![acl];
+    assert_eq!(
+        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        "network ACL acl-b denies ICMP into subnet subnet-b"
+    );
+}
+
+#[test]
+fn subnet_association_beats_main_table() {
+    let (mut s, a, b) = healthy();
+    let explicit = RouteTable::builder()
+        .route_table_id("rtb-explicit")
+        .associations(
+            RouteTableAssociation::builder()
+                .subnet_id("subnet-a")
+                .build(),
+        )
+        .routes(
+            Route::builder()
+                .destination_cidr_block("10.0.0.0/16")
+                .gateway_id("local")
+                .build(),
+        )
+        .build();
+    s.tables_a.push(explicit);
+    assert_eq!(
+        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        "route table rtb-explicit of VPC A has no route to 10.1.1.4"
+    );
+}

@@ -1,0 +1,134 @@
+//! Runs a teardown plan in one account and region: each deletion once, in order. "Gone already" is success
+//! (another pass or a person deleted it); "not yet" (in use, a dependency still there, a state in between) leaves
+//! it, and the VPC it holds, for the next pass; any other error fails the step.
+
+use std::collections::BTreeSet;
+
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+
+use super::plan::Deletion;
+use crate::error::{aws_error, Result};
+
+/// What became of one deletion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Outcome {
+    Done,
+    Gone,
+    Later,
+}
+
+/// A deletion the dependency order does not allow yet (or AWS refused as in use): try again later.
+fn later<E: ProvideErrorMetadata>(e: &E) -> bool {
+    matches!(
+        e.code(),
+        Some("DependencyViolation" | "InvalidGroup.InUse" | "IncorrectState" | "InvalidState")
+    )
+}
+
+/// Deleted already: every `*.NotFound` (InvalidPermission.NotFound for a revoked rule too).
+fn gone<E: ProvideErrorMetadata>(e: &E) -> bool {
+    e.code().is_some_and(|c| c.ends_with(".NotFound"))
+}
+
+fn outcome<T, E>(result: std::result::Result<T, E>, what: &Deletion) -> Result<Outcome>
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(Outcome::Done),
+        Err(e) if gone(&e) => Ok(Outcome::Gone),
+        Err(e) if later(&e) => Ok(Outcome::Later),
+        Err(e) => Err(aws_error(&what.to_string(), e)),
+    }
+}
+
+async fn apply(ec2: &aws_sdk_ec2::Client, deletion: &Deletion) -> Result<Outcome> {
+    let d = deletion;
+    match d {
+        Deletion::TerminateInstances(ids) => outcome(
+            ec2.terminate_instances()
+                .set_instance_ids(Some(ids.clone()))
+                .send()
+                .await,
+            d,
+        ),
+        Deletion::DeleteEndpoints(ids) => outcome(
+            ec2.delete_vpc_endpoints()
+                .set_vpc_endpoint_ids(Some(ids.clone()))
+                .send()
+                .await,
+            d,
+        ),
+        Deletion::RevokeIngress { group_id, rules } => outcome(
+            ec2.revoke_security_group_ingress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(rules.clone()))
+                .send()
+                .await,
+            d,
+        ),
+        Deletion::RevokeEgress { group_id, rules } => outcome(
+            ec2.revoke_security_group_egress()
+                .group_id(group_id)
+                .set_ip_permissions(Some(rules.clone()))
+                .send()
+                .await,
+            d,
+        ),
+        Deletion::DeleteRoute {
+            table_id,
+            destination,
+        } => outcome(
+            ec2.delete_route()
+                .route_table_id(table_id)
+                .destination_cidr_block(destination)
+                .send()
+                .await,
+            d,
+        ),
+        Deletion::DeletePeering(id) => outcome(
+            ec2.delete_vpc_peering_connection()
+                .vpc_peering_connection_id(id)
+                .send()
+                .await,
+            d,
+        ),
+        Deletion::DeleteGroup { id, .. } => {
+            outcome(ec2.delete_security_group().group_id(id).send().await, d)
+        }
+        Deletion::Disassociate { association_id, .. } => outcome(
+            ec2.disassociate_route_table()
+                .association_id(association_id)
+                .send()
+                .await,
+            d,
+        ),
+        Deletion::DeleteRouteTable { id, .. } => {
+            outcome(ec2.delete_route_table().route_table_id(id).send().await, d)
+        }
+        Deletion::DeleteSubnet { id, .. } => {
+            outcome(ec2.delete_subnet().subnet_id(id).send().await, d)
+        }
+        Deletion::DeleteVpc(id) => outcome(ec2.delete_vpc().vpc_id(id).send().await, d),
+    }
+}
+
+/// Run `plan` in order; returns the ids it deleted (or started deleting). A VPC is not asked to go when something
+/// it holds answered "not yet" in this pass.
+pub async fn execute(ec2: &aws_sdk_ec2::Client, plan: &[Deletion]) -> Result<Vec<String>> {
+    let mut deleted = Vec::new();
+    let mut held: BTreeSet<String> = BTreeSet::new();
+    for deletion in plan {
+        if let Deletion::DeleteVpc(vpc) = deletion {
+            if held.contains(vpc) {
+                continue;
+            }
+        }
+        match apply(ec2, deletion).await? {
+            Outcome::Done => deleted.extend(deletion.deletes()),
+            Outcome::Gone => {}
+            Outcome::Later => held.extend(deletion.holds().map(str::to_string)),
+        }
+    }
+    Ok(deleted)
+}

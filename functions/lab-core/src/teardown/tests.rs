@@ -1,0 +1,400 @@
+use super::*;
+use crate::test_support::*;
+
+#[tokio::test]
+async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
+    let only_lab = |filters: &[aws_sdk_ec2::types::Filter]| {
+        filters
+            .iter()
+            .any(|f| f.name() == Some("tag:peerlab:lab-id") && f.values() == ["demo-1"])
+    };
+    let instances = mock!(Ec2::describe_instances)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeInstancesOutput::builder()
+                .reservations(
+                    Reservation::builder()
+                        .instances(
+                            Instance::builder()
+                                .instance_id("i-0b")
+                                .vpc_id("vpc-0b")
+                                .state(
+                                    InstanceState::builder()
+                                        .name(InstanceStateName::Terminated)
+                                        .build(),
+                                )
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let endpoints = mock!(Ec2::describe_vpc_endpoints)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| DescribeVpcEndpointsOutput::builder().build());
+    let groups = mock!(Ec2::describe_security_groups)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let peerings = mock!(Ec2::describe_vpc_peering_connections)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(Code::Deleted, ""))
+                .build()
+        });
+    let subnets = mock!(Ec2::describe_subnets)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeSubnetsOutput::builder()
+                .subnets(
+                    Subnet::builder()
+                        .subnet_id("subnet-0b")
+                        .vpc_id("vpc-0b")
+                        .build(),
+                )
+                .build()
+        });
+    let vpcs = mock!(Ec2::describe_vpcs)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeVpcsOutput::builder()
+                .vpcs(Vpc::builder().vpc_id("vpc-0b").build())
+                .build()
+        });
+    let routes = mock!(Ec2::describe_route_tables)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| {
+            DescribeRouteTablesOutput::builder()
+                .route_tables(
+                    RouteTable::builder()
+                        .route_table_id("rtb-0b")
+                        .vpc_id("vpc-0b")
+                        .associations(
+                            RouteTableAssociation::builder()
+                                .route_table_association_id("rtbassoc-0b")
+                                .subnet_id("subnet-0b")
+                                .main(false)
+                                .build(),
+                        )
+                        .build(),
+                )
+                .build()
+        });
+    let disassociate = mock!(Ec2::disassociate_route_table)
+        .match_requests(|r| r.association_id() == Some("rtbassoc-0b"))
+        .then_output(|| DisassociateRouteTableOutput::builder().build());
+    let delete_table = mock!(Ec2::delete_route_table)
+        .match_requests(|r| r.route_table_id() == Some("rtb-0b"))
+        .then_output(|| DeleteRouteTableOutput::builder().build());
+    let delete_subnet = mock!(Ec2::delete_subnet)
+        .then_error(|| DeleteSubnetError::generic(err_meta("DependencyViolation")));
+    let terminate =
+        mock!(Ec2::terminate_instances).then_output(|| TerminateInstancesOutput::builder().build());
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [
+            &instances,
+            &endpoints,
+            &groups,
+            &peerings,
+            &subnets,
+            &vpcs,
+            &routes,
+            &disassociate,
+            &delete_table,
+            &delete_subnet,
+            &terminate
+        ]
+    );
+    let err = lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady");
+    assert!(
+        err.to_string()
+            .contains("remaining: route-table rtb-0b, subnet subnet-0b, vpc vpc-0b"),
+        "{err}"
+    );
+    // the lab's route table goes (after its association) before its subnet
+    assert_eq!(disassociate.num_calls(), 1);
+    assert_eq!(delete_table.num_calls(), 1);
+    assert_eq!(delete_subnet.num_calls(), 1);
+    assert_eq!(terminate.num_calls(), 0); // already terminated
+}
+
+#[tokio::test]
+async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
+    let empty_instances =
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build());
+    let empty_endpoints = mock!(Ec2::describe_vpc_endpoints)
+        .then_output(|| DescribeVpcEndpointsOutput::builder().build());
+    let empty_groups = mock!(Ec2::describe_security_groups)
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let empty_peerings = mock!(Ec2::describe_vpc_peering_connections)
+        .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build());
+    let empty_subnets =
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build());
+    let empty_vpcs =
+        mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
+    let empty_tables = mock!(Ec2::describe_route_tables)
+        .then_output(|| DescribeRouteTablesOutput::builder().build());
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [
+            &empty_instances,
+            &empty_endpoints,
+            &empty_groups,
+            &empty_peerings,
+            &empty_subnets,
+            &empty_vpcs,
+            &empty_tables
+        ]
+    );
+    let out = lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        TeardownOutput {
+            lab_ids: vec!["demo-1".into()],
+            deleted: vec!["pcx-0ab".into(), "vpc-0a".into(), "vpc-0b".into()],
+            remaining: vec![],
+            left: vec![]
+        }
+    );
+}
+
+/// A lab of which nothing is left: every describe answers empty.
+fn nothing_left() -> Vec<Rule> {
+    vec![
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints)
+            .then_output(|| DescribeVpcEndpointsOutput::builder().build()),
+        mock!(Ec2::describe_security_groups)
+            .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        mock!(Ec2::describe_vpc_peering_connections)
+            .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build()),
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
+        mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build()),
+        mock!(Ec2::describe_route_tables)
+            .then_output(|| DescribeRouteTablesOutput::builder().build()),
+    ]
+}
+
+#[tokio::test]
+async fn teardown_after_a_failure_keeps_looking_for_a_quiet_period() {
+    let rules = nothing_left();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let mut event: TeardownEvent = event!("teardown/events/lab.json");
+    event.after_failure = true;
+    event.retry_count = 3;
+    let err = lab(event.clone(), &clients(ec2.clone(), no_ssm()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "NotReady");
+    assert!(
+        err.to_string().contains("quiet period: retry 3 of 4"),
+        "{err}"
+    );
+    event.retry_count = 4;
+    let out = lab(event, &clients(ec2, no_ssm())).await.unwrap();
+    assert!(out.remaining.is_empty());
+}
+
+#[tokio::test]
+async fn a_sweep_out_of_time_leaves_the_rest_for_the_next_run() {
+    let labs = mock!(Ec2::describe_vpcs)
+        .match_requests(|r| r.filters().iter().any(|f| f.name() == Some("tag-key")))
+        .then_output(|| {
+            let vpc = |lab: &str| {
+                Vpc::builder()
+                    .vpc_id(format!("vpc-{lab}"))
+                    .tags(tag("peerlab:lab-id", lab))
+                    .tags(tag("peerlab:expires-at", "2020-01-01T00:00:00Z"))
+                    .build()
+            };
+            DescribeVpcsOutput::builder()
+                .vpcs(vpc("old-1"))
+                .vpcs(vpc("old-2"))
+                .vpcs(vpc("old-3"))
+                .build()
+        });
+    // no other rule: a teardown pass would fail the test
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&labs]);
+    let scope = clients(ec2, no_ssm()).home();
+    let now = time::OffsetDateTime::now_utc();
+    let out = sweep(&scope, now, std::time::Duration::ZERO).await.unwrap();
+    assert!(out.lab_ids.is_empty());
+    assert_eq!(out.left, ["old-1", "old-2", "old-3"]);
+}
+
+#[tokio::test]
+async fn teardown_needs_a_lab_id_or_a_mode() {
+    // a mode it does not know is refused as the event is read, naming the modes it knows
+    let bad = serde_json::from_str::<TeardownRequest>(r#"{"mode": "everything"}"#).unwrap_err();
+    assert!(
+        bad.to_string()
+            .contains("unknown variant `everything`, expected `lab` or `sweep`"),
+        "{bad}"
+    );
+    let none: TeardownEvent = serde_json::from_str("{}").unwrap();
+    assert_eq!(
+        lab(none, &clients(no_ec2(), no_ssm()))
+            .await
+            .unwrap_err()
+            .error_type(),
+        "InvalidInput"
+    );
+}
+
+fn backstop_event(status: &str, input: Option<serde_json::Value>) -> ExecutionStatusChange {
+    let mut event: ExecutionStatusChange = event!("teardown/events/backstop.json");
+    event.detail.status = status.into();
+    if let Some(input) = input {
+        event.detail.input = Some(input.to_string());
+    }
+    event
+}
+
+#[tokio::test]
+async fn backstop_tears_down_the_lab_its_input_names() {
+    // Every discovery asks for the lab id of the execution's input ("night-3"), not the execution's name.
+    let asked = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let seen = asked.clone();
+    let vpcs = mock!(Ec2::describe_vpcs)
+        .match_requests(move |r| {
+            let values = r.filters()[0].values().to_vec();
+            seen.lock().unwrap().extend(values);
+            true
+        })
+        .then_output(|| DescribeVpcsOutput::builder().build());
+    let rules = [
+        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
+        mock!(Ec2::describe_vpc_endpoints)
+            .then_output(|| DescribeVpcEndpointsOutput::builder().build()),
+        mock!(Ec2::describe_security_groups)
+            .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
+        mock!(Ec2::describe_vpc_peering_connections)
+            .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build()),
+        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
+        mock!(Ec2::describe_route_tables)
+            .then_output(|| DescribeRouteTablesOutput::builder().build()),
+    ];
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &rules[5], &vpcs]
+    );
+    // the first attempts find nothing but keep looking: a create may have been in flight when it stopped
+    let request: TeardownRequest = event!("teardown/events/backstop.json");
+    let err = handler(request, &clients(ec2.clone(), no_ssm()))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("quiet period: retry 0 of 4"),
+        "{err}"
+    );
+    // as the backstop state machine passes it: the event and its state's retry count
+    let event: serde_json::Value = event!("teardown/events/backstop.json");
+    let request: TeardownRequest = serde_json::from_value(serde_json::json!({
+        "event": event, "retry_count": QUIET_RETRIES
+    }))
+    .unwrap();
+    let out = handler(request, &clients(ec2, no_ssm())).await.unwrap();
+    assert_eq!(out.lab_ids, ["night-3"]);
+    assert!(out.remaining.is_empty());
+    assert_eq!(asked.lock().unwrap().as_slice(), ["night-3"; 4]);
+}
+
+#[tokio::test]
+async fn backstop_of_an_input_that_never_validated_asks_nothing() {
+    // vpc_b overlaps vpc_a: validate-input failed, nothing was created; no EC2 call may be made (no_ec2 fails any).
+    let bad = serde_json::json!({"vpc_b": {"cidr": "10.0.128.0/17"}});
+    let out = backstop(
+        backstop_event("FAILED", Some(bad)),
+        &clients(no_ec2(), no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out, TeardownOutput::default());
+}
+
+#[tokio::test]
+async fn backstop_refuses_a_running_execution_and_other_events() {
+    let err = backstop(
+        backstop_event("RUNNING", None),
+        &clients(no_ec2(), no_ssm()),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(err.to_string().contains("RUNNING"), "{err}");
+    let mut other = backstop_event("FAILED", None);
+    other.detail_type = "EC2 Instance State-change Notification".into();
+    let err = backstop(other, &clients(no_ec2(), no_ssm()))
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("detail-type"), "{err}");
+}
+
+// ---- the executor ----------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn execute_leaves_a_vpc_whose_group_is_still_in_use_and_deletes_the_other() {
+    use aws_sdk_ec2::operation::delete_security_group::{
+        DeleteSecurityGroupError, DeleteSecurityGroupOutput,
+    };
+    use aws_sdk_ec2::operation::delete_vpc::DeleteVpcOutput;
+    let in_use = mock!(Ec2::delete_security_group)
+        .match_requests(|r| r.group_id() == Some("sg-a"))
+        .then_error(|| DeleteSecurityGroupError::generic(err_meta("DependencyViolation")));
+    let deleted = mock!(Ec2::delete_security_group)
+        .match_requests(|r| r.group_id() == Some("sg-b"))
+        .then_output(|| DeleteSecurityGroupOutput::builder().build());
+    let vpc_b = mock!(Ec2::delete_vpc)
+        .match_requests(|r| r.vpc_id() == Some("vpc-b"))
+        .then_output(|| DeleteVpcOutput::builder().build());
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&in_use, &deleted, &vpc_b]);
+    let plan = [
+        Deletion::DeleteGroup {
+            id: "sg-a".into(),
+            vpc_id: "vpc-a".into(),
+        },
+        Deletion::DeleteGroup {
+            id: "sg-b".into(),
+            vpc_id: "vpc-b".into(),
+        },
+        // no rule answers DeleteVpc for vpc-a: asking it would fail the test
+        Deletion::DeleteVpc("vpc-a".into()),
+        Deletion::DeleteVpc("vpc-b".into()),
+    ];
+    let done = execute(&ec2, &plan).await.unwrap();
+    assert_eq!(done, ["sg-b", "vpc-b"]);
+    assert_eq!((in_use.num_calls(), vpc_b.num_calls()), (1, 1));
+}
+
+#[tokio::test]
+async fn execute_fails_on_an_error_that_is_neither_gone_nor_not_yet() {
+    use aws_sdk_ec2::operation::delete_vpc::DeleteVpcError;
+    let gone = mock!(Ec2::delete_subnet)
+        .then_error(|| DeleteSubnetError::generic(err_meta("InvalidSubnetID.NotFound")));
+    let refused = mock!(Ec2::delete_vpc)
+        .then_error(|| DeleteVpcError::generic(err_meta("UnauthorizedOperation")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&gone, &refused]);
+    let plan = [
+        Deletion::DeleteSubnet {
+            id: "subnet-a".into(),
+            vpc_id: "vpc-a".into(),
+        },
+        Deletion::DeleteVpc("vpc-a".into()),
+    ];
+    let err = execute(&ec2, &plan).await.unwrap_err();
+    assert_eq!(err.error_type(), "AwsError");
+    assert!(
+        err.to_string()
+            .contains("deleting VPC vpc-a: UnauthorizedOperation"),
+        "{err}"
+    );
+}
