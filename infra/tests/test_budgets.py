@@ -4,7 +4,6 @@ each with its AWS source). A budget sized on medians, or a tail that grows past 
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from pathlib import Path
@@ -12,13 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-ROOT = Path(__file__).resolve().parents[2]
+from asl import LAB, MACHINES, ROOT, TRANSIENT_RETRIER, load, states, tasks
+
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 from peerlab_local.config import REALISTIC  # noqa: E402
 from peerlab_local.delays import tail  # noqa: E402
-
-LAB = ROOT / "statemachine" / "peering-lab.asl.json"
-BACKSTOP = ROOT / "statemachine" / "backstop.asl.json"
 
 # The ping's own duration (ping_test.rs: `ping -c 3 -W 2`): 2 s of intervals, plus -W 2 when nothing answers.
 PING_UNANSWERED, PING_ANSWERED = 4.0, 2.0
@@ -42,23 +39,13 @@ WAITS_FOR: dict[str, list[str | float]] = {
 }
 TEARDOWNS = ("Tear the lab down", "Tear down after a failure", "Tear down what the execution left")
 QUIET = ("Tear down after a failure", "Tear down what the execution left")
-TRANSIENT = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
-             "Lambda.TooManyRequestsException", "Lambda.Unknown", "Sandbox.Timedout", "States.Timeout", "Throttled"}
-
-
-def tasks(states: dict):
-    for name, state in states.items():
-        if state["Type"] == "Task":
-            yield name, state
-        for branch in state.get("Branches", []):
-            yield from tasks(branch["States"])
 
 
 @pytest.fixture(scope="module")
 def all_tasks() -> dict[str, dict]:
     found: dict[str, dict] = {}
-    for path in (LAB, BACKSTOP):
-        found.update(tasks(json.loads(path.read_text())["States"]))
+    for path in MACHINES:
+        found.update(tasks(load(path)))
     return found
 
 
@@ -129,14 +116,27 @@ def function_timeout(template: dict, state: dict) -> float:
 
 def test_every_task_has_a_timeout_its_transient_retrier_and_a_catch(all_tasks):
     template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=yaml.BaseLoader)
-    lab = json.loads(LAB.read_text())
-    caught = {name for name, state in tasks(lab["States"]) if state.get("Catch")}
+    caught = {name for name, state in tasks(load(LAB)) if state.get("Catch")}
     for name, state in all_tasks.items():
         limit = function_timeout(template, state)
         assert state.get("TimeoutSeconds", 0) > limit, f"{name}: TimeoutSeconds above its function's {limit} s"
-        transient = [r for r in state["Retry"] if set(r["ErrorEquals"]) == TRANSIENT]
-        assert len(transient) == 1, f"{name}: the transient retrier (Lambda errors, timeouts, throttling)"
+        transient = [r for r in state.get("Retry", []) if r["ErrorEquals"] != ["NotReady"]]
+        # the shared retrier, written once (asl.py): a copy that drifted in any field, its Comment included, fails
+        assert transient == [TRANSIENT_RETRIER], f"{name}: the transient retrier (Lambda errors, timeouts, throttling)"
         if name in ("Validate the input", "Tear down what the execution left"):
             continue  # nothing exists yet / the backstop is the last resort
         inside_parallel = name in ("Create VPC A", "Create VPC B")  # caught by the Parallel around them
         assert name in caught or inside_parallel, f"{name}: no Catch into teardown"
+
+
+def test_every_retrier_says_what_it_waits_for_and_its_arithmetic():
+    # any retrier, on any state of either machine: NotReady on a state that waits, else the shared transient one
+    for path in MACHINES:
+        for name, state in states(load(path)):
+            for retrier in state.get("Retry", []):
+                assert retrier == TRANSIENT_RETRIER or (retrier["ErrorEquals"] == ["NotReady"] and name in WAITS_FOR), \
+                    f"{name}: a retrier that is neither the shared transient one nor a budgeted NotReady one"
+                comment = retrier.get("Comment", "")
+                assert "wait" in comment.lower(), f"{name}: the Comment says what {retrier['ErrorEquals']} waits for"
+                assert re.search(rf"\b{round(budget(retrier))} s\b", comment), \
+                    f"{name}: the Comment states its arithmetic, ending in {round(budget(retrier))} s"

@@ -1,0 +1,65 @@
+"""The two state machine definitions as the tests read them, and the one transient retrier every Task carries.
+
+The definitions stay hand-written JSON, checked here rather than generated: the files are what SAM deploys
+(DefinitionUri), what statelint lints and what Workflow Studio opens, and a reviewer reads the workflow in them
+without running anything. What a generator would guarantee — the shared retrier written once — a test guarantees
+instead: every Task's copy must equal TRANSIENT_RETRIER exactly, Comment included, so a drifted copy fails."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LAB = ROOT / "statemachine" / "peering-lab.asl.json"
+BACKSTOP = ROOT / "statemachine" / "backstop.asl.json"
+MACHINES = (LAB, BACKSTOP)
+
+# Lambda's own errors (Step Functions guide, "Handle Lambda service exceptions": Lambda.ServiceException,
+# Lambda.AWSLambdaException, Lambda.SdkClientException; Lambda.TooManyRequestsException when Lambda is at its
+# concurrency limit; Lambda.Unknown for an unhandled error such as running out of memory), a function past its
+# timeout (Sandbox.Timedout), an invoke that never answered within the Task's TimeoutSeconds (States.Timeout) and
+# LabError::Throttled, EC2/SSM throttling that outlasted the SDK's own retries. Doubling from 1 s, capped at 20 s:
+# 1 + 2 + 4 + 8 + 16 + 20 = 51 s at most before the last attempt fails. EC2 refills an empty token bucket in
+# about 5 s (EC2 API reference, "Request throttling": DescribeHosts, 100 tokens at 20 a second), and AWS suggests
+# 6 attempts doubling from 2 s for Lambda's service exceptions. Full jitter: these are the waits where many
+# callers retry together.
+TRANSIENT_RETRIER = {
+    "Comment": "Transient: Lambda's own errors, a function past its timeout (Sandbox.Timedout), an invoke that "
+               "never answered (States.Timeout) and EC2/SSM throttling after the SDK's own retries (Throttled). "
+               "Waits for Lambda to recover or a throttled API's token bucket to refill (about 5 s from empty: EC2 "
+               "API reference, 'Request throttling'). Every step is idempotent, so up to 6 retries after 1, 2, 4, "
+               "8, 16, 20 s (doubling; MaxDelaySeconds caps the last) = 51 s at most, each wait drawn at random "
+               "below its interval (full jitter: throttled callers spread out).",
+    "ErrorEquals": [
+        "Lambda.ServiceException",
+        "Lambda.AWSLambdaException",
+        "Lambda.SdkClientException",
+        "Lambda.TooManyRequestsException",
+        "Lambda.Unknown",
+        "Sandbox.Timedout",
+        "States.Timeout",
+        "Throttled",
+    ],
+    "IntervalSeconds": 1,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 20,
+    "MaxAttempts": 6,
+    "JitterStrategy": "FULL",
+}
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def states(machine: dict):
+    """(name, state) of every state, those inside Parallel branches included."""
+    for name, state in machine["States"].items():
+        yield name, state
+        for branch in state.get("Branches", []):
+            yield from states(branch)
+
+
+def tasks(machine: dict):
+    return ((name, state) for name, state in states(machine) if state["Type"] == "Task")

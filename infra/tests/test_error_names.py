@@ -1,0 +1,88 @@
+"""The ASL's error names and the Rust error vocabulary checked against each other (issue 14, item 2): every name in
+an `ErrorEquals` of either state machine is one Step Functions or Lambda defines, or a `LabError::error_type()`
+(functions/lab-core/src/error.rs); and every error_type is accounted for here: retried by name, or caught by
+`States.ALL`. A misspelt name in the ASL never matches and silently turns a wait into a failure: it fails here."""
+
+from __future__ import annotations
+
+import re
+
+from asl import MACHINES, ROOT, load, states, tasks
+
+ERROR_RS = ROOT / "functions" / "lab-core" / "src" / "error.rs"
+
+# The names this workflow may match that are not its own: Step Functions' predefined errors (Step Functions guide,
+# "Error handling in Step Functions", error names), what the lambda:invoke integration reports (Lambda's Invoke
+# API exceptions as Lambda.<Exception>, "Handle Lambda service exceptions"; Lambda.Unknown for an unhandled error),
+# and Sandbox.Timedout, Lambda's error type for a function that ran past its timeout.
+STATES = {"States.ALL", "States.BranchFailed", "States.DataLimitExceeded", "States.ExceedToleratedFailureThreshold",
+          "States.HeartbeatTimeout", "States.Http.Socket", "States.IntrinsicFailure", "States.ItemReaderFailed",
+          "States.NoChoiceMatched", "States.ParameterPathFailure", "States.Permissions", "States.QueryEvaluationError",
+          "States.ResultPathMatchFailure", "States.ResultWriterFailed", "States.Runtime", "States.TaskFailed",
+          "States.Timeout"}
+LAMBDA = {"Lambda.ServiceException", "Lambda.AWSLambdaException", "Lambda.SdkClientException",
+          "Lambda.ClientExecutionTimeoutException", "Lambda.TooManyRequestsException", "Lambda.Unknown",
+          "Sandbox.Timedout"}
+
+# What the workflow does with each LabError. Retried by name: the two that mean "not yet" —
+RETRIED = {
+    "NotReady": "a precondition not true yet: the state machine waits (each budget in test_budgets.py)",
+    "Throttled": "AWS throttling past the SDK's retries: the shared transient retrier, with jitter",
+}
+# — and the rest end the step: the failure the user reads. States.ALL catches them into "Tear down after a failure"
+# (or, from "Validate the input", fails the execution before anything exists); retrying them only delays that.
+CAUGHT_BY_STATES_ALL = {"InvalidInput", "PeeringFailed", "RouteConflict", "PingFailed", "ControlReachable",
+                        "ResourceConflict", "AwsError"}
+
+
+def error_types() -> set[str]:
+    """The strings `LabError::error_type()` returns, read from its match arms, each variant of the enum with one."""
+    source = ERROR_RS.read_text()
+    enum = re.search(r"pub enum LabError \{(.*?)\n\}", source, re.S).group(1)
+    variants = set(re.findall(r"^    ([A-Z]\w*)\b", enum, re.M))
+    body = re.search(r"pub fn error_type\(&self\) -> &'static str \{(.*?)\n    \}", source, re.S).group(1)
+    arms = dict(re.findall(r"(?:LabError|Self)::(\w+)\s*(?:\([^)]*\)|\{[^}]*\})?\s*=>\s*\"([^\"]+)\"", body))
+    assert variants and set(arms) == variants, f"error.rs: variants {sorted(variants)}, error_type arms {sorted(arms)}"
+    return set(arms.values())
+
+
+def named(kind: str) -> dict[str, set[str]]:
+    """Each name in the ErrorEquals of every `kind` ("Retry" or "Catch") of either machine -> the states naming it."""
+    found: dict[str, set[str]] = {}
+    for path in MACHINES:
+        for name, state in states(load(path)):
+            for rule in state.get(kind, []):
+                for error in rule["ErrorEquals"]:
+                    found.setdefault(error, set()).add(name)
+    return found
+
+
+def test_every_error_the_asl_names_exists():
+    ours = error_types()
+    for kind in ("Retry", "Catch"):
+        for error, where in named(kind).items():
+            assert error in STATES | LAMBDA | ours, \
+                f"{kind} in {sorted(where)}: {error!r} is neither a Step Functions/Lambda error nor a LabError " \
+                f"error_type {sorted(ours)}"
+
+
+def test_every_lab_error_is_retried_or_caught():
+    # a new LabError variant fails here until someone decides what the workflow does with it
+    assert error_types() == set(RETRIED) | CAUGHT_BY_STATES_ALL
+    retried = named("Retry")
+    for error in RETRIED:
+        assert error in retried, f"{error}: {RETRIED[error]}; no Retry names it"
+    for error in CAUGHT_BY_STATES_ALL:
+        assert error not in retried, f"{error} ends the step; retrying it only delays the teardown"
+    # throttling can hit any step's calls: every Task retries it
+    for path in MACHINES:
+        for name, state in tasks(load(path)):
+            assert any("Throttled" in r["ErrorEquals"] for r in state.get("Retry", [])), name
+
+
+def test_the_terminal_errors_reach_a_catch_all():
+    # what is not retried by name is caught: every Catch the lab machine has is States.ALL
+    lab = load(MACHINES[0])
+    for name, state in states(lab):
+        for rule in state.get("Catch", []):
+            assert rule["ErrorEquals"] == ["States.ALL"], f"{name}: a Catch narrower than States.ALL"
