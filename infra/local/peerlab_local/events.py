@@ -16,6 +16,8 @@ import boto3
 from moto.events.models import Rule, events_backends
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
+from .patching import once, wrap
+
 
 def _ms(value) -> int | None:
     if value is None:
@@ -104,30 +106,25 @@ def deliver(event: dict):
                                  daemon=True).start()
 
 
-_terminated = BaseExecutionWorkerCommunication.terminated
-
-
-def _terminated_and_told(self) -> None:
-    _terminated(self)
+def _terminated_and_told(original, self) -> None:
+    original(self)
     deliver(status_change(self.execution))
 
 
-_send_to_targets = Rule.send_to_targets
-
-
-def _send_to_other_targets(self, original_event, transform_input=True):
+def _send_to_other_targets(original, self, original_event, transform_input=True):
     """moto's delivery for the targets it knows; state machines are started by `deliver`."""
     states = [t for t in self.targets if ":states:" in t["Arn"]]
     if not states:
-        return _send_to_targets(self, original_event, transform_input)
+        return original(self, original_event, transform_input)
     kept = self.targets
     try:
         self.targets = [t for t in kept if t not in states]
-        return _send_to_targets(self, original_event, transform_input)
+        return original(self, original_event, transform_input)
     finally:
         self.targets = kept
 
 
+@once
 def install() -> None:
-    BaseExecutionWorkerCommunication.terminated = _terminated_and_told
-    Rule.send_to_targets = _send_to_other_targets
+    wrap(BaseExecutionWorkerCommunication, "terminated")(_terminated_and_told)
+    wrap(Rule, "send_to_targets")(_send_to_other_targets)

@@ -56,6 +56,7 @@ from dataclasses import dataclass, field
 
 from .iam_eval import Match, matching_statements
 from .iam_model import Request
+from .patching import add, once, wrap
 
 log = logging.getLogger("peerlab.iam")
 
@@ -524,21 +525,22 @@ def _record_issue_time(original, backend, *args, **kwargs):
     return role
 
 
-def install(mode: str = "enforce") -> None:
-    """Hook enforcement into moto's request path (every service's BaseResponse.call_action) and add STS
-    DecodeAuthorizationMessage. `mode` "off" only adds DecodeAuthorizationMessage and the AssumeRole times."""
-    global _enabled
+@once
+def _patch() -> None:
     from moto.core.responses import BaseResponse
     from moto.sts.models import STSBackend
     from moto.sts.responses import TokenResponse
 
-    from .patching import wrap
+    wrap(BaseResponse, "call_action")(_call_action)
+    wrap(STSBackend, "assume_role")(_record_issue_time)
+    add(TokenResponse, "decode_authorization_message", _decode_authorization_message)
 
-    if not getattr(BaseResponse.call_action, "_peerlab_iam", False):
-        wrap(BaseResponse, "call_action")(_call_action)
-        BaseResponse.call_action._peerlab_iam = True
-        wrap(STSBackend, "assume_role")(_record_issue_time)
-        TokenResponse.decode_authorization_message = _decode_authorization_message
+
+def install(mode: str = "enforce") -> None:
+    """Hook enforcement into moto's request path (every service's BaseResponse.call_action) and add STS
+    DecodeAuthorizationMessage. `mode` "off" only adds DecodeAuthorizationMessage and the AssumeRole times."""
+    global _enabled
+    _patch()
     from . import iam_trust
 
     iam_trust.install()  # sts:AssumeRole judged on both sides (trust policy too); member accounts' admin role

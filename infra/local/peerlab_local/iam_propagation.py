@@ -18,7 +18,7 @@ from __future__ import annotations
 from moto.ec2.exceptions import EC2ClientError
 from moto.iam.models import IAMBackend, iam_backends
 
-from .patching import wrap as _wrap
+from .patching import once, replace, wrap
 from .world import world
 
 # (account, profile name) -> when it was created; (account, profile name, role name) -> when the role was added
@@ -26,7 +26,6 @@ CREATED: dict[tuple[str, str], float] = {}
 ROLE_ADDED: dict[tuple[str, str, str], float] = {}
 
 
-@_wrap(IAMBackend, "create_instance_profile")
 def _create_profile(original, backend, name, path, role_names, tags=None):
     profile = original(backend, name, path, role_names, tags)
     now = world().now()
@@ -36,14 +35,12 @@ def _create_profile(original, backend, name, path, role_names, tags=None):
     return profile
 
 
-@_wrap(IAMBackend, "add_role_to_instance_profile")
 def _add_role(original, backend, profile_name, role_name):
     result = original(backend, profile_name, role_name)
     ROLE_ADDED[(backend.account_id, profile_name, role_name)] = world().now()
     return result
 
 
-@_wrap(IAMBackend, "delete_instance_profile")
 def _delete_profile(original, backend, name, *args, **kwargs):
     result = original(backend, name, *args, **kwargs)
     CREATED.pop((backend.account_id, name), None)
@@ -78,10 +75,15 @@ def check(account_id: str, partition: str, iam_instance_profile_arn: str | None,
     return profile
 
 
+@once
 def install() -> None:
-    """Route moto's instance-profile lookups for RunInstances and AssociateIamInstanceProfile through `check`."""
+    """Route moto's instance-profile lookups for RunInstances and AssociateIamInstanceProfile through `check`, and
+    record when profiles and their roles appear."""
     from moto.ec2.models import iam_instance_profile
     from moto.ec2.responses import instances
 
-    instances.filter_iam_instance_profiles = check
-    iam_instance_profile.filter_iam_instance_profiles = check
+    wrap(IAMBackend, "create_instance_profile")(_create_profile)
+    wrap(IAMBackend, "add_role_to_instance_profile")(_add_role)
+    wrap(IAMBackend, "delete_instance_profile")(_delete_profile)
+    replace(instances, "filter_iam_instance_profiles", check)
+    replace(iam_instance_profile, "filter_iam_instance_profiles", check)

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 from . import iam_enforce
 from .iam_eval import Match, matching_statements
 from .iam_model import Request
+from .patching import once, wrap
 
 log = logging.getLogger("peerlab.iam")
 
@@ -381,17 +382,14 @@ def _assume_role(original, backend, *args, **kwargs):
     return original(backend, *args, **kwargs)
 
 
+@once
 def install() -> None:
     """Hooks (once): iam_enforce.check judges sts:AssumeRole on both sides; Lambda's execution-role assumption
     checks the trust policy; STS AssumeRole of a member account's OrganizationAccountAccessRole finds it there."""
     from moto.sts.models import STSBackend
 
     from . import lambda_bridge
-    from .patching import wrap
 
-    if getattr(iam_enforce.check, "_peerlab_trust", False):
-        return
     wrap(iam_enforce, "check")(_check)
-    iam_enforce.check._peerlab_trust = True
     wrap(lambda_bridge, "_role_credentials")(_lambda_role_credentials)
     wrap(STSBackend, "assume_role")(_assume_role)

@@ -59,6 +59,8 @@ import time
 import urllib.parse
 import uuid
 
+from .patching import once, replace, wrap
+
 log = logging.getLogger("peerlab.identities")
 
 STATES = "states.amazonaws.com"
@@ -214,6 +216,27 @@ def _cause(client_error) -> str:
             f"{error.get('Code')}; Request ID: {meta.get('RequestId')}; Proxy: null)")
 
 
+def _boto_client_for(region: str, service: str, state_credentials=None):
+    """moto's Step Functions engine's client for a task's service call (moto's boto_client_for, replaced): at
+    http://127.0.0.1:PORT explicitly (moto says localhost), signed with the execution role's session
+    (task_credentials), no retries and moto's timeouts as moto had them."""
+    import boto3
+    from botocore.config import Config
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    kwargs = {}
+    if not botocore_stubber.enabled:
+        kwargs["endpoint_url"] = f"http://127.0.0.1:{moto_server_port()}"
+    return boto3.client(
+        **task_credentials(state_credentials, region), region_name=region, service_name=service,
+        config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+                      connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                      read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS),
+        **kwargs)
+
+
 def _install_sfn() -> None:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.api import (
@@ -235,13 +258,10 @@ def _install_sfn() -> None:
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    if getattr(StateTask, "_peerlab_identities", False):
-        return
-    boto_client._peerlab_credentials = task_credentials  # read by __main__._sfn_calls_loopback's boto_client_for
+    # every module that imported boto_client_for by name gets ours too
+    replace(boto_client, "boto_client_for", _boto_client_for, rebind=True)
 
-    eval_credentials = StateTask._eval_state_credentials
-
-    def state_credentials(self, env):
+    def state_credentials(eval_credentials, self, env):
         """The task's credentials, remembering which state machine they act for (aws:SourceArn of the AssumeRole)."""
         found = eval_credentials(self, env)
         try:
@@ -251,10 +271,7 @@ def _install_sfn() -> None:
             pass
         return found
 
-    StateTask._eval_state_credentials = state_credentials
-
-    service_from_error = StateTaskServiceLambda._from_error
-    direct_from_error = StateTaskLambda._from_error
+    wrap(StateTask, "_eval_state_credentials")(state_credentials)
 
     def _name(error: str):
         if error == "States.TaskFailed":
@@ -268,7 +285,7 @@ def _install_sfn() -> None:
                 error=error, cause=cause, resource=self._get_sfn_resource(),
                 resourceType=self._get_sfn_resource_type())))
 
-    def service_lambda(self, env, ex):  # Resource: arn:aws:states:::lambda:invoke
+    def service_lambda(service_from_error, self, env, ex):  # Resource: arn:aws:states:::lambda:invoke
         if isinstance(ex, RoleNotAssumable):
             return _task_failed(self, env, "States.TaskFailed", str(ex))
         if isinstance(ex, ClientError):
@@ -281,16 +298,15 @@ def _install_sfn() -> None:
             event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
                 error=error, cause=cause)))
 
-    def direct_lambda(self, env, ex):  # Resource: a function ARN
+    def direct_lambda(direct_from_error, self, env, ex):  # Resource: a function ARN
         if isinstance(ex, RoleNotAssumable):
             return _lambda_failed(env, "States.TaskFailed", str(ex))
         if isinstance(ex, ClientError):
             return _lambda_failed(env, _lambda_error_name(ex.response["Error"]["Code"]), _cause(ex))
         return direct_from_error(self, env, ex)
 
-    StateTaskServiceLambda._from_error = service_lambda
-    StateTaskLambda._from_error = direct_lambda
-    StateTask._peerlab_identities = True
+    wrap(StateTaskServiceLambda, "_from_error")(service_lambda)
+    wrap(StateTaskLambda, "_from_error")(direct_lambda)
 
 
 class StateMachineRefused(Exception):
@@ -334,11 +350,6 @@ def _access_denied(message: str):
 def _install_state_machine_checks() -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    from .patching import wrap
-
-    if getattr(StepFunctionsParserBackend, "_peerlab_identities", False):
-        return
-
     @wrap(StepFunctionsParserBackend, "create_state_machine")
     def create(original, self, name, definition, roleArn, *args, **kwargs):
         check_state_machine(roleArn, self.region_name, kwargs.get("loggingConfiguration"))
@@ -362,18 +373,13 @@ def _install_state_machine_checks() -> None:
             check_state_machine(role, self.region_name, logging_configuration)
         return original(self, arn, *args, **kwargs)
 
-    StepFunctionsParserBackend._peerlab_identities = True
-
 
 def _install_execution_traces() -> None:
     """TracingConfiguration enabled: one PutTraceSegments per execution, with the role, when it ends."""
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-    terminated = BaseExecutionWorkerCommunication.terminated
-    if getattr(terminated, "_peerlab_identities", False):
-        return
-
-    def traced(self) -> None:
+    @wrap(BaseExecutionWorkerCommunication, "terminated")
+    def traced(terminated, self) -> None:
         terminated(self)
         try:
             execution = self.execution
@@ -383,9 +389,6 @@ def _install_execution_traces() -> None:
                 SHIPPER.put(("sfn-trace", execution.role_arn, execution.region_name, execution.exec_arn))
         except Exception:  # noqa: BLE001 - tracing never breaks an execution
             log.exception("tracing")
-
-    traced._peerlab_identities = True
-    BaseExecutionWorkerCommunication.terminated = traced
 
 
 # ---- the service's own calls with a role: logs and traces ---------------------------------------------------------
@@ -548,6 +551,7 @@ def _ship_sfn_trace(role_arn, region, execution_arn) -> None:
                                                        execution_arn))
 
 
+@once
 def install() -> None:
     """After lambda_bridge/sfn_lambda_errors and events: their patches are wrapped, not replaced."""
     _install_sfn()

@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from moto.awslambda.models import LambdaFunction
 
 from . import faults
+from .patching import once, replace
 from .world import world
 
 API = "/2018-06-01/runtime"
@@ -400,8 +401,9 @@ def _patched_invoke(self: LambdaFunction, body, request_headers, response_header
     return payload
 
 
+@once
 def install() -> None:
-    LambdaFunction.invoke = _patched_invoke
+    replace(LambdaFunction, "invoke", _patched_invoke)  # the real executables, not moto's Docker
     from . import sfn_lambda_errors
 
     sfn_lambda_errors.install()

@@ -53,7 +53,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import fnmatch
+import functools
 import heapq
+import inspect
 import itertools
 import json
 import os
@@ -65,6 +67,7 @@ import traceback
 import uuid
 
 from . import schedule_expr
+from .patching import once, replace, wrap
 from .world import LOCK, world
 
 LOG_LIMIT = 5000  # attempts kept for GET /peerlab/scheduler
@@ -587,8 +590,7 @@ def invoke_target(plan: Plan, delivery: Delivery, execution_id: str) -> dict:
 
 # ---- wiring into moto ------------------------------------------------------------------------------------------
 
-RUNNER: Scheduler | None = None
-_installed = False
+RUNNER: Scheduler | None = None  # the thread that runs the schedules (start())
 
 
 _KWARGS = {"schedule_expression": "ScheduleExpression", "schedule_expression_timezone": "ScheduleExpressionTimezone",
@@ -597,36 +599,33 @@ _KWARGS = {"schedule_expression": "ScheduleExpression", "schedule_expression_tim
            "end_date": "EndDate"}
 
 
-def _checked(original):
-    """Wrap the backend's create_schedule/update_schedule (whoever calls them: the API or a CloudFormation
+_signature = functools.cache(inspect.signature)
+
+
+def _checked(original, self, *args, action_after_completion=None, **kwargs):
+    """Wraps the backend's create_schedule/update_schedule (whoever calls them: the API or a CloudFormation
     provider): validate as AWS does, start the schedule's clock, keep ActionAfterCompletion (default NONE; moto's
     update_schedule has no such parameter and kept the old value, AWS replaces every field)."""
-    import inspect
-
     from moto.scheduler.exceptions import ValidationException
 
-    signature = inspect.signature(original)
-
-    def method(self, *args, action_after_completion=None, **kwargs):
-        bound = signature.bind_partial(self, *args, **kwargs).arguments
-        after = bound.get("action_after_completion", action_after_completion)
-        request = {api: bound.get(name) for name, api in _KWARGS.items()}
-        request["ActionAfterCompletion"] = after
-        try:
-            validate(request)
-        except Invalid as err:
-            raise ValidationException(str(err)) from None
-        if "action_after_completion" in signature.parameters:
-            kwargs["action_after_completion"] = after
-        with LOCK:
-            schedule = original(self, *args, **kwargs)
-            schedule.peerlab_anchor = time.time()  # its clock starts now (see the module's docstring)
-            schedule.action_after_completion = after or "NONE"
-        if RUNNER is not None:
-            RUNNER.wake.set()
-        return schedule
-
-    return method
+    signature = _signature(original)
+    bound = signature.bind_partial(self, *args, **kwargs).arguments
+    after = bound.get("action_after_completion", action_after_completion)
+    request = {api: bound.get(name) for name, api in _KWARGS.items()}
+    request["ActionAfterCompletion"] = after
+    try:
+        validate(request)
+    except Invalid as err:
+        raise ValidationException(str(err)) from None
+    if "action_after_completion" in signature.parameters:
+        kwargs["action_after_completion"] = after
+    with LOCK:
+        schedule = original(self, *args, **kwargs)
+        schedule.peerlab_anchor = time.time()  # its clock starts now (see the module's docstring)
+        schedule.action_after_completion = after or "NONE"
+    if RUNNER is not None:
+        RUNNER.wake.set()
+    return schedule
 
 
 def _update_response(self) -> str:
@@ -643,20 +642,23 @@ def _update_response(self) -> str:
     return json.dumps({"ScheduleArn": schedule.arn})
 
 
+@once
 def install() -> None:
-    """Validate Create/UpdateSchedule as AWS does and start the runner (a daemon thread; stop() ends it)."""
-    global RUNNER, _installed
-    if _installed:
-        return
+    """Validate Create/UpdateSchedule as AWS does (start() runs the schedules)."""
     from moto.scheduler.models import EventBridgeSchedulerBackend
     from moto.scheduler.responses import EventBridgeSchedulerResponse
 
-    EventBridgeSchedulerBackend.create_schedule = _checked(EventBridgeSchedulerBackend.create_schedule)
-    EventBridgeSchedulerBackend.update_schedule = _checked(EventBridgeSchedulerBackend.update_schedule)
-    EventBridgeSchedulerResponse.update_schedule = _update_response
-    RUNNER = Scheduler()
-    RUNNER.start()
-    _installed = True
+    wrap(EventBridgeSchedulerBackend, "create_schedule")(_checked)
+    wrap(EventBridgeSchedulerBackend, "update_schedule")(_checked)
+    replace(EventBridgeSchedulerResponse, "update_schedule", _update_response)
+
+
+def start() -> None:
+    """Start the runner (a daemon thread; stop() ends it)."""
+    global RUNNER
+    if RUNNER is None:
+        RUNNER = Scheduler()
+        RUNNER.start()
 
 
 def stop() -> None:

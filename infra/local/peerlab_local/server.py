@@ -37,7 +37,6 @@ class Middleware:
         self.app = app
         cfg = world().config
         self.faults = faults.Faults(cfg.fault_rate, cfg.seed, cfg.fault_kinds)
-        consistency.install()
         self.limits = limits.RateLimits(cfg.ec2_rate_limits)
         self.calls = limits.Calls()
 

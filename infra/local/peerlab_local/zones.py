@@ -20,7 +20,7 @@ from moto.ec2.models import EC2Backend
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
 from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
 
-from .patching import wrap as _wrap
+from .patching import once, replace, wrap
 from .world import world
 
 # --- the table -------------------------------------------------------------------------------------------------
@@ -51,7 +51,6 @@ OFFERINGS_BY_ZONE_ID = INSTANCE_TYPE_OFFERINGS["availability-zone-id"]
 # of the region: no source found says otherwise for ssm/ssmmessages/ec2messages in us-east-1 (moto lists all, kept).
 # A service of an account (CreateVpcEndpointServiceConfiguration) serves the zones of its load balancers' subnets.
 
-_installed = False
 _lock = threading.Lock()
 _counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
@@ -242,20 +241,20 @@ def _create_endpoint(original, backend, *args, **kwargs):
     return original(backend, *args, **kwargs)
 
 
+class _SeededRandom:
+    """Stands in for the `random` module in moto's subnet responses: its one use there is choice()."""
+
+    choice = staticmethod(_seeded_choice)
+
+
+@once
 def install() -> None:
-    """Apply the table and the checks (after ec2_patches, whose wrappers these wrap). Idempotent."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    _apply_table()
-    _wrap(EC2Backend, "describe_instance_type_offerings")(_describe_offerings)
-    _wrap(EC2Backend, "run_instances")(_run_instances)
-    _wrap(EC2Backend, "create_subnet")(_create_subnet)
-    _wrap(EC2Backend, "create_vpc_endpoint")(_create_endpoint)
+    """Apply the table and the checks (after ec2_patches, whose wrappers these wrap)."""
     from moto.ec2.responses import subnets as subnet_responses
 
-    class _SeededRandom:
-        choice = staticmethod(_seeded_choice)
-
-    subnet_responses.random = _SeededRandom()
+    _apply_table()
+    wrap(EC2Backend, "describe_instance_type_offerings")(_describe_offerings)
+    wrap(EC2Backend, "run_instances")(_run_instances)
+    wrap(EC2Backend, "create_subnet")(_create_subnet)
+    wrap(EC2Backend, "create_vpc_endpoint")(_create_endpoint)
+    replace(subnet_responses, "random", _SeededRandom())
