@@ -96,11 +96,15 @@ class Agent:
         return out
 
 
-AGENTS: dict[str, Agent] = {}
+def _agents(instance) -> dict[str, Agent]:
+    """The SSM Agents of the instance's account and region (kept with its SSM state: ssm/backend.py)."""
+    from .ssm.backend import backend_of
+
+    return backend_of(instance).agents
 
 
 def agent_of(instance) -> Agent | None:
-    return AGENTS.get(instance.id)
+    return _agents(instance).get(instance.id)
 
 
 def on_running(instance) -> None:
@@ -108,14 +112,14 @@ def on_running(instance) -> None:
     w = world()
     agent = Agent(instance.id, running_at=w.event_time())
     agent.next_ping_at = agent.running_at + w.config.delay("agent_boot", key=instance.id)
-    AGENTS[instance.id] = agent
+    _agents(instance)[instance.id] = agent
     # always queued, even when due: RunInstances associates the instance profile after the instance exists, and the
     # ping must see the instance as the request left it
     w.at(agent.next_ping_at, lambda: _ping(agent, instance), defer=True)
 
 
 def _ping(agent: Agent, instance) -> None:
-    if AGENTS.get(instance.id) is not agent or instance._state.name != "running":
+    if agent_of(instance) is not agent or instance._state.name != "running":
         return  # terminated or stopped: the agent is gone
     from .ssm import ping_problem
 

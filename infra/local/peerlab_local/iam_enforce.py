@@ -73,7 +73,6 @@ DENIED: list[dict] = []  # the last denials (GET /peerlab/iam), newest last
 EVALUATED_LIMIT = 20000  # calls kept for GET /peerlab/iam/evaluated (older ones are dropped and counted)
 EVALUATED: collections.deque = collections.deque(maxlen=EVALUATED_LIMIT)
 _EVALUATED_COUNT = [0]  # calls recorded since start (EVALUATED's entries carry their number as "seq")
-_ISSUED: dict[str, str] = {}  # access key -> when AssumeRole issued it (aws:TokenIssueTime)
 _enabled = False
 
 
@@ -93,6 +92,7 @@ class Session:
     role: object | None  # moto's Role, None when the role does not exist (nothing is allowed then)
     session_policy: dict | None
     user_id: str
+    issued: str | None = None  # aws:TokenIssueTime: when AssumeRole issued it (kept on moto's AssumedRole)
 
 
 @dataclass
@@ -130,7 +130,8 @@ def session_for(access_key: str, region: str = "us-east-1") -> Session | None:
         policy = _document(assumed.policy) if assumed.policy else None
         role_id = getattr(role, "id", None) or "AROA" + "0" * 17
         return Session(access_key, account, partition, assumed.role_arn, assumed.session_name, assumed.arn, role,
-                       policy, f"{role_id}:{assumed.session_name}")
+                       policy, f"{role_id}:{assumed.session_name}",
+                       getattr(assumed, "peerlab_token_issue_time", None))
     return None
 
 
@@ -189,9 +190,8 @@ def principal_context(session: Session, region: str) -> dict:
         "aws:SecureTransport": True,
         "aws:ViaAWSService": False,
     }
-    issued = _ISSUED.get(session.access_key)
-    if issued:
-        context["aws:TokenIssueTime"] = issued
+    if session.issued:
+        context["aws:TokenIssueTime"] = session.issued
     if session.role is not None:
         tags = getattr(session.role, "tags", None) or []
         for tag in tags.values() if isinstance(tags, dict) else tags:  # moto 5.2.5: a list of {"Key", "Value"}
@@ -521,7 +521,8 @@ def _decode_authorization_message(response):
 
 def _record_issue_time(original, backend, *args, **kwargs):
     role = original(backend, *args, **kwargs)
-    _ISSUED[role.access_key_id] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # on the session itself: per account as STS keeps it, and gone with it on moto's reset
+    role.peerlab_token_issue_time = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return role
 
 

@@ -59,6 +59,9 @@ import time
 import urllib.parse
 import uuid
 
+from moto.core.base_backend import BackendDict, BaseBackend
+from moto.utilities.utils import PARTITION_NAMES
+
 from .patching import once, replace, wrap
 
 log = logging.getLogger("peerlab.identities")
@@ -76,7 +79,19 @@ SESSION_SECONDS = 3600  # sts:AssumeRole's default DurationSeconds
 RENEW_BEFORE = 300  # a cached session is renewed when less than this is left
 
 _LOCK = threading.Lock()
-_SESSIONS: dict[tuple[str, str, str], tuple[dict, float]] = {}  # (role ARN, service, name) -> (credentials, expires epoch)
+
+
+class ServiceSessions(BaseBackend):
+    """The role sessions services hold for an account's roles: (role ARN, service, name) -> (credentials, expiry
+    epoch). Kept per account like the STS sessions they are (a moto BackendDict: moto's reset forgets them too)."""
+
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.sessions: dict[tuple[str, str, str], tuple[dict, float]] = {}
+
+
+session_backends: BackendDict[ServiceSessions] = BackendDict(ServiceSessions, "sts", use_boto3_regions=False,
+                                                             additional_regions=PARTITION_NAMES)
 
 
 class NotAssumable(Exception):
@@ -151,15 +166,16 @@ def service_session(role_arn: str, service: str, region: str, context: dict | No
         raise NotAssumable(f"{service} cannot assume {role_arn}: its trust policy does not allow {service} to call "
                            "sts:AssumeRole")
     key = (role_arn, service, session_name or "")
+    held = session_backends[role_arn.split(":")[4]][role_arn.split(":")[1]].sessions  # the role's account, partition
     now = time.time()
     with _LOCK:
-        cached = _SESSIONS.get(key)
+        cached = held.get(key)
         if cached is not None and cached[1] - RENEW_BEFORE > now:
             return cached[0]
     name = session_name or "".join(random.choices(string.ascii_letters, k=32))
     credentials = iam_enforce.assume(role_arn, name, region, duration=SESSION_SECONDS)
     with _LOCK:
-        _SESSIONS[key] = (credentials, now + SESSION_SECONDS)
+        held[key] = (credentials, now + SESSION_SECONDS)
     return credentials
 
 

@@ -1,5 +1,5 @@
 """The SSM Agent starts some seconds after `running` and hibernates when its first ping fails (agent.py); a new
-instance profile is not usable at once (iam_propagation.py); SSM state is per account and region (ssm.py)."""
+instance profile is not usable at once (iam_propagation.py); SSM state is per account and region (ssm/backend.py)."""
 
 import time
 
