@@ -36,9 +36,10 @@ class Runtime:
                 body = json.dumps(event).encode()
                 runtime.handed_out[request_id] = time.perf_counter()
                 self.send_response(200)
+                function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
                 for k, v in {"Lambda-Runtime-Aws-Request-Id": request_id,
                              "Lambda-Runtime-Deadline-Ms": str(int((time.time() + 60) * 1000)),
-                             "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:bench",
+                             "Lambda-Runtime-Invoked-Function-Arn": function_arn,
                              "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
                              "Content-Type": "application/json", "Content-Length": str(len(body))}.items():
                     self.send_header(k, v)

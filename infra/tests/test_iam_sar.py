@@ -28,7 +28,7 @@ import copy
 import importlib.util
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -155,7 +155,7 @@ def overlap(a: list, b: list) -> bool:
     return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def matching_types(action: str, arn: str) -> list[str]:
     return [
         name
@@ -167,7 +167,7 @@ def matching_types(action: str, arn: str) -> list[str]:
 # ---- the templates, with intrinsic functions resolved to example values ---------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(which: str) -> dict:
     parsed, matches = decode(str(TEMPLATES[which]))
     assert not matches, matches
@@ -469,7 +469,8 @@ def accept_request(requester_account, accepter_account, region_b, tagged_vpc_b=T
     ends = {"ec2:RequesterVpc": vpc(requester_account, REGION, "vpc-a"),
             "ec2:AccepterVpc": vpc(accepter_account, region_b, "vpc-b")}
     return [
-        (f"arn:aws:ec2:{region_b}:{accepter_account}:vpc-peering-connection/pcx-1", {**ends, **(tag if tagged_copy else {})}),
+        (f"arn:aws:ec2:{region_b}:{accepter_account}:vpc-peering-connection/pcx-1",
+         {**ends, **(tag if tagged_copy else {})}),
         (vpc(accepter_account, region_b, "vpc-b"), {**ends, **(tag if tagged_vpc_b else {})}),
     ]
 
@@ -547,7 +548,8 @@ def test_the_arn_overlap():
     image = tokens_of_sar("arn:${Partition}:ec2:${Region}::image/${ImageId}")
     assert overlap(tokens_of_policy("arn:aws:ec2:*::image/*"), image)
     assert not overlap(tokens_of_policy("arn:aws:ec2:*:1:image/*"), image)
-    stream = tokens_of_sar("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}")
+    stream = tokens_of_sar("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}"
+                           ":log-stream:${LogStreamName}")
     assert overlap(tokens_of_policy("arn:aws:logs:us-east-1:1:log-group:g:*"), stream)
 
 
@@ -575,7 +577,8 @@ STACK_TYPES = {"AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::Logs::LogGro
 # Handler permissions of features the stack does not use: KMS keys (none is set), functions in a VPC or with a
 # file system (none), Lambda capacity providers (none), log groups delivering to Firehose or S3 (none);
 # "s3:REST.PUT.OBJECT" is not an IAM action at all.
-UNUSED_FEATURES = re.compile(r"^(kms:|ec2:|elasticfilesystem:|s3files:|firehose:|s3:REST\.|lambda:PassCapacityProvider$)")
+UNUSED_FEATURES = re.compile(
+    r"^(kms:|ec2:|elasticfilesystem:|s3files:|firehose:|s3:REST\.|lambda:PassCapacityProvider$)")
 
 
 def handler_permissions() -> set[str]:

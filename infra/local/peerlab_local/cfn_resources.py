@@ -28,6 +28,7 @@ import re
 import traceback
 from typing import Any
 
+from moto.awslambda.models import LambdaFunction
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
@@ -39,7 +40,6 @@ from moto.scheduler.exceptions import ScheduleGroupNotFound, ScheduleNotFound
 from moto.scheduler.models import scheduler_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
-from moto.awslambda.models import LambdaFunction
 from moto.utilities.utils import get_partition
 
 from .patching import once, replace, wrap

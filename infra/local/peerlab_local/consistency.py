@@ -16,7 +16,6 @@ models directly, and moto's Step Functions engine signs with access key "ak" (id
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import urllib.parse

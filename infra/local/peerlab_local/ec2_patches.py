@@ -7,11 +7,10 @@ import ipaddress
 import itertools
 import threading
 
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.instances import Instance
-
-from moto.core.responses import ActionResult
 from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection
 from moto.ec2.responses.vpc_peering_connections import VPCPeeringConnections
 from moto.ec2.utils import generic_filter
@@ -237,7 +236,8 @@ def _delete_group(original, backend, name=None, group_id=None):
     group = backend.get_security_group_from_id(group_id) if group_id else None
     if group is not None and not getattr(_internal, "deleting_vpc", False):
         if group.is_default or group.name == "default":
-            raise EC2ClientError("CannotDelete", f"the specified group: \"{group_id}\" name: \"default\" cannot be deleted by a user")
+            raise EC2ClientError("CannotDelete",
+                                 f'the specified group: "{group_id}" name: "default" cannot be deleted by a user')
         if group_users(backend, group.id):
             raise DependencyViolationError(f"resource {group.id} has a dependent object")
     return original(backend, name=name, group_id=group_id)
@@ -257,7 +257,7 @@ def _delete_vpc(original, backend, vpc_id):
         if igw.vpc is not None and igw.vpc.id == vpc_id:
             raise refusal
     for pcx in backend.vpc_pcxs.values():
-        if pcx._status.code not in ("deleted", "rejected", "failed", "expired") and vpc_id in (pcx.vpc.id, pcx.peer_vpc.id):
+        if pcx._status.code not in peering_rules.BLACKHOLE_STATES and vpc_id in (pcx.vpc.id, pcx.peer_vpc.id):
             raise refusal
     _internal.deleting_vpc = True
     try:

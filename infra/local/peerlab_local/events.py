@@ -34,7 +34,7 @@ def status_change(execution) -> dict:
     return {
         "version": "0", "id": str(uuid.uuid4()), "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states", "account": execution.account_id,
-        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": execution.region_name, "resources": [execution.exec_arn],
         "detail": {
             "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
@@ -61,7 +61,7 @@ def _start(target: dict, event: dict, region: str, rule_arn: str | None = None):
     local AWS's administrator keys, as before."""
     from botocore.exceptions import ClientError
 
-    from . import identities, iam_enforce
+    from . import iam_enforce, identities
 
     account = event["account"]
     context = {"aws:SourceAccount": account}

@@ -64,7 +64,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -153,7 +153,7 @@ API_SERVICES = {"states": "stepfunctions"}
 API_OPERATIONS = {("lambda", "InvokeFunction"): "Invoke"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _operation(service: str, name: str):
     from moto.core.utils import get_service_model
     api = get_service_model(API_SERVICES.get(service, service))

@@ -177,7 +177,7 @@ def boundary_policy(session: Session) -> tuple[str, dict] | None:
 
 
 def principal_context(session: Session, region: str) -> dict:
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     context = {
         "aws:PrincipalArn": session.role_arn,
         "aws:PrincipalAccount": session.account,
@@ -522,7 +522,7 @@ def _decode_authorization_message(response):
 def _record_issue_time(original, backend, *args, **kwargs):
     role = original(backend, *args, **kwargs)
     # on the session itself: per account as STS keeps it, and gone with it on moto's reset
-    role.peerlab_token_issue_time = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    role.peerlab_token_issue_time = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return role
 
 

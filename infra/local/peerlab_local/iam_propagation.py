@@ -14,7 +14,6 @@ the `instance_profile_propagation` delay (config.py), from CreateInstanceProfile
 
 from __future__ import annotations
 
-
 from moto.core.base_backend import BackendDict, BaseBackend
 from moto.ec2.exceptions import EC2ClientError
 from moto.iam.models import IAMBackend, iam_backends
@@ -22,7 +21,6 @@ from moto.utilities.utils import PARTITION_NAMES
 
 from .patching import once, replace, wrap
 from .world import world
-
 
 
 class Propagation(BaseBackend):
@@ -89,7 +87,8 @@ def check(account_id: str, partition: str, iam_instance_profile_arn: str | None,
         raise EC2ClientError("InvalidParameterValue", f"Value ({ref}) for parameter iamInstanceProfile.name is "
                                                       "invalid. Invalid IAM Instance Profile name")
     if not any(_visible(state.role_added.get((profile.name, role.name)), profile.name) for role in profile.roles):
-        raise EC2ClientError("InvalidParameterValue", f'IAM Instance Profile "{profile.arn}" has no associated IAM Roles')
+        raise EC2ClientError("InvalidParameterValue",
+                             f'IAM Instance Profile "{profile.arn}" has no associated IAM Roles')
     return profile
 
 

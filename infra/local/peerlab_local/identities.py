@@ -374,7 +374,7 @@ def _install_state_machine_checks() -> None:
     @wrap(StepFunctionsParserBackend, "update_state_machine")
     def update(original, self, arn, *args, **kwargs):
         names = ["definition", "role_arn", "logging_configuration"]
-        given = dict(zip(names, args))
+        given = dict(zip(names, args, strict=False))  # the positional ones given
         given.update({k: v for k, v in kwargs.items() if k in names})
         role = given.get("role_arn")
         logging_configuration = given.get("logging_configuration")
@@ -495,7 +495,7 @@ def log_group_of(fn) -> str:
 def stream_name(environment_id: str) -> str:
     """Lambda's log stream of an execution environment: "YYYY/MM/DD/[$LATEST]<id>" (Lambda developer guide,
     "Sending Lambda function logs to CloudWatch Logs": date, function version, environment GUID)."""
-    return f"{_dt.datetime.now(_dt.timezone.utc):%Y/%m/%d}/[$LATEST]{environment_id}"
+    return f"{_dt.datetime.now(_dt.UTC):%Y/%m/%d}/[$LATEST]{environment_id}"
 
 
 def after_invocation(fn, environment, lines: list[tuple[float, str]]) -> None:

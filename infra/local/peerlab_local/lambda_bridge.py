@@ -371,7 +371,8 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
     POOLS.release(fn, env)
     from . import identities
 
-    identities.after_invocation(fn, env, platform_lines(fn, env, invocation.request_id, started, lines))  # its logs (and trace) sent with the execution role, off this thread
+    # its logs (and trace) sent with the execution role, off this thread
+    identities.after_invocation(fn, env, platform_lines(fn, env, invocation.request_id, started, lines))
     if invocation.error is not None:
         error = {"errorType": invocation.error["errorType"], "errorMessage": invocation.error["errorMessage"]}
         return json.dumps(error).encode(), error

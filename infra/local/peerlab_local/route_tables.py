@@ -44,7 +44,8 @@ def _associate_route_table(original, backend, route_table_id, gateway_id=None, s
             if subnet_id in table._associations.values():
                 raise EC2ClientError(
                     "Resource.AlreadyAssociated",
-                    f"the specified association for route table {route_table_id} conflicts with an existing association",
+                    f"the specified association for route table {route_table_id} conflicts with an existing "
+                    "association",
                 )
     return original(backend, route_table_id, gateway_id=gateway_id, subnet_id=subnet_id)
 

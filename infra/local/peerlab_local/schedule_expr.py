@@ -27,7 +27,7 @@ import datetime
 import re
 import zoneinfo
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 class ExpressionError(ValueError):
@@ -133,7 +133,7 @@ class Cron:
     years: frozenset[int]
 
     @staticmethod
-    def parse(body: str) -> "Cron":
+    def parse(body: str) -> Cron:
         fields = body.split(" ")
         if len(fields) != 6:
             raise ExpressionError(body)

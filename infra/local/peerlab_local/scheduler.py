@@ -36,7 +36,8 @@ docs.aws.amazon.com/scheduler/latest/APIReference/ ...):
 - configuring-schedule-dlq.html: after the retries are exhausted, the dead-letter event goes to the SQS queue of
   Target.DeadLetterConfig (its body: the target's input; its message attributes: ERROR_CODE, ERROR_MESSAGE,
   EXECUTION_ID, EXHAUSTED_RETRY_CONDITION, IS_PAYLOAD_TRUNCATED, RETRY_ATTEMPTS, SCHEDULED_TIME, SCHEDULE_ARN,
-  TARGET_ARN: the names of that page's "Retrieve the dead-letter event", as other AWS emulators send them too). EventBridge *rules* send some errors (a missing permission, a deleted target) to the DLQ without
+  TARGET_ARN: the names of that page's "Retrieve the dead-letter event", as other AWS emulators send them too).
+  EventBridge *rules* send some errors (a missing permission, a deleted target) to the DLQ without
   retrying (EventBridge User Guide, rule-dlq.html); the Scheduler guide says no such thing, so every failure is
   retried here.
 - managing-schedule-context-attributes.html: <aws.scheduler.schedule-arn>, <aws.scheduler.scheduled-time>,
@@ -85,7 +86,7 @@ def epoch(value) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -154,8 +155,8 @@ def validate(request: dict) -> None:
     if role is None:
         raise _constraint(None, "target.roleArn", "Member must not be null")
     if not ROLE_PATTERN.match(role):
-        raise _constraint(role, "target.roleArn",
-                          r"Member must satisfy regular expression pattern: arn:aws(-[a-z]+)?:iam::\d{12}:role\/[\w+=,.@\/-]+")
+        raise _constraint(role, "target.roleArn", "Member must satisfy regular expression pattern: "
+                          r"arn:aws(-[a-z]+)?:iam::\d{12}:role\/[\w+=,.@\/-]+")
     retry = target.get("RetryPolicy") or {}
     _int_in(retry.get("MaximumEventAgeInSeconds"), "target.retryPolicy.maximumEventAgeInSeconds", 60, 86400)
     _int_in(retry.get("MaximumRetryAttempts"), "target.retryPolicy.maximumRetryAttempts", 0, 185)
@@ -173,7 +174,7 @@ def validate(request: dict) -> None:
 def _iso(t: float | None) -> str | None:
     if t is None:
         return None
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def scale() -> float:

@@ -10,8 +10,7 @@ import re
 import urllib.parse
 import uuid
 
-from . import caller, consistency, faults, inventory, limits, sfn_time, ssm
-from . import iam_context
+from . import caller, consistency, faults, iam_context, inventory, limits, sfn_time, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 

@@ -8,7 +8,6 @@ end that comes after the stop leaves the stop in place."""
 
 from __future__ import annotations
 
-
 from .patching import MotoChanged, once, wrap
 
 

@@ -151,12 +151,12 @@ def install() -> None:
     if _installed:
         return
     try:
+        from moto.stepfunctions import responses
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.program import program
         from moto.stepfunctions.parser.asl.component.state.exec import execute_state
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
         from moto.stepfunctions.parser.asl.eval.callback import callback
-        from moto.stepfunctions import responses
     except ImportError as exc:
         raise MotoChanged(f"Step Functions time cannot be scaled: {exc} (moto changed?)") from exc
 

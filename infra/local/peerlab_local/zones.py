@@ -71,7 +71,7 @@ def zone_by_id(region: str, zone_id: str) -> Zone | None:
     return next((z for z in zones(region) if z.zone_id == zone_id), None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _offered_ids(region: str) -> dict[str, frozenset[str]]:
     by_type: dict[str, set[str]] = defaultdict(set)
     for offering in OFFERINGS_BY_ZONE_ID.get(region, []):

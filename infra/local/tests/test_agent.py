@@ -6,6 +6,7 @@ import time
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import REGION, Lab, wait_for
 from peerlab_local import agent
 

@@ -3,6 +3,7 @@
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import Lab
 
 
@@ -99,9 +100,9 @@ def test_peerings_are_filtered_like_aws(aws):
     vpcs = [ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"] for i in range(4)]
     ids = []
     for n, (a, b) in enumerate([(vpcs[0], vpcs[1]), (vpcs[2], vpcs[3])]):
-        ids.append(ec2.create_vpc_peering_connection(VpcId=a, PeerVpcId=b, TagSpecifications=[{
-            "ResourceType": "vpc-peering-connection",
-            "Tags": [{"Key": "peerlab:lab-id", "Value": f"lab{n}"}]}])["VpcPeeringConnection"]["VpcPeeringConnectionId"])
+        made = ec2.create_vpc_peering_connection(VpcId=a, PeerVpcId=b, TagSpecifications=[{
+            "ResourceType": "vpc-peering-connection", "Tags": [{"Key": "peerlab:lab-id", "Value": f"lab{n}"}]}])
+        ids.append(made["VpcPeeringConnection"]["VpcPeeringConnectionId"])
 
     def found(*filters):
         return [p["VpcPeeringConnectionId"] for p in ec2.describe_vpc_peering_connections(

@@ -17,9 +17,10 @@ import urllib.request
 import boto3
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
-from conftest import REGION, LocalAws, Patient
 
+from conftest import REGION, LocalAws, Patient
 from peerlab_local import iam_context
 
 HOME, PEER = "123456789012", "210987654321"
@@ -474,10 +475,10 @@ def test_params_of_a_moto_response_is_the_member_name_form(monkeypatch):
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.get_parameters(Names=["/peerlab/a", "/peerlab/b"])
         machine = f"arn:aws:states:{REGION}:{HOME}:stateMachine:peerlab-lab"
-        with pytest.raises(Exception):  # no such state machine: only the parameters matter here
+        with pytest.raises(ClientError):  # no such state machine: only the parameters matter here
             boto3.client("stepfunctions", region_name=REGION).start_execution(
                 stateMachineArn=machine, name="lab-1", input='{"lab_id": "lab-1"}')
-        with pytest.raises(Exception):  # no such function
+        with pytest.raises(ClientError):  # no such function
             boto3.client("lambda", region_name=REGION).invoke(
                 FunctionName="peerlab-Teardown", Qualifier="live", Payload=b'{"lab_id": "lab-1"}')
     assert seen["CreateVpc"] == {"CidrBlock": "10.0.0.0/16", "TagSpecifications": tagged("vpc")}

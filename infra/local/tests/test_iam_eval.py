@@ -590,4 +590,5 @@ def test_deny_outside_requested_regions_except_global_services():
     assert ok("ec2:DescribeVpcs", "eu-west-3")
     assert not ok("ec2:DescribeVpcs", "us-east-1")
     assert ok("iam:ListRoles", "us-east-1")
-    assert not evaluate([("deny", deny)], Request("ec2:DescribeVpcs", "*", {"aws:RequestedRegion": "eu-west-1"})).allowed
+    elsewhere = Request("ec2:DescribeVpcs", "*", {"aws:RequestedRegion": "eu-west-1"})
+    assert not evaluate([("deny", deny)], elsewhere).allowed

@@ -188,7 +188,8 @@ RUNTIME = """#!/bin/sh
 # a Lambda custom runtime in four lines (the Runtime API: next, then response), answering {"code": "MARK"}
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
 while true; do
-  id=$(curl -sS -D - -o /dev/null "$api/invocation/next" | tr -d '\\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  id=$(curl -sS -D - -o /dev/null "$api/invocation/next" | tr -d '\\r' \\
+    | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
   curl -sS -X POST -d '{"code": "MARK"}' "$api/invocation/$id/response" >/dev/null
 done
 """

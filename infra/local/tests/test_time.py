@@ -4,6 +4,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import Lab, wait_for
 
 SCALE = "0.05"  # instance 15 s -> 0.75 s, peering 2 s / 5 s -> 0.1 s / 0.25 s, endpoint 90 s -> 4.5 s

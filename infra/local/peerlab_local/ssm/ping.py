@@ -44,7 +44,8 @@ def parse_ping(args: list[str]) -> tuple[int, float, float, bool, str]:
             i += 1
             continue
         if arg.startswith("-"):
-            raise ValueError(f"invalid option -- '{arg.lstrip('-')[:1]}' (peerlab's local AWS simulates -c, -W, -i, -q, -n, -4)")
+            raise ValueError(f"invalid option -- '{arg.lstrip('-')[:1]}' "
+                             "(peerlab's local AWS simulates -c, -W, -i, -q, -n, -4)")
         if dest is not None:
             raise ValueError(f"usage error: only one destination, got {dest} and {arg}")
         dest = arg
