@@ -28,6 +28,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -171,7 +172,7 @@ def chain(aws: LocalAws, impl: str, lab_id: str, bins: Path, logs, warm: int, pr
     rows = {}
     plan, rows["validate-input"] = measure(aws, impl, "validate-input", {
         "input": {"lab_id": lab_id}, "execution_name": lab_id, "start_time": None}, bins, logs, warm, profile)
-    sides = {}
+    sides: dict[str, dict] = {}
     for side in ("a", "b"):
         sides[side], rows[f"create-vpc ({side.upper()})"] = measure(
             aws, impl, "create-vpc", events_for("create-vpc", plan, sides, None, side), bins, logs, warm, profile)
@@ -202,7 +203,7 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
     try:
         # the stack as make deploy makes it: the instance profile instance A needs (the workflow is unused here)
         profile = deploy(aws, bins)["InstanceProfileName"]
-        runs = {"rust": [], "python": []}
+        runs: dict[str, list[dict]] = {"rust": [], "python": []}
         # one lab each first, unmeasured: moto loads some catalogues (AMIs, endpoint services) on first use
         for impl in ("rust", "python"):
             log(f"per step: warm-up lab, {impl}")
@@ -218,7 +219,7 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
         aws.stop()
     table = {}
     for row in runs["rust"][0]:
-        entry = {}
+        entry: dict[str, Any] = {}
         for impl in ("rust", "python"):
             entry[impl] = {m: median(r[row][m] for r in runs[impl]) for m in ("cold_ms", "warm_ms", "peak_rss_kib")}
             entry[impl]["calls"] = runs[impl][0][row]["first_invocation_calls"]
@@ -314,7 +315,8 @@ def run_labs(aws: LocalAws, machine: str, count: int, timeout: float) -> dict:
                      "vpc_b": {"cidr": f"10.{2 * i + 1}.0.0/16", "subnet_cidr": f"10.{2 * i + 1}.1.0/24"}}
         arns.append(sfn.start_execution(stateMachineArn=machine, name=f"lab-{count}-{i}",
                                         input=json.dumps(lab_input))["executionArn"])
-    ended, results = {}, {}
+    ended: dict[str, float] = {}
+    results: dict[str, dict] = {}
     while len(ended) < count:
         if time.monotonic() - started > timeout:
             raise SystemExit(f"bench: {count - len(ended)} of {count} labs still running after {timeout:.0f} s")

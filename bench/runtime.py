@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 API = "/2018-06-01/runtime/invocation"
 
@@ -90,7 +91,7 @@ class Process:
         self.process = subprocess.Popen(command, env={**env, "AWS_LAMBDA_RUNTIME_API": self.runtime.address},
                                         stdout=log, stderr=log)
 
-    def invoke(self, event: dict, timeout: float = 60) -> tuple[str, object, float]:
+    def invoke(self, event: dict, timeout: float = 60) -> tuple[str, Any, float]:
         """(outcome, payload, seconds): outcome is response, error or init-error; seconds from the hand-out
         (or, for the first invocation, from the process start)."""
         first = self.runtime.handed_out == {}

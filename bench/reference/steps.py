@@ -114,7 +114,7 @@ def validate_input(event: dict) -> dict:
     azs = ec2.describe_availability_zones(Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])
     zones = sorted((z["ZoneName"], z.get("ZoneId", "")) for z in azs["AvailabilityZones"]
                    if z.get("State") == "available")
-    offering_type = set()
+    offering_type: set[str] = set()
     for page in ec2.get_paginator("describe_instance_type_offerings").paginate(
             LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [instance_type]}]):
         offering_type |= {o["Location"] for o in page["InstanceTypeOfferings"]}
@@ -127,7 +127,7 @@ def validate_input(event: dict) -> dict:
 
     def choose(needs_endpoints: bool) -> str:
         for zone, _ in zones:
-            if zone in offering_type and (not needs_endpoints or zone in offering_endpoints):
+            if zone in offering_type and (not needs_endpoints or zone in (offering_endpoints or set())):
                 return zone
         raise StepError("InvalidInput", f"instance_type: no Availability Zone of {region} offers {instance_type}")
 

@@ -64,7 +64,9 @@ def resource_types(action: str) -> dict[str, dict]:
     """resource type name -> {"arn", "required", "condition_keys", "dependent_actions"}; "" = the action's own."""
     service = action.split(":", 1)[0].lower()
     out = {}
-    for name, rt in sar_action(action)["resource_types"].items():
+    found = sar_action(action)
+    assert found is not None, f"{action} is not in the Service Authorization Reference"
+    for name, rt in found["resource_types"].items():
         entry = dict(rt)
         entry["arn"] = sar()[service]["resources"][name]["arn"] if name else None
         out[name] = entry
@@ -526,8 +528,9 @@ def test_removing_a_statement_breaks_what_it_is_there_for():
 def test_the_checks_catch_what_the_review_found():
     # The statement the template had for a peer account's accepter VPC passes the SAR's tables (vpc is a
     # resource type of the action, aws:ResourceAccount a global key); the guide's fact catches it.
-    dead = {"Sid": "ToAPeerAccountsVpc", "Effect": "Allow", "Action": "ec2:CreateVpcPeeringConnection",
-            "Resource": "arn:aws:ec2:*:*:vpc/*", "Condition": {"StringNotEquals": {"aws:ResourceAccount": HOME}}}
+    dead: dict = {"Sid": "ToAPeerAccountsVpc", "Effect": "Allow", "Action": "ec2:CreateVpcPeeringConnection",
+                  "Resource": "arn:aws:ec2:*:*:vpc/*",
+                  "Condition": {"StringNotEquals": {"aws:ResourceAccount": HOME}}}
     assert matching_types("ec2:CreateVpcPeeringConnection", dead["Resource"]) == ["vpc"]
     assert dead["Resource"].split(":")[4] != HOME
     # A mixed statement names actions on resource types the SAR never evaluates for them.

@@ -134,6 +134,7 @@ def _ping(agent: Agent, instance) -> None:
     agent.state, agent.last_failure = "hibernating", problem
     if agent.schedule is None:
         agent.failed_at, agent.schedule = when, hibernation_offsets()
+    assert agent.failed_at is not None  # set with the schedule, at the first failed ping
     following = agent.failed_at + w.config.agent_seconds(next(agent.schedule))
     if following <= when:  # --time-scale 0: the timers are 1 ms; never ping twice at one moment
         following = max(when, w.now()) + 0.001

@@ -208,7 +208,8 @@ def _log_group_create(cls, resource_name, cloudformation_json, account_id, regio
     tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
     group = logs_backends[account_id][region_name].create_log_group(props.get("LogGroupName", resource_name), tags)
     if props.get("RetentionInDays") is not None:
-        group.set_retention_policy(int(props["RetentionInDays"]))
+        # an integer, as moto's own PutRetentionPolicy passes it (its annotation says str)
+        group.set_retention_policy(int(props["RetentionInDays"]))  # type: ignore[arg-type]
     return group
 
 
@@ -242,7 +243,7 @@ def _function_extras(fn: LambdaFunction, props: dict[str, Any]) -> LambdaFunctio
     if "Tags" in props:
         fn.tags = {t["Key"]: t["Value"] for t in _tag_list(props["Tags"])}
     fn.tracing_config = props.get("TracingConfig") or {"Mode": "PassThrough"}
-    fn.peerlab_logging_config = props.get("LoggingConfig")
+    fn.peerlab_logging_config = props.get("LoggingConfig")  # type: ignore[attr-defined]  # read by get_configuration
     return fn
 
 
@@ -506,8 +507,8 @@ def _execute_change_set(original, self: CloudFormationBackend, change_set_name, 
         traceback.print_exc()  # the local AWS's stderr: where a failing model is debugged
         change_set.execution_status = "EXECUTE_FAILED"
         stack.status = f"{kind}_FAILED"
-        stack.status_reason = f"{type(err).__name__}: {err}"
-        stack._add_stack_event(f"{kind}_FAILED", resource_status_reason=stack.status_reason)
+        reason = f"{type(err).__name__}: {err}"  # in the stack's events (moto's Stack has no status reason)
+        stack._add_stack_event(f"{kind}_FAILED", resource_status_reason=reason)
         return
     _delete_resources_whose_condition_turned_false(stack)
     stack.template = change_set.template

@@ -103,7 +103,9 @@ def named_ids(params: dict[str, list[str]]):
 
 
 def not_found(resource_id: str) -> tuple[str, str]:
-    code, message = NOT_FOUND[kind_of(resource_id)]
+    kind = kind_of(resource_id)
+    assert kind is not None, resource_id  # only ids of a kind in NOT_FOUND are too new (born())
+    code, message = NOT_FOUND[kind]
     return code, message.format(resource_id)
 
 
@@ -127,7 +129,9 @@ def split_endpoint_deletion(params: dict[str, list[str]]) -> tuple[dict[str, lis
     unsuccessful, the response includes a list of the unsuccessful items"). Returns the request without the ids
     too new to be seen (renumbered), and those ids."""
     w = world()
-    kept, refused, other = [], [], {}
+    kept: list[str] = []
+    refused: list[str] = []
+    other: dict[str, list[str]] = {}
     for name, values in params.items():
         if _NUMBER.sub(".N", name) == "VpcEndpointId.N":
             for value in values:

@@ -191,7 +191,10 @@ def _delete_endpoints(original, backend, vpce_ids=None):
         if w.config.delay("endpoint_deleting", key=vpce_id) > 0:
             endpoint.state = "deleting"
             # its network interfaces stay until the deletion completes, so the subnet stays in use meanwhile
-            w.after("endpoint_deleting", lambda vpce_id=vpce_id: original(backend, [vpce_id]), key=vpce_id)
+            def deleted(vpce_id: str = vpce_id) -> None:
+                original(backend, [vpce_id])
+
+            w.after("endpoint_deleting", deleted, key=vpce_id)
         else:
             original(backend, [vpce_id])
     return None

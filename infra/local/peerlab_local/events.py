@@ -98,7 +98,8 @@ def deliver(event: dict):
     if bus is None:
         return
     for rule in list(bus.rules.values()):
-        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+        # the event dict, as moto's own PutEvents passes it (EventMessageType is its TypedDict of the same keys)
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):  # type: ignore[arg-type]
             continue
         for target in rule.targets:
             if ":states:" in target["Arn"] and ":stateMachine:" in target["Arn"]:

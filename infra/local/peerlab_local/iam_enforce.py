@@ -53,6 +53,7 @@ import urllib.parse
 import uuid
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from .iam_eval import Match, matching_statements
 from .iam_model import Request
@@ -89,7 +90,7 @@ class Session:
     role_arn: str
     session_name: str
     arn: str  # arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION
-    role: object | None  # moto's Role, None when the role does not exist (nothing is allowed then)
+    role: Any  # moto's Role, None when the role does not exist (nothing is allowed then)
     session_policy: dict | None
     user_id: str
     issued: str | None = None  # aws:TokenIssueTime: when AssumeRole issued it (kept on moto's AssumedRole)
@@ -211,7 +212,8 @@ def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: 
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "123456789012"
     backend = sts_backends[account][get_partition(region)]
     role = backend.assume_role(region_name=region, role_session_name=session_name, role_arn=role_arn,
-                               policy=policy, duration=duration, external_id=None)
+                               policy=policy, duration=duration,  # type: ignore[arg-type]  # None as moto's API
+                               external_id=None)  # type: ignore[arg-type]
     return {"AccessKeyId": role.access_key_id, "SecretAccessKey": role.secret_access_key,
             "SessionToken": role.session_token, "Expiration": role.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
@@ -221,15 +223,12 @@ def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: 
 
 def requests_for(action: str, params: dict, account: str, region: str) -> list[Request]:
     """iam_context's Requests for the call, or one Request on "*" for an action it does not model."""
+    from . import iam_context
+
     try:
-        from . import iam_context
-    except ImportError:
-        iam_context = None
-    if iam_context is not None:
-        try:
-            return list(iam_context.requests_for(action, params, account, region))
-        except iam_context.Unknown:
-            pass
+        return list(iam_context.requests_for(action, params, account, region))
+    except iam_context.Unknown:
+        pass
     with _LOCK:
         UNMODELLED[action] = UNMODELLED.get(action, 0) + 1
     log.info("iam: %s is not modelled by iam_context; evaluated on resource *", action)

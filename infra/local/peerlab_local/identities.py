@@ -151,7 +151,7 @@ def trusts(role, service: str, context: dict | None = None, region: str | None =
     return any(m.effect == "Allow" for m in matches)
 
 
-def service_session(role_arn: str, service: str, region: str, context: dict | None = None,
+def service_session(role_arn: str | None, service: str, region: str, context: dict | None = None,
                     session_name: str | None = None) -> dict:
     """Session credentials of `role_arn` as `service` gets them (sts:AssumeRole as the service principal), cached per
     (role, service) until RENEW_BEFORE s before they expire. The trust policy is evaluated on every call (it may have
@@ -160,7 +160,7 @@ def service_session(role_arn: str, service: str, region: str, context: dict | No
     from . import iam_enforce
 
     role = role_of(role_arn) if role_arn else None
-    if role is None:
+    if role is None or not role_arn:
         raise NotAssumable(f"{service} cannot assume {role_arn or '(no role)'}: no such role")
     if not trusts(role, service, context, region):
         raise NotAssumable(f"{service} cannot assume {role_arn}: its trust policy does not allow {service} to call "
@@ -297,7 +297,8 @@ def _install_sfn() -> None:
     def _task_failed(self, env, error: str, cause: str):
         return FailureEvent(
             env=env, error_name=_name(error), event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(  # type: ignore[typeddict-item]
                 error=error, cause=cause, resource=self._get_sfn_resource(),
                 resourceType=self._get_sfn_resource_type())))
 
@@ -311,7 +312,8 @@ def _install_sfn() -> None:
     def _lambda_failed(env, error: str, cause: str):
         return FailureEvent(
             env=env, error_name=_name(error), event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(  # type: ignore[typeddict-item]
                 error=error, cause=cause)))
 
     def direct_lambda(direct_from_error, self, env, ex):  # Resource: a function ARN
@@ -347,6 +349,7 @@ def check_state_machine(role_arn: str | None, region: str, logging_configuration
         return
     creds = service_session(role_arn, STATES, region)
     session = iam_enforce.session_for(creds["AccessKeyId"], region)
+    assert session is not None  # keys STS just issued for the role
     # one evaluated "call" of the state machine's role with a request per log-delivery action (recorded as such)
     requests = [Request(a, "*", {}) for a in LOG_DELIVERY_ACTIONS]
     if iam_enforce.judge(session, "states:CreateStateMachine (log delivery)", requests, region) is not None:

@@ -14,9 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from typing import TYPE_CHECKING
 
 from .peering_rules import BLACKHOLE_STATES
 from .world import all_ec2
+
+if TYPE_CHECKING:
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.models.subnets import Subnet
+    from moto.ec2.models.vpcs import VPC
 
 ICMP = "icmp"
 TCP = "tcp"
@@ -31,11 +37,11 @@ class Verdict:
 
 @dataclasses.dataclass
 class Endpoint:
-    backend: object
+    backend: EC2Backend
     region: str
     ip: str
-    subnet: object
-    vpc: object
+    subnet: Subnet
+    vpc: VPC
     groups: list  # security group objects
 
 

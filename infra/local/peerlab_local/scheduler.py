@@ -331,6 +331,7 @@ class Scheduler:
                 if schedule is None or plan.next_wall is None or plan.next_wall > now:
                     continue
                 instant = plan.next_instant
+                assert instant is not None  # set with next_wall (_plan)
                 plan.invocations += 1
                 self._plan(plan, schedule, instant + 1e-6)
                 delivery = Delivery(plan, schedule, json.loads(json.dumps(schedule.target, default=str)),
@@ -521,7 +522,7 @@ def assume(plan: Plan, role_arn: str):
                                               "not allow scheduler.amazonaws.com to call sts:AssumeRole")
         return sts_backends[account]["aws"].assume_role(
             region_name=plan.region, role_session_name=f"scheduler-{uuid.uuid4().hex[:16]}", role_arn=role_arn,
-            policy=None, duration=3600, external_id=None)
+            policy=None, duration=3600, external_id=None)  # type: ignore[arg-type]  # moto's API passes None too
 
 
 def _client(service: str, plan: Plan, credentials):

@@ -74,9 +74,9 @@ class Middleware:
         rewrite = None
         if service == "ec2" and not consistency.internal(key.group(1) if key else None):
             # eventual consistency (consistency.py): ids not propagated yet are NotFound, listings leave them out
-            refused = consistency.refusal(action, params)
-            if refused:
-                return self._respond(start_response, *ec2_error(*refused))
+            not_yet = consistency.refusal(action, params)
+            if not_yet:
+                return self._respond(start_response, *ec2_error(*not_yet))
             if action == "DeleteVpcEndpoints":
                 kept, too_new = consistency.split_endpoint_deletion(params)
                 if too_new:

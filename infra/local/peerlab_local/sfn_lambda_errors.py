@@ -51,7 +51,8 @@ def install() -> None:
             return service_from_error(self, env, ex)
         return FailureEvent(
             env=env, error_name=CustomErrorName("Lambda.Unknown"), event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(  # type: ignore[typeddict-item]
                 error="Lambda.Unknown", cause=CAUSE.format(ex.payload), resource=self._get_sfn_resource(),
                 resourceType=self._get_sfn_resource_type())))
 
@@ -60,7 +61,8 @@ def install() -> None:
             return direct_from_error(self, env, ex)
         return FailureEvent(
             env=env, error_name=CustomErrorName("Lambda.Unknown"), event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(  # type: ignore[typeddict-item]
                 error="Lambda.Unknown", cause=CAUSE.format(ex.payload))))
 
     wrap(StateTaskServiceLambda, "_from_error")(service_lambda)

@@ -39,6 +39,7 @@ import datetime
 import threading
 import time
 import types
+from typing import overload
 
 from .patching import MotoChanged, replace, wrap
 
@@ -55,6 +56,10 @@ def installed() -> bool:
     return _installed
 
 
+@overload
+def wall(seconds: float) -> float: ...
+@overload
+def wall(seconds: None) -> None: ...
 def wall(seconds: float | None) -> float | None:
     """Wall-clock seconds for `seconds` of AWS time (None, "no timeout", stays None)."""
     if seconds is None:

@@ -116,9 +116,10 @@ def _apply_table() -> None:
             # Fields AWS returns for an AZ that moto leaves out (botocore's EC2 model, AvailabilityZone shape):
             # OptInStatus is always opt-in-not-required for AZs; GroupName "us-east-1-zg-1" is the model's own
             # example; an AZ's network border group is its region (EC2 User Guide, "network border group").
-            zone.opt_in_status = "opt-in-not-required"
-            zone.group_name = f"{region}-zg-1"
-            zone.network_border_group = region
+            # (moto's Zone declares none of them; its responses read them when present)
+            zone.opt_in_status = "opt-in-not-required"  # type: ignore[attr-defined]
+            zone.group_name = f"{region}-zg-1"  # type: ignore[attr-defined]
+            zone.network_border_group = region  # type: ignore[attr-defined]
 
 
 # --- DescribeInstanceTypeOfferings ------------------------------------------------------------------------------
@@ -179,7 +180,7 @@ def _create_subnet(original, backend, vpc_id, cidr_block, ipv6_cidr_block=None, 
             zone = zone_by_id(region, availability_zone_id)
             bad = ("availabilityZoneId", availability_zone_id)
         else:
-            zone, bad = pick_zone(region), None
+            zone, bad = pick_zone(region), ("availabilityZone", "")
         if zone is None:
             # AWS's text for a zone name (seen in widdix/aws-cf-templates#36); moto checks against every region's
             # zones, so a us-west-2 zone was accepted for a us-east-1 VPC. The id variant is worded alike.
@@ -217,7 +218,7 @@ def service_zones(backend, service_name: str) -> list[str] | None:
 
 def _create_endpoint(original, backend, *args, **kwargs):
     endpoint_type = kwargs.get("endpoint_type") or ""
-    service_name = kwargs.get("service_name")
+    service_name = kwargs.get("service_name") or ""
     if endpoint_type.lower() == "interface":
         served = service_zones(backend, service_name)
         seen: set[str] = set()

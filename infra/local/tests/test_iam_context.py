@@ -8,11 +8,13 @@ EC2/VPC/SSM guides' (cited in iam_context.py and infra/local/README.md).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
 import urllib.error
 import urllib.request
+from typing import Any
 
 import boto3
 import botocore.session
@@ -116,10 +118,12 @@ def aws(shared):
     return shared
 
 
+_SUBNETS = itertools.count(11)  # the third octet of the next fresh subnet
+
+
 def fresh_subnet(w: World) -> str:
     """A subnet of the lab VPC of its own (a subnet has one route table association)."""
-    fresh_subnet.count = getattr(fresh_subnet, "count", 10) + 1
-    return w.ec2.create_subnet(VpcId=w.vpc, CidrBlock=f"10.0.{fresh_subnet.count}.0/24",
+    return w.ec2.create_subnet(VpcId=w.vpc, CidrBlock=f"10.0.{next(_SUBNETS)}.0/24",
                                TagSpecifications=tagged("subnet"))["Subnet"]["SubnetId"]
 
 
@@ -501,7 +505,8 @@ def template_checks():
 
     path = Path(__file__).resolve().parents[3] / "infra" / "tests" / "test_iam_sar.py"
     spec = importlib.util.spec_from_file_location("peerlab_iam_sar_checks", path)
-    module = importlib.util.module_from_spec(spec)
+    assert spec is not None and spec.loader is not None
+    module: Any = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.HOME, module.PEER = HOME, PEER  # the templates resolved for the local AWS's accounts
     return module
@@ -632,6 +637,7 @@ def test_every_call_the_functions_make_is_modelled_or_on_star():
 
     path = Path(__file__).resolve().parents[3] / "infra" / "checks" / "aws_calls.py"
     spec = importlib.util.spec_from_file_location("peerlab_aws_calls", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)

@@ -130,7 +130,7 @@ def test_nothing_patches_moto_but_through_patching():
                 if not isinstance(target, ast.Attribute):
                     continue
                 if target.attr == "__code__" or isinstance(target.value, ast.Name) and target.value.id in moto:
-                    offences.append(f"{path.name}:{node.lineno} assigns {ast.unparse(target)}")
+                    offences.append(f"{path.name}:{target.lineno} assigns {ast.unparse(target)}")
             if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "setattr":
                 offences.append(f"{path.name}:{node.lineno} calls setattr")
     assert offences == []

@@ -81,7 +81,7 @@ def test_invocation_goes_missing_then_in_progress_then_done(start_local):
     wait_for(lab.online, timeout=60, interval=0.2)
     sent = lab.ssm.send_command(InstanceIds=[lab.instance_a], DocumentName="AWS-RunShellScript",
                                 Parameters={"commands": [f"ping -c 3 -W 2 {lab.ip_b}"]})["Command"]
-    seen = []
+    seen: list[str] = []
 
     def status():
         try:

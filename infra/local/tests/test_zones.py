@@ -76,7 +76,7 @@ def test_run_instances_into_use1_az3_is_unsupported_with_aws_message(start_local
 
 def test_run_instances_without_a_zone_lands_where_the_type_is_offered(aws):
     ec2 = aws.client("ec2")
-    offered = {}
+    offered: dict[str, set[str]] = {}
     for o in ec2.describe_instance_type_offerings(LocationType="availability-zone")["InstanceTypeOfferings"]:
         offered.setdefault(o["InstanceType"], set()).add(o["Location"])
     # a type us-east-1a lacks: moto put every zone-less launch in <region>a

@@ -108,7 +108,7 @@ def _invocation_view(backend: SsmBackend, command_id: str, instance_id: str, det
     return view
 
 def get_command_invocation(backend: SsmBackend, body: dict) -> dict:
-    command_id, instance_id = body.get("CommandId"), body.get("InstanceId")
+    command_id, instance_id = body.get("CommandId") or "", body.get("InstanceId")
     entry = backend.commands.get(command_id)
     if entry is None or instance_id not in entry["invocations"]:
         raise SsmError("InvocationDoesNotExist", "")

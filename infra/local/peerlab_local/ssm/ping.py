@@ -73,6 +73,7 @@ def simulate_ping(instance: Instance, dest: str, count: int, wait: float, interv
     seed = int(hashlib.sha256(f"{instance.private_ip}>{dest}".encode()).hexdigest()[:8], 16)
     rtts = []
     if verdict.reachable:
+        assert target is not None  # reachable: there is a destination
         base = 0.35 if target.vpc.id == source.vpc.id else 0.55  # a peering hop adds a little
         if target.region != source.region:
             base = 60.0
