@@ -32,7 +32,7 @@ AWS := $(ON_AWS) $(VENV)/bin/aws
 STACK_OUTPUT = $(AWS) cloudformation describe-stacks --stack-name $(STACK) --output text \
 	--query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"
 
-.PHONY: help venv venv-sam build-functions run test test-rust lint-rust lint-asl lint-template test-template \
+.PHONY: help venv venv-sam build-functions run test test-rust lint-rust lint-python lint-asl lint-template test-template \
 	test-local-aws test-e2e local-aws resources watch clean-venv build deploy schedule schedule-at start logs destroy bench
 
 help: ## list the targets
@@ -61,7 +61,7 @@ run: venv build-functions ## a whole lab on the local AWS (realistic x 0.02) wit
 	PEERLAB_PYTHON=$(CURDIR)/$(PY) $(TARGET_DIR)/debug/peerlab run --local --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
 		--report run-report.json --timeline run-timeline.svg --local-args "$(RUN_LOCAL_ARGS)"
 
-test: venv test-rust lint-rust lint-asl lint-template test-template test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
+test: venv test-rust lint-rust lint-python lint-asl lint-template test-template test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
 
 test-rust: ## Rust unit, SDK-mock, handler and CLI tests (those needing the local AWS run in test-e2e)
 	cargo test --workspace --exclude e2e -- --skip on_the_local_aws
@@ -69,6 +69,10 @@ test-rust: ## Rust unit, SDK-mock, handler and CLI tests (those needing the loca
 lint-rust: ## rustfmt (check only) and clippy with warnings as errors
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
+
+lint-python: venv ## ruff and mypy on infra/ and bench/ (pyproject.toml), offline
+	$(OFFLINE) $(VENV)/bin/ruff check --no-cache
+	$(OFFLINE) $(VENV)/bin/mypy --cache-dir /dev/null
 
 lint-asl: venv ## statelint on the state machines (integer BackoffRate allowed)
 	$(VENV)/bin/statelint --ignore=FLOAT statemachine/*.asl.json
@@ -82,7 +86,7 @@ test-template: venv ## the template against the code (substitutions, crates, IAM
 	$(PY) -m pytest infra/tests bench/tests -q
 
 test-local-aws: venv build-functions ## the local AWS's pytest suite (starts its own servers on free ports)
-	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug $(PY) -m pytest infra/local/tests -q -n 3
+	PEERLAB_LAMBDA_DIR=$(TARGET_DIR)/debug PEERLAB_PYTHON=$(abspath $(PY)) $(PY) -m pytest infra/local/tests -q -n 3
 
 test-e2e: venv build-functions ## the real state machine, functions and CLI on local AWSs started per test
 	@# --workspace (not -p): the same features as test-rust's build, so aws-sdk-ec2 is not compiled once more

@@ -28,6 +28,7 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
@@ -171,7 +172,7 @@ def chain(aws: LocalAws, impl: str, lab_id: str, bins: Path, logs, warm: int, pr
     rows = {}
     plan, rows["validate-input"] = measure(aws, impl, "validate-input", {
         "input": {"lab_id": lab_id}, "execution_name": lab_id, "start_time": None}, bins, logs, warm, profile)
-    sides = {}
+    sides: dict[str, dict] = {}
     for side in ("a", "b"):
         sides[side], rows[f"create-vpc ({side.upper()})"] = measure(
             aws, impl, "create-vpc", events_for("create-vpc", plan, sides, None, side), bins, logs, warm, profile)
@@ -179,13 +180,15 @@ def chain(aws: LocalAws, impl: str, lab_id: str, bins: Path, logs, warm: int, pr
                                              events_for("ping-test", plan, sides, None, "control"),
                                              bins, logs, warm, profile)
     peering, rows["request-peering"] = measure(aws, impl, "request-peering",
-                                               events_for("request-peering", plan, sides, None), bins, logs, warm, profile)
+                                               events_for("request-peering", plan, sides, None),
+                                               bins, logs, warm, profile)
     pid = peering["peering_id"]
     for step in ("accept-peering", "add-routes", "update-sg"):
         _, rows[step] = measure(aws, impl, step, events_for(step, plan, sides, pid), bins, logs, warm, profile)
     _, rows["ping-test (final)"] = measure(aws, impl, "ping-test", events_for("ping-test", plan, sides, pid, "final"),
                                            bins, logs, warm, profile)
-    _, rows["teardown"] = measure(aws, impl, "teardown", events_for("teardown", plan, sides, pid), bins, logs, warm, profile)
+    _, rows["teardown"] = measure(aws, impl, "teardown", events_for("teardown", plan, sides, pid),
+                                  bins, logs, warm, profile)
     return rows
 
 
@@ -200,7 +203,7 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
     try:
         # the stack as make deploy makes it: the instance profile instance A needs (the workflow is unused here)
         profile = deploy(aws, bins)["InstanceProfileName"]
-        runs = {"rust": [], "python": []}
+        runs: dict[str, list[dict]] = {"rust": [], "python": []}
         # one lab each first, unmeasured: moto loads some catalogues (AMIs, endpoint services) on first use
         for impl in ("rust", "python"):
             log(f"per step: warm-up lab, {impl}")
@@ -216,7 +219,7 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
         aws.stop()
     table = {}
     for row in runs["rust"][0]:
-        entry = {}
+        entry: dict[str, Any] = {}
         for impl in ("rust", "python"):
             entry[impl] = {m: median(r[row][m] for r in runs[impl]) for m in ("cold_ms", "warm_ms", "peak_rss_kib")}
             entry[impl]["calls"] = runs[impl][0][row]["first_invocation_calls"]
@@ -233,7 +236,7 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
 
 # ping -c 3 -W 2 (ping_test.rs command): iputils ping(8) (iputils/iputils doc/ping.xml: -i "The default is to wait for
 # one second between each packet"; -W "Time to wait for a response, in seconds", which applies when no reply comes)
-# sends every second and, unanswered, waits 2 s after the last packet; the local AWS simulates that (ssm.py simulate_ping:
+# sends every second and, unanswered, waits 2 s after the last packet; the local AWS simulates that (ssm/ping.py:
 # (count - 1) x interval + wait unanswered, (count - 1) x interval + rtt answered; the rtt, milliseconds, is left out)
 PING_COUNT, PING_INTERVAL, PING_WAIT = 3, 1.0, 2.0
 
@@ -307,11 +310,13 @@ def run_labs(aws: LocalAws, machine: str, count: int, timeout: float) -> dict:
     arns = []
     started = time.monotonic()
     for i in range(count):
-        lab_input = {"lab_id": f"lab-{count}-{i}", "vpc_a": {"cidr": f"10.{2 * i}.0.0/16", "subnet_cidr": f"10.{2 * i}.1.0/24"},
+        lab_input = {"lab_id": f"lab-{count}-{i}",
+                     "vpc_a": {"cidr": f"10.{2 * i}.0.0/16", "subnet_cidr": f"10.{2 * i}.1.0/24"},
                      "vpc_b": {"cidr": f"10.{2 * i + 1}.0.0/16", "subnet_cidr": f"10.{2 * i + 1}.1.0/24"}}
         arns.append(sfn.start_execution(stateMachineArn=machine, name=f"lab-{count}-{i}",
                                         input=json.dumps(lab_input))["executionArn"])
-    ended, results = {}, {}
+    ended: dict[str, float] = {}
+    results: dict[str, dict] = {}
     while len(ended) < count:
         if time.monotonic() - started > timeout:
             raise SystemExit(f"bench: {count - len(ended)} of {count} labs still running after {timeout:.0f} s")
@@ -338,7 +343,8 @@ def run_labs(aws: LocalAws, machine: str, count: int, timeout: float) -> dict:
     walls = [(results[a]["stopDate"] - results[a]["startDate"]).total_seconds() for a in arns]
     return {"labs": count, "makespan_s": makespan, "labs_per_minute": count / makespan * 60, "failures": failures,
             "wall_s_median": median(walls),
-            "state_transitions": median(sum(1 for e in h if e["type"].endswith("StateEntered")) for h in histories.values()),
+            "state_transitions": median(sum(1 for e in h if e["type"].endswith("StateEntered"))
+                                        for h in histories.values()),
             "billed_transitions": median(billed_transitions(h) for h in histories.values()),
             "history_events": median(len(h) for h in histories.values())}
 
@@ -438,7 +444,8 @@ def markdown(r: dict) -> str:
              f"implementation, medians; warm = median of {r['per_step']['warm_invocations']} re-invocations). "
              "Ratio = boto3 ÷ Rust (above 1: Rust is faster or smaller). Same calls: every run of the step, in both "
              "implementations, made the same EC2/SSM calls on its first invocation (how many in brackets).", "",
-             "| step | cold Rust ms | cold boto3 ms | ratio | warm Rust ms | warm boto3 ms | ratio | RSS Rust MiB | RSS boto3 MiB | same calls |",
+             "| step | cold Rust ms | cold boto3 ms | ratio | warm Rust ms | warm boto3 ms | ratio | RSS Rust MiB "
+             "| RSS boto3 MiB | same calls |",
              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
     for step, e in r["per_step"]["steps"].items():
         ru, py = e["rust"], e["python"]
@@ -450,7 +457,8 @@ def markdown(r: dict) -> str:
         lines += ["", "| function | release binary (stripped) KiB | zip KiB |", "| --- | ---: | ---: |"]
         for step, s in r["sizes"]["functions"].items():
             lines.append(f"| {step} | {s['binary_bytes'] / 1024:.0f} | {s['zip_bytes'] / 1024:.0f} |")
-        lines.append(f"| boto3 reference (its 2 files; boto3 is in the runtime) | – | {r['sizes']['reference_zip_bytes'] / 1024:.1f} |")
+        lines.append("| boto3 reference (its 2 files; boto3 is in the runtime) | – | "
+                     f"{r['sizes']['reference_zip_bytes'] / 1024:.1f} |")
     e = r["end_to_end"]
     phases = ", ".join(f"{k} {v:.2f}" for k, v in e["critical_path_phases"].items())
     # wall / scale also multiplies the Lambda run time (real seconds here, not scaled) by 1 / scale: on AWS a
@@ -465,22 +473,27 @@ def markdown(r: dict) -> str:
               f"states entered + each retry), {fmt(e['history_events'], 0)} history events, "
               f"{e['api_calls']} EC2/SSM calls; failures: {e['failures'] or 'none'}; leaked: {e['leaked']}. "
               f"The bound (s) is the profile's medians along today's workflow's longest chain: {phases}. Step "
-              f"Functions' waits and retry intervals run at the same time scale (×{e.get('stepfunctions_time_scale', '?')}; "
+              "Functions' waits and retry intervals run at the same time scale "
+              f"(×{e.get('stepfunctions_time_scale', '?')}; "
               "infra/local/peerlab_local/sfn_time.py); the gap to the bound is the retriers' fixed intervals (a "
               "NotReady step is asked again only after its interval, not the moment it is ready) and Lambda run "
               "time, which is real, not scaled.", "",
-              "| labs at once | makespan s | labs/min | bound labs/min | limited by | ratio to bound | failures | leaked | throttled calls |",
+              "| labs at once | makespan s | labs/min | bound labs/min | limited by | ratio to bound "
+              "| failures | leaked | throttled calls |",
               "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
     for w in r["workshop"]:
-        lines.append(f"| {w['labs']} | {fmt(w['makespan_s'])} | {fmt(w['labs_per_minute'])} | {fmt(w['bound_labs_per_minute'])} | "
-                     f"{w['limited_by']} | {fmt(w['ratio_to_bound'], 2)} | {len(w['failures'])} | {w['leaked']} | {w['throttled']} |")
+        lines.append(f"| {w['labs']} | {fmt(w['makespan_s'])} | {fmt(w['labs_per_minute'])} | "
+                     f"{fmt(w['bound_labs_per_minute'])} | {w['limited_by']} | {fmt(w['ratio_to_bound'], 2)} | "
+                     f"{len(w['failures'])} | {w['leaked']} | {w['throttled']} |")
     unthrottled = [w for w in r["workshop"] if w["throttled"] == 0 and w["limited_by"] != "critical path"]
     if unthrottled:
         sizes = ", ".join(str(w["labs"]) for w in unthrottled)
-        lines += ["", f"At {sizes} labs the bound is the EC2 token buckets', yet no EC2 call was throttled: what limited "
+        lines += ["", f"At {sizes} labs the bound is the EC2 token buckets', yet no EC2 call was throttled: what "
+                  "limited "
                   "these runs was the local AWS itself (one moto process on "
                   f"{r['machine'].split(', ')[-1]}, every function invocation a process of its own), not AWS's rate "
-                  "limits. Below the bound's crossover the gap is the retriers' fixed intervals and Lambda run time (as end to end)."]
+                  "limits. Below the bound's crossover the gap is the retriers' fixed intervals and Lambda run time "
+                  "(as end to end)."]
     failed = [f for w in r["workshop"] for f in w["failures"]]
     if failed:
         lines += ["", f"Failed labs: {'; '.join(failed[:10])}{' …' if len(failed) > 10 else ''}"]
@@ -494,9 +507,11 @@ def plot(r: dict) -> str:
     width, left, bar, gap = 900, 190, 9, 10
     height = 70 + len(rows) * (4 * bar + gap)
     scale = (width - left - 80) / top
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" font-family="Helvetica, Arial, sans-serif" font-size="11">',
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           'font-family="Helvetica, Arial, sans-serif" font-size="11">',
            '<rect width="100%" height="100%" fill="white"/>',
-           f'<text x="10" y="20" font-size="14" font-weight="bold">peerlab per step: cold start and warm latency, Rust vs boto3 (ms, medians; {r["measured_at"]})</text>']
+           '<text x="10" y="20" font-size="14" font-weight="bold">peerlab per step: cold start and warm latency, '
+           f'Rust vs boto3 (ms, medians; {r["measured_at"]})</text>']
     colours = [("rust", "cold_ms", "#4e79a7", "Rust cold"), ("python", "cold_ms", "#f28e2b", "boto3 cold"),
                ("rust", "warm_ms", "#a0cbe8", "Rust warm"), ("python", "warm_ms", "#ffbe7d", "boto3 warm")]
     y = 45
@@ -504,12 +519,16 @@ def plot(r: dict) -> str:
         out.append(f'<text x="10" y="{y + 2 * bar + 3}">{step}</text>')
         for n, (impl, metric, colour, _) in enumerate(colours):
             value = e[impl][metric]
-            out.append(f'<rect x="{left}" y="{y + n * bar}" width="{max(value * scale, 1):.1f}" height="{bar - 1}" fill="{colour}"/>')
-            out.append(f'<text x="{left + value * scale + 4:.1f}" y="{y + n * bar + bar - 1}" font-size="9">{value:.0f}</text>')
+            top_y = y + n * bar
+            out.append(f'<rect x="{left}" y="{top_y}" width="{max(value * scale, 1):.1f}" height="{bar - 1}" '
+                       f'fill="{colour}"/>')
+            out.append(f'<text x="{left + value * scale + 4:.1f}" y="{top_y + bar - 1}" font-size="9">'
+                       f'{value:.0f}</text>')
         y += 4 * bar + gap
     x = 10
     for _, _, colour, label in colours:
-        out.append(f'<rect x="{x}" y="{y + 5}" width="12" height="9" fill="{colour}"/><text x="{x + 16}" y="{y + 13}">{label}</text>')
+        out.append(f'<rect x="{x}" y="{y + 5}" width="12" height="9" fill="{colour}"/>'
+                   f'<text x="{x + 16}" y="{y + 13}">{label}</text>')
         x += 110
     out.append("</svg>")
     return "\n".join(out) + "\n"
@@ -527,7 +546,8 @@ def update_readme(section: str):
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="make bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = argparse.ArgumentParser(prog="make bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--zips", default=str(ROOT / "build" / "lambda"), help="make build's output")
     p.add_argument("--reps", type=int, default=5)
     p.add_argument("--warm", type=int, default=5)

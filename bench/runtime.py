@@ -12,6 +12,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 API = "/2018-06-01/runtime/invocation"
 
@@ -36,9 +37,10 @@ class Runtime:
                 body = json.dumps(event).encode()
                 runtime.handed_out[request_id] = time.perf_counter()
                 self.send_response(200)
+                function_arn = "arn:aws:lambda:us-east-1:123456789012:function:bench"
                 for k, v in {"Lambda-Runtime-Aws-Request-Id": request_id,
                              "Lambda-Runtime-Deadline-Ms": str(int((time.time() + 60) * 1000)),
-                             "Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:us-east-1:123456789012:function:bench",
+                             "Lambda-Runtime-Invoked-Function-Arn": function_arn,
                              "Lambda-Runtime-Trace-Id": "Root=1-00000000-000000000000000000000000;Sampled=0",
                              "Content-Type": "application/json", "Content-Length": str(len(body))}.items():
                     self.send_header(k, v)
@@ -89,7 +91,7 @@ class Process:
         self.process = subprocess.Popen(command, env={**env, "AWS_LAMBDA_RUNTIME_API": self.runtime.address},
                                         stdout=log, stderr=log)
 
-    def invoke(self, event: dict, timeout: float = 60) -> tuple[str, object, float]:
+    def invoke(self, event: dict, timeout: float = 60) -> tuple[str, Any, float]:
         """(outcome, payload, seconds): outcome is response, error or init-error; seconds from the hand-out
         (or, for the first invocation, from the process start)."""
         first = self.runtime.handed_out == {}

@@ -27,9 +27,8 @@ from __future__ import annotations
 
 import os
 import re
-from datetime import datetime, timedelta, timezone
-
 import time
+from datetime import UTC, datetime, timedelta
 
 import boto3
 from botocore.exceptions import WaiterError
@@ -108,7 +107,7 @@ def validate_input(event: dict) -> dict:
     SSM endpoint services; B in the same account and region takes the same zones without the endpoint condition."""
     given = event.get("input") or {}
     lab_id = given.get("lab_id") or re.sub(r"[^a-z0-9-]", "-", event["execution_name"].lower())[:40]
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     ttl = given.get("ttl_seconds", 3600)
     instance_type = "t3.micro"
     ec2 = client("ec2")
@@ -117,8 +116,9 @@ def validate_input(event: dict) -> dict:
     supported = {a for t in described for a in t.get("ProcessorInfo", {}).get("SupportedArchitectures", [])}
     architecture = "x86_64" if "x86_64" in supported else "arm64"
     azs = ec2.describe_availability_zones(Filters=[{"Name": "zone-type", "Values": ["availability-zone"]}])
-    zones = sorted((z["ZoneName"], z.get("ZoneId", "")) for z in azs["AvailabilityZones"] if z.get("State") == "available")
-    offering_type = set()
+    zones = sorted((z["ZoneName"], z.get("ZoneId", "")) for z in azs["AvailabilityZones"]
+                   if z.get("State") == "available")
+    offering_type: set[str] = set()
     for page in ec2.get_paginator("describe_instance_type_offerings").paginate(
             LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [instance_type]}]):
         offering_type |= {o["Location"] for o in page["InstanceTypeOfferings"]}
@@ -131,14 +131,17 @@ def validate_input(event: dict) -> dict:
 
     def choose(needs_endpoints: bool) -> str:
         for zone, _ in zones:
-            if zone in offering_type and (not needs_endpoints or zone in offering_endpoints):
+            if zone in offering_type and (not needs_endpoints or zone in (offering_endpoints or set())):
                 return zone
         raise StepError("InvalidInput", f"instance_type: no Availability Zone of {region} offers {instance_type}")
 
     return {"lab_id": lab_id,
-            "vpc_a": {"cidr": DEFAULTS["vpc_a"][0], "subnet_cidr": DEFAULTS["vpc_a"][1], "availability_zone": choose(True)},
-            "vpc_b": {"cidr": DEFAULTS["vpc_b"][0], "subnet_cidr": DEFAULTS["vpc_b"][1], "availability_zone": choose(False)},
-            "instance_type": instance_type, "architecture": architecture, "ami": None, "allow": "all", "hold_seconds": 0, "ttl_seconds": ttl,
+            "vpc_a": {"cidr": DEFAULTS["vpc_a"][0], "subnet_cidr": DEFAULTS["vpc_a"][1],
+                      "availability_zone": choose(True)},
+            "vpc_b": {"cidr": DEFAULTS["vpc_b"][0], "subnet_cidr": DEFAULTS["vpc_b"][1],
+                      "availability_zone": choose(False)},
+            "instance_type": instance_type, "architecture": architecture, "ami": None,
+            "allow": "all", "hold_seconds": 0, "ttl_seconds": ttl,
             "expires_at": (now + timedelta(seconds=ttl)).strftime("%Y-%m-%dT%H:%M:%SZ"), "peer": None}
 
 
@@ -277,7 +280,8 @@ def request_peering(event: dict) -> dict:
         {"Name": f"tag:{LAB_ID}", "Values": [lab["lab_id"]]},
         {"Name": "requester-vpc-info.vpc-id", "Values": [a["vpc_id"]]},
         {"Name": "accepter-vpc-info.vpc-id", "Values": [b["vpc_id"]]}])["VpcPeeringConnections"]
-    live = [p for p in found if p["Status"]["Code"] in ("initiating-request", "pending-acceptance", "provisioning", "active")]
+    live = [p for p in found
+            if p["Status"]["Code"] in ("initiating-request", "pending-acceptance", "provisioning", "active")]
     if live:
         return {"peering_id": live[0]["VpcPeeringConnectionId"], "status": live[0]["Status"]["Code"]}
     pcx = ec2.create_vpc_peering_connection(
@@ -291,7 +295,8 @@ def request_peering(event: dict) -> dict:
             ec2.describe_vpc_peering_connections(VpcPeeringConnectionIds=[pid])
             break
         except Exception as err:  # noqa: BLE001
-            if code(err) != "InvalidVpcPeeringConnectionID.NotFound" or time.monotonic() - started >= VPC_VISIBLE_WITHIN:
+            if code(err) != "InvalidVpcPeeringConnectionID.NotFound" \
+                    or time.monotonic() - started >= VPC_VISIBLE_WITHIN:
                 raise
             time.sleep(0.5)
     return {"peering_id": pid, "status": pcx["Status"]["Code"]}
@@ -311,7 +316,8 @@ def accept_peering(event: dict) -> dict:
     status = found[0]["Status"]["Code"]
     if status == "pending-acceptance":
         try:
-            status = ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pid)["VpcPeeringConnection"]["Status"]["Code"]
+            accepted = ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=pid)["VpcPeeringConnection"]
+            status = accepted["Status"]["Code"]
         except Exception as err:  # noqa: BLE001
             if code(err) in ("InvalidVpcPeeringConnectionID.NotFound", "InvalidStateTransition"):
                 raise not_ready(f"peering {pid} could not be accepted yet: {code(err)}") from None
@@ -463,10 +469,13 @@ def _discover(ec2, lab_id: str) -> dict:
     return inv
 
 
+GONE = ("deleted", "rejected", "failed", "expired")  # states in which a resource is no longer there
+
+
 def _live(inv: dict) -> list[str]:
     return ([f"instance {i}" for i, _, s in inv["instances"] if s != "terminated"]
-            + [f"vpc-endpoint {e}" for e, _, s in inv["endpoints"] if s not in ("deleted", "rejected", "failed", "expired")]
-            + [f"vpc-peering-connection {p}" for p, s in inv["peerings"] if s not in ("deleted", "rejected", "failed", "expired")]
+            + [f"vpc-endpoint {e}" for e, _, s in inv["endpoints"] if s not in GONE]
+            + [f"vpc-peering-connection {p}" for p, s in inv["peerings"] if s not in GONE]
             + [f"security-group {g['GroupId']}" for g in inv["groups"]]
             + [f"route-table {t}" for t, _, _ in inv["tables"]]
             + [f"subnet {s}" for s, _ in inv["subnets"]] + [f"vpc {v}" for v in inv["vpcs"]])
@@ -490,7 +499,7 @@ def _pass(ec2, inv: dict) -> list[str]:
 
     def busy(vpc):
         return (any(v == vpc and s != "terminated" for _, v, s in inv["instances"])
-                or any(v == vpc and s not in ("deleted", "rejected", "failed", "expired") for _, v, s in inv["endpoints"]))
+                or any(v == vpc and s not in GONE for _, v, s in inv["endpoints"]))
 
     terminate = [i for i, _, s in inv["instances"] if s in ("pending", "running", "stopping", "stopped")]
     if terminate:

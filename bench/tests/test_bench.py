@@ -8,6 +8,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 
 import run  # noqa: E402
+
 from peerlab_local.config import REALISTIC  # noqa: E402
 
 
@@ -47,7 +48,8 @@ def test_the_critical_path_takes_what_outlasts_the_rest():
     assert fast["phases"]["side B beyond A"] == 0.0
     assert fast["seconds"] == run.critical_path(REALISTIC)["seconds"] - REALISTIC["endpoint_pending"]
     # the agent waits for nothing now, so the hibernation never lies on the path, whatever endpoint_pending is
-    assert run.critical_path(dict(REALISTIC, endpoint_pending=1000.0))["phases"]["SSM online (A)"] == REALISTIC["agent_boot"]
+    late_endpoints = run.critical_path(dict(REALISTIC, endpoint_pending=1000.0))
+    assert late_endpoints["phases"]["SSM online (A)"] == REALISTIC["agent_boot"]
 
 
 def test_the_critical_path_of_the_scaled_medians_is_the_medians_scaled():

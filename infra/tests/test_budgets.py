@@ -53,6 +53,13 @@ def not_ready(state: dict) -> dict | None:
     return next((r for r in state.get("Retry", []) if r["ErrorEquals"] == ["NotReady"]), None)
 
 
+def the_retrier(state: dict) -> dict:
+    """The state's NotReady retrier, which the test expects it to have."""
+    found = not_ready(state)
+    assert found is not None, state
+    return found
+
+
 def budget(retrier: dict) -> float:
     """Seconds a retrier waits in all, before its last attempt fails (no jitter: each interval in full)."""
     interval, rate = retrier.get("IntervalSeconds", 1), retrier.get("BackoffRate", 2.0)
@@ -68,7 +75,7 @@ def test_every_not_ready_retrier_covers_the_p99_of_what_it_waits_for(all_tasks):
     with_retrier = {name for name, state in all_tasks.items() if not_ready(state)}
     assert with_retrier == set(WAITS_FOR), "a NotReady retrier without a budget here, or the other way round"
     for name, waits in WAITS_FOR.items():
-        retrier = not_ready(all_tasks[name])
+        retrier = the_retrier(all_tasks[name])
         needed = p99(waits)
         assert budget(retrier) >= needed, f"{name}: budget {budget(retrier)} s < p99 {needed} s of {waits}"
         assert str(round(budget(retrier))) in retrier["Comment"], f"{name}: the Comment states its arithmetic"
@@ -77,39 +84,43 @@ def test_every_not_ready_retrier_covers_the_p99_of_what_it_waits_for(all_tasks):
 def test_not_ready_waits_at_fixed_intervals_without_jitter(all_tasks):
     # a wait for a known duration wants fixed intervals; jitter is for throttling (STYLE.md, "Waiting")
     for name in WAITS_FOR:
-        retrier = not_ready(all_tasks[name])
+        retrier = the_retrier(all_tasks[name])
         assert retrier["BackoffRate"] == 1 and "JitterStrategy" not in retrier, name
 
 
 def test_teardowns_wait_at_least_15_minutes(all_tasks):
     for name in TEARDOWNS:
-        assert budget(not_ready(all_tasks[name])) >= 15 * 60, name
+        assert budget(the_retrier(all_tasks[name])) >= 15 * 60, name
 
 
 def test_create_vpc_retries_after_a_new_resource_is_listed(all_tasks):
     # a retry finds by tag what the previous attempt created only once describe-by-filter lists it
     lag = tail("consistency_window", REALISTIC["consistency_window"]).p99
     for name in ("Create VPC A", "Create VPC B"):
-        assert not_ready(all_tasks[name])["IntervalSeconds"] >= lag, name
+        assert the_retrier(all_tasks[name])["IntervalSeconds"] >= lag, name
 
 
 def test_the_quiet_period_outlasts_a_create_in_flight(all_tasks):
     # teardown::QUIET_RETRIES retries of the teardown state after a failure: longer than create-vpc can still run
     # (its Lambda timeout) plus the time its last create takes to be listed
     source = (ROOT / "functions/lab-core/src/teardown.rs").read_text()
-    quiet_retries = int(re.search(r"pub const QUIET_RETRIES: u32 = (\d+);", source).group(1))
+    found = re.search(r"pub const QUIET_RETRIES: u32 = (\d+);", source)
+    assert found, "teardown.rs declares QUIET_RETRIES"
+    quiet_retries = int(found.group(1))
     template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=yaml.BaseLoader)
     function_timeout = float(template["Globals"]["Function"]["Timeout"])
     lag = tail("consistency_window", REALISTIC["consistency_window"]).p99
     for name in QUIET:
-        interval = not_ready(all_tasks[name])["IntervalSeconds"]
+        interval = the_retrier(all_tasks[name])["IntervalSeconds"]
         assert quiet_retries * interval >= function_timeout + lag, name
 
 
 def function_timeout(template: dict, state: dict) -> float:
     """The Timeout of the function a Task invokes (`${XFunctionArn}` -> resource XFunction), else the Globals'."""
     arn = state["Parameters"]["FunctionName"]
-    resource = re.fullmatch(r"\$\{(\w+)Arn\}", arn).group(1)
+    named = re.fullmatch(r"\$\{(\w+)Arn\}", arn)
+    assert named, arn
+    resource = named.group(1)
     own = template["Resources"][resource]["Properties"].get("Timeout")
     return float(own or template["Globals"]["Function"]["Timeout"])
 

@@ -28,7 +28,7 @@ import copy
 import importlib.util
 import json
 import re
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 import pytest
@@ -64,7 +64,9 @@ def resource_types(action: str) -> dict[str, dict]:
     """resource type name -> {"arn", "required", "condition_keys", "dependent_actions"}; "" = the action's own."""
     service = action.split(":", 1)[0].lower()
     out = {}
-    for name, rt in sar_action(action)["resource_types"].items():
+    found = sar_action(action)
+    assert found is not None, f"{action} is not in the Service Authorization Reference"
+    for name, rt in found["resource_types"].items():
         entry = dict(rt)
         entry["arn"] = sar()[service]["resources"][name]["arn"] if name else None
         out[name] = entry
@@ -155,7 +157,7 @@ def overlap(a: list, b: list) -> bool:
     return False
 
 
-@lru_cache(maxsize=None)
+@cache
 def matching_types(action: str, arn: str) -> list[str]:
     return [
         name
@@ -167,7 +169,7 @@ def matching_types(action: str, arn: str) -> list[str]:
 # ---- the templates, with intrinsic functions resolved to example values ---------------------------------------
 
 
-@lru_cache(maxsize=None)
+@cache
 def load(which: str) -> dict:
     parsed, matches = decode(str(TEMPLATES[which]))
     assert not matches, matches
@@ -469,7 +471,8 @@ def accept_request(requester_account, accepter_account, region_b, tagged_vpc_b=T
     ends = {"ec2:RequesterVpc": vpc(requester_account, REGION, "vpc-a"),
             "ec2:AccepterVpc": vpc(accepter_account, region_b, "vpc-b")}
     return [
-        (f"arn:aws:ec2:{region_b}:{accepter_account}:vpc-peering-connection/pcx-1", {**ends, **(tag if tagged_copy else {})}),
+        (f"arn:aws:ec2:{region_b}:{accepter_account}:vpc-peering-connection/pcx-1",
+         {**ends, **(tag if tagged_copy else {})}),
         (vpc(accepter_account, region_b, "vpc-b"), {**ends, **(tag if tagged_vpc_b else {})}),
     ]
 
@@ -525,8 +528,9 @@ def test_removing_a_statement_breaks_what_it_is_there_for():
 def test_the_checks_catch_what_the_review_found():
     # The statement the template had for a peer account's accepter VPC passes the SAR's tables (vpc is a
     # resource type of the action, aws:ResourceAccount a global key); the guide's fact catches it.
-    dead = {"Sid": "ToAPeerAccountsVpc", "Effect": "Allow", "Action": "ec2:CreateVpcPeeringConnection",
-            "Resource": "arn:aws:ec2:*:*:vpc/*", "Condition": {"StringNotEquals": {"aws:ResourceAccount": HOME}}}
+    dead: dict = {"Sid": "ToAPeerAccountsVpc", "Effect": "Allow", "Action": "ec2:CreateVpcPeeringConnection",
+                  "Resource": "arn:aws:ec2:*:*:vpc/*",
+                  "Condition": {"StringNotEquals": {"aws:ResourceAccount": HOME}}}
     assert matching_types("ec2:CreateVpcPeeringConnection", dead["Resource"]) == ["vpc"]
     assert dead["Resource"].split(":")[4] != HOME
     # A mixed statement names actions on resource types the SAR never evaluates for them.
@@ -547,7 +551,8 @@ def test_the_arn_overlap():
     image = tokens_of_sar("arn:${Partition}:ec2:${Region}::image/${ImageId}")
     assert overlap(tokens_of_policy("arn:aws:ec2:*::image/*"), image)
     assert not overlap(tokens_of_policy("arn:aws:ec2:*:1:image/*"), image)
-    stream = tokens_of_sar("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}:log-stream:${LogStreamName}")
+    stream = tokens_of_sar("arn:${Partition}:logs:${Region}:${Account}:log-group:${LogGroupName}"
+                           ":log-stream:${LogStreamName}")
     assert overlap(tokens_of_policy("arn:aws:logs:us-east-1:1:log-group:g:*"), stream)
 
 
@@ -575,7 +580,8 @@ STACK_TYPES = {"AWS::IAM::Role", "AWS::IAM::InstanceProfile", "AWS::Logs::LogGro
 # Handler permissions of features the stack does not use: KMS keys (none is set), functions in a VPC or with a
 # file system (none), Lambda capacity providers (none), log groups delivering to Firehose or S3 (none);
 # "s3:REST.PUT.OBJECT" is not an IAM action at all.
-UNUSED_FEATURES = re.compile(r"^(kms:|ec2:|elasticfilesystem:|s3files:|firehose:|s3:REST\.|lambda:PassCapacityProvider$)")
+UNUSED_FEATURES = re.compile(
+    r"^(kms:|ec2:|elasticfilesystem:|s3files:|firehose:|s3:REST\.|lambda:PassCapacityProvider$)")
 
 
 def handler_permissions() -> set[str]:

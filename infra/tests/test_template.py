@@ -180,7 +180,8 @@ def test_create_vpc_gets_the_stacks_instance_profile(template):
     env = template["Resources"]["CreateVpcFunction"]["Properties"]["Environment"]["Variables"]
     assert env["PEERLAB_INSTANCE_PROFILE"] == {"Ref": "LabInstanceProfile"}
     role = template["Resources"]["LabInstanceRole"]["Properties"]
-    assert role["ManagedPolicyArns"] == [{"Fn::Sub": "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"}]
+    core = "arn:${AWS::Partition}:iam::aws:policy/AmazonSSMManagedInstanceCore"
+    assert role["ManagedPolicyArns"] == [{"Fn::Sub": core}]
 
 
 # ---- IAM ---------------------------------------------------------------------------------------------------------
@@ -257,7 +258,8 @@ def test_ec2_mutations_are_conditioned_on_the_lab_tag(template):
             for statement in statements_:
                 own_account = all("${AWS::AccountId}" in json.dumps(r) for r in as_list(statement["Resource"]))
                 created = action.split(":")[1].startswith(("Create", "Run"))
-                ok = tag_condition(statement, "aws:ResourceTag") or (created and tag_condition(statement, "aws:RequestTag"))
+                ok = tag_condition(statement, "aws:ResourceTag") or (
+                    created and tag_condition(statement, "aws:RequestTag"))
                 # The accepter's copy of a peering carries no tags: accepting is held to both ends' VPC ARNs.
                 ok = ok or peering_ends_condition(statement)
                 # Exceptions, each commented in the template: untagged things a create call names or makes
@@ -283,7 +285,8 @@ def test_request_tag_statements_name_only_what_they_create(template):
             text = json.dumps(resource)
             for kind in existing:
                 if f":{kind}" in text:
-                    assert all(creates.get(a) == kind for a in actions), f"{role}: {statement['Sid']}: {actions} on {kind}"
+                    assert all(creates.get(a) == kind for a in actions), \
+                        f"{role}: {statement['Sid']}: {actions} on {kind}"
 
 
 def test_send_command_only_runs_the_shell_document_on_lab_instances(template):
@@ -311,7 +314,8 @@ def test_pass_role_only_for_the_lab_instance_role(template):
 def test_assume_role_only_for_the_peer_accounts_accepter_role(template):
     for role, statement in all_statements(template):
         if "sts:AssumeRole" in as_list(statement.get("Action", [])):
-            assert statement["Resource"] == {"Fn::Sub": "arn:${AWS::Partition}:iam::*:role/${PeerRoleNamePrefix}*"}, role
+            peer_roles = "arn:${AWS::Partition}:iam::*:role/${PeerRoleNamePrefix}*"
+            assert statement["Resource"] == {"Fn::Sub": peer_roles}, role
 
 
 def test_each_function_logs_only_to_its_own_log_group(template):
@@ -408,7 +412,8 @@ def test_the_accepter_role_grants_what_side_b_is_asked_no_more(peer_template, ca
     needed.add("ssm:GetParameter")  # B's AMI, unless the input names one
     policy = {a for a in grants if a.split(":")[0] in ("ec2", "ssm", "sts")} - {"ec2:CreateTags"}
     assert policy == needed, (
-        f"granted but never asked of side B: {sorted(policy - needed)}; asked but not granted: {sorted(needed - policy)}"
+        f"granted but never asked of side B: {sorted(policy - needed)}; "
+        f"asked but not granted: {sorted(needed - policy)}"
     )
     for statement in grants["ec2:CreateTags"]:
         actions = as_list(statement["Condition"]["StringEquals"]["ec2:CreateAction"])
@@ -430,11 +435,13 @@ def test_the_accepter_role_keeps_the_tag_conditions(peer_template):
     for statement in statements(peer_template["Resources"]["AccepterRole"]):
         for action in as_list(statement["Action"]):
             assert "*" not in action
-            mutation = action.startswith("ec2:") and not action.startswith("ec2:Describe") and action != "ec2:CreateTags"
+            mutation = action.startswith("ec2:") and not action.startswith("ec2:Describe") \
+                and action != "ec2:CreateTags"
             if not mutation or action in UNTAGGED_MUTATIONS:
                 continue
             created = action.split(":")[1].startswith(("Create", "Run"))
-            ok = (tag_condition(statement, "aws:ResourceTag") or (created and tag_condition(statement, "aws:RequestTag"))
+            ok = (tag_condition(statement, "aws:ResourceTag")
+                  or (created and tag_condition(statement, "aws:RequestTag"))
                   or "ec2:RequesterVpc" in statement.get("Condition", {}).get("ArnLike", {})
                   or statement["Sid"] == "RunFromAnyAmiWithNewVolumeAndInterface")
             assert ok, f"{action} in {statement['Sid']}"

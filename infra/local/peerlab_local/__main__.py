@@ -9,27 +9,38 @@ import sys
 import threading
 
 
-def _sfn_calls_loopback() -> None:
-    """moto's Step Functions engine calls services at http://localhost:PORT; make that 127.0.0.1 explicitly."""
-    from moto.stepfunctions.parser.asl.utils import boto_client
+def install_patches(iam: str = "off") -> None:
+    """Every change the local AWS makes to moto (peerlab_local.patching), in order: later ones wrap earlier ones.
+    Raises patching.MotoChanged if moto lacks something patched (tests/test_patching.py checks that too)."""
+    from . import (
+        cfn_capabilities,
+        cfn_resources,
+        consistency,
+        ec2_patches,
+        events,
+        iam_enforce,
+        iam_propagation,
+        identities,
+        lambda_bridge,
+        scheduler,
+        sfn_stop,
+        sfn_time,
+        zones,
+    )
 
-    def boto_client_for(region, service, state_credentials=None):
-        kwargs = {}
-        if not botocore_stubber.enabled:  # noqa: F821 - resolved in boto_client's globals
-            kwargs["endpoint_url"] = f"http://127.0.0.1:{moto_server_port()}"  # noqa: F821
-        # the execution role's session (identities.py); the engine's admin key "ak" until that is installed
-        credentials = _peerlab_credentials(state_credentials, region)  # noqa: F821
-        return boto3.client(  # noqa: F821
-            **credentials, region_name=region, service_name=service,
-            config=Config(parameter_validation=False,  # noqa: F821
-                          retries={"max_attempts": 0, "total_max_attempts": 1},
-                          connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,  # noqa: F821
-                          read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS),  # noqa: F821
-            **kwargs)
-
-    boto_client._peerlab_credentials = lambda state_credentials, region: {"aws_access_key_id": "ak",
-                                                                          "aws_secret_access_key": "sk"}
-    boto_client.boto_client_for.__code__ = boto_client_for.__code__
+    ec2_patches.install()
+    iam_propagation.install()
+    zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
+    lambda_bridge.install()
+    events.install()
+    cfn_resources.install()  # the local CloudFormation: complete models for the template's types, refuse the rest
+    cfn_capabilities.install()  # CreateStack/CreateChangeSet/UpdateStack ask for CAPABILITY_(NAMED_)IAM as AWS does
+    sfn_time.install()  # Wait/Retry/timeouts of Step Functions last --time-scale x their AWS time
+    sfn_stop.install()  # StopExecution ends ABORTED, even when a running state fails after it
+    scheduler.install()  # EventBridge Scheduler validates as AWS does
+    identities.install()  # tasks, logs, traces signed as the role AWS uses (after lambda_bridge and events)
+    iam_enforce.install(iam)  # --iam enforce: role sessions' calls evaluated against their policies
+    consistency.install()  # eventual consistency: wraps the creates of ec2_patches and zones
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,43 +79,17 @@ def main(argv: list[str] | None = None) -> int:
                     median_delays=args.median_delays, fault_kinds=args.fault_kinds)
     world_module.install(config)
 
-    from . import ec2_patches, events, iam_propagation, lambda_bridge
+    from . import lambda_bridge, patching, scheduler
     from .server import Middleware
 
-    ec2_patches.install()
-    iam_propagation.install()
-    from . import zones
-
-    zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
-    lambda_bridge.install()
-    events.install()
-    from . import cfn_resources
-
-    cfn_resources.install()  # the local CloudFormation: complete models for the template's types, refuse the rest
-    from . import cfn_capabilities
-
-    cfn_capabilities.install()  # CreateStack/CreateChangeSet/UpdateStack ask for CAPABILITY_(NAMED_)IAM as AWS does
-    _sfn_calls_loopback()
-    from . import sfn_stop, sfn_time
-
     try:
-        sfn_time.install()  # Wait/Retry/timeouts of Step Functions last --time-scale x their AWS time
-        sfn_stop.install()  # StopExecution ends ABORTED, even when a running state fails after it
-    except (sfn_time.MotoChanged, sfn_stop.MotoChanged) as exc:
+        install_patches(args.iam)
+    except patching.MotoChanged as exc:
         print(f"infra/local/start: {exc}", file=sys.stderr)
         return 1
-    from . import scheduler
-
-    scheduler.install()  # EventBridge Scheduler runs its schedules (a thread; stopped below)
-    from . import identities
-
-    identities.install()  # tasks, logs, traces signed as the role AWS uses (after lambda_bridge and events)
+    scheduler.start()  # EventBridge Scheduler runs its schedules (a thread; stopped below)
     default_user_config["stepfunctions"]["execute_state_machine"] = True
     default_user_config["lambda"]["use_docker"] = True  # our patched invoke runs the real executables
-
-    from . import iam_enforce
-
-    iam_enforce.install(args.iam)  # --iam enforce: role sessions' calls evaluated against their policies
     holder["app"] = Middleware(DomainDispatcherApplication(create_backend_app))
 
     stopping = threading.Event()

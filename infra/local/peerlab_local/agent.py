@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Iterator
+from collections.abc import Iterator
 
 from .world import world
 
@@ -96,11 +96,15 @@ class Agent:
         return out
 
 
-AGENTS: dict[str, Agent] = {}
+def _agents(instance) -> dict[str, Agent]:
+    """The SSM Agents of the instance's account and region (kept with its SSM state: ssm/backend.py)."""
+    from .ssm.backend import backend_of
+
+    return backend_of(instance).agents
 
 
 def agent_of(instance) -> Agent | None:
-    return AGENTS.get(instance.id)
+    return _agents(instance).get(instance.id)
 
 
 def on_running(instance) -> None:
@@ -108,14 +112,14 @@ def on_running(instance) -> None:
     w = world()
     agent = Agent(instance.id, running_at=w.event_time())
     agent.next_ping_at = agent.running_at + w.config.delay("agent_boot", key=instance.id)
-    AGENTS[instance.id] = agent
+    _agents(instance)[instance.id] = agent
     # always queued, even when due: RunInstances associates the instance profile after the instance exists, and the
     # ping must see the instance as the request left it
     w.at(agent.next_ping_at, lambda: _ping(agent, instance), defer=True)
 
 
 def _ping(agent: Agent, instance) -> None:
-    if AGENTS.get(instance.id) is not agent or instance._state.name != "running":
+    if agent_of(instance) is not agent or instance._state.name != "running":
         return  # terminated or stopped: the agent is gone
     from .ssm import ping_problem
 
@@ -130,6 +134,7 @@ def _ping(agent: Agent, instance) -> None:
     agent.state, agent.last_failure = "hibernating", problem
     if agent.schedule is None:
         agent.failed_at, agent.schedule = when, hibernation_offsets()
+    assert agent.failed_at is not None  # set with the schedule, at the first failed ping
     following = agent.failed_at + w.config.agent_seconds(next(agent.schedule))
     if following <= when:  # --time-scale 0: the timers are 1 ms; never ping twice at one moment
         following = max(when, w.now()) + 0.001

@@ -19,7 +19,7 @@ from moto.cloudformation.exceptions import CloudFormationError
 from moto.cloudformation.models import Stack
 from moto.cloudformation.responses import CloudFormationResponse
 
-from .patching import wrap
+from .patching import once, wrap
 
 IAM_TYPES = {"AWS::IAM::AccessKey", "AWS::IAM::Group", "AWS::IAM::InstanceProfile", "AWS::IAM::ManagedPolicy",
              "AWS::IAM::Policy", "AWS::IAM::Role", "AWS::IAM::User", "AWS::IAM::UserToGroupAddition"}
@@ -71,9 +71,7 @@ def _checked(original, response):
     return original(response)
 
 
+@once
 def install() -> None:
-    if getattr(CloudFormationResponse.create_stack, "_peerlab_capabilities", False):
-        return
     for name in ("create_stack", "create_change_set", "update_stack"):
         wrap(CloudFormationResponse, name)(_checked)
-        getattr(CloudFormationResponse, name)._peerlab_capabilities = True

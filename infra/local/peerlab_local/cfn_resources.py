@@ -28,6 +28,7 @@ import re
 import traceback
 from typing import Any
 
+from moto.awslambda.models import LambdaFunction
 from moto.cloudformation import parsing
 from moto.cloudformation.exceptions import ValidationError
 from moto.cloudformation.models import CloudFormationBackend, Stack
@@ -39,10 +40,9 @@ from moto.scheduler.exceptions import ScheduleGroupNotFound, ScheduleNotFound
 from moto.scheduler.models import scheduler_backends
 from moto.stepfunctions.models import StateMachine
 from moto.stepfunctions.responses import get_backend as stepfunctions_backend
-from moto.awslambda.models import LambdaFunction
 from moto.utilities.utils import get_partition
 
-from .patching import wrap
+from .patching import once, replace, wrap
 
 # type -> (properties honoured, properties accepted and stored but without effect locally). Anything else fails.
 SUPPORTED: dict[str, tuple[set[str], set[str]]] = {
@@ -146,7 +146,7 @@ def _role_update(cls, original_resource, new_resource_name, cloudformation_json,
     if name != original_resource.name or props.get("Path", "/") != original_resource.path:
         # RoleName, Path: "Update requires: Replacement"
         new = _role_create(cls, new_resource_name, cloudformation_json, account_id, region_name)
-        _role_delete(cls, original_resource.name, cloudformation_json, account_id, region_name)
+        cls.delete_from_cloudformation_json(original_resource.name, cloudformation_json, account_id, region_name)
         return new
     role = original_resource
     iam.update_assume_role_policy(name, _document(props["AssumeRolePolicyDocument"]))
@@ -166,10 +166,7 @@ def _role_update(cls, original_resource, new_resource_name, cloudformation_json,
     return role
 
 
-_moto_role_delete = Role.delete_from_cloudformation_json.__func__
-
-
-def _role_delete(cls, resource_name, cloudformation_json, account_id, region_name):
+def _role_delete(original, cls, resource_name, cloudformation_json, account_id, region_name):
     """CloudFormation detaches the managed policies a role got from ManagedPolicyArns; IAM refuses to delete a role
     with attached policies (DeleteConflict), which moto's delete left to happen."""
     iam = _iam(account_id, region_name)
@@ -177,7 +174,7 @@ def _role_delete(cls, resource_name, cloudformation_json, account_id, region_nam
         if role.name == resource_name:
             for arn in list(role.managed_policies):
                 iam.detach_role_policy(arn, resource_name)
-    _moto_role_delete(cls, resource_name, cloudformation_json, account_id, region_name)
+    original(cls, resource_name, cloudformation_json, account_id, region_name)
 
 
 def _profile_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
@@ -211,7 +208,8 @@ def _log_group_create(cls, resource_name, cloudformation_json, account_id, regio
     tags = {t["Key"]: t["Value"] for t in props.get("Tags", [])}
     group = logs_backends[account_id][region_name].create_log_group(props.get("LogGroupName", resource_name), tags)
     if props.get("RetentionInDays") is not None:
-        group.set_retention_policy(int(props["RetentionInDays"]))
+        # an integer, as moto's own PutRetentionPolicy passes it (its annotation says str)
+        group.set_retention_policy(int(props["RetentionInDays"]))  # type: ignore[arg-type]
     return group
 
 
@@ -245,16 +243,13 @@ def _function_extras(fn: LambdaFunction, props: dict[str, Any]) -> LambdaFunctio
     if "Tags" in props:
         fn.tags = {t["Key"]: t["Value"] for t in _tag_list(props["Tags"])}
     fn.tracing_config = props.get("TracingConfig") or {"Mode": "PassThrough"}
-    fn.peerlab_logging_config = props.get("LoggingConfig")
+    fn.peerlab_logging_config = props.get("LoggingConfig")  # type: ignore[attr-defined]  # read by get_configuration
     return fn
 
 
-_moto_function_create = LambdaFunction.create_from_cloudformation_json.__func__
-
-
-def _function_create(cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
+def _function_create(original, cls, resource_name, cloudformation_json, account_id, region_name, **kwargs):
     props = cloudformation_json["Properties"]
-    fn = _moto_function_create(cls, props.get("FunctionName", resource_name), cloudformation_json, account_id,
+    fn = original(cls, props.get("FunctionName", resource_name), cloudformation_json, account_id,
                                region_name, **kwargs)
     return _function_extras(fn, props)
 
@@ -262,7 +257,7 @@ def _function_create(cls, resource_name, cloudformation_json, account_id, region
 def _function_update(cls, original_resource, new_resource_name, cloudformation_json, account_id, region_name):
     props = cloudformation_json["Properties"]
     if props.get("FunctionName", original_resource.function_name) != original_resource.function_name:
-        new = _function_create(cls, new_resource_name, cloudformation_json, account_id, region_name)
+        new = cls.create_from_cloudformation_json(new_resource_name, cloudformation_json, account_id, region_name)
         original_resource.delete(account_id, region_name)
         return new
     config = {k: v for k, v in props.items() if k != "Code"}
@@ -512,8 +507,8 @@ def _execute_change_set(original, self: CloudFormationBackend, change_set_name, 
         traceback.print_exc()  # the local AWS's stderr: where a failing model is debugged
         change_set.execution_status = "EXECUTE_FAILED"
         stack.status = f"{kind}_FAILED"
-        stack.status_reason = f"{type(err).__name__}: {err}"
-        stack._add_stack_event(f"{kind}_FAILED", resource_status_reason=stack.status_reason)
+        reason = f"{type(err).__name__}: {err}"  # in the stack's events (moto's Stack has no status reason)
+        stack._add_stack_event(f"{kind}_FAILED", resource_status_reason=reason)
         return
     _delete_resources_whose_condition_turned_false(stack)
     stack.template = change_set.template
@@ -563,28 +558,31 @@ def _delete_resource(original, self, parsed_resource, resource_json):
             raise
 
 
+def _stack_resources(self) -> list:
+    """A resource whose Condition is false does not exist: DescribeStackResources listed it as an empty entry."""
+    return [r for r in self.resource_map.values() if hasattr(r, "logical_resource_id")]
+
+
+@once
 def install() -> None:
     for cls, create, update in ((Role, _role_create, _role_update), (InstanceProfile, _profile_create,
                                 _profile_update), (LogGroup, _log_group_create, _log_group_update),
-                                (LambdaFunction, _function_create, _function_update),
                                 (StateMachine, _state_machine_create, _state_machine_update)):
-        cls.create_from_cloudformation_json = classmethod(create)
-        cls.update_from_cloudformation_json = classmethod(update)
-    Role.delete_from_cloudformation_json = classmethod(_role_delete)
-    StateMachine.delete_from_cloudformation_json = classmethod(_state_machine_delete)
+        replace(cls, "create_from_cloudformation_json", classmethod(create))
+        replace(cls, "update_from_cloudformation_json", classmethod(update))
+    wrap(LambdaFunction, "create_from_cloudformation_json")(_function_create)  # moto's, then what it dropped
+    replace(LambdaFunction, "update_from_cloudformation_json", classmethod(_function_update))
+    wrap(Role, "delete_from_cloudformation_json")(_role_delete)
+    replace(StateMachine, "delete_from_cloudformation_json", classmethod(_state_machine_delete))
     wrap(LambdaFunction, "get_configuration")(_function_configuration)
     wrap(LogGroup, "get_cfn_attribute")(_log_group_attribute)
     wrap(CloudFormationBackend, "create_stack")(_create_stack)
     wrap(CloudFormationBackend, "create_change_set")(_create_change_set)
     wrap(CloudFormationBackend, "update_stack")(_update_stack)
     wrap(CloudFormationBackend, "execute_change_set")(_execute_change_set)
-    # a resource whose Condition is false does not exist: DescribeStackResources listed it as an empty entry
-    Stack.stack_resources = property(lambda self: [r for r in self.resource_map.values()
-                                                   if hasattr(r, "logical_resource_id")])
+    replace(Stack, "stack_resources", property(_stack_resources))
     wrap(parsing.ResourceMap, "_delete_resource")(_delete_resource)
-    original_update = parsing.parse_and_update_resource
-    parsing.parse_and_update_resource = lambda logical_id, resource_json, resources_map, account_id, region_name: \
-        _update_resource(original_update, logical_id, resource_json, resources_map, account_id, region_name)
+    wrap(parsing, "parse_and_update_resource")(_update_resource)
     # the model map is built once from CloudFormationModel's subclasses: rebuild it with ScheduleResource
     for cached in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
         cached.cache_clear()

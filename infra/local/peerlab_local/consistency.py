@@ -11,12 +11,11 @@ endpoint, instance or peering connection:
 What AWS creates with a VPC (its main route table, default security group, default network ACL) is born with it.
 
 Requests from the local AWS's own internals are not affected: the inventory and the SSM/ping simulation read the
-models directly, and moto's Step Functions engine signs with access key "ak" (__main__._sfn_calls_loopback).
+models directly, and moto's Step Functions engine signs with access key "ak" (identities._boto_client_for).
 """
 
 from __future__ import annotations
 
-import functools
 import re
 import threading
 import urllib.parse
@@ -25,6 +24,7 @@ import xml.etree.ElementTree as ET
 
 from moto.ec2.models import EC2Backend
 
+from .patching import once, wrap
 from .world import world
 
 # The Invalid...ID.NotFound code of each kind, by id prefix, with AWS's message. Codes: "Error codes for the Amazon
@@ -76,7 +76,7 @@ LISTINGS = {
     "DescribeInstances": ("reservationSet", "instanceId"),  # items are reservations; see _drop_instances
 }
 
-INTERNAL_ACCESS_KEYS = {"ak"}  # moto's Step Functions engine (__main__._sfn_calls_loopback)
+INTERNAL_ACCESS_KEYS = {"ak"}  # moto's Step Functions engine (identities._boto_client_for)
 
 
 def internal(access_key: str | None) -> bool:
@@ -103,7 +103,9 @@ def named_ids(params: dict[str, list[str]]):
 
 
 def not_found(resource_id: str) -> tuple[str, str]:
-    code, message = NOT_FOUND[kind_of(resource_id)]
+    kind = kind_of(resource_id)
+    assert kind is not None, resource_id  # only ids of a kind in NOT_FOUND are too new (born())
+    code, message = NOT_FOUND[kind]
     return code, message.format(resource_id)
 
 
@@ -127,7 +129,9 @@ def split_endpoint_deletion(params: dict[str, list[str]]) -> tuple[dict[str, lis
     unsuccessful, the response includes a list of the unsuccessful items"). Returns the request without the ids
     too new to be seen (renumbered), and those ids."""
     w = world()
-    kept, refused, other = [], [], {}
+    kept: list[str] = []
+    refused: list[str] = []
+    other: dict[str, list[str]] = {}
     for name, values in params.items():
         if _NUMBER.sub(".N", name) == "VpcEndpointId.N":
             for value in values:
@@ -222,71 +226,58 @@ def _is_default_vpc(backend, vpc_id: str | None) -> bool:
     return bool(getattr(vpc, "is_default", False))
 
 
-def _births(name: str, vpc_of):
+def _births(name: str, vpc_of) -> None:
     """Wrap EC2Backend.<name>: the resource it returns is born (unless moto made it for the default VPC, which on
     AWS exists long before any call, or inside create_vpc, where it is born with the VPC)."""
-    original = getattr(EC2Backend, name)
 
-    @functools.wraps(original)
-    def wrapper(backend, *args, **kwargs):
+    def born(original, backend, *args, **kwargs):
         resource = original(backend, *args, **kwargs)
         if getattr(_inside, "depth", 0) == 0 and not _is_default_vpc(backend, vpc_of(resource)):
             world().born(resource.id)
         return resource
 
-    setattr(EC2Backend, name, wrapper)
+    wrap(EC2Backend, name)(born)
 
 
-def _create_vpc_wrapper():
-    original = EC2Backend.create_vpc
-
-    @functools.wraps(original)
-    def create_vpc(backend, *args, **kwargs):
-        _inside.depth = getattr(_inside, "depth", 0) + 1
-        try:
-            vpc = original(backend, *args, **kwargs)
-        finally:
-            _inside.depth -= 1
-        if vpc.is_default or _inside.depth:
-            return vpc
-        w = world()
-        w.born(vpc.id)
-        # AWS creates the main route table, the default network ACL and the default security group with the VPC
-        for table in backend.route_tables.values():
-            if table.vpc_id == vpc.id:
-                w.born(table.id, like=vpc.id)
-        for acl in backend.network_acls.values():
-            if acl.vpc_id == vpc.id:
-                w.born(acl.id, like=vpc.id)
-        for group in backend.groups.get(vpc.id, {}).values():
-            w.born(group.id, like=vpc.id)
+def _create_vpc(original, backend, *args, **kwargs):
+    _inside.depth = getattr(_inside, "depth", 0) + 1
+    try:
+        vpc = original(backend, *args, **kwargs)
+    finally:
+        _inside.depth -= 1
+    if vpc.is_default or _inside.depth:
         return vpc
+    w = world()
+    w.born(vpc.id)
+    # AWS creates the main route table, the default network ACL and the default security group with the VPC
+    for table in backend.route_tables.values():
+        if table.vpc_id == vpc.id:
+            w.born(table.id, like=vpc.id)
+    for acl in backend.network_acls.values():
+        if acl.vpc_id == vpc.id:
+            w.born(acl.id, like=vpc.id)
+    for group in backend.groups.get(vpc.id, {}).values():
+        w.born(group.id, like=vpc.id)
+    return vpc
 
-    EC2Backend.create_vpc = create_vpc
+
+def _run_instances(original, backend, *args, **kwargs):
+    reservation = original(backend, *args, **kwargs)
+    for instance in reservation.instances:
+        world().born(instance.id)
+    return reservation
 
 
+@once
 def install() -> None:
     """Wrap moto's creates (after ec2_patches, whose wrappers of run_instances, create_vpc_peering_connection and
     create_vpc_endpoint these wrap in turn). Instances and peerings are also born in ec2_patches: born() keeps the
     first window."""
-    if getattr(EC2Backend, "_peerlab_consistency", False):
-        return
-    EC2Backend._peerlab_consistency = True
-    _create_vpc_wrapper()
+    wrap(EC2Backend, "create_vpc")(_create_vpc)
     _births("create_subnet", lambda s: s.vpc_id)
     _births("create_security_group", lambda g: g.vpc_id)
     _births("create_route_table", lambda t: t.vpc_id)
     _births("create_network_acl", lambda a: a.vpc_id)
     _births("create_vpc_endpoint", lambda e: e.vpc_id)
     _births("create_vpc_peering_connection", lambda p: None)
-
-    original_run = EC2Backend.run_instances
-
-    @functools.wraps(original_run)
-    def run_instances(backend, *args, **kwargs):
-        reservation = original_run(backend, *args, **kwargs)
-        for instance in reservation.instances:
-            world().born(instance.id)
-        return reservation
-
-    EC2Backend.run_instances = run_instances
+    wrap(EC2Backend, "run_instances")(_run_instances)

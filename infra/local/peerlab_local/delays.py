@@ -47,7 +47,8 @@ TAILS: dict[str, Tail] = {
     # median 2 s, p99 10 s. No measurement found; Terraform's aws_vpc_peering_connection waits up to 1 min (Create
     # timeout) through initiating-request and provisioning (WaitVPCPeeringConnectionActive).
     "peering_initiating": Tail(10.0, "no published measurement (judgement); Terraform waits up to 1 min "
-                                     f"({TF}/vpc_peering_connection.go Create timeout, WaitVPCPeeringConnectionActive)"),
+                                     f"({TF}/vpc_peering_connection.go Create timeout, "
+                                     "WaitVPCPeeringConnectionActive)"),
     # median 5 s, p99 20 s. As above: accept + provisioning->active is covered by the same 1 min Terraform timeout.
     "peering_provisioning": Tail(20.0, "no published measurement (judgement); Terraform waits up to 1 min for "
                                        f"provisioning->active ({TF}/vpc_peering_connection.go)"),

@@ -7,14 +7,16 @@ import ipaddress
 import itertools
 import threading
 
+from moto.core.responses import ActionResult
 from moto.ec2.exceptions import DependencyViolationError, EC2ClientError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.instances import Instance
+from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection
+from moto.ec2.responses.vpc_peering_connections import VPCPeeringConnections
+from moto.ec2.utils import generic_filter
 
-from . import agent
-from . import peering_rules  # noqa: F401  (blackhole routes, group references across VPCs: patched on import)
-from . import route_tables  # noqa: F401  (CreateRouteTable ClientToken, Resource.AlreadyAssociated: patched on import)
-from .patching import wrap as _wrap
+from . import agent, peering_rules, route_tables
+from .patching import once, wrap
 from .world import world
 
 
@@ -36,7 +38,6 @@ def _instance_groups(instance: Instance) -> set[str]:
 # --- instances -------------------------------------------------------------------------------------------------
 
 
-@_wrap(EC2Backend, "run_instances")
 def _run_instances(original, backend, image_id, count, user_data, security_group_names, **kwargs):
     token = kwargs.get("client_token")
     if token and token != "ABCDE":  # moto's placeholder when the caller sent none
@@ -69,7 +70,6 @@ def _run_instances(original, backend, image_id, count, user_data, security_group
     return reservation
 
 
-@_wrap(Instance, "terminate")
 def _terminate(original, instance):
     previous = original(instance)  # moto: state terminated, network interfaces released
     # AWS deletes the interfaces RunInstances created (DeleteOnTermination); moto leaves them in the subnet
@@ -84,7 +84,6 @@ def _terminate(original, instance):
     return previous
 
 
-@_wrap(EC2Backend, "modify_instance_security_groups")
 def _modify_groups(original, backend, instance_id, new_group_id_list):
     instance = backend.get_instance(instance_id)
     for group_id in new_group_id_list:
@@ -107,7 +106,6 @@ def _modify_groups(original, backend, instance_id, new_group_id_list):
 # --- VPC peering ----------------------------------------------------------------------------------------------
 
 
-@_wrap(EC2Backend, "create_vpc_peering_connection")
 def _create_peering(original, backend, vpc, peer_vpc, tags=None):
     pcx = original(backend, vpc, peer_vpc, tags)
     w = world()
@@ -127,7 +125,6 @@ def _create_peering(original, backend, vpc, peer_vpc, tags=None):
     return pcx
 
 
-@_wrap(EC2Backend, "accept_vpc_peering_connection")
 def _accept_peering(original, backend, vpc_pcx_id):
     pcx = original(backend, vpc_pcx_id)  # validates the transition, sets active
     w = world()
@@ -145,7 +142,6 @@ def _accept_peering(original, backend, vpc_pcx_id):
 # --- VPC endpoints --------------------------------------------------------------------------------------------
 
 
-@_wrap(EC2Backend, "create_vpc_endpoint")
 def _create_endpoint(original, backend, *args, **kwargs):
     token = kwargs.get("client_token")
     if token:
@@ -182,7 +178,6 @@ def _free_address(backend, subnet) -> str:
     raise EC2ClientError("InsufficientFreeAddressesInSubnet", f"no free address in {subnet.id}")
 
 
-@_wrap(EC2Backend, "delete_vpc_endpoints")
 def _delete_endpoints(original, backend, vpce_ids=None):
     w = world()
     unsuccessful = []
@@ -196,7 +191,10 @@ def _delete_endpoints(original, backend, vpce_ids=None):
         if w.config.delay("endpoint_deleting", key=vpce_id) > 0:
             endpoint.state = "deleting"
             # its network interfaces stay until the deletion completes, so the subnet stays in use meanwhile
-            w.after("endpoint_deleting", lambda vpce_id=vpce_id: original(backend, [vpce_id]), key=vpce_id)
+            def deleted(vpce_id: str = vpce_id) -> None:
+                original(backend, [vpce_id])
+
+            w.after("endpoint_deleting", deleted, key=vpce_id)
         else:
             original(backend, [vpce_id])
     return None
@@ -209,7 +207,6 @@ def _endpoints_alive(backend: EC2Backend):
     return [e for e in backend.vpc_end_points.values() if e.state != "deleted"]
 
 
-@_wrap(EC2Backend, "delete_subnet")
 def _delete_subnet(original, backend, subnet_id):
     subnet = backend.get_subnet(subnet_id)
     users = [i.id for i in _live_instances(backend) if i.subnet_id == subnet_id]
@@ -238,18 +235,17 @@ def group_users(backend: EC2Backend, group_id: str) -> list[str]:
 _internal = threading.local()  # set while moto's own DeleteVpc removes the VPC's default group
 
 
-@_wrap(EC2Backend, "delete_security_group")
 def _delete_group(original, backend, name=None, group_id=None):
     group = backend.get_security_group_from_id(group_id) if group_id else None
     if group is not None and not getattr(_internal, "deleting_vpc", False):
         if group.is_default or group.name == "default":
-            raise EC2ClientError("CannotDelete", f"the specified group: \"{group_id}\" name: \"default\" cannot be deleted by a user")
+            raise EC2ClientError("CannotDelete",
+                                 f'the specified group: "{group_id}" name: "default" cannot be deleted by a user')
         if group_users(backend, group.id):
             raise DependencyViolationError(f"resource {group.id} has a dependent object")
     return original(backend, name=name, group_id=group_id)
 
 
-@_wrap(EC2Backend, "delete_vpc")
 def _delete_vpc(original, backend, vpc_id):
     vpc = backend.get_vpc(vpc_id)
     refusal = DependencyViolationError(f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
@@ -264,7 +260,7 @@ def _delete_vpc(original, backend, vpc_id):
         if igw.vpc is not None and igw.vpc.id == vpc_id:
             raise refusal
     for pcx in backend.vpc_pcxs.values():
-        if pcx._status.code not in ("deleted", "rejected", "failed", "expired") and vpc_id in (pcx.vpc.id, pcx.peer_vpc.id):
+        if pcx._status.code not in peering_rules.BLACKHOLE_STATES and vpc_id in (pcx.vpc.id, pcx.peer_vpc.id):
             raise refusal
     _internal.deleting_vpc = True
     try:
@@ -273,14 +269,9 @@ def _delete_vpc(original, backend, vpc_id):
         _internal.deleting_vpc = False
 
 
-def install() -> None:
-    """The patches are applied when this module is imported; this makes the import explicit at the call site."""
-
-
 # --- security group rules that name a group of another account over a peering ----------------------------------
 
 
-@_wrap(EC2Backend, "_add_source_group")
 def _add_source_group(original, backend, source_groups, vpc_id):
     """AWS lets a rule name a security group of another account (UserId + GroupId) in the same region when an
     active peering connects the two VPCs; moto looks the group up in the caller's account only."""
@@ -319,10 +310,6 @@ def _add_source_group(original, backend, source_groups, vpc_id):
 # moto ignores every filter of this call and returns all peerings: with two labs in one local AWS, one lab's
 # teardown (which finds its peering by tag) deleted the other's. AWS filters as documented; so do we.
 
-from moto.ec2.models.vpc_peering_connections import VPCPeeringConnection  # noqa: E402
-from moto.ec2.responses.vpc_peering_connections import VPCPeeringConnections  # noqa: E402
-from moto.ec2.utils import generic_filter  # noqa: E402
-
 _PEERING_FILTERS = {
     "vpc-peering-connection-id": lambda p: p.id,
     "status-code": lambda p: p._status.code,
@@ -333,24 +320,17 @@ _PEERING_FILTERS = {
     "accepter-vpc-info.cidr-block": lambda p: p.peer_vpc.cidr_block,
     "accepter-vpc-info.owner-id": lambda p: p.peer_vpc.owner_id,
 }
-_tag_filter_value = VPCPeeringConnection.get_filter_value
 
 
-def _peering_filter_value(self, filter_name, method_name=None):
+def _peering_filter_value(original, self, filter_name, method_name=None):
     if filter_name in _PEERING_FILTERS:
         return _PEERING_FILTERS[filter_name](self)
     # tag:<key>, tag-key, tag-value; anything else raises moto's FilterNotImplementedError, as it should
-    return _tag_filter_value(self, filter_name, "DescribeVpcPeeringConnections")
+    return original(self, filter_name, "DescribeVpcPeeringConnections")
 
 
-VPCPeeringConnection.get_filter_value = _peering_filter_value
-_describe_peerings = VPCPeeringConnections.describe_vpc_peering_connections
-
-
-def _describe_peerings_filtered(self):
-    from moto.core.responses import ActionResult
-
-    result = _describe_peerings(self)
+def _describe_peerings_filtered(original, self):
+    result = original(self)
     filters = self._filters_from_querystring()
     if not filters:
         return result
@@ -359,4 +339,21 @@ def _describe_peerings_filtered(self):
     return ActionResult({"VpcPeeringConnections": generic_filter(filters, found)})
 
 
-VPCPeeringConnections.describe_vpc_peering_connections = _describe_peerings_filtered
+@once
+def install() -> None:
+    """Apply the EC2 patches (peering_rules' and route_tables' first); zones and consistency wrap these in turn."""
+    peering_rules.install()
+    route_tables.install()
+    wrap(EC2Backend, "run_instances")(_run_instances)
+    wrap(Instance, "terminate")(_terminate)
+    wrap(EC2Backend, "modify_instance_security_groups")(_modify_groups)
+    wrap(EC2Backend, "create_vpc_peering_connection")(_create_peering)
+    wrap(EC2Backend, "accept_vpc_peering_connection")(_accept_peering)
+    wrap(EC2Backend, "create_vpc_endpoint")(_create_endpoint)
+    wrap(EC2Backend, "delete_vpc_endpoints")(_delete_endpoints)
+    wrap(EC2Backend, "delete_subnet")(_delete_subnet)
+    wrap(EC2Backend, "delete_security_group")(_delete_group)
+    wrap(EC2Backend, "delete_vpc")(_delete_vpc)
+    wrap(EC2Backend, "_add_source_group")(_add_source_group)
+    wrap(VPCPeeringConnection, "get_filter_value")(_peering_filter_value)
+    wrap(VPCPeeringConnections, "describe_vpc_peering_connections")(_describe_peerings_filtered)

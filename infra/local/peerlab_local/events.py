@@ -16,6 +16,8 @@ import boto3
 from moto.events.models import Rule, events_backends
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
+from .patching import once, wrap
+
 
 def _ms(value) -> int | None:
     if value is None:
@@ -32,7 +34,7 @@ def status_change(execution) -> dict:
     return {
         "version": "0", "id": str(uuid.uuid4()), "detail-type": "Step Functions Execution Status Change",
         "source": "aws.states", "account": execution.account_id,
-        "time": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "time": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "region": execution.region_name, "resources": [execution.exec_arn],
         "detail": {
             "executionArn": execution.exec_arn, "stateMachineArn": execution.state_machine_arn,
@@ -59,7 +61,7 @@ def _start(target: dict, event: dict, region: str, rule_arn: str | None = None):
     local AWS's administrator keys, as before."""
     from botocore.exceptions import ClientError
 
-    from . import identities, iam_enforce
+    from . import iam_enforce, identities
 
     account = event["account"]
     context = {"aws:SourceAccount": account}
@@ -96,7 +98,8 @@ def deliver(event: dict):
     if bus is None:
         return
     for rule in list(bus.rules.values()):
-        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):
+        # the event dict, as moto's own PutEvents passes it (EventMessageType is its TypedDict of the same keys)
+        if rule.state != "ENABLED" or not rule.event_pattern.matches_event(event):  # type: ignore[arg-type]
             continue
         for target in rule.targets:
             if ":states:" in target["Arn"] and ":stateMachine:" in target["Arn"]:
@@ -104,30 +107,25 @@ def deliver(event: dict):
                                  daemon=True).start()
 
 
-_terminated = BaseExecutionWorkerCommunication.terminated
-
-
-def _terminated_and_told(self) -> None:
-    _terminated(self)
+def _terminated_and_told(original, self) -> None:
+    original(self)
     deliver(status_change(self.execution))
 
 
-_send_to_targets = Rule.send_to_targets
-
-
-def _send_to_other_targets(self, original_event, transform_input=True):
+def _send_to_other_targets(original, self, original_event, transform_input=True):
     """moto's delivery for the targets it knows; state machines are started by `deliver`."""
     states = [t for t in self.targets if ":states:" in t["Arn"]]
     if not states:
-        return _send_to_targets(self, original_event, transform_input)
+        return original(self, original_event, transform_input)
     kept = self.targets
     try:
         self.targets = [t for t in kept if t not in states]
-        return _send_to_targets(self, original_event, transform_input)
+        return original(self, original_event, transform_input)
     finally:
         self.targets = kept
 
 
+@once
 def install() -> None:
-    BaseExecutionWorkerCommunication.terminated = _terminated_and_told
-    Rule.send_to_targets = _send_to_other_targets
+    wrap(BaseExecutionWorkerCommunication, "terminated")(_terminated_and_told)
+    wrap(Rule, "send_to_targets")(_send_to_other_targets)

@@ -216,6 +216,6 @@ def function_error(kind: str, timeout: float) -> dict:
         # "Lambda.Unknown" and "The cause could not be determined because Lambda did not return an error type");
         # Step Functions docs ("Handle Lambda service exceptions"): unhandled errors such as out-of-memory errors
         # and function timeouts are reported as Lambda.Unknown.
-        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+        now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
         return {"errorMessage": f"{now} {request_id} Task timed out after {timeout:.2f} seconds"}
     raise ValueError(f"{kind} is not a deferred fault")

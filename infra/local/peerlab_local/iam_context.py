@@ -64,9 +64,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
-from functools import lru_cache
+from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from .iam_model import Request, Value
 
@@ -87,7 +87,7 @@ def params_of(response) -> dict:
     Invoke's input is not a parameter); the parsed query string of query services (STS, IAM)."""
     if getattr(response, "automated_parameter_parsing", False):  # EC2: botocore-parsed already
         return dict(response._get_params())
-    service = getattr(response, "boto3_service_name", None) or getattr(response, "service_name", "")
+    service: str = getattr(response, "boto3_service_name", None) or getattr(response, "service_name", None) or ""
     operation = response._get_action()
     try:
         from moto.core.utils import get_service_model
@@ -153,7 +153,7 @@ API_SERVICES = {"states": "stepfunctions"}
 API_OPERATIONS = {("lambda", "InvokeFunction"): "Invoke"}
 
 
-@lru_cache(maxsize=None)
+@cache
 def _operation(service: str, name: str):
     from moto.core.utils import get_service_model
     api = get_service_model(API_SERVICES.get(service, service))
@@ -180,8 +180,9 @@ def _parse_querystring(service: str, name: str, params: dict) -> dict:
     operation = _operation(service, name)
     protocol = operation.service_model.protocol
     parser = PROTOCOL_PARSERS[protocol](operation, map_type=dict)
-    return parser.parse({"method": "POST", "values": values, "headers": {}, "body": b"", "url_path": "/",
-                         "url_params": {}})
+    # a dict and a plain mapping where moto's parser annotates MultiDict/Headers: it reads them as mappings
+    return parser.parse({"method": "POST", "values": values, "headers": {},  # type: ignore[typeddict-item]
+                         "body": b"", "url_path": "/", "url_params": {}})
 
 
 def _as_list(value) -> list:
@@ -324,6 +325,12 @@ class _Call:
         backend = backend or self.backend()
         return dict(getattr(backend, "tags", {}).get(rid, {})) if backend is not None else {}
 
+    @overload
+    def vpc_arn(self, vpc_id: str, account: str | None = None, region: str | None = None) -> str: ...
+    @overload
+    def vpc_arn(self, vpc_id: None, account: str | None = None, region: str | None = None) -> None: ...
+    @overload
+    def vpc_arn(self, vpc_id: str | None, account: str | None = None, region: str | None = None) -> str | None: ...
     def vpc_arn(self, vpc_id: str | None, account: str | None = None, region: str | None = None) -> str | None:
         return self.ec2_arn("vpc", vpc_id, account, region) if vpc_id else None
 
@@ -353,9 +360,9 @@ class _Call:
                 ctx["ec2:InstanceType"] = instance.instance_type
                 ctx["ec2:Tenancy"] = "default"
                 ctx["ec2:RootDeviceType"] = getattr(instance, "root_device_type", "ebs")
-                zone = getattr(instance, "placement", None)
-                if getattr(zone, "zone", None):
-                    ctx["ec2:AvailabilityZone"] = zone.zone
+                zone = getattr(getattr(instance, "placement", None), "zone", None)
+                if zone:
+                    ctx["ec2:AvailabilityZone"] = zone
                 profile = instance_profile_arn(b, instance)
                 if profile:
                     ctx["ec2:InstanceProfile"] = profile
@@ -497,9 +504,10 @@ def role_tags(role_arn: str) -> dict[str, str]:
         return {}
     for role in iam.roles.values():
         if role.arn == role_arn:
-            tags = role.tags or {}
+            tags: Any = role.tags or {}  # moto: {key: {"Key", "Value"}} or a list of {"Key", "Value"}
             if isinstance(tags, dict):
-                return {(v.get("Key") if isinstance(v, dict) else k): (v.get("Value") if isinstance(v, dict) else v)
+                return {str(v.get("Key") if isinstance(v, dict) else k): str(v.get("Value") if isinstance(v, dict)
+                                                                                else v)
                         for k, v in tags.items()}
             return {t["Key"]: t.get("Value", "") for t in tags}
     return {}
@@ -617,8 +625,8 @@ def _run_instances(c: _Call):
             groups.append(default.id)
     place: dict[str, Value] = c.place(subnet) if subnet is not None else {}
     zone = (c.p.get("Placement") or {}).get("AvailabilityZone")
-    zone_ctx: dict[str, Value] = {"ec2:AvailabilityZone": place.get("ec2:AvailabilityZone") or zone} \
-        if (place.get("ec2:AvailabilityZone") or zone) else {}
+    placed = place.get("ec2:AvailabilityZone") or zone
+    zone_ctx: dict[str, Value] = {"ec2:AvailabilityZone": placed} if placed else {}
 
     profile_spec = c.p.get("IamInstanceProfile") or {}
     profile = find_profile(c.account, profile_spec.get("Name"), profile_spec.get("Arn")) if profile_spec else None
@@ -763,7 +771,7 @@ def _parameter_tags(c: _Call, name: str) -> dict[str, str]:
         return {}
     try:
         from moto.ssm.models import ssm_backends
-        tags = ssm_backends[c.account][c.region]._resource_tags.get("Parameter", {})
+        tags: dict = ssm_backends[c.account][c.region]._resource_tags.get("Parameter", {})
         return dict(tags.get(name.split(":", 1)[0], {}))
     except Exception:  # noqa: BLE001
         return {}

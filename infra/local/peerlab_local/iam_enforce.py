@@ -53,9 +53,11 @@ import urllib.parse
 import uuid
 import zlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from .iam_eval import Match, matching_statements
 from .iam_model import Request
+from .patching import add, once, wrap
 
 log = logging.getLogger("peerlab.iam")
 
@@ -72,7 +74,6 @@ DENIED: list[dict] = []  # the last denials (GET /peerlab/iam), newest last
 EVALUATED_LIMIT = 20000  # calls kept for GET /peerlab/iam/evaluated (older ones are dropped and counted)
 EVALUATED: collections.deque = collections.deque(maxlen=EVALUATED_LIMIT)
 _EVALUATED_COUNT = [0]  # calls recorded since start (EVALUATED's entries carry their number as "seq")
-_ISSUED: dict[str, str] = {}  # access key -> when AssumeRole issued it (aws:TokenIssueTime)
 _enabled = False
 
 
@@ -89,9 +90,10 @@ class Session:
     role_arn: str
     session_name: str
     arn: str  # arn:aws:sts::ACCOUNT:assumed-role/NAME/SESSION
-    role: object | None  # moto's Role, None when the role does not exist (nothing is allowed then)
+    role: Any  # moto's Role, None when the role does not exist (nothing is allowed then)
     session_policy: dict | None
     user_id: str
+    issued: str | None = None  # aws:TokenIssueTime: when AssumeRole issued it (kept on moto's AssumedRole)
 
 
 @dataclass
@@ -129,7 +131,8 @@ def session_for(access_key: str, region: str = "us-east-1") -> Session | None:
         policy = _document(assumed.policy) if assumed.policy else None
         role_id = getattr(role, "id", None) or "AROA" + "0" * 17
         return Session(access_key, account, partition, assumed.role_arn, assumed.session_name, assumed.arn, role,
-                       policy, f"{role_id}:{assumed.session_name}")
+                       policy, f"{role_id}:{assumed.session_name}",
+                       getattr(assumed, "peerlab_token_issue_time", None))
     return None
 
 
@@ -175,7 +178,7 @@ def boundary_policy(session: Session) -> tuple[str, dict] | None:
 
 
 def principal_context(session: Session, region: str) -> dict:
-    now = _dt.datetime.now(_dt.timezone.utc)
+    now = _dt.datetime.now(_dt.UTC)
     context = {
         "aws:PrincipalArn": session.role_arn,
         "aws:PrincipalAccount": session.account,
@@ -188,9 +191,8 @@ def principal_context(session: Session, region: str) -> dict:
         "aws:SecureTransport": True,
         "aws:ViaAWSService": False,
     }
-    issued = _ISSUED.get(session.access_key)
-    if issued:
-        context["aws:TokenIssueTime"] = issued
+    if session.issued:
+        context["aws:TokenIssueTime"] = session.issued
     if session.role is not None:
         tags = getattr(session.role, "tags", None) or []
         for tag in tags.values() if isinstance(tags, dict) else tags:  # moto 5.2.5: a list of {"Key", "Value"}
@@ -210,7 +212,8 @@ def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: 
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "123456789012"
     backend = sts_backends[account][get_partition(region)]
     role = backend.assume_role(region_name=region, role_session_name=session_name, role_arn=role_arn,
-                               policy=policy, duration=duration, external_id=None)
+                               policy=policy, duration=duration,  # type: ignore[arg-type]  # None as moto's API
+                               external_id=None)  # type: ignore[arg-type]
     return {"AccessKeyId": role.access_key_id, "SecretAccessKey": role.secret_access_key,
             "SessionToken": role.session_token, "Expiration": role.expiration.strftime("%Y-%m-%dT%H:%M:%SZ")}
 
@@ -220,15 +223,12 @@ def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: 
 
 def requests_for(action: str, params: dict, account: str, region: str) -> list[Request]:
     """iam_context's Requests for the call, or one Request on "*" for an action it does not model."""
+    from . import iam_context
+
     try:
-        from . import iam_context
-    except ImportError:
-        iam_context = None
-    if iam_context is not None:
-        try:
-            return list(iam_context.requests_for(action, params, account, region))
-        except iam_context.Unknown:
-            pass
+        return list(iam_context.requests_for(action, params, account, region))
+    except iam_context.Unknown:
+        pass
     with _LOCK:
         UNMODELLED[action] = UNMODELLED.get(action, 0) + 1
     log.info("iam: %s is not modelled by iam_context; evaluated on resource *", action)
@@ -520,25 +520,27 @@ def _decode_authorization_message(response):
 
 def _record_issue_time(original, backend, *args, **kwargs):
     role = original(backend, *args, **kwargs)
-    _ISSUED[role.access_key_id] = _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    # on the session itself: per account as STS keeps it, and gone with it on moto's reset
+    role.peerlab_token_issue_time = _dt.datetime.now(_dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return role
+
+
+@once
+def _patch() -> None:
+    from moto.core.responses import BaseResponse
+    from moto.sts.models import STSBackend
+    from moto.sts.responses import TokenResponse
+
+    wrap(BaseResponse, "call_action")(_call_action)
+    wrap(STSBackend, "assume_role")(_record_issue_time)
+    add(TokenResponse, "decode_authorization_message", _decode_authorization_message)
 
 
 def install(mode: str = "enforce") -> None:
     """Hook enforcement into moto's request path (every service's BaseResponse.call_action) and add STS
     DecodeAuthorizationMessage. `mode` "off" only adds DecodeAuthorizationMessage and the AssumeRole times."""
     global _enabled
-    from moto.core.responses import BaseResponse
-    from moto.sts.models import STSBackend
-    from moto.sts.responses import TokenResponse
-
-    from .patching import wrap
-
-    if not getattr(BaseResponse.call_action, "_peerlab_iam", False):
-        wrap(BaseResponse, "call_action")(_call_action)
-        BaseResponse.call_action._peerlab_iam = True
-        wrap(STSBackend, "assume_role")(_record_issue_time)
-        TokenResponse.decode_authorization_message = _decode_authorization_message
+    _patch()
     from . import iam_trust
 
     iam_trust.install()  # sts:AssumeRole judged on both sides (trust policy too); member accounts' admin role

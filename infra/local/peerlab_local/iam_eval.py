@@ -169,7 +169,7 @@ def arn_match(pattern: str, arn: str) -> bool:
     have = arn.split(":", 5)
     if len(want) != 6 or len(have) != 6:
         return glob_match(pattern, arn) if len(want) == len(have) else False
-    return all(glob_match(w, h) for w, h in zip(want, have))
+    return all(glob_match(w, h) for w, h in zip(want, have, strict=True))
 
 
 def _resource_matches(pattern, resource: str, context: dict, variables: bool) -> bool:
@@ -245,14 +245,14 @@ def _ctx_values(value) -> list[str]:
 def _parse_date(text: str) -> _dt.datetime | None:
     text = text.strip()
     try:
-        return _dt.datetime.fromtimestamp(float(text), tz=_dt.timezone.utc)
+        return _dt.datetime.fromtimestamp(float(text), tz=_dt.UTC)
     except ValueError:
         pass
     try:
         parsed = _dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
         return None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=_dt.UTC)
 
 
 def _num(text: str) -> float | None:

@@ -14,39 +14,51 @@ the `instance_profile_propagation` delay (config.py), from CreateInstanceProfile
 
 from __future__ import annotations
 
-
+from moto.core.base_backend import BackendDict, BaseBackend
 from moto.ec2.exceptions import EC2ClientError
 from moto.iam.models import IAMBackend, iam_backends
+from moto.utilities.utils import PARTITION_NAMES
 
-from .patching import wrap as _wrap
+from .patching import once, replace, wrap
 from .world import world
 
-# (account, profile name) -> when it was created; (account, profile name, role name) -> when the role was added
-CREATED: dict[tuple[str, str], float] = {}
-ROLE_ADDED: dict[tuple[str, str, str], float] = {}
+
+class Propagation(BaseBackend):
+    """When an account's instance profiles appeared, and their roles (IAM is global: one per partition)."""
+
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.created: dict[str, float] = {}  # profile name -> when it was created
+        self.role_added: dict[tuple[str, str], float] = {}  # (profile name, role name) -> when the role was added
 
 
-@_wrap(IAMBackend, "create_instance_profile")
+propagation_backends: BackendDict[Propagation] = BackendDict(Propagation, "iam", use_boto3_regions=False,
+                                                             additional_regions=PARTITION_NAMES)
+
+
+def _of(iam_backend) -> Propagation:
+    return propagation_backends[iam_backend.account_id][iam_backend.region_name]  # the partition, for IAM
+
+
 def _create_profile(original, backend, name, path, role_names, tags=None):
     profile = original(backend, name, path, role_names, tags)
     now = world().now()
-    CREATED[(backend.account_id, name)] = now
+    state = _of(backend)
+    state.created[name] = now
     for role in profile.roles:
-        ROLE_ADDED[(backend.account_id, name, role.name)] = now
+        state.role_added[(name, role.name)] = now
     return profile
 
 
-@_wrap(IAMBackend, "add_role_to_instance_profile")
 def _add_role(original, backend, profile_name, role_name):
     result = original(backend, profile_name, role_name)
-    ROLE_ADDED[(backend.account_id, profile_name, role_name)] = world().now()
+    _of(backend).role_added[(profile_name, role_name)] = world().now()
     return result
 
 
-@_wrap(IAMBackend, "delete_instance_profile")
 def _delete_profile(original, backend, name, *args, **kwargs):
     result = original(backend, name, *args, **kwargs)
-    CREATED.pop((backend.account_id, name), None)
+    _of(backend).created.pop(name, None)
     return result
 
 
@@ -67,21 +79,28 @@ def check(account_id: str, partition: str, iam_instance_profile_arn: str | None,
     if iam_instance_profile_arn and iam_instance_profile_name and profile is not None \
             and profile.arn != iam_instance_profile_arn:
         profile = None
-    if profile is None or not _visible(CREATED.get((account_id, profile.name)), profile.name):
+    state = propagation_backends[account_id][partition]
+    if profile is None or not _visible(state.created.get(profile.name), profile.name):
         if by_arn:
             raise EC2ClientError("InvalidParameterValue", f"Value ({ref}) for parameter iamInstanceProfile.arn is "
                                                           "invalid. Invalid IAM Instance Profile ARN")
         raise EC2ClientError("InvalidParameterValue", f"Value ({ref}) for parameter iamInstanceProfile.name is "
                                                       "invalid. Invalid IAM Instance Profile name")
-    if not any(_visible(ROLE_ADDED.get((account_id, profile.name, role.name)), profile.name) for role in profile.roles):
-        raise EC2ClientError("InvalidParameterValue", f'IAM Instance Profile "{profile.arn}" has no associated IAM Roles')
+    if not any(_visible(state.role_added.get((profile.name, role.name)), profile.name) for role in profile.roles):
+        raise EC2ClientError("InvalidParameterValue",
+                             f'IAM Instance Profile "{profile.arn}" has no associated IAM Roles')
     return profile
 
 
+@once
 def install() -> None:
-    """Route moto's instance-profile lookups for RunInstances and AssociateIamInstanceProfile through `check`."""
+    """Route moto's instance-profile lookups for RunInstances and AssociateIamInstanceProfile through `check`, and
+    record when profiles and their roles appear."""
     from moto.ec2.models import iam_instance_profile
     from moto.ec2.responses import instances
 
-    instances.filter_iam_instance_profiles = check
-    iam_instance_profile.filter_iam_instance_profiles = check
+    wrap(IAMBackend, "create_instance_profile")(_create_profile)
+    wrap(IAMBackend, "add_role_to_instance_profile")(_add_role)
+    wrap(IAMBackend, "delete_instance_profile")(_delete_profile)
+    replace(instances, "filter_iam_instance_profiles", check)
+    replace(iam_instance_profile, "filter_iam_instance_profiles", check)

@@ -71,6 +71,7 @@ from dataclasses import dataclass, field
 from . import iam_enforce
 from .iam_eval import Match, matching_statements
 from .iam_model import Request
+from .patching import once, wrap
 
 log = logging.getLogger("peerlab.iam")
 
@@ -234,7 +235,7 @@ def _other_layers(session, requests: list[Request], region: str):
 class Verdict:
     allowed: bool
     by_trust: bool = False  # refused by the role's trust policy (or the role is missing)
-    denial: object | None = None  # iam_enforce.Denial of the caller's own policies
+    denial: iam_enforce.Denial | None = None  # the refusal by the caller's own policies
     action: str = "sts:AssumeRole"
     role_arn: str = ""
     trust: Trust | None = None
@@ -267,7 +268,8 @@ def judge(session, params: dict, region: str) -> Verdict:
     if identity is None:
         iam_enforce.remember(session, "sts:AssumeRole", region, trace, None)
         return Verdict(True, role_arn=role_arn, trust=trust)
-    same_account = ROLE_ARN.match(role_arn) and ROLE_ARN.match(role_arn).group(2) == session.account
+    named = ROLE_ARN.match(role_arn)
+    same_account = named is not None and named.group(2) == session.account
     if identity.explicit or not same_account or trust is None or trust.direct is None:
         iam_enforce.remember(session, "sts:AssumeRole", region, trace, identity)
         return Verdict(False, denial=identity, action=identity.request.action, role_arn=role_arn, trust=trust)
@@ -327,6 +329,7 @@ def _check(original, access_key: str, service: str, operation: str, params: dict
         _record(session.arn, verdict.action, verdict.role_arn, bool(verdict.trust and verdict.trust.explicit))
         log.info("iam: denied %s (role trust policy)", text)
         return iam_enforce._query_error("sts", "AccessDenied", text, 403)
+    assert verdict.denial is not None  # refused, not by the trust policy: by the caller's own policies
     iam_enforce.record(session, verdict.denial)
     log.info("iam: denied %s", iam_enforce.message(session, verdict.denial))
     return iam_enforce.answer(protocol, service, session, verdict.denial)
@@ -381,17 +384,14 @@ def _assume_role(original, backend, *args, **kwargs):
     return original(backend, *args, **kwargs)
 
 
+@once
 def install() -> None:
     """Hooks (once): iam_enforce.check judges sts:AssumeRole on both sides; Lambda's execution-role assumption
     checks the trust policy; STS AssumeRole of a member account's OrganizationAccountAccessRole finds it there."""
     from moto.sts.models import STSBackend
 
     from . import lambda_bridge
-    from .patching import wrap
 
-    if getattr(iam_enforce.check, "_peerlab_trust", False):
-        return
     wrap(iam_enforce, "check")(_check)
-    iam_enforce.check._peerlab_trust = True
     wrap(lambda_bridge, "_role_credentials")(_lambda_role_credentials)
     wrap(STSBackend, "assume_role")(_assume_role)

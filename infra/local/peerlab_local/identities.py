@@ -59,6 +59,11 @@ import time
 import urllib.parse
 import uuid
 
+from moto.core.base_backend import BackendDict, BaseBackend
+from moto.utilities.utils import PARTITION_NAMES
+
+from .patching import once, replace, wrap
+
 log = logging.getLogger("peerlab.identities")
 
 STATES = "states.amazonaws.com"
@@ -74,7 +79,19 @@ SESSION_SECONDS = 3600  # sts:AssumeRole's default DurationSeconds
 RENEW_BEFORE = 300  # a cached session is renewed when less than this is left
 
 _LOCK = threading.Lock()
-_SESSIONS: dict[tuple[str, str, str], tuple[dict, float]] = {}  # (role ARN, service, name) -> (credentials, expires epoch)
+
+
+class ServiceSessions(BaseBackend):
+    """The role sessions services hold for an account's roles: (role ARN, service, name) -> (credentials, expiry
+    epoch). Kept per account like the STS sessions they are (a moto BackendDict: moto's reset forgets them too)."""
+
+    def __init__(self, region_name: str, account_id: str):
+        super().__init__(region_name, account_id)
+        self.sessions: dict[tuple[str, str, str], tuple[dict, float]] = {}
+
+
+session_backends: BackendDict[ServiceSessions] = BackendDict(ServiceSessions, "sts", use_boto3_regions=False,
+                                                             additional_regions=PARTITION_NAMES)
 
 
 class NotAssumable(Exception):
@@ -134,7 +151,7 @@ def trusts(role, service: str, context: dict | None = None, region: str | None =
     return any(m.effect == "Allow" for m in matches)
 
 
-def service_session(role_arn: str, service: str, region: str, context: dict | None = None,
+def service_session(role_arn: str | None, service: str, region: str, context: dict | None = None,
                     session_name: str | None = None) -> dict:
     """Session credentials of `role_arn` as `service` gets them (sts:AssumeRole as the service principal), cached per
     (role, service) until RENEW_BEFORE s before they expire. The trust policy is evaluated on every call (it may have
@@ -143,21 +160,22 @@ def service_session(role_arn: str, service: str, region: str, context: dict | No
     from . import iam_enforce
 
     role = role_of(role_arn) if role_arn else None
-    if role is None:
+    if role is None or not role_arn:
         raise NotAssumable(f"{service} cannot assume {role_arn or '(no role)'}: no such role")
     if not trusts(role, service, context, region):
         raise NotAssumable(f"{service} cannot assume {role_arn}: its trust policy does not allow {service} to call "
                            "sts:AssumeRole")
     key = (role_arn, service, session_name or "")
+    held = session_backends[role_arn.split(":")[4]][role_arn.split(":")[1]].sessions  # the role's account, partition
     now = time.time()
     with _LOCK:
-        cached = _SESSIONS.get(key)
+        cached = held.get(key)
         if cached is not None and cached[1] - RENEW_BEFORE > now:
             return cached[0]
     name = session_name or "".join(random.choices(string.ascii_letters, k=32))
     credentials = iam_enforce.assume(role_arn, name, region, duration=SESSION_SECONDS)
     with _LOCK:
-        _SESSIONS[key] = (credentials, now + SESSION_SECONDS)
+        held[key] = (credentials, now + SESSION_SECONDS)
     return credentials
 
 
@@ -214,6 +232,27 @@ def _cause(client_error) -> str:
             f"{error.get('Code')}; Request ID: {meta.get('RequestId')}; Proxy: null)")
 
 
+def _boto_client_for(region: str, service: str, state_credentials=None):
+    """moto's Step Functions engine's client for a task's service call (moto's boto_client_for, replaced): at
+    http://127.0.0.1:PORT explicitly (moto says localhost), signed with the execution role's session
+    (task_credentials), no retries and moto's timeouts as moto had them."""
+    import boto3
+    from botocore.config import Config
+    from moto.core.models import botocore_stubber
+    from moto.settings import moto_server_port
+    from moto.stepfunctions.parser.asl.component.common.timeouts.timeout import TimeoutSeconds
+
+    kwargs = {}
+    if not botocore_stubber.enabled:
+        kwargs["endpoint_url"] = f"http://127.0.0.1:{moto_server_port()}"
+    return boto3.client(
+        **task_credentials(state_credentials, region), region_name=region, service_name=service,
+        config=Config(parameter_validation=False, retries={"max_attempts": 0, "total_max_attempts": 1},
+                      connect_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS,
+                      read_timeout=TimeoutSeconds.DEFAULT_TIMEOUT_SECONDS),
+        **kwargs)
+
+
 def _install_sfn() -> None:
     from botocore.exceptions import ClientError
     from moto.stepfunctions.parser.api import (
@@ -235,13 +274,10 @@ def _install_sfn() -> None:
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
     from moto.stepfunctions.parser.asl.utils import boto_client
 
-    if getattr(StateTask, "_peerlab_identities", False):
-        return
-    boto_client._peerlab_credentials = task_credentials  # read by __main__._sfn_calls_loopback's boto_client_for
+    # every module that imported boto_client_for by name gets ours too
+    replace(boto_client, "boto_client_for", _boto_client_for, rebind=True)
 
-    eval_credentials = StateTask._eval_state_credentials
-
-    def state_credentials(self, env):
+    def state_credentials(eval_credentials, self, env):
         """The task's credentials, remembering which state machine they act for (aws:SourceArn of the AssumeRole)."""
         found = eval_credentials(self, env)
         try:
@@ -251,10 +287,7 @@ def _install_sfn() -> None:
             pass
         return found
 
-    StateTask._eval_state_credentials = state_credentials
-
-    service_from_error = StateTaskServiceLambda._from_error
-    direct_from_error = StateTaskLambda._from_error
+    wrap(StateTask, "_eval_state_credentials")(state_credentials)
 
     def _name(error: str):
         if error == "States.TaskFailed":
@@ -264,11 +297,12 @@ def _install_sfn() -> None:
     def _task_failed(self, env, error: str, cause: str):
         return FailureEvent(
             env=env, error_name=_name(error), event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(  # type: ignore[typeddict-item]
                 error=error, cause=cause, resource=self._get_sfn_resource(),
                 resourceType=self._get_sfn_resource_type())))
 
-    def service_lambda(self, env, ex):  # Resource: arn:aws:states:::lambda:invoke
+    def service_lambda(service_from_error, self, env, ex):  # Resource: arn:aws:states:::lambda:invoke
         if isinstance(ex, RoleNotAssumable):
             return _task_failed(self, env, "States.TaskFailed", str(ex))
         if isinstance(ex, ClientError):
@@ -278,19 +312,19 @@ def _install_sfn() -> None:
     def _lambda_failed(env, error: str, cause: str):
         return FailureEvent(
             env=env, error_name=_name(error), event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(  # type: ignore[typeddict-item]
                 error=error, cause=cause)))
 
-    def direct_lambda(self, env, ex):  # Resource: a function ARN
+    def direct_lambda(direct_from_error, self, env, ex):  # Resource: a function ARN
         if isinstance(ex, RoleNotAssumable):
             return _lambda_failed(env, "States.TaskFailed", str(ex))
         if isinstance(ex, ClientError):
             return _lambda_failed(env, _lambda_error_name(ex.response["Error"]["Code"]), _cause(ex))
         return direct_from_error(self, env, ex)
 
-    StateTaskServiceLambda._from_error = service_lambda
-    StateTaskLambda._from_error = direct_lambda
-    StateTask._peerlab_identities = True
+    wrap(StateTaskServiceLambda, "_from_error")(service_lambda)
+    wrap(StateTaskLambda, "_from_error")(direct_lambda)
 
 
 class StateMachineRefused(Exception):
@@ -315,6 +349,7 @@ def check_state_machine(role_arn: str | None, region: str, logging_configuration
         return
     creds = service_session(role_arn, STATES, region)
     session = iam_enforce.session_for(creds["AccessKeyId"], region)
+    assert session is not None  # keys STS just issued for the role
     # one evaluated "call" of the state machine's role with a request per log-delivery action (recorded as such)
     requests = [Request(a, "*", {}) for a in LOG_DELIVERY_ACTIONS]
     if iam_enforce.judge(session, "states:CreateStateMachine (log delivery)", requests, region) is not None:
@@ -334,11 +369,6 @@ def _access_denied(message: str):
 def _install_state_machine_checks() -> None:
     from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 
-    from .patching import wrap
-
-    if getattr(StepFunctionsParserBackend, "_peerlab_identities", False):
-        return
-
     @wrap(StepFunctionsParserBackend, "create_state_machine")
     def create(original, self, name, definition, roleArn, *args, **kwargs):
         check_state_machine(roleArn, self.region_name, kwargs.get("loggingConfiguration"))
@@ -347,7 +377,7 @@ def _install_state_machine_checks() -> None:
     @wrap(StepFunctionsParserBackend, "update_state_machine")
     def update(original, self, arn, *args, **kwargs):
         names = ["definition", "role_arn", "logging_configuration"]
-        given = dict(zip(names, args))
+        given = dict(zip(names, args, strict=False))  # the positional ones given
         given.update({k: v for k, v in kwargs.items() if k in names})
         role = given.get("role_arn")
         logging_configuration = given.get("logging_configuration")
@@ -362,18 +392,13 @@ def _install_state_machine_checks() -> None:
             check_state_machine(role, self.region_name, logging_configuration)
         return original(self, arn, *args, **kwargs)
 
-    StepFunctionsParserBackend._peerlab_identities = True
-
 
 def _install_execution_traces() -> None:
     """TracingConfiguration enabled: one PutTraceSegments per execution, with the role, when it ends."""
     from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
-    terminated = BaseExecutionWorkerCommunication.terminated
-    if getattr(terminated, "_peerlab_identities", False):
-        return
-
-    def traced(self) -> None:
+    @wrap(BaseExecutionWorkerCommunication, "terminated")
+    def traced(terminated, self) -> None:
         terminated(self)
         try:
             execution = self.execution
@@ -383,9 +408,6 @@ def _install_execution_traces() -> None:
                 SHIPPER.put(("sfn-trace", execution.role_arn, execution.region_name, execution.exec_arn))
         except Exception:  # noqa: BLE001 - tracing never breaks an execution
             log.exception("tracing")
-
-    traced._peerlab_identities = True
-    BaseExecutionWorkerCommunication.terminated = traced
 
 
 # ---- the service's own calls with a role: logs and traces ---------------------------------------------------------
@@ -476,7 +498,7 @@ def log_group_of(fn) -> str:
 def stream_name(environment_id: str) -> str:
     """Lambda's log stream of an execution environment: "YYYY/MM/DD/[$LATEST]<id>" (Lambda developer guide,
     "Sending Lambda function logs to CloudWatch Logs": date, function version, environment GUID)."""
-    return f"{_dt.datetime.now(_dt.timezone.utc):%Y/%m/%d}/[$LATEST]{environment_id}"
+    return f"{_dt.datetime.now(_dt.UTC):%Y/%m/%d}/[$LATEST]{environment_id}"
 
 
 def after_invocation(fn, environment, lines: list[tuple[float, str]]) -> None:
@@ -548,6 +570,7 @@ def _ship_sfn_trace(role_arn, region, execution_arn) -> None:
                                                        execution_arn))
 
 
+@once
 def install() -> None:
     """After lambda_bridge/sfn_lambda_errors and events: their patches are wrapped, not replaced."""
     _install_sfn()

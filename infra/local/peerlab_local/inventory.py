@@ -25,7 +25,9 @@ def resources(include_default: bool = False, tag: str | None = None) -> dict:
     for account, region, backend in all_ec2():
         default_vpcs = {v.id for v in backend.vpcs.values() if v.is_default}
 
-        def add(kind, resource, state="available", vpc_id=None, extra=None):
+        # this iteration's account, region and default VPCs bound as defaults (B023: a closure in a loop)
+        def add(kind, resource, state="available", vpc_id=None, extra=None, account=account, region=region,
+                default_vpcs=default_vpcs):
             if not include_default and vpc_id in default_vpcs:
                 return
             item = {"type": kind, "id": resource.id, "state": state, "vpc_id": vpc_id, "account": account,

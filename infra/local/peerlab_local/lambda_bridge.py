@@ -33,6 +33,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from moto.awslambda.models import LambdaFunction
 
 from . import faults
+from .patching import once, replace
 from .world import world
 
 API = "/2018-06-01/runtime"
@@ -72,7 +73,9 @@ class Environment:
     def _read_output(self) -> None:
         """The function's stdout/stderr: into its log file, and each line into the current invocation's capture
         (what Lambda sends to CloudWatch Logs for it)."""
-        for line in iter(self.process.stdout.readline, b""):
+        out = self.process.stdout
+        assert out is not None  # Popen(stdout=PIPE)
+        for line in iter(out.readline, b""):
             try:
                 self.log.write(line)
                 self.log.flush()
@@ -81,7 +84,7 @@ class Environment:
             capture = self.capture
             if capture is not None:
                 capture.append((time.time(), line.decode("utf-8", "replace").rstrip("\r\n")))
-        self.process.stdout.close()
+        out.close()
 
     def alive(self) -> bool:
         return self.process.poll() is None and self.init_error is None
@@ -305,8 +308,8 @@ def _role_credentials(fn: LambdaFunction) -> dict[str, str]:
     from moto.utilities.utils import get_partition
 
     session = sts_backends[fn.account_id][get_partition(fn.region)].assume_role(
-        region_name=fn.region, role_session_name=fn.function_name, role_arn=fn.role, policy=None,
-        duration=43200, external_id=None)
+        region_name=fn.region, role_session_name=fn.function_name, role_arn=fn.role,
+        policy=None, duration=43200, external_id=None)  # type: ignore[arg-type]  # moto's API passes None too
     return {"AWS_ACCESS_KEY_ID": session.access_key_id, "AWS_SECRET_ACCESS_KEY": session.secret_access_key,
             "AWS_SESSION_TOKEN": session.session_token}
 
@@ -370,7 +373,8 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
     POOLS.release(fn, env)
     from . import identities
 
-    identities.after_invocation(fn, env, platform_lines(fn, env, invocation.request_id, started, lines))  # its logs (and trace) sent with the execution role, off this thread
+    # its logs (and trace) sent with the execution role, off this thread
+    identities.after_invocation(fn, env, platform_lines(fn, env, invocation.request_id, started, lines))
     if invocation.error is not None:
         error = {"errorType": invocation.error["errorType"], "errorMessage": invocation.error["errorMessage"]}
         return json.dumps(error).encode(), error
@@ -400,8 +404,9 @@ def _patched_invoke(self: LambdaFunction, body, request_headers, response_header
     return payload
 
 
+@once
 def install() -> None:
-    LambdaFunction.invoke = _patched_invoke
+    replace(LambdaFunction, "invoke", _patched_invoke)  # the real executables, not moto's Docker
     from . import sfn_lambda_errors
 
     sfn_lambda_errors.install()

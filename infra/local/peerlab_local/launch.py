@@ -24,6 +24,7 @@ class LocalAws:
         self.region = region
         self.process = subprocess.Popen([str(START), "--port", "0", *args], stdout=subprocess.PIPE,
                                         stderr=self.stderr, text=True, env={**os.environ, **(env or {})})
+        assert self.process.stdout is not None  # Popen(stdout=PIPE)
         line = self.process.stdout.readline().strip()
         if not line.startswith("ready "):
             self.process.kill()

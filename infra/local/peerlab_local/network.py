@@ -14,8 +14,15 @@ from __future__ import annotations
 
 import dataclasses
 import ipaddress
+from typing import TYPE_CHECKING
+
 from .peering_rules import BLACKHOLE_STATES
 from .world import all_ec2
+
+if TYPE_CHECKING:
+    from moto.ec2.models import EC2Backend
+    from moto.ec2.models.subnets import Subnet
+    from moto.ec2.models.vpcs import VPC
 
 ICMP = "icmp"
 TCP = "tcp"
@@ -30,11 +37,11 @@ class Verdict:
 
 @dataclasses.dataclass
 class Endpoint:
-    backend: object
+    backend: EC2Backend
     region: str
     ip: str
-    subnet: object
-    vpc: object
+    subnet: Subnet
+    vpc: VPC
     groups: list  # security group objects
 
 
@@ -155,10 +162,12 @@ def _routes_to(src: Endpoint, dst: Endpoint) -> tuple[bool, str]:
         return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id} (route "
                        f"{route.destination_cidr_block}, state blackhole): the peering is {pcx._status.code}")
     if pcx._status.code != "active":
-        return False, f"route table {table.id} sends {dst.ip} to peering {pcx.id}, which is {pcx._status.code}, not active"
+        return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id}, which is {pcx._status.code}, "
+                       "not active")
     other = pcx.peer_vpc if pcx.vpc.id == src.vpc.id else pcx.vpc
     if src.vpc.id not in (pcx.vpc.id, pcx.peer_vpc.id) or other.id != dst.vpc.id:
-        return False, f"route table {table.id} sends {dst.ip} to peering {pcx.id}, which does not connect to {dst.vpc.id}"
+        return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id}, which does not connect to "
+                       f"{dst.vpc.id}")
     if not any(_ip(dst.ip) in _net(c) for c in vpc_cidrs(other)):
         return False, f"peering {pcx.id} does not carry {dst.ip}"
     return True, pcx.id
@@ -239,7 +248,8 @@ def reach(src: Endpoint, dst: Endpoint, protocol: str = ICMP, port: int | None =
         return Verdict(False, "sg-out", f"no security group of the source ({names}) allows {protocol} out to {dst.ip}")
     if not _sg_allows(dst.groups, False, protocol, port, src, same_region):
         names = ", ".join(g.id for g in dst.groups) or "none"
-        return Verdict(False, "sg-in", f"no security group of the destination ({names}) admits {protocol} from {src.ip}")
+        return Verdict(False, "sg-in",
+                       f"no security group of the destination ({names}) admits {protocol} from {src.ip}")
     src_acl, dst_acl = network_acl_for(src.backend, src.subnet), network_acl_for(dst.backend, dst.subnet)
     checks = [
         (src_acl, True, dst.ip, "leaving", src.subnet),

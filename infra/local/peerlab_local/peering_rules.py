@@ -29,6 +29,7 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import EC2Backend
 from moto.ec2.models.route_tables import Route
 
+from .patching import once, replace, wrap
 from .world import world
 
 # peering states in which routes through the peering are blackholes (the connection carries nothing any more)
@@ -46,8 +47,6 @@ def route_state(route) -> str:
         return "blackhole"
     return "active"
 
-
-Route.state = property(route_state)
 
 
 # --- peering requests: overlapping CIDRs fail, unaccepted ones expire ------------------------------------------------
@@ -115,24 +114,20 @@ def check_source_groups(backend, group, source_groups) -> None:
             raise EC2ClientError("InvalidGroup.NotFound", DIFFERENT_NETWORKS)
 
 
-def _guard(name: str):
-    original = getattr(EC2Backend, name)
-    signature = inspect.signature(original)
-
-    @functools.wraps(original)
-    def wrapper(backend, *args, **kwargs):
-        bound = signature.bind(backend, *args, **kwargs)
-        arguments = bound.arguments
-        group = backend.get_security_group_by_name_or_id(arguments.get("group_name_or_id"), arguments.get("vpc_id"))
-        check_source_groups(backend, group, arguments.get("source_groups"))
-        return original(backend, *args, **kwargs)
-
-    setattr(EC2Backend, name, wrapper)
+_signature = functools.cache(inspect.signature)
 
 
-for _name in ("authorize_security_group_ingress", "authorize_security_group_egress"):
-    _guard(_name)
+def _guarded(original, backend, *args, **kwargs):
+    """Authorize*: the rule's source groups are checked first (check_source_groups)."""
+    arguments = _signature(original).bind(backend, *args, **kwargs).arguments
+    group = backend.get_security_group_by_name_or_id(arguments.get("group_name_or_id"), arguments.get("vpc_id"))
+    check_source_groups(backend, group, arguments.get("source_groups"))
+    return original(backend, *args, **kwargs)
 
 
+@once
 def install() -> None:
-    """The patches are applied when this module is imported (ec2_patches imports it)."""
+    """Blackhole routes, and rules naming groups of other VPCs (ec2_patches.install calls this)."""
+    replace(Route, "state", property(route_state))
+    for name in ("authorize_security_group_ingress", "authorize_security_group_egress"):
+        wrap(EC2Backend, name)(_guarded)

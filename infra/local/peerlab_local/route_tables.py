@@ -9,7 +9,7 @@
   returns the existing association id instead, whichever table it names, so a workflow that associated the wrong
   table, or relies on a second association being a no-op, would pass here and fail on AWS.
 
-Patched on import (ec2_patches imports this module).
+Applied by install() (ec2_patches.install calls it).
 """
 
 from __future__ import annotations
@@ -19,10 +19,9 @@ from moto.ec2.exceptions import EC2ClientError
 from moto.ec2.models import EC2Backend
 from moto.ec2.responses.route_tables import RouteTables
 
-from .patching import wrap
+from .patching import once, wrap
 
 
-@wrap(RouteTables, "create_route_table")
 def _create_route_table(original, self):
     token = self._get_param("ClientToken")
     backend = self.ec2_backend
@@ -38,7 +37,6 @@ def _create_route_table(original, self):
     return result
 
 
-@wrap(EC2Backend, "associate_route_table")
 def _associate_route_table(original, backend, route_table_id, gateway_id=None, subnet_id=None):
     if subnet_id:
         backend.get_route_table(route_table_id)  # InvalidRouteTableID.NotFound first, as AWS
@@ -46,6 +44,13 @@ def _associate_route_table(original, backend, route_table_id, gateway_id=None, s
             if subnet_id in table._associations.values():
                 raise EC2ClientError(
                     "Resource.AlreadyAssociated",
-                    f"the specified association for route table {route_table_id} conflicts with an existing association",
+                    f"the specified association for route table {route_table_id} conflicts with an existing "
+                    "association",
                 )
     return original(backend, route_table_id, gateway_id=gateway_id, subnet_id=subnet_id)
+
+
+@once
+def install() -> None:
+    wrap(RouteTables, "create_route_table")(_create_route_table)
+    wrap(EC2Backend, "associate_route_table")(_associate_route_table)

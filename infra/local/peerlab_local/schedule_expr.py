@@ -27,7 +27,7 @@ import datetime
 import re
 import zoneinfo
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 
 
 class ExpressionError(ValueError):
@@ -133,7 +133,7 @@ class Cron:
     years: frozenset[int]
 
     @staticmethod
-    def parse(body: str) -> "Cron":
+    def parse(body: str) -> Cron:
         fields = body.split(" ")
         if len(fields) != 6:
             raise ExpressionError(body)
@@ -147,7 +147,7 @@ class Cron:
     def _dom(field: str):
         if field == "?":
             return None
-        items = []
+        items: list[tuple] = []
         for item in field.split(","):
             if item == "L":
                 items.append(("L",))
@@ -163,7 +163,7 @@ class Cron:
     def _dow(field: str):
         if field == "?":
             return None
-        items = []
+        items: list[tuple] = []
         for item in field.split(","):
             if item == "L":  # the last day of the week: Saturday
                 items.append(("set", frozenset({7})))
@@ -190,6 +190,7 @@ class Cron:
                     return True
             return False
         dow = (day.weekday() + 1) % 7 + 1  # 1 = Sunday ... 7 = Saturday
+        assert self.dow is not None  # exactly one of day-of-month and day-of-week is '?' (checked in parse)
         for item in self.dow:
             if item[0] == "set" and dow in item[1]:
                 return True
@@ -252,7 +253,8 @@ def parse(expression: str):
     match = AT.match(expression)
     if match:
         try:
-            return At(datetime.datetime(*(int(g) for g in match.groups())))
+            year, month, day, hour, minute, second = (int(g) for g in match.groups())
+            return At(datetime.datetime(year, month, day, hour, minute, second))
         except ValueError as err:
             raise ExpressionError(str(err)) from err
     match = CRON.match(expression)

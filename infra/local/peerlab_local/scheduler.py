@@ -36,7 +36,8 @@ docs.aws.amazon.com/scheduler/latest/APIReference/ ...):
 - configuring-schedule-dlq.html: after the retries are exhausted, the dead-letter event goes to the SQS queue of
   Target.DeadLetterConfig (its body: the target's input; its message attributes: ERROR_CODE, ERROR_MESSAGE,
   EXECUTION_ID, EXHAUSTED_RETRY_CONDITION, IS_PAYLOAD_TRUNCATED, RETRY_ATTEMPTS, SCHEDULED_TIME, SCHEDULE_ARN,
-  TARGET_ARN: the names of that page's "Retrieve the dead-letter event", as other AWS emulators send them too). EventBridge *rules* send some errors (a missing permission, a deleted target) to the DLQ without
+  TARGET_ARN: the names of that page's "Retrieve the dead-letter event", as other AWS emulators send them too).
+  EventBridge *rules* send some errors (a missing permission, a deleted target) to the DLQ without
   retrying (EventBridge User Guide, rule-dlq.html); the Scheduler guide says no such thing, so every failure is
   retried here.
 - managing-schedule-context-attributes.html: <aws.scheduler.schedule-arn>, <aws.scheduler.scheduled-time>,
@@ -53,7 +54,9 @@ from __future__ import annotations
 import dataclasses
 import datetime
 import fnmatch
+import functools
 import heapq
+import inspect
 import itertools
 import json
 import os
@@ -65,6 +68,7 @@ import traceback
 import uuid
 
 from . import schedule_expr
+from .patching import once, replace, wrap
 from .world import LOCK, world
 
 LOG_LIMIT = 5000  # attempts kept for GET /peerlab/scheduler
@@ -82,7 +86,7 @@ def epoch(value) -> float | None:
     if value is None or value == "":
         return None
     if isinstance(value, datetime.datetime):
-        return (value if value.tzinfo else value.replace(tzinfo=datetime.timezone.utc)).timestamp()
+        return (value if value.tzinfo else value.replace(tzinfo=datetime.UTC)).timestamp()
     try:
         return float(value)
     except (TypeError, ValueError):
@@ -151,8 +155,8 @@ def validate(request: dict) -> None:
     if role is None:
         raise _constraint(None, "target.roleArn", "Member must not be null")
     if not ROLE_PATTERN.match(role):
-        raise _constraint(role, "target.roleArn",
-                          r"Member must satisfy regular expression pattern: arn:aws(-[a-z]+)?:iam::\d{12}:role\/[\w+=,.@\/-]+")
+        raise _constraint(role, "target.roleArn", "Member must satisfy regular expression pattern: "
+                          r"arn:aws(-[a-z]+)?:iam::\d{12}:role\/[\w+=,.@\/-]+")
     retry = target.get("RetryPolicy") or {}
     _int_in(retry.get("MaximumEventAgeInSeconds"), "target.retryPolicy.maximumEventAgeInSeconds", 60, 86400)
     _int_in(retry.get("MaximumRetryAttempts"), "target.retryPolicy.maximumRetryAttempts", 0, 185)
@@ -170,7 +174,7 @@ def validate(request: dict) -> None:
 def _iso(t: float | None) -> str | None:
     if t is None:
         return None
-    return datetime.datetime.fromtimestamp(t, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def scale() -> float:
@@ -327,6 +331,7 @@ class Scheduler:
                 if schedule is None or plan.next_wall is None or plan.next_wall > now:
                     continue
                 instant = plan.next_instant
+                assert instant is not None  # set with next_wall (_plan)
                 plan.invocations += 1
                 self._plan(plan, schedule, instant + 1e-6)
                 delivery = Delivery(plan, schedule, json.loads(json.dumps(schedule.target, default=str)),
@@ -517,7 +522,7 @@ def assume(plan: Plan, role_arn: str):
                                               "not allow scheduler.amazonaws.com to call sts:AssumeRole")
         return sts_backends[account]["aws"].assume_role(
             region_name=plan.region, role_session_name=f"scheduler-{uuid.uuid4().hex[:16]}", role_arn=role_arn,
-            policy=None, duration=3600, external_id=None)
+            policy=None, duration=3600, external_id=None)  # type: ignore[arg-type]  # moto's API passes None too
 
 
 def _client(service: str, plan: Plan, credentials):
@@ -587,8 +592,7 @@ def invoke_target(plan: Plan, delivery: Delivery, execution_id: str) -> dict:
 
 # ---- wiring into moto ------------------------------------------------------------------------------------------
 
-RUNNER: Scheduler | None = None
-_installed = False
+RUNNER: Scheduler | None = None  # the thread that runs the schedules (start())
 
 
 _KWARGS = {"schedule_expression": "ScheduleExpression", "schedule_expression_timezone": "ScheduleExpressionTimezone",
@@ -597,36 +601,33 @@ _KWARGS = {"schedule_expression": "ScheduleExpression", "schedule_expression_tim
            "end_date": "EndDate"}
 
 
-def _checked(original):
-    """Wrap the backend's create_schedule/update_schedule (whoever calls them: the API or a CloudFormation
+_signature = functools.cache(inspect.signature)
+
+
+def _checked(original, self, *args, action_after_completion=None, **kwargs):
+    """Wraps the backend's create_schedule/update_schedule (whoever calls them: the API or a CloudFormation
     provider): validate as AWS does, start the schedule's clock, keep ActionAfterCompletion (default NONE; moto's
     update_schedule has no such parameter and kept the old value, AWS replaces every field)."""
-    import inspect
-
     from moto.scheduler.exceptions import ValidationException
 
-    signature = inspect.signature(original)
-
-    def method(self, *args, action_after_completion=None, **kwargs):
-        bound = signature.bind_partial(self, *args, **kwargs).arguments
-        after = bound.get("action_after_completion", action_after_completion)
-        request = {api: bound.get(name) for name, api in _KWARGS.items()}
-        request["ActionAfterCompletion"] = after
-        try:
-            validate(request)
-        except Invalid as err:
-            raise ValidationException(str(err)) from None
-        if "action_after_completion" in signature.parameters:
-            kwargs["action_after_completion"] = after
-        with LOCK:
-            schedule = original(self, *args, **kwargs)
-            schedule.peerlab_anchor = time.time()  # its clock starts now (see the module's docstring)
-            schedule.action_after_completion = after or "NONE"
-        if RUNNER is not None:
-            RUNNER.wake.set()
-        return schedule
-
-    return method
+    signature = _signature(original)
+    bound = signature.bind_partial(self, *args, **kwargs).arguments
+    after = bound.get("action_after_completion", action_after_completion)
+    request = {api: bound.get(name) for name, api in _KWARGS.items()}
+    request["ActionAfterCompletion"] = after
+    try:
+        validate(request)
+    except Invalid as err:
+        raise ValidationException(str(err)) from None
+    if "action_after_completion" in signature.parameters:
+        kwargs["action_after_completion"] = after
+    with LOCK:
+        schedule = original(self, *args, **kwargs)
+        schedule.peerlab_anchor = time.time()  # its clock starts now (see the module's docstring)
+        schedule.action_after_completion = after or "NONE"
+    if RUNNER is not None:
+        RUNNER.wake.set()
+    return schedule
 
 
 def _update_response(self) -> str:
@@ -643,20 +644,23 @@ def _update_response(self) -> str:
     return json.dumps({"ScheduleArn": schedule.arn})
 
 
+@once
 def install() -> None:
-    """Validate Create/UpdateSchedule as AWS does and start the runner (a daemon thread; stop() ends it)."""
-    global RUNNER, _installed
-    if _installed:
-        return
+    """Validate Create/UpdateSchedule as AWS does (start() runs the schedules)."""
     from moto.scheduler.models import EventBridgeSchedulerBackend
     from moto.scheduler.responses import EventBridgeSchedulerResponse
 
-    EventBridgeSchedulerBackend.create_schedule = _checked(EventBridgeSchedulerBackend.create_schedule)
-    EventBridgeSchedulerBackend.update_schedule = _checked(EventBridgeSchedulerBackend.update_schedule)
-    EventBridgeSchedulerResponse.update_schedule = _update_response
-    RUNNER = Scheduler()
-    RUNNER.start()
-    _installed = True
+    wrap(EventBridgeSchedulerBackend, "create_schedule")(_checked)
+    wrap(EventBridgeSchedulerBackend, "update_schedule")(_checked)
+    replace(EventBridgeSchedulerResponse, "update_schedule", _update_response)
+
+
+def start() -> None:
+    """Start the runner (a daemon thread; stop() ends it)."""
+    global RUNNER
+    if RUNNER is None:
+        RUNNER = Scheduler()
+        RUNNER.start()
 
 
 def stop() -> None:

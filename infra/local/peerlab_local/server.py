@@ -10,8 +10,7 @@ import re
 import urllib.parse
 import uuid
 
-from . import caller, consistency, faults, inventory, limits, sfn_time, ssm
-from . import iam_context
+from . import caller, consistency, faults, iam_context, inventory, limits, sfn_time, ssm
 from .config import REALISTIC
 from .world import LOCK, world
 
@@ -37,7 +36,6 @@ class Middleware:
         self.app = app
         cfg = world().config
         self.faults = faults.Faults(cfg.fault_rate, cfg.seed, cfg.fault_kinds)
-        consistency.install()
         self.limits = limits.RateLimits(cfg.ec2_rate_limits)
         self.calls = limits.Calls()
 
@@ -76,9 +74,9 @@ class Middleware:
         rewrite = None
         if service == "ec2" and not consistency.internal(key.group(1) if key else None):
             # eventual consistency (consistency.py): ids not propagated yet are NotFound, listings leave them out
-            refused = consistency.refusal(action, params)
-            if refused:
-                return self._respond(start_response, *ec2_error(*refused))
+            not_yet = consistency.refusal(action, params)
+            if not_yet:
+                return self._respond(start_response, *ec2_error(*not_yet))
             if action == "DeleteVpcEndpoints":
                 kept, too_new = consistency.split_endpoint_deletion(params)
                 if too_new:

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import json
 
+from .patching import once, wrap
+
 CAUSE = "The cause could not be determined because Lambda did not return an error type. Returned payload: {}"
 
 
@@ -29,6 +31,7 @@ def _without_error_type(ex) -> bool:
     return not (isinstance(parsed, dict) and parsed.get("errorType"))
 
 
+@once
 def install() -> None:
     from moto.stepfunctions.parser.api import (
         HistoryEventType,
@@ -43,29 +46,24 @@ def install() -> None:
     from moto.stepfunctions.parser.asl.component.state.exec.state_task.state_task_lambda import StateTaskLambda
     from moto.stepfunctions.parser.asl.eval.event.event_detail import EventDetails
 
-    if getattr(StateTaskLambda, "_peerlab_unknown", False):
-        return
-
-    service_from_error = StateTaskServiceLambda._from_error
-    direct_from_error = StateTaskLambda._from_error
-
-    def service_lambda(self, env, ex):  # Resource: arn:aws:states:::lambda:invoke
+    def service_lambda(service_from_error, self, env, ex):  # Resource: arn:aws:states:::lambda:invoke
         if not _without_error_type(ex):
             return service_from_error(self, env, ex)
         return FailureEvent(
             env=env, error_name=CustomErrorName("Lambda.Unknown"), event_type=HistoryEventType.TaskFailed,
-            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(taskFailedEventDetails=TaskFailedEventDetails(  # type: ignore[typeddict-item]
                 error="Lambda.Unknown", cause=CAUSE.format(ex.payload), resource=self._get_sfn_resource(),
                 resourceType=self._get_sfn_resource_type())))
 
-    def direct_lambda(self, env, ex):  # Resource: a function ARN
+    def direct_lambda(direct_from_error, self, env, ex):  # Resource: a function ARN
         if not _without_error_type(ex):
             return direct_from_error(self, env, ex)
         return FailureEvent(
             env=env, error_name=CustomErrorName("Lambda.Unknown"), event_type=HistoryEventType.LambdaFunctionFailed,
-            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(
+            # one key, as moto builds it itself (its EventDetails TypedDict is declared total)
+            event_details=EventDetails(lambdaFunctionFailedEventDetails=LambdaFunctionFailedEventDetails(  # type: ignore[typeddict-item]
                 error="Lambda.Unknown", cause=CAUSE.format(ex.payload))))
 
-    StateTaskServiceLambda._from_error = service_lambda
-    StateTaskLambda._from_error = direct_lambda
-    StateTaskLambda._peerlab_unknown = True
+    wrap(StateTaskServiceLambda, "_from_error")(service_lambda)
+    wrap(StateTaskLambda, "_from_error")(direct_lambda)

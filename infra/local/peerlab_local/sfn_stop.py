@@ -8,33 +8,24 @@ end that comes after the stop leaves the stop in place."""
 
 from __future__ import annotations
 
-
-class MotoChanged(RuntimeError):
-    """moto no longer has what this module wraps."""
+from .patching import MotoChanged, once, wrap
 
 
-def _keep_stopped(original, stopped_cls):
-    def wrapper(self, *args, **kwargs):
-        with self._state_mutex:
-            if isinstance(self._program_state, stopped_cls):
-                return None
-        return original(self, *args, **kwargs)
+def _keep_stopped(original, self, *args, **kwargs):
+    from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
 
-    wrapper.peerlab_sfn_stop = True
-    return wrapper
+    with self._state_mutex:
+        if isinstance(self._program_state, ProgramStopped):
+            return None
+    return original(self, *args, **kwargs)
 
 
+@once
 def install() -> None:
     try:
         from moto.stepfunctions.parser.asl.eval import environment
-        from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped
+        from moto.stepfunctions.parser.asl.eval.program_state import ProgramStopped  # noqa: F401 - must exist
     except ImportError as exc:
         raise MotoChanged(f"a stopped execution cannot be kept ABORTED: {exc} (moto changed?)") from exc
-    env_cls = environment.Environment
     for name in ("set_error", "set_timed_out", "set_ended"):
-        if not hasattr(env_cls, name):
-            raise MotoChanged(f"a stopped execution cannot be kept ABORTED: Environment has no {name!r}")
-    if getattr(env_cls.set_error, "peerlab_sfn_stop", False):
-        return
-    for name in ("set_error", "set_timed_out", "set_ended"):
-        setattr(env_cls, name, _keep_stopped(getattr(env_cls, name), ProgramStopped))
+        wrap(environment.Environment, name)(_keep_stopped)

@@ -39,12 +39,11 @@ import datetime
 import threading
 import time
 import types
+from typing import overload
+
+from .patching import MotoChanged, replace, wrap
 
 _installed = False
-
-
-class MotoChanged(RuntimeError):
-    """moto no longer has what this module wraps: Step Functions time would silently stay real."""
 
 
 def scale() -> float:
@@ -57,6 +56,10 @@ def installed() -> bool:
     return _installed
 
 
+@overload
+def wall(seconds: float) -> float: ...
+@overload
+def wall(seconds: None) -> None: ...
 def wall(seconds: float | None) -> float | None:
     """Wall-clock seconds for `seconds` of AWS time (None, "no timeout", stays None)."""
     if seconds is None:
@@ -86,19 +89,13 @@ class ScaledEvent(threading.Event):
 LAMBDA_TASKS = ("StateTaskLambda", "StateTaskServiceLambda")
 
 
-def _lambda_timeouts_in_real_time(original):
-    """Wrap ExecutionState._evaluate_with_timeout: a Lambda task's TimeoutSeconds counts real seconds."""
-
-    def evaluate(self, env):
-        real = type(self).__name__ in LAMBDA_TASKS
-        _real_time.on = real
-        try:
-            return original(self, env)
-        finally:
-            _real_time.on = False
-
-    evaluate.peerlab_sfn_time = True
-    return evaluate
+def _lambda_timeouts_in_real_time(original, self, env):
+    """Wraps ExecutionState._evaluate_with_timeout: a Lambda task's TimeoutSeconds counts real seconds."""
+    _real_time.on = type(self).__name__ in LAMBDA_TASKS
+    try:
+        return original(self, env)
+    finally:
+        _real_time.on = False
 
 
 class ScaledThread(threading.Thread):
@@ -127,30 +124,22 @@ def _wait_interval(self, env, wait_seconds) -> None:
         env.program_state_event.wait(min(remaining, 1.0))
 
 
-def _utc_wait_seconds(original):
-    def _get_wait_seconds(self, env) -> int:
-        # moto: int(timestamp - datetime.now()), a UTC timestamp against the *local* clock; add the local offset
-        offset = datetime.datetime.now().astimezone().utcoffset() or datetime.timedelta(0)
-        return original(self, env) + int(offset.total_seconds())
-
-    _get_wait_seconds.peerlab_sfn_time = True
-    return _get_wait_seconds
+def _utc_wait_seconds(original, self, env) -> int:
+    # moto: int(timestamp - datetime.now()), a UTC timestamp against the *local* clock; add the local offset
+    offset = datetime.datetime.now().astimezone().utcoffset() or datetime.timedelta(0)
+    return original(self, env) + int(offset.total_seconds())
 
 
-def _stop_date_when_timed_out(original):
+def _stop_date_when_timed_out(original, self):
     """DescribeExecution gives `stopDate` "if the execution ended" (AWS API reference, DescribeExecution); moto
     leaves it out for TIMED_OUT, the status a scaled top-level TimeoutSeconds now reaches in seconds."""
-
-    def describe_execution(self):
-        result = original(self)
-        body = result.result
-        if isinstance(body, dict) and body.get("status") == "TIMED_OUT" and "stopDate" not in body:
-            execution = self.stepfunction_backend.describe_execution(body["executionArn"])
-            if getattr(execution, "stop_date", None) is not None:
-                body["stopDate"] = execution.stop_date
-        return result
-
-    return describe_execution
+    result = original(self)
+    body = result.result
+    if isinstance(body, dict) and body.get("status") == "TIMED_OUT" and "stopDate" not in body:
+        execution = self.stepfunction_backend.describe_execution(body["executionArn"])
+        if getattr(execution, "stop_date", None) is not None:
+            body["stopDate"] = execution.stop_date
+    return result
 
 
 def _require(module, name: str):
@@ -167,12 +156,12 @@ def install() -> None:
     if _installed:
         return
     try:
+        from moto.stepfunctions import responses
         from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
         from moto.stepfunctions.parser.asl.component.program import program
         from moto.stepfunctions.parser.asl.component.state.exec import execute_state
         from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
         from moto.stepfunctions.parser.asl.eval.callback import callback
-        from moto.stepfunctions import responses
     except ImportError as exc:
         raise MotoChanged(f"Step Functions time cannot be scaled: {exc} (moto changed?)") from exc
 
@@ -194,12 +183,12 @@ def install() -> None:
     response_cls = _require(responses, "StepFunctionResponse")
     _require(response_cls, "describe_execution")
 
-    wait_cls._wait_interval = _wait_interval
-    timestamp_cls._get_wait_seconds = _utc_wait_seconds(timestamp_cls._get_wait_seconds)  # TimestampPath inherits
-    retrier_decl.time = _module_like(time, sleep=lambda seconds: time.sleep(wall(seconds)))
-    execute_state.threading = _module_like(threading, Event=ScaledEvent)
-    execution_state._evaluate_with_timeout = _lambda_timeouts_in_real_time(execution_state._evaluate_with_timeout)
-    program.threading = _module_like(threading, Thread=ScaledThread)
-    callback.Event = ScaledEvent
-    response_cls.describe_execution = _stop_date_when_timed_out(response_cls.describe_execution)
+    replace(wait_cls, "_wait_interval", _wait_interval)
+    wrap(timestamp_cls, "_get_wait_seconds")(_utc_wait_seconds)  # TimestampPath inherits
+    replace(retrier_decl, "time", _module_like(time, sleep=lambda seconds: time.sleep(wall(seconds))))
+    replace(execute_state, "threading", _module_like(threading, Event=ScaledEvent))
+    wrap(execution_state, "_evaluate_with_timeout")(_lambda_timeouts_in_real_time)
+    replace(program, "threading", _module_like(threading, Thread=ScaledThread))
+    replace(callback, "Event", ScaledEvent)
+    wrap(response_cls, "describe_execution")(_stop_date_when_timed_out)
     _installed = True

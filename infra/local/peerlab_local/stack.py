@@ -74,7 +74,8 @@ def clients(endpoint: str, region: str, account: str | None = None, account_role
     if account:
         sts = boto3.client("sts", **kw)
         if sts.get_caller_identity()["Account"] != account:
-            partition = "aws-cn" if region.startswith("cn-") else "aws-us-gov" if region.startswith("us-gov-") else "aws"
+            partition = "aws-cn" if region.startswith("cn-") else \
+                "aws-us-gov" if region.startswith("us-gov-") else "aws"
             try:
                 credentials = sts.assume_role(RoleArn=f"arn:{partition}:iam::{account}:role/{account_role}",
                                               RoleSessionName="peerlab-deploy")["Credentials"]
@@ -159,13 +160,12 @@ def sam_transform(template: dict, parameters: dict[str, str], region: str, iam) 
     region given explicitly and managed policies looked up in the local IAM."""
     if template.get("Transform") != SAM_TRANSFORM:
         return template
+    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
     from samtranslator.model.exceptions import InvalidDocumentException
     from samtranslator.parser.parser import Parser
     from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
     from samtranslator.translator.translator import Translator
     from samtranslator.utils.py27hash_fix import to_py27_compatible_template, undo_mark_unicode_str_in_template
-
-    from samtranslator.metrics.metrics import DummyMetricsPublisher, Metrics
 
     loader = ManagedPolicyLoader(iam)
     values = dict(parameters)

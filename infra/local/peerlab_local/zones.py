@@ -20,7 +20,7 @@ from moto.ec2.models import EC2Backend
 from moto.ec2.models.availability_zones_and_regions import RegionsAndZonesBackend, Zone
 from moto.ec2.models.instance_types import INSTANCE_TYPE_OFFERINGS
 
-from .patching import wrap as _wrap
+from .patching import once, replace, wrap
 from .world import world
 
 # --- the table -------------------------------------------------------------------------------------------------
@@ -51,7 +51,6 @@ OFFERINGS_BY_ZONE_ID = INSTANCE_TYPE_OFFERINGS["availability-zone-id"]
 # of the region: no source found says otherwise for ssm/ssmmessages/ec2messages in us-east-1 (moto lists all, kept).
 # A service of an account (CreateVpcEndpointServiceConfiguration) serves the zones of its load balancers' subnets.
 
-_installed = False
 _lock = threading.Lock()
 _counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
@@ -72,7 +71,7 @@ def zone_by_id(region: str, zone_id: str) -> Zone | None:
     return next((z for z in zones(region) if z.zone_id == zone_id), None)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _offered_ids(region: str) -> dict[str, frozenset[str]]:
     by_type: dict[str, set[str]] = defaultdict(set)
     for offering in OFFERINGS_BY_ZONE_ID.get(region, []):
@@ -117,9 +116,10 @@ def _apply_table() -> None:
             # Fields AWS returns for an AZ that moto leaves out (botocore's EC2 model, AvailabilityZone shape):
             # OptInStatus is always opt-in-not-required for AZs; GroupName "us-east-1-zg-1" is the model's own
             # example; an AZ's network border group is its region (EC2 User Guide, "network border group").
-            zone.opt_in_status = "opt-in-not-required"
-            zone.group_name = f"{region}-zg-1"
-            zone.network_border_group = region
+            # (moto's Zone declares none of them; its responses read them when present)
+            zone.opt_in_status = "opt-in-not-required"  # type: ignore[attr-defined]
+            zone.group_name = f"{region}-zg-1"  # type: ignore[attr-defined]
+            zone.network_border_group = region  # type: ignore[attr-defined]
 
 
 # --- DescribeInstanceTypeOfferings ------------------------------------------------------------------------------
@@ -180,7 +180,7 @@ def _create_subnet(original, backend, vpc_id, cidr_block, ipv6_cidr_block=None, 
             zone = zone_by_id(region, availability_zone_id)
             bad = ("availabilityZoneId", availability_zone_id)
         else:
-            zone, bad = pick_zone(region), None
+            zone, bad = pick_zone(region), ("availabilityZone", "")
         if zone is None:
             # AWS's text for a zone name (seen in widdix/aws-cf-templates#36); moto checks against every region's
             # zones, so a us-west-2 zone was accepted for a us-east-1 VPC. The id variant is worded alike.
@@ -218,7 +218,7 @@ def service_zones(backend, service_name: str) -> list[str] | None:
 
 def _create_endpoint(original, backend, *args, **kwargs):
     endpoint_type = kwargs.get("endpoint_type") or ""
-    service_name = kwargs.get("service_name")
+    service_name = kwargs.get("service_name") or ""
     if endpoint_type.lower() == "interface":
         served = service_zones(backend, service_name)
         seen: set[str] = set()
@@ -242,20 +242,20 @@ def _create_endpoint(original, backend, *args, **kwargs):
     return original(backend, *args, **kwargs)
 
 
+class _SeededRandom:
+    """Stands in for the `random` module in moto's subnet responses: its one use there is choice()."""
+
+    choice = staticmethod(_seeded_choice)
+
+
+@once
 def install() -> None:
-    """Apply the table and the checks (after ec2_patches, whose wrappers these wrap). Idempotent."""
-    global _installed
-    if _installed:
-        return
-    _installed = True
-    _apply_table()
-    _wrap(EC2Backend, "describe_instance_type_offerings")(_describe_offerings)
-    _wrap(EC2Backend, "run_instances")(_run_instances)
-    _wrap(EC2Backend, "create_subnet")(_create_subnet)
-    _wrap(EC2Backend, "create_vpc_endpoint")(_create_endpoint)
+    """Apply the table and the checks (after ec2_patches, whose wrappers these wrap)."""
     from moto.ec2.responses import subnets as subnet_responses
 
-    class _SeededRandom:
-        choice = staticmethod(_seeded_choice)
-
-    subnet_responses.random = _SeededRandom()
+    _apply_table()
+    wrap(EC2Backend, "describe_instance_type_offerings")(_describe_offerings)
+    wrap(EC2Backend, "run_instances")(_run_instances)
+    wrap(EC2Backend, "create_subnet")(_create_subnet)
+    wrap(EC2Backend, "create_vpc_endpoint")(_create_endpoint)
+    replace(subnet_responses, "random", _SeededRandom())

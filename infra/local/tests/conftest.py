@@ -18,7 +18,7 @@ REGION = "us-east-1"
 
 
 class LocalAws(launch.LocalAws):
-    def client(self, service: str):
+    def client(self, service: str, config=None):
         # the retry setting the tests were written against (standard mode, max_attempts 1)
         return super().client(service, config=boto3.session.Config(retries={"max_attempts": 1, "mode": "standard"}))
 
@@ -217,7 +217,7 @@ class Lab:
         """The tutorial's step: group InstanceB admits A's group, attached to instance B."""
         self.sg_b = self.api.create_security_group(VpcId=self.vpc_b, GroupName="InstanceB",
                                                    Description="from A")["GroupId"]
-        perm = {"IpProtocol": protocol, "UserIdGroupPairs": [{"GroupId": self.sg_a}]}
+        perm: dict[str, object] = {"IpProtocol": protocol, "UserIdGroupPairs": [{"GroupId": self.sg_a}]}
         if protocol == "icmp":
             perm.update(FromPort=-1, ToPort=-1)
         self.api.authorize_security_group_ingress(GroupId=self.sg_b, IpPermissions=[perm])

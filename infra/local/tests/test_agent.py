@@ -1,11 +1,12 @@
 """The SSM Agent starts some seconds after `running` and hibernates when its first ping fails (agent.py); a new
-instance profile is not usable at once (iam_propagation.py); SSM state is per account and region (ssm.py)."""
+instance profile is not usable at once (iam_propagation.py); SSM state is per account and region (ssm/backend.py)."""
 
 import time
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import REGION, Lab, wait_for
 from peerlab_local import agent
 

@@ -10,6 +10,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import REGION, Patient, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -150,7 +151,8 @@ def test_endpoint_instance_peering_not_found_then_usable(fixed):
     assert code(ec2.describe_vpc_endpoints, VpcEndpointIds=[endpoint]) == "InvalidVpcEndpointId.NotFound"
     # a bulk delete answers per id, in `unsuccessful`, and deletes nothing it cannot see
     unsuccessful = ec2.delete_vpc_endpoints(VpcEndpointIds=[endpoint])["Unsuccessful"]
-    assert [(u["ResourceId"], u["Error"]["Code"]) for u in unsuccessful] == [(endpoint, "InvalidVpcEndpointId.NotFound")]
+    assert [(u["ResourceId"], u["Error"]["Code"]) for u in unsuccessful] == [
+        (endpoint, "InvalidVpcEndpointId.NotFound")]
     assert code(ec2.describe_instances, InstanceIds=[instance]) == "InvalidInstanceID.NotFound"
     assert code(ec2.modify_instance_attribute, InstanceId=instance, Groups=[sg, sg2]) == "InvalidInstanceID.NotFound"
     assert code(ec2.create_tags, Resources=[instance], Tags=[{"Key": "k", "Value": "v"}]) == \

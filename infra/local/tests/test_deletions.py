@@ -3,6 +3,7 @@
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import Lab
 
 
@@ -45,14 +46,24 @@ def test_vpc_with_dependencies(aws):
 
 
 def test_vpc_with_endpoint(aws):
+    # AWS: "You must detach or delete all gateways and resources that are associated with the VPC before you can
+    # delete it" (EC2 API reference, DeleteVpc: https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpc.html);
+    # an interface endpoint's network interfaces stay in its subnets, and its security groups in use, until "When you
+    # delete an interface endpoint, we delete its endpoint network interfaces" (DeleteVpcEndpoints,
+    # https://docs.aws.amazon.com/AWSEC2/latest/APIReference/API_DeleteVpcEndpoints.html).
     lab = Lab(aws).vpcs().endpoints()
-    lab.ec2.delete_subnet(SubnetId=lab.subnet_b)
-    for group in (lab.sg_a,):
-        lab.ec2.delete_security_group(GroupId=group)
+    lab.ec2.delete_security_group(GroupId=lab.sg_a)  # A's own group: nothing uses it
+    assert refused(lab.ec2.delete_vpc, VpcId=lab.vpc_a) == "DependencyViolation"
+    assert refused(lab.ec2.delete_subnet, SubnetId=lab.subnet_a) == "DependencyViolation"  # the endpoints' ENIs
+    assert refused(lab.ec2.delete_security_group, GroupId=lab.sg_endpoint) == "DependencyViolation"  # the endpoints'
     lab.ec2.delete_vpc_endpoints(VpcEndpointIds=lab.endpoint_ids)
+    enis = lab.ec2.describe_network_interfaces(Filters=[{"Name": "subnet-id", "Values": [lab.subnet_a]}])
+    assert enis["NetworkInterfaces"] == []  # deleted with the endpoints
     lab.ec2.delete_subnet(SubnetId=lab.subnet_a)
     lab.ec2.delete_security_group(GroupId=lab.sg_endpoint)
     lab.ec2.delete_vpc(VpcId=lab.vpc_a)
+    assert refused(lab.ec2.describe_vpcs, VpcIds=[lab.vpc_a]) == "InvalidVpcID.NotFound"
+    assert [v["VpcId"] for v in lab.ec2.describe_vpcs()["Vpcs"] if v["VpcId"] == lab.vpc_b] == [lab.vpc_b]
 
 
 def test_default_group_cannot_be_deleted(aws):
@@ -99,9 +110,9 @@ def test_peerings_are_filtered_like_aws(aws):
     vpcs = [ec2.create_vpc(CidrBlock=f"10.{i}.0.0/16")["Vpc"]["VpcId"] for i in range(4)]
     ids = []
     for n, (a, b) in enumerate([(vpcs[0], vpcs[1]), (vpcs[2], vpcs[3])]):
-        ids.append(ec2.create_vpc_peering_connection(VpcId=a, PeerVpcId=b, TagSpecifications=[{
-            "ResourceType": "vpc-peering-connection",
-            "Tags": [{"Key": "peerlab:lab-id", "Value": f"lab{n}"}]}])["VpcPeeringConnection"]["VpcPeeringConnectionId"])
+        made = ec2.create_vpc_peering_connection(VpcId=a, PeerVpcId=b, TagSpecifications=[{
+            "ResourceType": "vpc-peering-connection", "Tags": [{"Key": "peerlab:lab-id", "Value": f"lab{n}"}]}])
+        ids.append(made["VpcPeeringConnection"]["VpcPeeringConnectionId"])
 
     def found(*filters):
         return [p["VpcPeeringConnectionId"] for p in ec2.describe_vpc_peering_connections(

@@ -2,6 +2,7 @@
 
 
 from botocore.exceptions import ClientError
+
 from conftest import Lab
 
 
@@ -170,7 +171,7 @@ def test_each_lambda_fault_kind_is_answered_as_lambda_does_and_counted(start_loc
 def test_ec2_faults_include_internal_error_and_insufficient_capacity(start_local):
     def launches(aws) -> list[tuple[int, str, str]]:
         ec2, seen = once(aws, "ec2"), []
-        for n in range(12):
+        for _ in range(12):
             try:
                 ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro")
                 seen.append((200, "ok", ""))

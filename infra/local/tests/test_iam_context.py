@@ -8,18 +8,21 @@ EC2/VPC/SSM guides' (cited in iam_context.py and infra/local/README.md).
 
 from __future__ import annotations
 
+import itertools
 import json
 import re
 import sys
 import urllib.error
 import urllib.request
+from typing import Any
 
 import boto3
 import botocore.session
 import pytest
+from botocore.exceptions import ClientError
 from botocore.validate import validate_parameters
-from conftest import REGION, LocalAws, Patient
 
+from conftest import REGION, LocalAws, Patient
 from peerlab_local import iam_context
 
 HOME, PEER = "123456789012", "210987654321"
@@ -115,10 +118,12 @@ def aws(shared):
     return shared
 
 
+_SUBNETS = itertools.count(11)  # the third octet of the next fresh subnet
+
+
 def fresh_subnet(w: World) -> str:
     """A subnet of the lab VPC of its own (a subnet has one route table association)."""
-    fresh_subnet.count = getattr(fresh_subnet, "count", 10) + 1
-    return w.ec2.create_subnet(VpcId=w.vpc, CidrBlock=f"10.0.{fresh_subnet.count}.0/24",
+    return w.ec2.create_subnet(VpcId=w.vpc, CidrBlock=f"10.0.{next(_SUBNETS)}.0/24",
                                TagSpecifications=tagged("subnet"))["Subnet"]["SubnetId"]
 
 
@@ -474,10 +479,10 @@ def test_params_of_a_moto_response_is_the_member_name_form(monkeypatch):
         ssm = boto3.client("ssm", region_name=REGION)
         ssm.get_parameters(Names=["/peerlab/a", "/peerlab/b"])
         machine = f"arn:aws:states:{REGION}:{HOME}:stateMachine:peerlab-lab"
-        with pytest.raises(Exception):  # no such state machine: only the parameters matter here
+        with pytest.raises(ClientError):  # no such state machine: only the parameters matter here
             boto3.client("stepfunctions", region_name=REGION).start_execution(
                 stateMachineArn=machine, name="lab-1", input='{"lab_id": "lab-1"}')
-        with pytest.raises(Exception):  # no such function
+        with pytest.raises(ClientError):  # no such function
             boto3.client("lambda", region_name=REGION).invoke(
                 FunctionName="peerlab-Teardown", Qualifier="live", Payload=b'{"lab_id": "lab-1"}')
     assert seen["CreateVpc"] == {"CidrBlock": "10.0.0.0/16", "TagSpecifications": tagged("vpc")}
@@ -500,7 +505,8 @@ def template_checks():
 
     path = Path(__file__).resolve().parents[3] / "infra" / "tests" / "test_iam_sar.py"
     spec = importlib.util.spec_from_file_location("peerlab_iam_sar_checks", path)
-    module = importlib.util.module_from_spec(spec)
+    assert spec is not None and spec.loader is not None
+    module: Any = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     module.HOME, module.PEER = HOME, PEER  # the templates resolved for the local AWS's accounts
     return module
@@ -631,6 +637,7 @@ def test_every_call_the_functions_make_is_modelled_or_on_star():
 
     path = Path(__file__).resolve().parents[3] / "infra" / "checks" / "aws_calls.py"
     spec = importlib.util.spec_from_file_location("peerlab_aws_calls", path)
+    assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # its dataclasses look their module up
     spec.loader.exec_module(module)

@@ -14,6 +14,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from conftest import LocalAws, Patient
 
@@ -40,8 +41,8 @@ class Roles:
         self.iam = aws.client("iam")
         self.sts = aws.client("sts")
 
-    def make(self, name: str, *statements, managed: list[str] = (), boundary: str | None = None, tags=None):
-        kwargs = {"PermissionsBoundary": boundary} if boundary else {}
+    def make(self, name: str, *statements, managed: tuple[str, ...] = (), boundary: str | None = None, tags=None):
+        kwargs: dict[str, object] = {"PermissionsBoundary": boundary} if boundary else {}
         if tags:
             kwargs["Tags"] = [{"Key": k, "Value": v} for k, v in tags.items()]
         self.iam.create_role(RoleName=name, AssumeRolePolicyDocument=TRUST, **kwargs)
@@ -68,7 +69,7 @@ def roles(aws) -> Roles:
 
 
 def error(call):
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ClientError) as info:
         call()
     return info.value.response
 
@@ -285,6 +286,7 @@ def test_in_process_assume_gives_a_session_the_enforcement_judges():
         creds = iam_enforce.assume(f"arn:aws:iam::{ACCOUNT}:role/fn", "peerlab-fn", "us-east-1")
         assert creds["AccessKeyId"] and creds["SessionToken"]
         session = iam_enforce.session_for(creds["AccessKeyId"])
+        assert session is not None
         assert session.arn == f"arn:aws:sts::{ACCOUNT}:assumed-role/fn/peerlab-fn"
         assert iam_enforce.authorize(session, [Request("ec2:DescribeVpcs", "*")], "us-east-1") is None
         denial = iam_enforce.authorize(session, [Request("ec2:DescribeSubnets", "*")], "us-east-1")

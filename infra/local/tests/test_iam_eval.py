@@ -329,7 +329,7 @@ def test_for_any_value_deny_put_item():
                                         "Condition": {"ForAnyValue:StringEquals": {
                                             "dynamodb:Attributes": ["ID", "PostDateTime"]}}}}
     allow = {"Version": V, "Statement": {"Effect": "Allow", "Action": "dynamodb:*", "Resource": "*"}}
-    policies = [("deny", deny), ("allow", allow)]
+    policies: list[tuple[str, dict]] = [("deny", deny), ("allow", allow)]
 
     def put(attributes):
         context = {} if attributes is None else {"dynamodb:Attributes": attributes}
@@ -456,7 +456,7 @@ def test_not_action_deny_without_mfa():
                                          "Resource": "*",
                                          "Condition": {"BoolIfExists": {"aws:MultiFactorAuthPresent": "false"}}}]}
     allow = {"Version": V, "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
-    policies = [("deny", deny), ("allow", allow)]
+    policies: list[tuple[str, dict]] = [("deny", deny), ("allow", allow)]
 
     def decision(action, **context):
         return evaluate(policies, Request(action, "*", context))
@@ -474,7 +474,7 @@ def test_not_resource_deny_everything_but_payroll():
                                         "NotResource": ["arn:aws:s3:::HRBucket/Payroll",
                                                         "arn:aws:s3:::HRBucket/Payroll/*"]}}
     allow = {"Version": V, "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
-    policies = [("deny", deny), ("allow", allow)]
+    policies: list[tuple[str, dict]] = [("deny", deny), ("allow", allow)]
 
     def ok(action, resource):
         return evaluate(policies, Request(action, resource, {})).allowed
@@ -581,7 +581,7 @@ def test_deny_outside_requested_regions_except_global_services():
                                          "Condition": {"StringNotEquals": {"aws:RequestedRegion": [
                                              "eu-central-1", "eu-west-1", "eu-west-2", "eu-west-3"]}}}]}
     allow = {"Version": V, "Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}
-    policies = [("deny", deny), ("allow", allow)]
+    policies: list[tuple[str, dict]] = [("deny", deny), ("allow", allow)]
 
     def ok(action, region):
         return evaluate(policies, Request(action, "*", {"aws:RequestedRegion": region})).allowed
@@ -590,4 +590,5 @@ def test_deny_outside_requested_regions_except_global_services():
     assert ok("ec2:DescribeVpcs", "eu-west-3")
     assert not ok("ec2:DescribeVpcs", "us-east-1")
     assert ok("iam:ListRoles", "us-east-1")
-    assert not evaluate([("deny", deny)], Request("ec2:DescribeVpcs", "*", {"aws:RequestedRegion": "eu-west-1"})).allowed
+    elsewhere = Request("ec2:DescribeVpcs", "*", {"aws:RequestedRegion": "eu-west-1"})
+    assert not evaluate([("deny", deny)], elsewhere).allowed

@@ -179,8 +179,8 @@ def events_of(lab, group: str) -> list[str]:
 def test_lambda_sends_the_functions_logs_with_its_execution_role(lab):
     logs_of_stream = {"Effect": "Allow", "Action": "logs:CreateLogStream",
                       "Resource": f"arn:aws:logs:{REGION}:{ACCOUNT}:log-group:/aws/lambda/quiet:*"}
-    quiet = lab.function("quiet", lab.role("quiet-role", "lambda.amazonaws.com", logs_of_stream),
-                         TracingConfig={"Mode": "Active"})
+    lab.function("quiet", lab.role("quiet-role", "lambda.amazonaws.com", logs_of_stream),
+                 TracingConfig={"Mode": "Active"})
     lab.logs.create_log_group(logGroupName="/aws/lambda/quiet")
     answer = lab.lam.invoke(FunctionName="quiet", Payload=b"{}")
     assert answer.get("FunctionError") is None and json.loads(answer["Payload"].read()) == {"ok": True}

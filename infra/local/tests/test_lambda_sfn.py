@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+
 from conftest import wait_for
 
 LAMBDA_DIR = os.environ.get("PEERLAB_LAMBDA_DIR", "")

@@ -17,6 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from conftest import LocalAws, wait_for
 from peerlab_local import stack
@@ -196,7 +197,7 @@ def test_session_duration_within_the_roles_maximum_and_one_hour_when_chained(acc
 
 
 def error_of(call) -> dict:
-    with pytest.raises(Exception) as info:
+    with pytest.raises(ClientError) as info:
         call()
     return info.value.response
 
@@ -310,7 +311,7 @@ def labs():
         home = stack.deploy(local.url, "peerlab", lambda_dir=BUILT, out=quiet)
         peer = stack.deploy(local.url, "peerlab-accepter", template=PEER_TEMPLATE, account=PEER, out=quiet,
                             parameters={"HomeAccountId": HOME}, capabilities=["CAPABILITY_NAMED_IAM"])
-        local.home, local.peer, local.accounts = home, peer, Accounts(local)
+        local.home, local.peer, local.accounts = home, peer, Accounts(local)  # type: ignore[attr-defined]
         yield local
     finally:
         local.stop()
@@ -319,12 +320,13 @@ def labs():
 def run_lab(aws: LocalAws, name: str, event: str) -> dict:
     lab = json.loads((ROOT / "tests" / "events" / event).read_text())
     # the input names the role the peer stack made (its RoleName is fixed, so the input files hold as they are)
-    assert lab["peer"]["accepter_role_arn"] == aws.peer["AccepterRoleArn"]
+    assert lab["peer"]["accepter_role_arn"] == aws.peer["AccepterRoleArn"]  # type: ignore[attr-defined]
     # one lab id per run: the functions derive their RunInstances ClientTokens from it, and EC2 answers a reused
     # token with the instance it launched before (here: the earlier lab's, terminated)
     lab["lab_id"] = name
     sfn = aws.client("stepfunctions")
-    run = sfn.start_execution(stateMachineArn=aws.home["StateMachineArn"], name=name, input=json.dumps(lab))
+    machine = aws.home["StateMachineArn"]  # type: ignore[attr-defined]  # set by the labs fixture
+    run = sfn.start_execution(stateMachineArn=machine, name=name, input=json.dumps(lab))
     return wait_for(lambda: (d := sfn.describe_execution(executionArn=run["executionArn"]))["status"] != "RUNNING"
                     and d, timeout=600, interval=0.5)
 

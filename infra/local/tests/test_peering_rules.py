@@ -5,6 +5,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import Lab, Patient, wait_for
 
 

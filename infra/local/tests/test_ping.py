@@ -12,7 +12,9 @@ def ready_lab(aws) -> Lab:
 def stats(result: dict) -> tuple[int, int, int]:
     match = re.search(r"(\d+) packets transmitted, (\d+) received, (\d+)% packet loss",
                       result["StandardOutputContent"])
-    return tuple(int(g) for g in match.groups())
+    assert match, result["StandardOutputContent"]
+    sent, received, loss = (int(g) for g in match.groups())
+    return sent, received, loss
 
 
 def test_fails_before_peering(aws):

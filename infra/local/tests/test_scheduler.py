@@ -16,7 +16,7 @@ import pytest
 from conftest import LocalAws, wait_for
 from peerlab_local import schedule_expr
 
-UTC = datetime.timezone.utc
+UTC = datetime.UTC
 ACCOUNT = "123456789012"
 TRUST = {"Version": "2012-10-17", "Statement": [{
     "Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
@@ -24,7 +24,7 @@ TRUST = {"Version": "2012-10-17", "Statement": [{
 
 
 def at(seconds_from_now: float, tz: str = "UTC") -> str:
-    when = datetime.datetime.now(datetime.timezone.utc).astimezone(schedule_expr.zone(tz))
+    when = datetime.datetime.now(datetime.UTC).astimezone(schedule_expr.zone(tz))
     when += datetime.timedelta(seconds=seconds_from_now)
     return f"at({when.strftime('%Y-%m-%dT%H:%M:%S')})"
 
@@ -322,7 +322,7 @@ def test_the_target_role_must_trust_the_scheduler(env):
     env.create("missing", at(60), machine, role=f"arn:aws:iam::{ACCOUNT}:role/nobody",
                target={"RetryPolicy": {"MaximumRetryAttempts": 0}})
     for name in ("untrusted", "confused", "missing"):
-        failed = wait_for(lambda: env.attempts(name), timeout=15)
+        failed = wait_for(lambda name=name: env.attempts(name), timeout=15)
         assert failed[0]["ok"] is False and failed[0]["error_code"] == "AccessDenied"
     assert env.executions(machine) == []
 

@@ -10,6 +10,7 @@ import json
 import time
 
 import pytest
+
 from conftest import LocalAws, wait_for
 
 ROLE = "arn:aws:iam::123456789012:role/sfn"
@@ -78,7 +79,7 @@ def wait_machine(**wait) -> dict:
 
 
 def in_100_seconds() -> str:
-    return (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=100)).strftime(
+    return (datetime.datetime.now(datetime.UTC) + datetime.timedelta(seconds=100)).strftime(
         "%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -213,6 +214,7 @@ def test_default_time_scale_keeps_real_time(start_local):
 
 def test_install_fails_loudly_when_moto_lacks_what_it_wraps(monkeypatch):
     from moto.stepfunctions.parser.asl.component.state.wait.wait_function import wait_function
+
     from peerlab_local import sfn_time
 
     monkeypatch.delattr(wait_function.WaitFunction, "_wait_interval")

@@ -2,6 +2,7 @@
 
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import Lab, wait_for
 
 
@@ -80,7 +81,7 @@ def test_invocation_goes_missing_then_in_progress_then_done(start_local):
     wait_for(lab.online, timeout=60, interval=0.2)
     sent = lab.ssm.send_command(InstanceIds=[lab.instance_a], DocumentName="AWS-RunShellScript",
                                 Parameters={"commands": [f"ping -c 3 -W 2 {lab.ip_b}"]})["Command"]
-    seen = []
+    seen: list[str] = []
 
     def status():
         try:
@@ -94,3 +95,28 @@ def test_invocation_goes_missing_then_in_progress_then_done(start_local):
 
     wait_for(status, timeout=20, interval=0.01)
     assert seen == ["InvocationDoesNotExist", "InProgress", "Failed"]  # no route yet: 100% loss
+
+
+def test_commands_are_kept_per_account_and_region_in_moto_s_way():
+    # in-process, on the state itself: a command lives in its account's backend for its region (a moto
+    # BackendDict, as moto keeps every service), not in a table all callers share; moto's reset empties it
+    from peerlab_local import ssm, world
+    from peerlab_local.config import Config
+
+    world.install(Config(port=0))
+    mine, other = "111111111111", "222222222222"
+    ssm.ssm_backends[mine]["us-east-1"].commands["cmd-1"] = {
+        "command": {"CommandId": "cmd-1", "Comment": "", "DocumentName": "AWS-RunShellScript"},
+        "invocations": {"i-1": {"visible_at": 0.0, "done_at": 0.0, "requested": 0.0, "stdout": "ok", "stderr": "",
+                                "code": 0}}}
+    assert [c["CommandId"] for c in ssm.handle("ListCommands", {}, mine, "us-east-1")["Commands"]] == ["cmd-1"]
+    assert ssm.handle("ListCommands", {}, other, "us-east-1")["Commands"] == []
+    assert ssm.handle("ListCommands", {}, mine, "us-west-2")["Commands"] == []
+    for account, region in ((other, "us-east-1"), (mine, "us-west-2")):
+        with pytest.raises(ssm.SsmError) as err:
+            ssm.handle("GetCommandInvocation", {"CommandId": "cmd-1", "InstanceId": "i-1"}, account, region)
+        assert err.value.code == "InvocationDoesNotExist"
+    found = ssm.handle("GetCommandInvocation", {"CommandId": "cmd-1", "InstanceId": "i-1"}, mine, "us-east-1")
+    assert (found["Status"], found["StandardOutputContent"]) == ("Success", "ok")
+    ssm.ssm_backends[mine].reset()  # what moto's reset (POST /moto-api/reset) does to each account
+    assert ssm.handle("ListCommands", {}, mine, "us-east-1")["Commands"] == []

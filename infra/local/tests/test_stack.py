@@ -141,9 +141,9 @@ def test_deploy_creates_what_the_template_declares(aws, lambda_dir):
 
 def test_update_changes_the_definition_parameters_and_conditional_resources(aws, lambda_dir, project):
     def changes(said: list[str]) -> set[tuple[str, str]]:  # the change set, as deploy prints it
-        return {tuple(line.split()[:2]) for line in said if line.split()[0] in ("Add", "Modify", "Remove")}
+        return {(line.split()[0], line.split()[1]) for line in said if line.split()[0] in ("Add", "Modify", "Remove")}
 
-    said = []
+    said: list[str] = []
     first = stack.deploy(aws.url, "peerlab", template=project, lambda_dir=lambda_dir, out=said.append)
     assert ("Add", "LabStateMachine") in changes(said) and ("Add", "LabSchedule") not in changes(said)
     asl = project.parent.parent / "statemachine" / "peering-lab.asl.json"
@@ -188,7 +188,8 @@ RUNTIME = """#!/bin/sh
 # a Lambda custom runtime in four lines (the Runtime API: next, then response), answering {"code": "MARK"}
 api="http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime"
 while true; do
-  id=$(curl -sS -D - -o /dev/null "$api/invocation/next" | tr -d '\\r' | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
+  id=$(curl -sS -D - -o /dev/null "$api/invocation/next" | tr -d '\\r' \\
+    | sed -n 's/^[Ll]ambda-[Rr]untime-[Aa]ws-[Rr]equest-[Ii]d: //p')
   curl -sS -X POST -d '{"code": "MARK"}' "$api/invocation/$id/response" >/dev/null
 done
 """

@@ -4,6 +4,7 @@ import socket
 import subprocess
 
 import pytest
+
 from conftest import START
 
 

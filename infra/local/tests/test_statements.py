@@ -434,10 +434,11 @@ def test_no_role_of_the_stack_may_touch_iam_users(recorded, action):
 # ---- the replay and the record on their own (no local AWS) -------------------------------------------------------
 
 
-def recorded_call(seq: int, role: str, action: str, resource: str, allowed: bool = True, **context) -> dict:
+def recorded_call(seq: int, role: str, action: str, resource: str, allowed: bool = True,
+                  context: dict | None = None) -> dict:
     return {"seq": seq, "role": f"arn:aws:iam::{ACCOUNT}:role/{role}", "session": "s", "action": action,
             "allowed": allowed, "principal_context": {"aws:PrincipalAccount": ACCOUNT},
-            "requests": [{"action": action, "resource": resource, "context": context}]}
+            "requests": [{"action": action, "resource": resource, "context": context or {}}]}
 
 
 def test_replay_names_the_first_call_a_statement_is_needed_for_and_finds_the_ones_not_needed():
@@ -450,9 +451,9 @@ def test_replay_names_the_first_call_a_statement_is_needed_for_and_finds_the_one
         {"Sid": "Deny", "Effect": "Deny", "Action": "ec2:DeleteVpc", "Resource": "arn:aws:ec2:*:*:vpc/vpc-keep"}]})]
     vpc = f"arn:aws:ec2:{REGION}:{ACCOUNT}:vpc/vpc-1"
     calls = [recorded_call(1, "r", "ec2:DescribeVpcs", "*"),
-             recorded_call(2, "other", "ec2:DeleteVpc", vpc, **{"aws:ResourceTag/lab": "x"}),
-             recorded_call(3, "r", "ec2:DeleteVpc", vpc, **{"aws:ResourceTag/lab": "x"}),
-             recorded_call(4, "r", "ec2:DeleteVpc", vpc + "2", **{"aws:ResourceTag/lab": "x"}),
+             recorded_call(2, "other", "ec2:DeleteVpc", vpc, context={"aws:ResourceTag/lab": "x"}),
+             recorded_call(3, "r", "ec2:DeleteVpc", vpc, context={"aws:ResourceTag/lab": "x"}),
+             recorded_call(4, "r", "ec2:DeleteVpc", vpc + "2", context={"aws:ResourceTag/lab": "x"}),
              recorded_call(5, "r", "ec2:DeleteVpc", vpc + "3", allowed=False)]
     found = {n.statement.label: n for n in iam_replay.replay(calls, {"r": policies})}
     tagged = found["Tagged"]

@@ -83,7 +83,8 @@ def test_the_tutorial_lab_step_by_step(lab_functions):
 
     error, early = steps.call("ping-test", dict(pair, expect="reachable", phase="early"))
     assert error == "PingFailed"
-    assert "Blocked at: route table rtb-" in early["errorMessage"] and "of VPC A has no route to" in early["errorMessage"]
+    assert "Blocked at: route table rtb-" in early["errorMessage"]
+    assert "of VPC A has no route to" in early["errorMessage"]
 
     _, routes = steps.call("add-routes", pair)
     assert sorted(r["action"] for r in routes["routes"]) == ["created", "created"]
@@ -96,7 +97,8 @@ def test_the_tutorial_lab_step_by_step(lab_functions):
     assert (final["reachable"], final["transmitted"], final["received"], final["loss_percent"]) == (True, 3, 3, 0.0)
     assert final["rtt_avg_ms"] > 0
 
-    known = [a["vpc_id"], b["vpc_id"], a["instance_id"], b["instance_id"], pair["peering_id"], group["security_group_id"]]
+    known = [a["vpc_id"], b["vpc_id"], a["instance_id"], b["instance_id"], pair["peering_id"],
+             group["security_group_id"]]
     error, torn = steps.call("teardown", {"lab": lab, "known_ids": known})
     assert error is None and torn["remaining"] == []
     assert set(known) <= set(torn["deleted"])

@@ -4,6 +4,7 @@ import time
 
 import pytest
 from botocore.exceptions import ClientError
+
 from conftest import Lab, wait_for
 
 SCALE = "0.05"  # instance 15 s -> 0.75 s, peering 2 s / 5 s -> 0.1 s / 0.25 s, endpoint 90 s -> 4.5 s
@@ -13,7 +14,7 @@ SCALE = "0.05"  # instance 15 s -> 0.75 s, peering 2 s / 5 s -> 0.1 s / 0.25 s, 
 
 def states(describe, extract, until, timeout=15.0):
     """The distinct states seen, in order, polling until `until` is seen."""
-    seen = []
+    seen: list[str] = []
 
     def step():
         try:
@@ -134,7 +135,7 @@ def test_each_instance_draws_its_own_launch_time(start_local):
     started = time.monotonic()
     ids = [i["InstanceId"] for i in lab.ec2.run_instances(ImageId="ami-12345678", MinCount=6, MaxCount=6,
                                                          SubnetId=lab.subnet_a)["Instances"]]
-    running_after = {}
+    running_after: dict[str, float] = {}
 
     def all_running():
         for reservation in lab.ec2.describe_instances(InstanceIds=ids)["Reservations"]:

@@ -43,7 +43,8 @@ def test_offerings_leave_t3_micro_out_of_use1_az3_by_name_and_by_id(aws):
 
     def locations(location_type, **filters):
         found = ec2.describe_instance_type_offerings(
-            LocationType=location_type, Filters=[{"Name": k.replace("_", "-"), "Values": v} for k, v in filters.items()])
+            LocationType=location_type,
+            Filters=[{"Name": k.replace("_", "-"), "Values": v} for k, v in filters.items()])
         return found["InstanceTypeOfferings"]
 
     by_id = sorted(o["Location"] for o in locations("availability-zone-id", instance_type=["t3.micro"]))
@@ -75,7 +76,7 @@ def test_run_instances_into_use1_az3_is_unsupported_with_aws_message(start_local
 
 def test_run_instances_without_a_zone_lands_where_the_type_is_offered(aws):
     ec2 = aws.client("ec2")
-    offered = {}
+    offered: dict[str, set[str]] = {}
     for o in ec2.describe_instance_type_offerings(LocationType="availability-zone")["InstanceTypeOfferings"]:
         offered.setdefault(o["InstanceType"], set()).add(o["Location"])
     # a type us-east-1a lacks: moto put every zone-less launch in <region>a
@@ -157,7 +158,8 @@ def test_endpoint_services_list_their_zones_and_endpoint_subnets_are_one_per_ser
     assert detail["AvailabilityZones"] == ["us-east-1a"]
     assert error(ec2.create_vpc_endpoint, VpcId=vpc, ServiceName=name, VpcEndpointType="Interface",
                  SubnetIds=[b]) == (
-        "InvalidParameter", f"The VPC endpoint service {name} does not support the availability zone of the subnet: {b}.")
+        "InvalidParameter",
+        f"The VPC endpoint service {name} does not support the availability zone of the subnet: {b}.")
     assert ec2.create_vpc_endpoint(VpcId=vpc, ServiceName=name, VpcEndpointType="Interface", SubnetIds=[a2])
 
 
