@@ -269,9 +269,9 @@ def critical_path(delays: dict, time_scale: float = 1.0) -> dict:
     phases = {
         # create_vpc/network.rs ensure_vpc: the SDK's VpcExists waiter (DescribeVpcs by id) until the new VPC is visible
         "VPC A visible": cw,
-        # create_vpc/network.rs ensure_route_table: AssociateRouteTable names the new subnet and table: NotReady until visible
+        # create_vpc/network.rs: AssociateRouteTable names the new subnet and table: NotReady until visible
         "subnet and route table A visible": cw,
-        # create_vpc/ssm_access.rs ensure_endpoints: the HTTPS rule on the new endpoint group: NotReady until it is visible
+        # create_vpc/ssm_access.rs: the HTTPS rule on the new endpoint group: NotReady until it is visible
         "endpoint group visible": cw,
         # create_vpc.rs: instance A is launched only once both endpoints are available (config.py endpoint_pending)
         "SSM endpoints available": d["endpoint_pending"],

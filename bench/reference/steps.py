@@ -103,8 +103,9 @@ def tag(resource: dict, key: str) -> str | None:
 
 def validate_input(event: dict) -> dict:
     """The tutorial's defaults (the Rust step's validation of the input is not reproduced: no AWS calls either
-    way), then validate_input/placement.rs: each side in the first zone (by name) that offers the instance type and, for A, both
-    SSM endpoint services; B in the same account and region takes the same zones without the endpoint condition."""
+    way), the instance type's architecture, then validate_input/placement.rs: each side in the first zone (by name)
+    that offers the instance type and, for A, both SSM
+    endpoint services; B in the same account and region takes the same zones without the endpoint condition."""
     given = event.get("input") or {}
     lab_id = given.get("lab_id") or re.sub(r"[^a-z0-9-]", "-", event["execution_name"].lower())[:40]
     now = datetime.now(UTC)
@@ -456,7 +457,7 @@ def _discover(ec2, lab_id: str) -> dict:
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=f)["Vpcs"]],
         "tables": [], "routes": [],
     }
-    # teardown/inventory.rs discover: the lab's route tables by tag (never the VPC's main one), their routes to the lab's
+    # teardown/inventory.rs: the lab's route tables by tag (never the VPC's main one), their routes to the lab's
     # peerings, their explicit associations
     peerings = {p for p, _ in inv["peerings"]}
     for t in ec2.describe_route_tables(Filters=f)["RouteTables"]:

@@ -37,7 +37,7 @@ def test_a_process_is_timed_cold_then_warm_and_its_peak_rss_read(tmp_path, ec2_u
             event = {"input": {"lab_id": "t1"}, "execution_name": "t1", "start_time": None}
             outcome, payload, cold = proc.invoke(event)
             assert outcome == "response" and payload["lab_id"] == "t1", payload
-            assert payload["vpc_a"]["availability_zone"].startswith("us-east-1")  # placed, as validate_input/placement.rs does
+            assert payload["vpc_a"]["availability_zone"].startswith("us-east-1")  # placed, as placement.rs does
             outcome, payload, warm = proc.invoke({"input": {}, "execution_name": "Run_2"})
             assert outcome == "response" and payload["lab_id"] == "run-2"
             assert cold > 0 and warm > 0  # figures, not judged here: make bench compares them

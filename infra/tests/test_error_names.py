@@ -38,9 +38,13 @@ CAUGHT_BY_STATES_ALL = {"InvalidInput", "PeeringFailed", "RouteConflict", "PingF
 def error_types() -> set[str]:
     """The strings `LabError::error_type()` returns, read from its match arms, each variant of the enum with one."""
     source = ERROR_RS.read_text()
-    enum = re.search(r"pub enum LabError \{(.*?)\n\}", source, re.S).group(1)
+    found = re.search(r"pub enum LabError \{(.*?)\n\}", source, re.S)
+    assert found, "error.rs: no pub enum LabError"
+    enum = found.group(1)
     variants = set(re.findall(r"^    ([A-Z]\w*)\b", enum, re.M))
-    body = re.search(r"pub fn error_type\(&self\) -> &'static str \{(.*?)\n    \}", source, re.S).group(1)
+    found = re.search(r"pub fn error_type\(&self\) -> &'static str \{(.*?)\n    \}", source, re.S)
+    assert found, "error.rs: no fn error_type"
+    body = found.group(1)
     arms = dict(re.findall(r"(?:LabError|Self)::(\w+)\s*(?:\([^)]*\)|\{[^}]*\})?\s*=>\s*\"([^\"]+)\"", body))
     assert variants and set(arms) == variants, f"error.rs: variants {sorted(variants)}, error_type arms {sorted(arms)}"
     return set(arms.values())
