@@ -70,7 +70,8 @@ pub struct Runs {
 pub enum Change {
     Entered(usize),
     Exited(usize),
-    AttemptFailed(usize),
+    /// This attempt (the state's last) failed.
+    AttemptFailed(usize, Attempt),
     Retried(usize),
     Ended(Event),
     Nothing,
@@ -151,7 +152,7 @@ impl Runs {
                 attempt.end = Some(e.at);
                 attempt.failure = Some(e.reason());
                 attempt.error = e.error.clone();
-                return Change::AttemptFailed(index);
+                return Change::AttemptFailed(index, attempt.clone());
             }
             if e.kind.ends_with("Succeeded") {
                 attempt.end = Some(e.at);
