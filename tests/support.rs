@@ -1,16 +1,16 @@
 //! End-to-end support: a local AWS started from the project's own launcher on a free port of 127.0.0.1, with IAM
 //! enforced, infra/template.yaml deployed on it as a stack (`make deploy ENDPOINT=`'s path), and SDK clients for
-//! it. Dropping a `LocalAws` stops it (and the function processes it started).
+//! it. Dropping a `LocalAws` stops it (and the function processes it started). The launcher and the stack tool
+//! are the CLI's (`peerlab::local`, `peerlab::stack`): `peerlab run --local` and these tests start the same way.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use aws_config::{BehaviorVersion, Region};
-use aws_credential_types::Credentials;
 use aws_sdk_sfn::types::{ExecutionStatus, HistoryEvent};
+use peerlab::local::{self, Logs};
+use peerlab::stack::{PeerStack, StackTool};
+
+pub use peerlab::stack::StackOutputs as Stack;
 
 pub fn root() -> PathBuf {
     // at run time (cargo test sets it): a compile-time path can belong to another checkout when the target
@@ -35,31 +35,21 @@ pub fn lambda_dir() -> PathBuf {
         .to_path_buf() // target/debug/deps/lab-… -> target/debug
 }
 
-fn python() -> PathBuf {
-    std::env::var("PEERLAB_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| root().join(".venv/bin/python"))
-}
-
 /// The local AWS as the end-to-end tests run it: AWS's timings (the `realistic` profile: per-resource draws with
 /// tails, SSM Agent hibernation, zones and offerings, eventual consistency), Step Functions' waits included,
 /// fast-forwarded 50 times. A test that passes no `--seed` gets seed 0.
 pub const REALISTIC: &[&str] = &["--profile", "realistic", "--time-scale", "0.02"];
 
-/// What a deployed stack's outputs say (infra/template.yaml, Outputs).
-pub struct Stack {
-    pub state_machine: String,
-    pub backstop: String,
-    pub scheduler_role: String,
-}
+/// The second account of tests/events/peer-account*.json.
+pub const PEER_ACCOUNT: &str = "210987654321";
 
 pub struct LocalAws {
-    child: Child,
+    aws: local::LocalAws,
     pub url: String,
-    pub port: u16,
 }
 
 impl LocalAws {
+    /// Start one with `args` added; its log on this process's stderr.
     pub fn start(args: &[&str]) -> LocalAws {
         let functions = lambda_dir();
         assert!(
@@ -67,39 +57,14 @@ impl LocalAws {
             "no built functions in {}: run `make build-functions` (or set PEERLAB_LAMBDA_DIR)",
             functions.display()
         );
-        // every call of a function, state machine or schedule judged against its role's policies, as on AWS
-        let mut child = Command::new(root().join("infra/local/start"))
-            .args(["--port", "0", "--iam", "enforce", "--lambda-dir"])
-            .arg(&functions)
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("infra/local/start");
-        let mut line = String::new();
-        BufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("ready line");
-        let url = line
-            .trim()
-            .strip_prefix("ready ")
-            .unwrap_or_else(|| panic!("local AWS did not start: {line:?}"))
-            .to_string();
-        let port = url
-            .rsplit(':')
-            .next()
-            .and_then(|p| p.parse().ok())
-            .expect("port");
-        LocalAws { child, url, port }
+        let aws = local::LocalAws::start(&root(), &functions, args, &Logs::Inherit)
+            .unwrap_or_else(|e| panic!("{e:#}"));
+        let url = aws.url.clone();
+        LocalAws { aws, url }
     }
 
     async fn config(&self) -> aws_config::SdkConfig {
-        aws_config::defaults(BehaviorVersion::latest())
-            .endpoint_url(&self.url)
-            .region(Region::new("us-east-1"))
-            .credentials_provider(Credentials::new("test", "test", None, None, "e2e"))
-            .load()
-            .await
+        local::config(&self.aws.url).await
     }
 
     pub async fn sfn(&self) -> aws_sdk_sfn::Client {
@@ -116,111 +81,33 @@ impl LocalAws {
         self.deploy_stack("peerlab")
     }
 
-    /// Deploy infra/peer-account.yaml in the second account of tests/events/peer-account*.json (210987654321), as
-    /// its administrator, trusting this account's stack "peerlab"; returns its AccepterRoleArn output.
-    pub fn deploy_peer(&self) -> String {
-        let out = Command::new(python())
-            .args([
-                "-m",
-                "peerlab_local.stack",
-                "deploy",
-                "--json",
-                "--endpoint",
-                &self.url,
-            ])
-            .args(["--account", "210987654321", "--stack", "peerlab-accepter"])
-            .arg("--template")
-            .arg(root().join("infra/peer-account.yaml"))
-            .args(["--capabilities", "CAPABILITY_NAMED_IAM"])
-            .args(["--parameter", "HomeAccountId=123456789012"])
-            .env("PYTHONPATH", root().join("infra/local"))
-            .output()
-            .expect("deploy the peer stack");
-        assert!(
-            out.status.success(),
-            "peer deploy failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let outputs: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("the peer stack's outputs as JSON");
-        outputs["AccepterRoleArn"]
-            .as_str()
-            .expect("AccepterRoleArn")
-            .to_string()
+    pub fn deploy_stack(&self, name: &str) -> Stack {
+        StackTool::new(&root())
+            .deploy(&self.url, name, &lambda_dir())
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
-    pub fn deploy_stack(&self, name: &str) -> Stack {
-        let out = Command::new(python())
-            .args([
-                "-m",
-                "peerlab_local.stack",
-                "deploy",
-                "--json",
-                "--endpoint",
-                &self.url,
-            ])
-            .args(["--stack", name, "--lambda-dir"])
-            .arg(lambda_dir())
-            .env("PYTHONPATH", root().join("infra/local"))
-            .output()
-            .expect("deploy");
-        assert!(
-            out.status.success(),
-            "deploy failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let outputs: serde_json::Value =
-            serde_json::from_slice(&out.stdout).expect("the stack's outputs as JSON");
-        let output = |key: &str| {
-            outputs[key]
-                .as_str()
-                .unwrap_or_else(|| panic!("no output {key} in {outputs}"))
-                .to_string()
+    /// Deploy infra/peer-account.yaml in the second account of tests/events/peer-account*.json, as its
+    /// administrator, trusting this account's stack "peerlab"; returns its AccepterRoleArn output.
+    pub fn deploy_peer(&self) -> String {
+        let peer = PeerStack {
+            account: PEER_ACCOUNT.into(),
+            home_stack: "peerlab".into(),
+            role_name: None,
         };
-        Stack {
-            state_machine: output("StateMachineArn"),
-            backstop: output("BackstopStateMachineArn"),
-            scheduler_role: output("SchedulerRoleArn"),
-        }
+        StackTool::new(&root())
+            .deploy_peer(&self.url, &peer)
+            .unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// Every live resource of the local AWS (its inventory endpoint), as JSON.
     pub fn resources(&self) -> Vec<serde_json::Value> {
-        self.get("/peerlab/resources")["resources"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
+        local::resources(&self.url, None).unwrap_or_else(|e| panic!("{e:#}"))
     }
 
     /// One of the local AWS's own endpoints (/peerlab/...), as JSON.
     pub fn get(&self, path: &str) -> serde_json::Value {
-        let mut stream = TcpStream::connect(("127.0.0.1", self.port)).expect("connect");
-        write!(stream, "GET {path} HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n").expect("request");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("response");
-        let body = response
-            .split_once("\r\n\r\n")
-            .map(|(_, b)| b)
-            .unwrap_or_default();
-        serde_json::from_str(body).unwrap_or_else(|e| panic!("{path}: not JSON ({e}): {body}"))
-    }
-}
-
-impl Drop for LocalAws {
-    fn drop(&mut self) {
-        // SIGTERM: the local AWS stops its function processes and exits
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.child.id().to_string()])
-            .status();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while Instant::now() < deadline {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        local::get(&self.url, path).unwrap_or_else(|e| panic!("{e:#}"))
     }
 }
 

@@ -73,9 +73,8 @@ impl Progress {
                     None => vec![line("✓", i, format!(" {took:.1}s{retries}"))],
                 }
             }
-            Change::AttemptFailed(i) => {
+            Change::AttemptFailed(i, attempt) => {
                 let run = &self.runs.runs[i];
-                let attempt = run.attempts.last().expect("a failed attempt");
                 // NotReady is a wait the state machine retries; anything else may or may not be retried.
                 let (mark, what) = if attempt.error.as_deref() == Some("NotReady") {
                     ("⟳", "waiting")

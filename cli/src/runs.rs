@@ -42,11 +42,19 @@ impl StateRun {
         self.exited.map(|x| x - self.entered)
     }
 
-    /// A teardown state (drawn in its own colour).
+    /// A teardown state (drawn in its own colour): one of [`TEARDOWN_STATES`].
     pub fn is_teardown(&self) -> bool {
-        self.name.to_lowercase().contains("tear")
+        TEARDOWN_STATES.contains(&self.name.as_str())
     }
 }
+
+/// The states of statemachine/*.asl.json that run the teardown function (their `FunctionName` is
+/// `${TeardownFunctionArn}`); a unit test holds this list to the definitions.
+pub const TEARDOWN_STATES: &[&str] = &[
+    "Tear the lab down",
+    "Tear down after a failure",
+    "Tear down what the execution left",
+];
 
 /// Folds events, in order, into state runs. Feed it the whole history, or page by page while following.
 #[derive(Debug, Default)]
@@ -62,7 +70,8 @@ pub struct Runs {
 pub enum Change {
     Entered(usize),
     Exited(usize),
-    AttemptFailed(usize),
+    /// This attempt (the state's last) failed.
+    AttemptFailed(usize, Attempt),
     Retried(usize),
     Ended(Event),
     Nothing,
@@ -143,7 +152,7 @@ impl Runs {
                 attempt.end = Some(e.at);
                 attempt.failure = Some(e.reason());
                 attempt.error = e.error.clone();
-                return Change::AttemptFailed(index);
+                return Change::AttemptFailed(index, attempt.clone());
             }
             if e.kind.ends_with("Succeeded") {
                 attempt.end = Some(e.at);
@@ -221,6 +230,42 @@ mod tests {
             .runs
             .iter()
             .any(|r| r.name == "Tear down after a failure" && r.is_teardown()));
+    }
+
+    /// Task states of a state machine definition whose FunctionName is `function`, Parallel branches included.
+    fn tasks_running(states: &serde_json::Value, function: &str, found: &mut Vec<String>) {
+        for (name, state) in states.as_object().into_iter().flatten() {
+            // lambda:invoke's FunctionName (JSONPath Parameters or JSONata Arguments), or the function as Resource
+            let runs = state["Parameters"]["FunctionName"] == function
+                || state["Arguments"]["FunctionName"] == function
+                || state["Resource"] == function;
+            if state["Type"] == "Task" && runs {
+                found.push(name.clone());
+            }
+            for branch in state["Branches"].as_array().into_iter().flatten() {
+                tasks_running(&branch["States"], function, found);
+            }
+            for inner in ["Iterator", "ItemProcessor"] {
+                tasks_running(&state[inner]["States"], function, found);
+            }
+        }
+    }
+
+    #[test]
+    fn the_teardown_states_are_those_of_the_state_machines() {
+        let mut found = Vec::new();
+        for file in ["peering-lab.asl.json", "backstop.asl.json"] {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../statemachine")
+                .join(file);
+            let text = std::fs::read_to_string(&path).unwrap();
+            let definition: serde_json::Value = serde_json::from_str(&text).unwrap();
+            tasks_running(&definition["States"], "${TeardownFunctionArn}", &mut found);
+        }
+        found.sort();
+        let mut listed: Vec<String> = TEARDOWN_STATES.iter().map(|s| s.to_string()).collect();
+        listed.sort();
+        assert_eq!(listed, found, "TEARDOWN_STATES vs statemachine/*.asl.json");
     }
 
     #[test]

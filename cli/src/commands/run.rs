@@ -1,0 +1,349 @@
+//! `peerlab run`: validate the input, start a lab, follow it live, print the report; exit 1 if the lab failed
+//! (or, on a local AWS, left anything behind).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use lab_core::input::LabPlan;
+use time::OffsetDateTime;
+
+use crate::error::{aws, usage};
+use crate::input::{check_name, default_name, read_input};
+use crate::local::{self, LocalAws, Logs, HOME_ACCOUNT};
+use crate::place::{aws_config, lambda_dir, project_root, Global};
+use crate::sfn::{follow, OnTimeout};
+use crate::stack::{PeerStack, StackTool, PEER_STACK};
+use crate::{report, timeline};
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The lab's input (JSON; see the README's input reference). Default: {} — the tutorial's lab.
+    #[arg(long, short)]
+    input: Option<PathBuf>,
+    /// Run on a local AWS: the one at --endpoint, or a private one started for this run.
+    #[arg(long)]
+    local: bool,
+    /// Execution name (it names the lab unless the input sets lab_id). Default: lab-<UTC time>.
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the report as JSON here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Write the timeline picture (SVG) here.
+    #[arg(long, value_name = "FILE.svg")]
+    timeline: Option<PathBuf>,
+    /// Stop following after this many seconds (default: 30 minutes plus the lab's hold_seconds). On the
+    /// local AWS the execution is stopped; on AWS it keeps running (its own teardown, or the backstop's).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Extra arguments for the private local AWS (infra/local/start), e.g. "--profile realistic --time-scale 0.05".
+    #[arg(long, allow_hyphen_values = true, value_name = "ARGS")]
+    local_args: Option<String>,
+    /// The built step functions for the private local AWS (default: $CARGO_TARGET_DIR/debug or target/debug).
+    #[arg(long, value_name = "DIR")]
+    lambda_dir: Option<PathBuf>,
+}
+
+/// Where the lab runs, as --local, --endpoint and --state-machine-arn say (why not a clap `ArgGroup`: `crate::place`).
+#[derive(Debug, PartialEq)]
+enum Place {
+    /// A local AWS started for this run, and stopped after it.
+    Private,
+    /// The running local AWS at this URL.
+    Endpoint(String),
+    /// This state machine on AWS.
+    Aws(String),
+}
+
+fn place(local: bool, global: &Global) -> Result<Place> {
+    let endpoint = global.endpoint.as_deref();
+    match (local, endpoint, global.state_machine_arn.as_deref()) {
+        (_, Some(_), Some(_)) => Err(usage(
+            "--endpoint and --state-machine-arn: choose one place to run the lab",
+        )),
+        (true, _, Some(_)) => Err(usage(
+            "--local and --state-machine-arn: choose one place to run the lab",
+        )),
+        (_, Some(url), None) => Ok(Place::Endpoint(url.to_string())),
+        (true, None, None) => Ok(Place::Private),
+        (false, None, Some(machine)) => Ok(Place::Aws(machine.to_string())),
+        (false, None, None) => Err(usage(
+            "where should the lab run? pass --local, or --state-machine-arn ARN (or set PEERLAB_STATE_MACHINE_ARN)",
+        )),
+    }
+}
+
+/// The local AWS a lab runs on.
+enum Local {
+    /// Started for this run: it holds this lab only.
+    Private(LocalAws),
+    /// Running at this URL (--endpoint): it may hold other labs.
+    Shared(String),
+}
+
+impl Local {
+    fn url(&self) -> &str {
+        match self {
+            Local::Private(aws) => &aws.url,
+            Local::Shared(url) => url,
+        }
+    }
+}
+
+/// The infra/peer-account.yaml a lab needs on the local AWS: one whose side B is in another account needs it
+/// there (as on AWS: README, "Side B in another account"), trusting `home_stack`'s roles, its role named as the
+/// input's accepter_role_arn.
+fn peer_stack(plan: &LabPlan, home_stack: &str) -> Option<PeerStack> {
+    let peer = plan.peer.as_ref()?;
+    let account = peer.account_id.as_deref().filter(|a| *a != HOME_ACCOUNT)?;
+    Some(PeerStack {
+        account: account.to_string(),
+        home_stack: home_stack.to_string(),
+        role_name: peer
+            .accepter_role_arn
+            .as_deref()
+            .and_then(|arn| arn.rsplit_once(":role/"))
+            .map(|(_, name)| name.to_string()),
+    })
+}
+
+/// A local AWS with the lab's stacks on it: infra/template.yaml as `global.stack` (deployed unless a running one
+/// has it already) and, when the lab needs it, the peer account's. Returns the lab state machine.
+fn prepare_local(local: &Local, global: &Global, args: &Args, plan: &LabPlan) -> Result<String> {
+    let root = project_root()?;
+    let tool = StackTool::new(&root);
+    let (url, stack) = (local.url(), global.stack.as_str());
+    let found = match local {
+        Local::Private(_) => None, // new: nothing is deployed on it
+        Local::Shared(_) => tool.outputs(url, stack)?,
+    };
+    let machine = match found {
+        Some(found) => found.state_machine,
+        None => {
+            let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
+            println!("deploying infra/template.yaml as stack {stack} on {url}");
+            tool.deploy(url, stack, &functions)?.state_machine
+        }
+    };
+    if let Some(peer) = peer_stack(plan, stack) {
+        println!(
+            "deploying infra/peer-account.yaml as stack {PEER_STACK} in account {} on {url}",
+            peer.account
+        );
+        tool.deploy_peer(url, &peer)?;
+    }
+    Ok(machine)
+}
+
+fn start_private(args: &Args) -> Result<LocalAws> {
+    let root = project_root()?;
+    let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
+    let extra: Vec<&str> = args
+        .local_args
+        .as_deref()
+        .unwrap_or_default()
+        .split_whitespace()
+        .collect();
+    let logs = std::env::temp_dir().join(format!("peerlab-local-{}", std::process::id()));
+    let aws = LocalAws::start(&root, &functions, &extra, &Logs::Dir(logs.clone()))?;
+    println!("local AWS at {} (logs in {})", aws.url, logs.display());
+    Ok(aws)
+}
+
+pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
+    let now = OffsetDateTime::now_utc();
+    let name = args.name.clone().unwrap_or_else(|| default_name(now));
+    check_name(&name)?;
+    let (input, plan) = read_input(args.input.as_deref(), &name, now)?;
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(1800 + plan.hold_seconds));
+    let (local, machine) = match place(args.local, global)? {
+        Place::Aws(machine) => (None, machine),
+        Place::Endpoint(url) => {
+            let local = Local::Shared(url);
+            let machine = prepare_local(&local, global, args, &plan)?;
+            (Some(local), machine)
+        }
+        Place::Private => {
+            let local = Local::Private(start_private(args)?);
+            let machine = prepare_local(&local, global, args, &plan)?;
+            (Some(local), machine)
+        }
+    };
+    let config = match &local {
+        Some(local) => local::config(local.url()).await,
+        None => aws_config(global.region.as_deref()).await?,
+    };
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name(&name)
+        .input(&input)
+        .send()
+        .await
+        .map_err(|e| aws("starting the execution", e))?;
+    let arn = started.execution_arn().to_string();
+    println!("started {arn}");
+    // on a local AWS nobody else follows the execution: stop it rather than leave it running
+    let (poll, on_timeout) = match local {
+        Some(_) => (Duration::from_millis(250), OnTimeout::Stop),
+        None => (Duration::from_secs(2), OnTimeout::KeepRunning),
+    };
+    let followed = tokio::select! {
+        followed = follow(&sfn, &arn, poll, timeout, on_timeout) => followed?,
+        _ = tokio::signal::ctrl_c() => {
+            let what = match local {
+                Some(Local::Private(_)) => "the private local AWS is stopped".to_string(),
+                _ => format!("the lab keeps running — `peerlab status {arn}`"),
+            };
+            drop(local);
+            bail!("interrupted: {what}");
+        }
+    };
+    let (execution, events) = followed;
+    let mut built = report::build(&execution, &events);
+    let mut leaked = Vec::new();
+    if let Some(local) = &local {
+        // a private local AWS held only this lab: anything left is a leak, tagged or not; a shared one
+        // (--endpoint) may hold other labs: this lab's tagged resources only
+        let lab = match local {
+            Local::Private(_) => None,
+            Local::Shared(_) => Some(plan.lab_id.as_str()),
+        };
+        leaked = local::resources(local.url(), lab)?
+            .iter()
+            .map(|r| {
+                format!(
+                    "{} {}",
+                    r["type"].as_str().unwrap_or("?"),
+                    r["id"].as_str().unwrap_or("?")
+                )
+            })
+            .collect();
+        built.json["leaked"] = serde_json::json!(leaked);
+    }
+    println!();
+    for line in &built.lines {
+        println!("{line}");
+    }
+    if let (Some(local), Some(wall)) = (&local, built.json["wall_seconds"].as_f64()) {
+        // The local AWS runs EC2's delays and Step Functions' waits at its time scale; Lambda run time is real.
+        let scale = local::get(local.url(), "/peerlab/config")?["time_scale"].as_f64();
+        if let Some(scale) = scale.filter(|s| *s > 0.0 && *s != 1.0) {
+            let projected = wall / scale;
+            built.json["projected_aws_seconds"] =
+                serde_json::json!((projected * 10.0).round() / 10.0);
+            println!(
+                "  projected on AWS: {:.1} min ({wall:.1} s here / time scale {scale}; an upper bound: Lambda run time here is real, not scaled)",
+                projected / 60.0
+            );
+        }
+    }
+    if local.is_some() {
+        println!(
+            "  leaked resources: {}",
+            if leaked.is_empty() {
+                "none".to_string()
+            } else {
+                leaked.join(", ")
+            }
+        );
+    }
+    if let Some(path) = &args.report {
+        std::fs::write(path, serde_json::to_string_pretty(&built.json)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("report: {}", path.display());
+    }
+    if let Some(path) = &args.timeline {
+        std::fs::write(path, timeline::svg(&execution, &events))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("timeline: {}", path.display());
+    }
+    drop(local); // a private local AWS stops here, before the exit code says how the lab went
+    Ok(if execution.status == "SUCCEEDED" && leaked.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn global(endpoint: Option<&str>, state_machine: Option<&str>) -> Global {
+        Global {
+            endpoint: endpoint.map(str::to_string),
+            region: None,
+            state_machine_arn: state_machine.map(str::to_string),
+            stack: "peerlab".into(),
+        }
+    }
+
+    #[test]
+    fn a_lab_runs_in_one_place_said_once() {
+        let (url, arn) = (
+            "http://127.0.0.1:4566",
+            "arn:aws:states:us-east-1:1:stateMachine:x",
+        );
+        let said = |local, endpoint, machine| {
+            place(local, &global(endpoint, machine)).map_err(|e| e.to_string())
+        };
+        assert_eq!(said(true, None, None), Ok(Place::Private));
+        assert_eq!(said(true, Some(url), None), Ok(Place::Endpoint(url.into())));
+        assert_eq!(
+            said(false, Some(url), None),
+            Ok(Place::Endpoint(url.into()))
+        );
+        assert_eq!(said(false, None, Some(arn)), Ok(Place::Aws(arn.into())));
+        for (local, endpoint, machine, expected) in [
+            (false, None, None, "pass --local, or --state-machine-arn"),
+            (
+                true,
+                None,
+                Some(arn),
+                "--local and --state-machine-arn: choose one",
+            ),
+            (
+                false,
+                Some(url),
+                Some(arn),
+                "--endpoint and --state-machine-arn: choose one",
+            ),
+            (
+                true,
+                Some(url),
+                Some(arn),
+                "--endpoint and --state-machine-arn: choose one",
+            ),
+        ] {
+            let err = place(local, &global(endpoint, machine)).unwrap_err();
+            assert!(err.downcast_ref::<crate::error::Usage>().is_some());
+            assert!(err.to_string().contains(expected), "{err}");
+        }
+    }
+
+    fn plan(event: &str) -> LabPlan {
+        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("../tests/events")
+            .join(event);
+        read_input(Some(&path), "lab", OffsetDateTime::now_utc())
+            .unwrap()
+            .1
+    }
+
+    #[test]
+    fn only_a_lab_with_side_b_in_another_account_needs_the_peer_stack() {
+        assert_eq!(peer_stack(&plan("tutorial.json"), "peerlab"), None);
+        assert_eq!(
+            peer_stack(&plan("peer-account-same-region.json"), "mine"),
+            Some(PeerStack {
+                account: "210987654321".into(),
+                home_stack: "mine".into(),
+                role_name: Some("peerlab-accepter".into()),
+            })
+        );
+    }
+}
