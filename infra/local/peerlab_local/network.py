@@ -161,9 +161,9 @@ def _routes_to(src: Endpoint, dst: Endpoint) -> tuple[bool, str]:
     if pcx._status.code in BLACKHOLE_STATES:  # DescribeRouteTables shows this route as blackhole
         return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id} (route "
                        f"{route.destination_cidr_block}, state blackhole): the peering is {pcx._status.code}")
-    if pcx._status.code != "active":
-        return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id}, which is {pcx._status.code}, "
-                       "not active")
+    if pcx._status.code != "active":  # a blackhole too until the peering is active (peering_rules.route_state)
+        return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id} (route "
+                       f"{route.destination_cidr_block}, state blackhole), which is {pcx._status.code}, not active")
     other = pcx.peer_vpc if pcx.vpc.id == src.vpc.id else pcx.vpc
     if src.vpc.id not in (pcx.vpc.id, pcx.peer_vpc.id) or other.id != dst.vpc.id:
         return False, (f"route table {table.id} sends {dst.ip} to peering {pcx.id}, which does not connect to "

@@ -32,7 +32,7 @@ from moto.ec2.models.route_tables import Route
 from .patching import once, replace, wrap
 from .world import world
 
-# peering states in which routes through the peering are blackholes (the connection carries nothing any more)
+# peering states in which the connection is over: it carries nothing any more, and no longer holds its VPCs
 BLACKHOLE_STATES = ("deleted", "rejected", "failed", "expired")
 OVERLAP_MESSAGE = "Failed due to incorrect VPC-ID, Account ID, or overlapping CIDR range"
 DIFFERENT_NETWORKS = "You have specified two resources that belong to different networks."
@@ -42,8 +42,12 @@ DIFFERENT_NETWORKS = "You have specified two resources that belong to different 
 
 
 def route_state(route) -> str:
+    """A route through a peering is a blackhole unless the peering is active: over, and also before it is
+    accepted. AWS VPC Peering Guide, "Update your route tables for a VPC peering connection": "You can add a route
+    for a VPC peering connection that's in the pending-acceptance state. However, the route has a state of
+    blackhole, and has no effect until the VPC peering connection is in the active state." """
     pcx = getattr(route, "vpc_pcx", None)
-    if pcx is not None and pcx._status.code in BLACKHOLE_STATES:
+    if pcx is not None and pcx._status.code != "active":
         return "blackhole"
     return "active"
 

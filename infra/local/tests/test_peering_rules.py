@@ -35,6 +35,16 @@ def test_routes_through_a_rejected_peering_are_blackholes(aws):
     assert route_state(lab, lab.vpc_a, lab.pcx) == "blackhole"
 
 
+def test_a_route_through_a_peering_not_yet_accepted_is_a_blackhole_until_it_is(aws):
+    # AWS accepts the route (no error) but it has no effect before the peering is active (route_state's source)
+    lab = Lab(aws).vpcs().peering(accept=False).routes(b_to_a=False)
+    wait_for(lambda: status(lab, lab.pcx)["Code"] == "pending-acceptance")
+    assert route_state(lab, lab.vpc_a, lab.pcx) == "blackhole"
+    lab.ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=lab.pcx)
+    wait_for(lambda: status(lab, lab.pcx)["Code"] == "active")
+    assert route_state(lab, lab.vpc_a, lab.pcx) == "active"
+
+
 def test_the_ping_names_the_blackhole(aws):
     lab = Lab(aws).vpcs().profile().endpoints().instances().peering().routes().open_b()
     assert lab.ping()["ResponseCode"] == 0
@@ -104,7 +114,7 @@ def test_unaccepted_request_expires_after_seven_scaled_days(start_local):
     wait_for(lambda: status(lab, lab.pcx)["Code"] == "pending-acceptance")
     lab.routes(b_to_a=False)
     ec2.accept_vpc_peering_connection(VpcPeeringConnectionId=accepted)
-    assert route_state(lab, lab.vpc_a, lab.pcx) == "active"
+    assert route_state(lab, lab.vpc_a, lab.pcx) == "blackhole"  # never accepted: a blackhole from the start
     wait_for(lambda: status(lab, lab.pcx)["Code"] == "expired", timeout=30, interval=0.2)
     assert time.monotonic() - started > 5.5  # not before the scaled 7 days
     assert route_state(lab, lab.vpc_a, lab.pcx) == "blackhole"
