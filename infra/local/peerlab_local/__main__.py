@@ -22,6 +22,7 @@ def install_patches(iam: str = "off") -> None:
         iam_propagation,
         identities,
         lambda_bridge,
+        quotas,
         scheduler,
         sfn_stop,
         sfn_time,
@@ -31,6 +32,7 @@ def install_patches(iam: str = "off") -> None:
     ec2_patches.install()
     iam_propagation.install()
     zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
+    quotas.install()  # EC2 refuses past a service quota (VPCs per Region), Service Quotas answers for it
     lambda_bridge.install()
     events.install()
     cfn_resources.install()  # the local CloudFormation: complete models for the template's types, refuse the rest
@@ -76,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(port=port, profile=args.profile, time_scale=args.time_scale, fault_rate=args.fault_rate,
                     seed=args.seed, consistency_window=args.consistency_window, lambda_dir=args.lambda_dir,
                     log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits,
-                    median_delays=args.median_delays, fault_kinds=args.fault_kinds)
+                    median_delays=args.median_delays, fault_kinds=args.fault_kinds,
+                    quotas=tuple(args.quota))
     world_module.install(config)
 
     from . import lambda_bridge, patching, scheduler

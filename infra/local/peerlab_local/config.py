@@ -72,6 +72,7 @@ class Config:
     ec2_rate_limits: bool = False  # AWS's EC2 token buckets (limits.py)
     median_delays: bool = False  # every resource takes each delay's median (no per-resource draw)
     fault_kinds: tuple[str, ...] | None = None  # --fault-kinds: which kinds --fault-rate may inject (None: all)
+    quotas: tuple[tuple[str, float], ...] = ()  # --quota: applied values of service quotas (quotas.py)
 
     def delay(self, name: str, key: str = "") -> float:
         """Seconds (scaled) that the named asynchronous state lasts for resource `key`: the median when `key` is ""
@@ -141,6 +142,15 @@ def _fault_kinds(text: str):
         raise argparse.ArgumentTypeError(f"--fault-kinds: {err}") from None
 
 
+def _quota(text: str) -> tuple[str, float]:
+    from .quotas import parse
+
+    try:
+        return parse(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"--quota: {err}") from None
+
+
 def _port(text: str) -> int:
     try:
         value = int(text)
@@ -184,4 +194,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--region", default="us-east-1", help="the region the workflow uses (default us-east-1)")
     p.add_argument("--ec2-rate-limits", action="store_true",
                    help="throttle EC2 calls with AWS's documented token buckets (RequestLimitExceeded; default off)")
+    p.add_argument("--quota", type=_quota, action="append", default=[], metavar="SERVICE/CODE=VALUE",
+                   help="an applied value of a service quota for every account, e.g. vpc/L-F678F1CE=20 (VPCs per "
+                        "Region; default: AWS's default, 5); repeatable")
     return p

@@ -15,6 +15,9 @@ from peerlab_local import launch  # noqa: E402
 from peerlab_local.launch import START  # noqa: E402,F401  (test_start runs it directly)
 
 REGION = "us-east-1"
+# For a test that makes more VPCs than AWS's default quota allows (5 per Region, the default VPC counting:
+# peerlab_local/quotas.py), the quota raised as an account can have it
+MANY_VPCS = ("--quota", "vpc/L-F678F1CE=200")
 
 
 class LocalAws(launch.LocalAws):

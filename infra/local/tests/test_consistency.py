@@ -11,7 +11,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import REGION, Patient, wait_for
+from conftest import MANY_VPCS, REGION, Patient, wait_for
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from peerlab_local import delays  # noqa: E402
@@ -186,7 +186,7 @@ def test_endpoint_instance_peering_not_found_then_usable(fixed):
 def test_drawn_windows_differ_per_resource_and_end(start_local):
     # no --consistency-window: each VPC draws its own window (median 1 s, p99 5 s, x 3 here: long enough that a
     # loaded machine's slow calls cannot outlast most windows before the first look)
-    aws = start_local("--profile", "realistic", "--time-scale", "3", "--seed", "11")
+    aws = start_local("--profile", "realistic", "--time-scale", "3", "--seed", "11", *MANY_VPCS)
     ec2 = aws.client("ec2")
     ec2.describe_vpcs()
     seen_missing, visible_after, vpcs = set(), {}, []

@@ -3,7 +3,7 @@
 
 from botocore.exceptions import ClientError
 
-from conftest import Lab
+from conftest import MANY_VPCS, Lab
 
 
 def outcomes(aws, calls: int = 40) -> list[str]:
@@ -143,7 +143,7 @@ def invoke_outcomes(aws, calls: int) -> list[str]:
 
 def test_each_lambda_fault_kind_is_answered_as_lambda_does_and_counted(start_local):
     args = ("--fault-rate", "1", "--seed", "4", "--fault-kinds", LAMBDA_KINDS)  # EC2 calls of the function pass
-    aws = start_local(*args)
+    aws = start_local(*args, *MANY_VPCS)  # each invocation of the function makes a VPC
     function(aws)
     first = invoke_outcomes(aws, 12)
     kinds = {outcome.split(":")[0] for outcome in first}
@@ -162,7 +162,7 @@ def test_each_lambda_fault_kind_is_answered_as_lambda_does_and_counted(start_loc
     assert set(counted["by_kind"]["lambda:Invoke"]) == set(LAMBDA_KINDS.split(","))
     assert "ec2:CreateVpc" not in counted["injected"]
     # same seed, same calls: the same faults of the same kinds
-    again = start_local(*args)
+    again = start_local(*args, *MANY_VPCS)
     function(again)
     strip = [o.split(":")[0] for o in first]
     assert [o.split(":")[0] for o in invoke_outcomes(again, 12)] == strip

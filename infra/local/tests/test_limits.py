@@ -5,6 +5,7 @@ import time
 import boto3
 from botocore.exceptions import ClientError
 
+from conftest import MANY_VPCS
 from peerlab_local.limits import Bucket, RateLimits
 
 
@@ -50,7 +51,7 @@ def test_run_instances_also_spends_one_resource_token_per_instance():
 
 
 def test_the_server_throttles_with_the_flag_and_counts_calls_by_key(start_local):
-    aws = start_local("--ec2-rate-limits")
+    aws = start_local("--ec2-rate-limits", *MANY_VPCS)
     once = boto3.session.Config(retries={"total_max_attempts": 1, "mode": "standard"})
     ec2 = boto3.client("ec2", endpoint_url=aws.url, region_name="us-east-1", aws_access_key_id="AKIDBENCH",
                        aws_secret_access_key="x", config=once)

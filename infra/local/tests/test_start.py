@@ -19,6 +19,9 @@ def run(*args: str) -> subprocess.CompletedProcess:
     (["--port", "0", "--time-scale", "-1"], "--time-scale must not be negative"),
     (["--port", "seventy"], "--port must be an integer"),
     ([], "the following arguments are required: --port"),
+    (["--port", "0", "--quota", "vpc/L-F678F1CE"], "--quota: expected SERVICE/QUOTA-CODE=VALUE"),
+    (["--port", "0", "--quota", "ec2/L-0000=3"], "--quota: 'ec2/L-0000' is not a quota the local AWS models"),
+    (["--port", "0", "--quota", "vpc/L-F678F1CE=2.5"], "the value must be a whole number"),
 ])
 def test_bad_configuration_is_one_clear_error(args, message):
     result = run(*args)

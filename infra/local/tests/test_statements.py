@@ -169,7 +169,10 @@ class Recorded:
 def local():
     if not BUILT:
         pytest.skip("needs the built functions (PEERLAB_LAMBDA_DIR)")
-    aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR)
+    # four labs at once in the home account: 7 VPCs and the default one, past AWS's default of 5 VPCs per Region
+    # (quotas.py): the account has that quota raised
+    aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR,
+                   "--quota", "vpc/L-F678F1CE=10")
     yield aws
     aws.stop()
 

@@ -1,0 +1,110 @@
+"""Service quotas as AWS applies them: EC2 refuses what goes past a quota, and Service Quotas answers for it.
+
+Modelled (the rest later, with issue 15's endpoint and vCPU quotas):
+
+    vpc/L-F678F1CE  VPCs per Region        AWS default 5, per account and region (Amazon VPC User Guide,
+                                           "Amazon VPC quotas"). CreateVpc past it: VpcLimitExceeded, "The maximum
+                                           number of VPCs has been reached." (the code: EC2 API Reference, "Error
+                                           codes for the Amazon EC2 API"; the message as AWS sends it, quoted in
+                                           public error reports; AWS does not document it). The default VPC counts:
+                                           it is a VPC like any other in DescribeVpcs (Amazon VPC User Guide,
+                                           "Default VPCs"); no AWS page says it is exempt.
+
+Service Quotas: GetAWSDefaultServiceQuota gives AWS's default; GetServiceQuota gives the applied value, which an
+account has only once a quota was changed for it: without one it answers NoSuchResourceException, as the Terraform
+AWS provider's servicequotas data source expects ("A Service Quota will always have a default value, but will only
+have a current value if it has been set. If it is not set, GetServiceQuota will return NoSuchResourceException").
+`--quota vpc/L-F678F1CE=N` gives every account that applied value (a raised quota); docs/research/
+workshops-aws-facts.md has the sources.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+from moto.ec2.exceptions import EC2ClientError
+from moto.ec2.models import EC2Backend
+from moto.servicequotas.exceptions import NoSuchResource
+from moto.servicequotas.models import ServiceQuotasBackend
+from moto.servicequotas.responses import ServiceQuotasResponse
+
+from .patching import add, once, replace, wrap
+from .world import world
+
+
+@dataclasses.dataclass(frozen=True)
+class Quota:
+    service: str
+    code: str
+    name: str
+    default: float
+    adjustable: bool = True
+
+    @property
+    def key(self) -> str:
+        return f"{self.service}/{self.code}"
+
+
+VPCS_PER_REGION = Quota("vpc", "L-F678F1CE", "VPCs per Region", 5.0)
+QUOTAS = {q.key: q for q in (VPCS_PER_REGION,)}
+
+
+def parse(text: str) -> tuple[str, float]:
+    """`vpc/L-F678F1CE=10` -> ("vpc/L-F678F1CE", 10.0); ValueError naming what is wrong."""
+    key, sep, value = text.partition("=")
+    if not sep:
+        raise ValueError(f"expected SERVICE/QUOTA-CODE=VALUE, got {text!r}")
+    if key not in QUOTAS:
+        raise ValueError(f"{key!r} is not a quota the local AWS models (it models {', '.join(sorted(QUOTAS))})")
+    try:
+        number = float(value)
+    except ValueError:
+        raise ValueError(f"{key}: the value must be a number, got {value!r}") from None
+    if number < 0 or number != int(number):
+        raise ValueError(f"{key}: the value must be a whole number of at least 0, got {value}")
+    return key, number
+
+
+def limit(quota: Quota) -> float:
+    """The quota in force: the applied value if --quota set one, else AWS's default."""
+    return dict(world().config.quotas).get(quota.key, quota.default)
+
+
+def _quota_json(quota: Quota, value: float, account: str, region: str) -> dict:
+    return {"ServiceCode": quota.service, "ServiceName": "Amazon Virtual Private Cloud (Amazon VPC)",
+            "QuotaArn": f"arn:aws:servicequotas:{region}:{account}:{quota.service}/{quota.code}",
+            "QuotaCode": quota.code, "QuotaName": quota.name, "Value": value, "Unit": "None",
+            "Adjustable": quota.adjustable, "GlobalQuota": False}
+
+
+@once
+def install() -> None:
+    @wrap(EC2Backend, "create_vpc")
+    def create_vpc(original, backend, *args, **kwargs):
+        if len(backend.vpcs) >= limit(VPCS_PER_REGION):  # the default VPC is one of them
+            raise EC2ClientError("VpcLimitExceeded", "The maximum number of VPCs has been reached.")
+        return original(backend, *args, **kwargs)
+
+    def get_service_quota(backend, service_code: str, quota_code: str) -> dict:
+        quota = QUOTAS.get(f"{service_code}/{quota_code}")
+        applied = dict(world().config.quotas)
+        if quota is None or quota.key not in applied:
+            raise NoSuchResource()
+        return _quota_json(quota, applied[quota.key], backend.account_id, backend.region_name)
+
+    def get_aws_default_service_quota(backend, service_code: str, quota_code: str) -> dict:
+        quota = QUOTAS.get(f"{service_code}/{quota_code}")
+        if quota is None:
+            raise NoSuchResource()
+        return _quota_json(quota, quota.default, backend.account_id, backend.region_name)
+
+    def respond_default(response) -> str:
+        params = json.loads(response.body)
+        quota = response.backend.get_aws_default_service_quota(str(params.get("ServiceCode")),
+                                                               str(params.get("QuotaCode")))
+        return json.dumps({"Quota": quota})
+
+    replace(ServiceQuotasBackend, "get_service_quota", get_service_quota)
+    add(ServiceQuotasBackend, "get_aws_default_service_quota", get_aws_default_service_quota)
+    add(ServiceQuotasResponse, "get_aws_default_service_quota", respond_default)
