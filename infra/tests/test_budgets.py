@@ -28,6 +28,7 @@ WAITS_FOR: dict[str, list[str | float]] = {
     "Create VPC B": ["consistency_window", "instance_pending"],
     "Ping B from A before peering (expect no reply)": ["agent_boot", "command_delivery", PING_UNANSWERED,
                                                        HIBERNATION_FIRST_REPING],
+    "Request the peering": ["consistency_window"],
     "Accept the peering": ["consistency_window", "peering_initiating", "peering_provisioning"],
     "Add routes both ways": ["consistency_window"],
     "Let A into B's security group": ["consistency_window"],
