@@ -72,6 +72,7 @@ class Fn:
     span: tuple[int, int] = (0, 0)
     # Parameters typed as a service's client: `home: &aws_sdk_ec2::Client` -> {"home": "ec2"}.
     clients: dict[str, str] = field(default_factory=dict)
+    method: bool = False  # takes `self`: callable as `.name(`, the only kind a `.name(` can call
     calls: set[tuple[str, str]] = field(default_factory=set)  # (service, Operation)
 
 
@@ -93,7 +94,8 @@ def functions(module: str, source: str) -> list[Fn]:
             p.group(1): p.group(2)
             for p in re.finditer(r"(\w+)\s*:\s*&?\s*aws_sdk_(ec2|ssm|sts)::Client\b", signature)
         }
-        found.append(Fn(module, m.group(1), source[open_at : i + 1], (open_at, i + 1), clients))
+        method = re.match(r"\s*(?:<[^(]*>)?\s*\(\s*(?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self\b", signature) is not None
+        found.append(Fn(module, m.group(1), source[open_at : i + 1], (open_at, i + 1), clients, method=method))
     return found
 
 
@@ -145,12 +147,16 @@ def read(core: Path = CORE) -> dict[tuple[str, str], Fn]:
 
 
 def callees(fn: Fn, table: dict[tuple[str, str], Fn]) -> set[tuple[str, str]]:
-    """The crate's own functions `fn` may call: `module::name(`, a bare `name(` of its own module, `.name(`."""
+    """The crate's own functions `fn` may call: `module::name(`, a bare `name(` of its own module, `.name(` (a method:
+    only functions taking `self`, so `iter().find(` is not a call of some module's free `find`)."""
     names = {name for (_, name) in table}
-    out = set()
+    out: set[tuple[str, str]] = set()
     for m in re.finditer(r"(?:\b(\w+)::)?\b(\w+)\s*(?:::<[^>]*>)?\s*\(", fn.body):
         module, name = m.group(1), m.group(2)
         if name not in names:
+            continue
+        if module is None and fn.body[: m.start()].rstrip().endswith("."):
+            out.update(k for k, f in table.items() if k[1] == name and f.method)
             continue
         if module in ("crate", "self", "Self", None):
             module = None
@@ -159,7 +165,7 @@ def callees(fn: Fn, table: dict[tuple[str, str], Fn]) -> set[tuple[str, str]]:
         elif module is None and (fn.module, name) in table:
             out.add((fn.module, name))
         elif module is None:
-            # A method or an imported function: every definition of that name (over-approximates).
+            # An imported function, or a method called by path: every definition of that name (over-approximates).
             out.update(k for k in table if k[1] == name)
     # Macro-expanded calls (`attempt!(.., ec2.delete_vpc()..)`) are in the body already.
     return out

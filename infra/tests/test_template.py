@@ -358,6 +358,7 @@ def test_the_reader_follows_calls_and_ignores_tests_comments_and_strings(tmp_pat
         """
         pub async fn handler(c: &Clients) {
             helper(&c.ec2).await; // c.ec2.delete_vpc() in a comment
+            uses(c, &[]).await;
             let s = "c.ec2.terminate_instances() {";
         }
         #[cfg(test)]
@@ -371,10 +372,14 @@ def test_the_reader_follows_calls_and_ignores_tests_comments_and_strings(tmp_pat
                 .await;
         }
         async fn unused(ssm: &Ssm) { ssm.send_command().send().await; }
+        fn find(ec2: &Ec2) { ec2.terminate_instances(); } // a free fn, never what `items.iter().find(` calls
+        impl Lab { fn home(&self) -> Scope { self.ec2.describe_vpcs(); } }
+        async fn uses(lab: &Lab, items: &[u8]) { items.iter().find(|i| true); lab.home(); }
         """,
         tests="fn t(ec2: &Ec2) { ec2.delete_vpc(); }",
     )
-    assert aws_calls.calls_by_function(tmp_path) == {"step": {"ec2:CreateVpc"}}
+    # `.find(` is the iterator's, not the free fn `find`; `lab.home()` is the method, which describes VPCs
+    assert aws_calls.calls_by_function(tmp_path) == {"step": {"ec2:CreateVpc", "ec2:DescribeVpcs"}}
 
 
 def test_the_reader_refuses_a_call_it_cannot_attribute(tmp_path):
