@@ -158,8 +158,9 @@ pub async fn teardown(
     let mut live_ids = BTreeSet::new();
     for scope in scopes {
         let after = discover(&scope.ec2, lab_id).await?;
-        live_ids.extend(after.live_ids());
-        remaining.extend(after.live().iter().map(ToString::to_string));
+        let live = after.live();
+        remaining.extend(live.iter().map(ToString::to_string));
+        live_ids.extend(live.into_iter().map(|r| r.id));
     }
     remaining.sort();
     remaining.dedup();

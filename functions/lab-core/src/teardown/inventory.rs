@@ -165,11 +165,6 @@ impl Inventory {
         out
     }
 
-    /// The ids of what is still live.
-    pub fn live_ids(&self) -> BTreeSet<String> {
-        self.live().into_iter().map(|r| r.id).collect()
-    }
-
     /// Is anything still holding the VPC's groups and subnets (instances not terminated, endpoints not deleted)?
     pub fn vpc_busy(&self, vpc_id: &str) -> bool {
         self.instances
