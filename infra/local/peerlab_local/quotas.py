@@ -66,9 +66,14 @@ def parse(text: str) -> tuple[str, float]:
     return key, number
 
 
+def applied() -> dict[str, float]:
+    """The applied values --quota set, by `SERVICE/CODE`."""
+    return dict(world().config.quotas)
+
+
 def limit(quota: Quota) -> float:
     """The quota in force: the applied value if --quota set one, else AWS's default."""
-    return dict(world().config.quotas).get(quota.key, quota.default)
+    return applied().get(quota.key, quota.default)
 
 
 def _quota_json(quota: Quota, value: float, account: str, region: str) -> dict:
@@ -88,10 +93,10 @@ def install() -> None:
 
     def get_service_quota(backend, service_code: str, quota_code: str) -> dict:
         quota = QUOTAS.get(f"{service_code}/{quota_code}")
-        applied = dict(world().config.quotas)
-        if quota is None or quota.key not in applied:
+        values = applied()
+        if quota is None or quota.key not in values:
             raise NoSuchResource()
-        return _quota_json(quota, applied[quota.key], backend.account_id, backend.region_name)
+        return _quota_json(quota, values[quota.key], backend.account_id, backend.region_name)
 
     def get_aws_default_service_quota(backend, service_code: str, quota_code: str) -> dict:
         quota = QUOTAS.get(f"{service_code}/{quota_code}")
