@@ -3,6 +3,7 @@
 //!     peerlab run --local                         # a private local AWS for this run, then gone
 //!     peerlab run --state-machine-arn ARN         # on AWS (or PEERLAB_STATE_MACHINE_ARN)
 //!     peerlab status|report EXECUTION ; peerlab ls ; peerlab sweep --dry-run
+//!     peerlab check EXECUTION                     # a held exercise lab: does the ping get through now?
 //!     peerlab timeline EXECUTION -o run.svg
 //!     peerlab schedule --at 2026-12-01T09:00:00Z [--input FILE]   # a lab EventBridge Scheduler starts later
 //!
@@ -13,7 +14,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use peerlab::commands::{ls, report, run, schedule, status, sweep, timeline};
+use peerlab::commands::{check, ls, report, run, schedule, status, sweep, timeline};
 use peerlab::error::Usage;
 use peerlab::place::Global;
 
@@ -38,6 +39,9 @@ enum Command {
     Status(status::Args),
     /// The report of an execution (text, or the JSON `run --report` writes).
     Report(report::Args),
+    /// Ping B from A again now, in a held lab (a break-and-fix exercise being repaired): "fixed", or the hop that
+    /// still blocks it; exit 0 only when the ping gets through.
+    Check(check::Args),
     /// The labs that exist (by their peerlab tags), with their expiry, and the executions running.
     Ls,
     /// What teardown's sweep mode deletes: every lab whose peerlab:expires-at has passed.
@@ -58,6 +62,7 @@ async fn main() -> ExitCode {
         Command::Run(args) => run::run(global, args).await,
         Command::Status(args) => status::status(global, args).await,
         Command::Report(args) => report::show(global, args).await,
+        Command::Check(args) => check::check(global, args).await,
         Command::Ls => ls::ls(global).await,
         Command::Sweep(args) => sweep::sweep(global, args).await,
         Command::Schedule(args) => schedule::schedule(global, args).await,

@@ -15,6 +15,17 @@ fn replies(v: &Value) -> String {
     format!("{}/{} replies", v["received"], v["transmitted"])
 }
 
+fn push_teardown(lines: &mut Vec<String>, json: &Value) {
+    let teardown = &json["teardown"];
+    if teardown.is_object() {
+        let deleted = teardown["deleted"].as_array().map_or(0, Vec::len);
+        lines.push(format!(
+            "  teardown: deleted {deleted}, remaining {}",
+            teardown["remaining"]
+        ));
+    }
+}
+
 pub fn build(execution: &Execution, events: &[Event]) -> Report {
     let runs = Runs::from_events(events);
     let mut out = match (execution.status.as_str(), execution.output.as_deref()) {
@@ -63,6 +74,27 @@ pub fn build(execution: &Execution, events: &[Event]) -> Report {
     let mut lines = Vec::new();
     let lab = json["lab_id"].as_str().unwrap_or(&execution.name);
     match execution.status.as_str() {
+        "SUCCEEDED" if json["exercise"].is_object() => {
+            // a break-and-fix exercise: built with one hop missing, the ping failed where it should
+            let ex = &json["exercise"];
+            let text = |key: &str| ex[key].as_str().unwrap_or("?").to_string();
+            lines.push(format!(
+                "lab {lab}: exercise {}: the ping fails at the hop it left out",
+                text("exercise")
+            ));
+            lines.push(format!("  broken:    {}", text("broken")));
+            lines.push(format!(
+                "  diagnosis: {} ({})",
+                text("diagnosis"),
+                text("diagnosed_hop")
+            ));
+            lines.push(format!("  to fix it: {}", text("fix")));
+            let ping = &json["ping"];
+            if ping.is_object() {
+                lines.push(format!("  ping from A to B: {}", replies(ping)));
+            }
+            push_teardown(&mut lines, &json);
+        }
         "SUCCEEDED" => {
             lines.push(format!("lab {lab}: the peering works"));
             let control = &json["negative_control"];
@@ -100,14 +132,7 @@ pub fn build(execution: &Execution, events: &[Event]) -> Report {
             if let (Some(a), Some(b)) = (zone("vpc_a"), zone("vpc_b")) {
                 lines.push(format!("  zones: A in {a}, B in {b}"));
             }
-            let teardown = &json["teardown"];
-            if teardown.is_object() {
-                let deleted = teardown["deleted"].as_array().map_or(0, Vec::len);
-                lines.push(format!(
-                    "  teardown: deleted {deleted}, remaining {}",
-                    teardown["remaining"]
-                ));
-            }
+            push_teardown(&mut lines, &json);
         }
         "RUNNING" => lines.push(format!("lab {lab}: still running")),
         status => lines.push(format!(

@@ -31,8 +31,8 @@ RETRIED = {
 }
 # — and the rest end the step: the failure the user reads. States.ALL catches them into "Tear down after a failure"
 # (or, from "Validate the input", fails the execution before anything exists); retrying them only delays that.
-CAUGHT_BY_STATES_ALL = {"InvalidInput", "PeeringFailed", "RouteConflict", "PingFailed", "ControlReachable",
-                        "ResourceConflict", "AwsError"}
+CAUGHT_BY_STATES_ALL = {"InvalidInput", "PeeringFailed", "RouteConflict", "PingFailed", "ExerciseFailed",
+                        "ControlReachable", "ResourceConflict", "AwsError"}
 
 
 def error_types() -> set[str]:

@@ -1,6 +1,7 @@
 //! One module per command: its arguments (clap) and what it does. Each returns the process's exit code, or an
 //! error: a [`crate::error::Usage`] for a mistake in what was asked (exit 2), any other for a failure (exit 1).
 
+pub mod check;
 pub mod ls;
 pub mod report;
 pub mod run;

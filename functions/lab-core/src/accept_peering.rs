@@ -1,11 +1,13 @@
 //! accept-peering, as the accepter (B's account and region). NotFound right after create and not-yet-active
-//! states are `NotReady`; terminal states are `PeeringFailed`.
+//! states are `NotReady`; terminal states are `PeeringFailed`. The exercise `peering-not-accepted` stops at
+//! pending-acceptance without accepting.
 
 use aws_sdk_ec2::types::VpcPeeringConnectionStateReasonCode as Code;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::clients::Aws;
 use crate::error::{aws_error, LabError, Result};
+use crate::exercise::Exercise;
 use crate::model::{PairEvent, PeeringOutput};
 use crate::peering::{judge, status_of};
 
@@ -29,6 +31,13 @@ pub async fn handler(event: PairEvent, aws: &impl Aws) -> Result<PeeringOutput> 
         )));
     };
     let (code, message) = status_of(&pcx);
+    if code == Code::PendingAcceptance && event.lab.exercise == Some(Exercise::PeeringNotAccepted) {
+        // the exercise: the request stays pending acceptance for the student to accept
+        return Ok(PeeringOutput {
+            peering_id: peering_id.into(),
+            status: code.as_str().into(),
+        });
+    }
     if code == Code::PendingAcceptance {
         match scope
             .ec2

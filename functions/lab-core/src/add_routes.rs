@@ -1,11 +1,13 @@
 //! add-routes: a route to the other VPC's CIDR through the peering, in the lab's own route table of each VPC
-//! (create-vpc associates it with the subnet; the VPC's main route table, untagged, is never changed).
+//! (create-vpc associates it with the subnet; the VPC's main route table, untagged, is never changed). The
+//! exercises `missing-route-a` and `missing-route-b` leave one side's route out.
 
 use aws_sdk_ec2::types::{Route, RouteTable};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::clients::Aws;
 use crate::error::{aws_error, required, LabError, Result};
+use crate::exercise::Exercise;
 use crate::model::{PairEvent, RouteAction, RouteOutput, RoutesOutput, SideOutput};
 use crate::tags::{filter, lab_filter};
 
@@ -65,8 +67,15 @@ pub async fn handler(event: PairEvent, aws: &impl Aws) -> Result<RoutesOutput> {
     let id = event.peering()?;
     let (home, peer) = (aws.home(), aws.peer(&event.lab).await?);
     let lab = &event.lab.lab_id;
-    let mut all = add(&home.ec2, lab, &event.vpc_a, &event.vpc_b.cidr, id).await?;
-    all.extend(add(&peer.ec2, lab, &event.vpc_b, &event.vpc_a.cidr, id).await?);
+    let exercise = event.lab.exercise;
+    let mut all = Vec::new();
+    // the exercises missing-route-a/-b leave that side's route out
+    if exercise != Some(Exercise::MissingRouteA) {
+        all.extend(add(&home.ec2, lab, &event.vpc_a, &event.vpc_b.cidr, id).await?);
+    }
+    if exercise != Some(Exercise::MissingRouteB) {
+        all.extend(add(&peer.ec2, lab, &event.vpc_b, &event.vpc_a.cidr, id).await?);
+    }
     Ok(RoutesOutput { routes: all })
 }
 

@@ -8,10 +8,11 @@ use aws_sdk_ec2::types::{
     IpPermission, NetworkAcl, RouteState, RouteTable, RuleAction, SecurityGroup,
 };
 use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
 
 use crate::error::{aws_error, Result};
 use crate::model::SideOutput;
-use crate::tags::{filter, filter_many};
+use crate::tags::filter;
 
 fn net(text: &str) -> Option<Ipv4Net> {
     text.parse().ok()
@@ -19,6 +20,69 @@ fn net(text: &str) -> Option<Ipv4Net> {
 
 fn ip(text: &str) -> Option<Ipv4Addr> {
     text.parse().ok()
+}
+
+/// A hop on the way A -> B -> A that can block the ping: what the diagnosis names, and what a break-and-fix
+/// exercise removes (`exercise.rs`).
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
+#[serde(rename_all = "kebab-case")]
+pub enum Hop {
+    /// No peering, or one that is not active.
+    Peering,
+    /// A's route table sends B's address nowhere, or not through the peering.
+    RouteA,
+    /// B's route table has no way back to A through the peering.
+    RouteB,
+    /// A's security groups let no ICMP out to B.
+    SgEgressA,
+    /// B's security groups admit no ICMP from A, and no group of VPC B that would is left unattached.
+    SgIngressB,
+    /// A group of VPC B admits A but is not attached to instance B.
+    SgNotAttached,
+    /// A network ACL of A's subnet (out, or the reply in).
+    NaclA,
+    /// A network ACL of B's subnet (in, or the reply out).
+    NaclB,
+    /// Every hop the EC2 state shows allows the ping.
+    None,
+}
+
+impl Hop {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hop::Peering => "peering",
+            Hop::RouteA => "route-a",
+            Hop::RouteB => "route-b",
+            Hop::SgEgressA => "sg-egress-a",
+            Hop::SgIngressB => "sg-ingress-b",
+            Hop::SgNotAttached => "sg-not-attached",
+            Hop::NaclA => "nacl-a",
+            Hop::NaclB => "nacl-b",
+            Hop::None => "none",
+        }
+    }
+}
+
+/// The first blocking hop and what the EC2 state says about it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Blocked {
+    pub hop: Hop,
+    pub detail: String,
+}
+
+impl Blocked {
+    fn at(hop: Hop, detail: impl Into<String>) -> Self {
+        Blocked {
+            hop,
+            detail: detail.into(),
+        }
+    }
+}
+
+impl std::fmt::Display for Blocked {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.detail)
+    }
 }
 
 /// The table that routes a subnet: its explicit association, else the VPC's main table.
@@ -155,6 +219,9 @@ pub struct Snapshot {
     pub tables_b: Vec<RouteTable>,
     pub groups_a: Vec<SecurityGroup>,
     pub groups_b: Vec<SecurityGroup>,
+    /// Every group of VPC B, attached to instance B or not (a group that admits A but is not attached is a hop of
+    /// its own).
+    pub vpc_groups_b: Vec<SecurityGroup>,
     pub acls_a: Vec<NetworkAcl>,
     pub acls_b: Vec<NetworkAcl>,
 }
@@ -166,31 +233,39 @@ pub fn explain(
     b: &SideOutput,
     peering_id: &str,
     same_region: bool,
-) -> Option<String> {
+) -> Option<Blocked> {
     match s.peering_status.as_deref() {
         Some("active") => {}
-        Some(other) => return Some(format!("peering {peering_id} is {other}, not active")),
-        None => return Some(format!("peering {peering_id} does not exist")),
+        Some(other) => {
+            return Some(Blocked::at(
+                Hop::Peering,
+                format!("peering {peering_id} is {other}, not active"),
+            ))
+        }
+        None => {
+            return Some(Blocked::at(
+                Hop::Peering,
+                format!("peering {peering_id} does not exist"),
+            ))
+        }
     }
     let Some(table_a) = table_for(&s.tables_a, &a.subnet_id) else {
-        return Some(format!(
-            "subnet {} of VPC A has no route table",
-            a.subnet_id
+        return Some(Blocked::at(
+            Hop::RouteA,
+            format!("subnet {} of VPC A has no route table", a.subnet_id),
         ));
     };
     if let Some(p) = route_problem(table_a, &b.private_ip, peering_id, "A") {
-        return Some(p);
+        return Some(Blocked::at(Hop::RouteA, p));
     }
     let Some(table_b) = table_for(&s.tables_b, &b.subnet_id) else {
-        return Some(format!(
-            "subnet {} of VPC B has no route table",
-            b.subnet_id
+        return Some(Blocked::at(
+            Hop::RouteB,
+            format!("subnet {} of VPC B has no route table", b.subnet_id),
         ));
     };
-    if let Some(p) =
-        route_problem(table_b, &a.private_ip, peering_id, "B").map(|p| format!("no way back: {p}"))
-    {
-        return Some(p);
+    if let Some(p) = route_problem(table_b, &a.private_ip, peering_id, "B") {
+        return Some(Blocked::at(Hop::RouteB, format!("no way back: {p}")));
     }
     let ids = |gs: &[SecurityGroup]| {
         gs.iter()
@@ -199,13 +274,40 @@ pub fn explain(
     };
     let (ids_a, ids_b) = (ids(&s.groups_a), ids(&s.groups_b));
     if !groups_allow(&s.groups_a, true, &b.private_ip, &ids_b, same_region) {
-        return Some(format!(
-            "the security groups of instance A ({}) allow no ICMP out to {}",
-            ids_a.join(", "),
-            b.private_ip
+        return Some(Blocked::at(
+            Hop::SgEgressA,
+            format!(
+                "the security groups of instance A ({}) allow no ICMP out to {}",
+                ids_a.join(", "),
+                b.private_ip
+            ),
         ));
     }
     if !groups_allow(&s.groups_b, false, &a.private_ip, &ids_a, same_region) {
+        // a group of VPC B that would admit A, left off instance B
+        let unattached = s.vpc_groups_b.iter().find(|g| {
+            g.group_id()
+                .is_some_and(|id| !ids_b.iter().any(|b| b == id))
+                && groups_allow(
+                    std::slice::from_ref(g),
+                    false,
+                    &a.private_ip,
+                    &ids_a,
+                    same_region,
+                )
+        });
+        if let Some(g) = unattached {
+            return Some(Blocked::at(
+                Hop::SgNotAttached,
+                format!(
+                    "group {} ({}) admits ICMP from A but is not attached to instance B ({}), whose groups are {}",
+                    g.group_id().unwrap_or("?"),
+                    g.group_name().unwrap_or("unnamed"),
+                    b.instance_id,
+                    ids_b.join(", ")
+                ),
+            ));
+        }
         let how = if same_region {
             format!(
                 "from group {} or address {}",
@@ -217,9 +319,12 @@ pub fn explain(
                 a.private_ip
             )
         };
-        return Some(format!(
-            "the security groups of instance B ({}) have no rule admitting ICMP {how}",
-            ids_b.join(", ")
+        return Some(Blocked::at(
+            Hop::SgIngressB,
+            format!(
+                "the security groups of instance B ({}) have no rule admitting ICMP {how}",
+                ids_b.join(", ")
+            ),
         ));
     }
     let (acl_a, acl_b) = (
@@ -227,14 +332,29 @@ pub fn explain(
         acl_for(&s.acls_b, &b.subnet_id),
     );
     let hops = [
-        (acl_a, true, &b.private_ip, "out of", &a.subnet_id),
-        (acl_b, false, &a.private_ip, "into", &b.subnet_id),
+        (
+            acl_a,
+            true,
+            &b.private_ip,
+            "out of",
+            &a.subnet_id,
+            Hop::NaclA,
+        ),
+        (
+            acl_b,
+            false,
+            &a.private_ip,
+            "into",
+            &b.subnet_id,
+            Hop::NaclB,
+        ),
         (
             acl_b,
             true,
             &a.private_ip,
             "(the reply) out of",
             &b.subnet_id,
+            Hop::NaclB,
         ),
         (
             acl_a,
@@ -242,14 +362,18 @@ pub fn explain(
             &b.private_ip,
             "(the reply) into",
             &a.subnet_id,
+            Hop::NaclA,
         ),
     ];
-    for (acl, egress, peer, direction, subnet) in hops {
+    for (acl, egress, peer, direction, subnet, hop) in hops {
         if let Some(acl) = acl {
             if !acl_allows(acl, egress, peer) {
-                return Some(format!(
-                    "network ACL {} denies ICMP {direction} subnet {subnet}",
-                    acl.network_acl_id().unwrap_or("?")
+                return Some(Blocked::at(
+                    hop,
+                    format!(
+                        "network ACL {} denies ICMP {direction} subnet {subnet}",
+                        acl.network_acl_id().unwrap_or("?")
+                    ),
                 ));
             }
         }
@@ -257,10 +381,8 @@ pub fn explain(
     None
 }
 
-async fn fetch_side(
-    ec2: &aws_sdk_ec2::Client,
-    side: &SideOutput,
-) -> Result<(Vec<RouteTable>, Vec<SecurityGroup>, Vec<NetworkAcl>)> {
+/// One side's route tables, the groups of its instance, every group of its VPC, and its network ACLs.
+async fn fetch_side(ec2: &aws_sdk_ec2::Client, side: &SideOutput) -> Result<SideState> {
     let tables = ec2
         .describe_route_tables()
         .filters(filter("vpc-id", &side.vpc_id))
@@ -268,28 +390,42 @@ async fn fetch_side(
         .await
         .map_err(|e| aws_error("reading route tables for the diagnosis", e))?;
     let group_ids = crate::update_sg::instance_group_ids(ec2, &side.instance_id).await?;
-    let groups = if group_ids.is_empty() {
-        Vec::new()
-    } else {
-        ec2.describe_security_groups()
-            .filters(filter_many("group-id", group_ids))
-            .send()
-            .await
-            .map_err(|e| aws_error("reading security groups for the diagnosis", e))?
-            .security_groups()
-            .to_vec()
-    };
+    // every group of the VPC (an instance's groups are all of its VPC): the instance's are among them
+    let vpc_groups = ec2
+        .describe_security_groups()
+        .filters(filter("vpc-id", &side.vpc_id))
+        .send()
+        .await
+        .map_err(|e| aws_error("reading security groups for the diagnosis", e))?
+        .security_groups()
+        .to_vec();
+    let groups = vpc_groups
+        .iter()
+        .filter(|g| {
+            g.group_id()
+                .is_some_and(|id| group_ids.iter().any(|i| i == id))
+        })
+        .cloned()
+        .collect();
     let acls = ec2
         .describe_network_acls()
         .filters(filter("vpc-id", &side.vpc_id))
         .send()
         .await
         .map_err(|e| aws_error("reading network ACLs for the diagnosis", e))?;
-    Ok((
-        tables.route_tables().to_vec(),
+    Ok(SideState {
+        tables: tables.route_tables().to_vec(),
         groups,
-        acls.network_acls().to_vec(),
-    ))
+        vpc_groups,
+        acls: acls.network_acls().to_vec(),
+    })
+}
+
+struct SideState {
+    tables: Vec<RouteTable>,
+    groups: Vec<SecurityGroup>,
+    vpc_groups: Vec<SecurityGroup>,
+    acls: Vec<NetworkAcl>,
 }
 
 /// The peering's status code; None when EC2 says it does not exist (deleted, or expired: EC2 keeps a deleted or
@@ -326,31 +462,36 @@ async fn peering_status(ec2: &aws_sdk_ec2::Client, peering_id: &str) -> Result<O
     }
 }
 
-/// Fetch the state and explain. `peer` is B's EC2 client (another account or region) or A's.
+/// Fetch the state and explain. `peer` is B's EC2 client (another account or region) or A's. `Hop::None` when
+/// every hop the EC2 state shows allows the ping.
 pub async fn diagnose(
     home: &aws_sdk_ec2::Client,
     peer: &aws_sdk_ec2::Client,
     a: &SideOutput,
     b: &SideOutput,
     peering_id: Option<&str>,
-) -> Result<String> {
+) -> Result<Blocked> {
     let Some(peering_id) = peering_id else {
-        return Ok("there is no peering connection between the VPCs".into());
+        return Ok(Blocked::at(
+            Hop::Peering,
+            "there is no peering connection between the VPCs",
+        ));
     };
     let peering_status = peering_status(home, peering_id).await?;
-    let (tables_a, groups_a, acls_a) = fetch_side(home, a).await?;
-    let (tables_b, groups_b, acls_b) = fetch_side(peer, b).await?;
+    let side_a = fetch_side(home, a).await?;
+    let side_b = fetch_side(peer, b).await?;
     let snapshot = Snapshot {
         peering_status,
-        tables_a,
-        tables_b,
-        groups_a,
-        groups_b,
-        acls_a,
-        acls_b,
+        tables_a: side_a.tables,
+        tables_b: side_b.tables,
+        groups_a: side_a.groups,
+        groups_b: side_b.groups,
+        vpc_groups_b: side_b.vpc_groups,
+        acls_a: side_a.acls,
+        acls_b: side_b.acls,
     };
     Ok(explain(&snapshot, a, b, peering_id, a.region == b.region)
-        .unwrap_or_else(|| "every hop (peering, routes, security groups, network ACLs) allows it; the instance's own firewall or the OS may drop ICMP".into()))
+        .unwrap_or_else(|| Blocked::at(Hop::None, "every hop (peering, routes, security groups, network ACLs) allows it; the instance's own firewall or the OS may drop ICMP")))
 }
 
 #[cfg(test)]

@@ -25,6 +25,10 @@ pub enum LabError {
     /// The final ping did not get through; the message names the hop that blocks it.
     #[error("{0}")]
     PingFailed(String),
+    /// A break-and-fix exercise did not break what it meant to: the ping got through, or the diagnosis named
+    /// another hop than the one left out.
+    #[error("{0}")]
+    ExerciseFailed(String),
     /// The negative control reached B before the peering existed: something else connects the VPCs.
     #[error("{0}")]
     ControlReachable(String),
@@ -46,6 +50,7 @@ impl LabError {
             LabError::RouteConflict(_) => "RouteConflict",
             LabError::Throttled(_) => "Throttled",
             LabError::PingFailed(_) => "PingFailed",
+            LabError::ExerciseFailed(_) => "ExerciseFailed",
             LabError::ControlReachable(_) => "ControlReachable",
             LabError::ResourceConflict(_) => "ResourceConflict",
             LabError::Aws { .. } => "AwsError",
@@ -229,6 +234,7 @@ mod tests {
             LabError::RouteConflict(String::new()),
             LabError::Throttled(String::new()),
             LabError::PingFailed(String::new()),
+            LabError::ExerciseFailed(String::new()),
             LabError::ControlReachable(String::new()),
             LabError::ResourceConflict(String::new()),
             LabError::Aws {
@@ -246,6 +252,7 @@ mod tests {
                 "RouteConflict",
                 "Throttled",
                 "PingFailed",
+                "ExerciseFailed",
                 "ControlReachable",
                 "ResourceConflict",
                 "AwsError"

@@ -6,6 +6,7 @@ use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::error::{LabError, Result};
+use crate::exercise::Exercise;
 
 pub const DEFAULT_INSTANCE_TYPE: &str = "t3.micro";
 pub const MAX_HOLD_SECONDS: u64 = 12 * 3600;
@@ -55,6 +56,8 @@ pub struct LabInput {
     pub hold_seconds: Option<u64>,
     pub ttl_seconds: Option<u64>,
     pub peer: Option<PeerInput>,
+    /// Build the lab with one hop missing (break-and-fix; `exercise.rs`).
+    pub exercise: Option<Exercise>,
 }
 
 /// The processor architecture of the lab's instances: which Amazon Linux AMI they boot.
@@ -104,6 +107,9 @@ pub struct LabPlan {
     pub expires_at: String,
     #[serde(default)]
     pub peer: Option<PeerPlan>,
+    /// The hop this lab is built without, if it is a break-and-fix exercise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exercise: Option<Exercise>,
 }
 
 impl LabPlan {
@@ -416,6 +422,19 @@ pub fn validate(input: &LabInput, execution_name: &str, now: OffsetDateTime) -> 
             })
         }
     };
+    if let (
+        Some(exercise),
+        Some(PeerPlan {
+            account_id: Some(account),
+            ..
+        }),
+    ) = (input.exercise, &peer)
+    {
+        return Err(LabError::invalid(format!(
+            "exercise: {} runs in one account, but peer.account_id is {account}: break-and-fix exercises change side B with this account's roles",
+            exercise.as_str()
+        )));
+    }
     let expires = now + time::Duration::seconds(i64::try_from(ttl_seconds).unwrap_or(i64::MAX / 2));
     let expires_at = expires
         .replace_nanosecond(0)
@@ -434,6 +453,7 @@ pub fn validate(input: &LabInput, execution_name: &str, now: OffsetDateTime) -> 
         ttl_seconds,
         expires_at,
         peer,
+        exercise: input.exercise,
     })
 }
 

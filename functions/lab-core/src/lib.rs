@@ -5,6 +5,7 @@
 
 pub mod clients;
 pub mod error;
+pub mod exercise;
 pub mod input;
 #[cfg(feature = "lambda")]
 pub mod lambda;

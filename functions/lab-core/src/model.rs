@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{LabError, Result};
+use crate::exercise::ExerciseOutcome;
 use crate::input::LabPlan;
 
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
@@ -154,6 +155,10 @@ pub struct PingOutput {
     pub simulated: bool,
     pub command_id: String,
     pub target_ip: String,
+    /// An exercise lab's final ping: what was broken and what the diagnosis found. Always present (null
+    /// otherwise): the state machine's ResultSelector names it, and a missing field would fail the state.
+    #[serde(default)]
+    pub exercise: Option<ExerciseOutcome>,
 }
 
 /// What a teardown event asks for.

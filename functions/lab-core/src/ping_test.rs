@@ -7,6 +7,7 @@ use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use crate::clients::Aws;
 use crate::diagnose;
 use crate::error::{aws_error, LabError, Result};
+use crate::exercise::{Exercise, ExerciseOutcome};
 use crate::model::{Expect, PingEvent, PingOutput};
 
 pub const DOCUMENT: &str = "AWS-RunShellScript";
@@ -108,15 +109,28 @@ async fn existing_command(
 }
 
 pub async fn handler(event: PingEvent, aws: &impl Aws) -> Result<PingOutput> {
+    // An exercise lab's final ping is meant to fail, at the hop the exercise left out.
+    let exercise = match event.expect {
+        Expect::Reachable => event.lab.exercise,
+        Expect::Unreachable => None,
+    };
+    let expect = if exercise.is_some() {
+        Expect::Unreachable
+    } else {
+        event.expect
+    };
     let (result, output) = run(
         &aws.home().ssm,
         &event.lab.lab_id,
         &event.phase,
         &event.vpc_a.instance_id,
         &event.vpc_b.private_ip,
-        event.expect,
+        expect,
     )
     .await?;
+    if let Some(exercise) = exercise {
+        return judge_exercise(exercise, result, &event, aws).await;
+    }
     if result.passed {
         return Ok(result);
     }
@@ -135,6 +149,51 @@ pub async fn handler(event: PingEvent, aws: &impl Aws) -> Result<PingOutput> {
             result.received, result.transmitted, event.vpc_a.vpc_id, event.vpc_b.vpc_id, output.trim()
         ))),
     }
+}
+
+/// An exercise lab passes when its ping fails and the diagnosis names exactly the hop the exercise left out.
+async fn judge_exercise(
+    exercise: Exercise,
+    mut result: PingOutput,
+    event: &PingEvent,
+    aws: &impl Aws,
+) -> Result<PingOutput> {
+    let name = exercise.as_str();
+    if result.reachable {
+        return Err(LabError::ExerciseFailed(format!(
+            "exercise {name}: the ping from A ({}) to B ({}) got {} of {} replies, yet the lab was built so that {}",
+            event.vpc_a.private_ip,
+            event.vpc_b.private_ip,
+            result.received,
+            result.transmitted,
+            exercise.broken()
+        )));
+    }
+    let peer = aws.peer(&event.lab).await?;
+    let blocked = diagnose::diagnose(
+        &aws.home().ec2,
+        &peer.ec2,
+        &event.vpc_a,
+        &event.vpc_b,
+        event.peering_id.as_deref(),
+    )
+    .await?;
+    if blocked.hop != exercise.hop() {
+        return Err(LabError::ExerciseFailed(format!(
+            "exercise {name}: the ping failed as meant, but the diagnosis names another hop ({}): {blocked}; the lab was built so that {}",
+            blocked.hop.as_str(),
+            exercise.broken()
+        )));
+    }
+    result.exercise = Some(ExerciseOutcome {
+        exercise,
+        broken: exercise.broken().to_string(),
+        diagnosed_hop: blocked.hop,
+        diagnosis: blocked.detail,
+        matched: true,
+        fix: exercise.fix().to_string(),
+    });
+    Ok(result)
 }
 
 /// Run (or keep waiting for) the ping. `NotReady` while A is not Online, the invocation does not exist yet,
@@ -237,6 +296,7 @@ async fn run(
         simulated: stderr.contains(SIMULATED_MARKER),
         command_id,
         target_ip: target_ip.to_string(),
+        exercise: None,
     };
     Ok((output, stdout.to_string()))
 }

@@ -12,6 +12,8 @@ pub use aws_sdk_ec2::operation::associate_route_table::{
 pub use aws_sdk_ec2::operation::authorize_security_group_ingress::{
     AuthorizeSecurityGroupIngressError, AuthorizeSecurityGroupIngressOutput,
 };
+pub use aws_sdk_ec2::operation::create_network_acl::CreateNetworkAclOutput;
+pub use aws_sdk_ec2::operation::create_network_acl_entry::CreateNetworkAclEntryOutput;
 pub use aws_sdk_ec2::operation::create_route::{CreateRouteError, CreateRouteOutput};
 pub use aws_sdk_ec2::operation::create_route_table::CreateRouteTableOutput;
 pub use aws_sdk_ec2::operation::create_security_group::CreateSecurityGroupOutput;
@@ -23,6 +25,7 @@ pub use aws_sdk_ec2::operation::delete_subnet::DeleteSubnetError;
 pub use aws_sdk_ec2::operation::describe_availability_zones::DescribeAvailabilityZonesOutput;
 pub use aws_sdk_ec2::operation::describe_instance_type_offerings::DescribeInstanceTypeOfferingsOutput;
 pub use aws_sdk_ec2::operation::describe_instances::DescribeInstancesOutput;
+pub use aws_sdk_ec2::operation::describe_network_acls::DescribeNetworkAclsOutput;
 pub use aws_sdk_ec2::operation::describe_route_tables::DescribeRouteTablesOutput;
 pub use aws_sdk_ec2::operation::describe_security_groups::DescribeSecurityGroupsOutput;
 pub use aws_sdk_ec2::operation::describe_subnets::DescribeSubnetsOutput;
@@ -33,16 +36,18 @@ pub use aws_sdk_ec2::operation::describe_vpc_peering_connections::{
 };
 pub use aws_sdk_ec2::operation::describe_vpcs::DescribeVpcsOutput;
 pub use aws_sdk_ec2::operation::disassociate_route_table::DisassociateRouteTableOutput;
+pub use aws_sdk_ec2::operation::modify_instance_attribute::ModifyInstanceAttributeOutput;
 pub use aws_sdk_ec2::operation::modify_vpc_attribute::ModifyVpcAttributeOutput;
+pub use aws_sdk_ec2::operation::replace_network_acl_association::ReplaceNetworkAclAssociationOutput;
 pub use aws_sdk_ec2::operation::replace_route::ReplaceRouteOutput;
 pub use aws_sdk_ec2::operation::run_instances::{RunInstancesError, RunInstancesOutput};
 pub use aws_sdk_ec2::operation::terminate_instances::TerminateInstancesOutput;
 pub use aws_sdk_ec2::types::{
     AvailabilityZone, AvailabilityZoneState, GroupIdentifier, Instance, InstanceState,
-    InstanceStateName, InstanceTypeOffering, IpPermission, Reservation, Route, RouteState,
-    RouteTable, RouteTableAssociation, SecurityGroup, ServiceDetail, Subnet, Tag, Vpc, VpcEndpoint,
-    VpcPeeringConnection, VpcPeeringConnectionStateReason,
-    VpcPeeringConnectionStateReasonCode as Code,
+    InstanceStateName, InstanceTypeOffering, IpPermission, NetworkAcl, NetworkAclAssociation,
+    NetworkAclEntry, Reservation, Route, RouteState, RouteTable, RouteTableAssociation, RuleAction,
+    SecurityGroup, ServiceDetail, Subnet, Tag, Vpc, VpcEndpoint, VpcPeeringConnection,
+    VpcPeeringConnectionStateReason, VpcPeeringConnectionStateReasonCode as Code,
 };
 pub use aws_sdk_ec2::Client as Ec2;
 pub use aws_sdk_ssm::operation::describe_instance_information::DescribeInstanceInformationOutput;

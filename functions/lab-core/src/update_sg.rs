@@ -1,23 +1,29 @@
 //! update-sg: the group "InstanceB" in VPC B admitting A (all traffic or ICMP only) from A's security group,
 //! or from A's CIDR across regions where group references are impossible; attached to instance B, keeping
-//! B's other groups.
+//! B's other groups. The exercises leave out the rule (`sg-rule-missing`) or the attachment (`sg-not-attached`),
+//! or put B's subnet behind a network ACL that denies ICMP from A (`nacl-deny`, in `nacl.rs`).
 
 use aws_sdk_ec2::types::{IpPermission, IpRange, ResourceType, UserIdGroupPair};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::clients::Aws;
 use crate::error::{aws_error, required, LabError, Result};
+use crate::exercise::Exercise;
 use crate::input::{Allow, LabPlan};
 use crate::model::{PairEvent, SecurityGroupOutput, SideOutput};
 use crate::tags::{self, filter};
 
+pub mod nacl;
+
 pub const GROUP_NAME: &str = "InstanceB";
 
-/// The ingress rule: (permission, protocol label, source label).
+/// The ingress rule: (permission, protocol label, source label). `by_cidr`: A's CIDR instead of A's group (across
+/// regions, or while the peering is not active: a rule can reference a group of a peer VPC only over an active
+/// peering — VPC Peering Guide, "Update your security groups to reference peer security groups").
 pub fn rule(
     allow: Allow,
     a: &SideOutput,
-    cross_region: bool,
+    by_cidr: bool,
     group_owner: Option<&str>,
 ) -> (IpPermission, String, String) {
     let mut perm = IpPermission::builder();
@@ -31,7 +37,7 @@ pub fn rule(
             "icmp"
         }
     };
-    let source = if cross_region {
+    let source = if by_cidr {
         perm = perm.ip_ranges(
             IpRange::builder()
                 .cidr_ip(&a.cidr)
@@ -175,11 +181,19 @@ async fn update(
         )?
         .to_string(),
     };
-    let (permission, protocol, source) = rule(lab.allow, a, cross_region, group_owner);
-    admit(ec2, &group_id, permission, "A").await?;
+    let exercise = lab.exercise;
+    // peering-not-accepted: the peering never becomes active, so A's group cannot be referenced; A's CIDR can
+    let by_cidr = cross_region || exercise == Some(Exercise::PeeringNotAccepted);
+    let (permission, protocol, source) = rule(lab.allow, a, by_cidr, group_owner);
+    if exercise != Some(Exercise::SgRuleMissing) {
+        admit(ec2, &group_id, permission, "A").await?;
+    }
+    if exercise == Some(Exercise::NaclDeny) {
+        nacl::deny_icmp_from_a(ec2, lab, a, b).await?;
+    }
     // keep B's groups, add InstanceB
     let mut groups = instance_group_ids(ec2, &b.instance_id).await?;
-    if !groups.contains(&group_id) {
+    if !groups.contains(&group_id) && exercise != Some(Exercise::SgNotAttached) {
         groups.push(group_id.clone());
         ec2.modify_instance_attribute()
             .instance_id(&b.instance_id)

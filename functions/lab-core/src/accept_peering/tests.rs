@@ -98,3 +98,31 @@ async fn accept_peering_terminal_states_fail_with_the_message() {
         );
     }
 }
+
+#[tokio::test]
+async fn peering_not_accepted_stops_at_pending_acceptance_and_waits_before() {
+    let describe = mock!(Ec2::describe_vpc_peering_connections)
+        .sequence()
+        .output(|| {
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(Code::InitiatingRequest, ""))
+                .build()
+        })
+        .output(|| {
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(Code::PendingAcceptance, ""))
+                .build()
+        })
+        .build();
+    let accept = mock!(Ec2::accept_vpc_peering_connection)
+        .then_output(|| AcceptVpcPeeringConnectionOutput::builder().build());
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &accept]);
+    let mut event: PairEvent = event!("accept-peering/events/pair.json");
+    event.lab.exercise = Some(crate::exercise::Exercise::PeeringNotAccepted);
+    let clients = clients(ec2, no_ssm());
+    let err = handler(event.clone(), &clients).await.unwrap_err();
+    assert_eq!(err.error_type(), "NotReady");
+    let out = handler(event, &clients).await.unwrap();
+    assert_eq!(out.status, "pending-acceptance");
+    assert_eq!(accept.num_calls(), 0);
+}

@@ -1,4 +1,5 @@
 use super::*;
+use crate::exercise::Exercise;
 use crate::test_support::*;
 
 fn tables(vpc_route: Option<(&'static str, &'static str)>) -> Rule {
@@ -200,4 +201,32 @@ async fn add_routes_race_with_route_already_exists_is_not_ready() {
     .await
     .unwrap_err();
     assert_eq!(err.error_type(), "NotReady");
+}
+
+#[tokio::test]
+async fn the_missing_route_exercises_leave_out_exactly_one_sides_route() {
+    for (exercise, kept) in [
+        (Exercise::MissingRouteA, ("rtb-0b", "10.0.0.0/16")),
+        (Exercise::MissingRouteB, ("rtb-0a", "10.1.0.0/16")),
+    ] {
+        let describe = tables(None);
+        let create = mock!(Ec2::create_route)
+            .then_output(|| CreateRouteOutput::builder().r#return(true).build());
+        let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create]);
+        let mut event: PairEvent = event!("add-routes/events/pair.json");
+        event.lab.exercise = Some(exercise);
+        let out = handler(event, &clients(ec2, no_ssm())).await.unwrap();
+        let got: Vec<_> = out
+            .routes
+            .iter()
+            .map(|r| (r.route_table_id.as_str(), r.destination.as_str()))
+            .collect();
+        assert_eq!(got, [kept], "{exercise:?}");
+        assert_eq!(create.num_calls(), 1);
+        assert_eq!(
+            describe.num_calls(),
+            1,
+            "the other VPC's tables are not even read"
+        );
+    }
 }

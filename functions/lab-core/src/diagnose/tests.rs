@@ -143,6 +143,10 @@ fn healthy() -> (Snapshot, SideOutput, SideOutput) {
             group("sg-b", None, "-1"),
             group("sg-instanceb", Some("sg-a"), "-1"),
         ],
+        vpc_groups_b: vec![
+            group("sg-b", None, "-1"),
+            group("sg-instanceb", Some("sg-a"), "-1"),
+        ],
         acls_a: vec![open_acl("acl-a")],
         acls_b: vec![open_acl("acl-b")],
     };
@@ -160,7 +164,7 @@ fn names_the_inactive_peering() {
     let (mut s, a, b) = healthy();
     s.peering_status = Some("pending-acceptance".into());
     assert_eq!(
-        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        explain(&s, &a, &b, "pcx-1", true).unwrap().detail,
         "peering pcx-1 is pending-acceptance, not active"
     );
 }
@@ -170,7 +174,7 @@ fn names_the_table_without_a_route() {
     let (mut s, a, b) = healthy();
     s.tables_a = vec![table("rtb-a", "10.0.0.0/16", None)];
     assert_eq!(
-        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        explain(&s, &a, &b, "pcx-1", true).unwrap().detail,
         "route table rtb-a of VPC A has no route to 10.1.1.4"
     );
 }
@@ -183,7 +187,7 @@ fn names_the_missing_way_back() {
         "10.1.0.0/16",
         Some(("10.0.0.0/16", "pcx-other")),
     )];
-    let why = explain(&s, &a, &b, "pcx-1", true).unwrap();
+    let why = explain(&s, &a, &b, "pcx-1", true).unwrap().detail;
     assert!(
         why.starts_with("no way back: route table rtb-b of VPC B sends 10.0.1.4"),
         "{why}"
@@ -194,14 +198,15 @@ fn names_the_missing_way_back() {
 fn names_the_group_that_does_not_admit_a() {
     let (mut s, a, b) = healthy();
     s.groups_b = vec![group("sg-b", None, "-1")];
-    let why = explain(&s, &a, &b, "pcx-1", true).unwrap();
+    s.vpc_groups_b = s.groups_b.clone();
+    let why = explain(&s, &a, &b, "pcx-1", true).unwrap().detail;
     assert_eq!(why, "the security groups of instance B (sg-b) have no rule admitting ICMP from group sg-a or address 10.0.1.4");
 }
 
 #[test]
 fn group_references_do_not_work_across_regions() {
     let (s, a, b) = healthy();
-    let why = explain(&s, &a, &b, "pcx-1", false).unwrap();
+    let why = explain(&s, &a, &b, "pcx-1", false).unwrap().detail;
     assert!(
         why.contains("group references do not work across regions"),
         "{why}"
@@ -214,6 +219,7 @@ fn tcp_only_rule_does_not_admit_ping() {
     s.groups_b = vec![group("sg-instanceb", Some("sg-a"), "tcp")];
     assert!(explain(&s, &a, &b, "pcx-1", true)
         .unwrap()
+        .detail
         .contains("have no rule admitting ICMP"));
 }
 
@@ -235,7 +241,7 @@ fn names_the_acl_that_denies() {
         .build();
     s.acls_b = vec![acl];
     assert_eq!(
-        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        explain(&s, &a, &b, "pcx-1", true).unwrap().detail,
         "network ACL acl-b denies ICMP into subnet subnet-b"
     );
 }
@@ -259,7 +265,82 @@ fn subnet_association_beats_main_table() {
         .build();
     s.tables_a.push(explicit);
     assert_eq!(
-        explain(&s, &a, &b, "pcx-1", true).unwrap(),
+        explain(&s, &a, &b, "pcx-1", true).unwrap().detail,
         "route table rtb-explicit of VPC A has no route to 10.1.1.4"
     );
+}
+
+fn hop(s: &Snapshot, a: &SideOutput, b: &SideOutput) -> Hop {
+    explain(s, a, b, "pcx-1", true).map_or(Hop::None, |blocked| blocked.hop)
+}
+
+#[test]
+fn each_hop_is_named_as_such() {
+    let (s, a, b) = healthy();
+    assert_eq!(hop(&s, &a, &b), Hop::None);
+    let mut t = s.clone();
+    t.peering_status = Some("pending-acceptance".into());
+    assert_eq!(hop(&t, &a, &b), Hop::Peering);
+    let mut t = s.clone();
+    t.tables_a = vec![table("rtb-a", "10.0.0.0/16", None)];
+    assert_eq!(hop(&t, &a, &b), Hop::RouteA);
+    let mut t = s.clone();
+    t.tables_b = vec![table("rtb-b", "10.1.0.0/16", None)];
+    assert_eq!(hop(&t, &a, &b), Hop::RouteB);
+    let mut t = s.clone();
+    t.groups_a = vec![];
+    assert_eq!(hop(&t, &a, &b), Hop::SgEgressA);
+    // InstanceB attached without its rule, and no other group of VPC B admits A
+    let mut t = s.clone();
+    t.groups_b = vec![group("sg-b", None, "-1"), group("sg-instanceb", None, "-1")];
+    t.vpc_groups_b = t.groups_b.clone();
+    assert_eq!(hop(&t, &a, &b), Hop::SgIngressB);
+    let mut t = s.clone();
+    t.acls_a = vec![NetworkAcl::builder()
+        .network_acl_id("acl-a")
+        .is_default(true)
+        .build()];
+    assert_eq!(hop(&t, &a, &b), Hop::NaclA);
+    let mut t = s;
+    t.acls_b = vec![NetworkAcl::builder()
+        .network_acl_id("acl-b")
+        .is_default(true)
+        .build()];
+    assert_eq!(hop(&t, &a, &b), Hop::NaclB);
+}
+
+#[test]
+fn a_group_that_admits_a_but_is_not_attached_is_named() {
+    let (mut s, a, b) = healthy();
+    // InstanceB exists in VPC B with its rule, but instance B has only its own group
+    s.groups_b = vec![group("sg-b", None, "-1")];
+    let blocked = explain(&s, &a, &b, "pcx-1", true).unwrap();
+    assert_eq!(blocked.hop, Hop::SgNotAttached);
+    assert!(
+        blocked.detail.starts_with(
+            "group sg-instanceb (unnamed) admits ICMP from A but is not attached to instance B"
+        ),
+        "{}",
+        blocked.detail
+    );
+}
+
+#[test]
+fn a_hops_name_is_its_serde_name() {
+    for hop in [
+        Hop::Peering,
+        Hop::RouteA,
+        Hop::RouteB,
+        Hop::SgEgressA,
+        Hop::SgIngressB,
+        Hop::SgNotAttached,
+        Hop::NaclA,
+        Hop::NaclB,
+        Hop::None,
+    ] {
+        assert_eq!(
+            serde_json::to_value(hop).unwrap(),
+            serde_json::json!(hop.as_str())
+        );
+    }
 }

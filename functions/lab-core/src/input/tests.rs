@@ -166,3 +166,43 @@ fn lab_ids_from_execution_names() {
     assert_eq!(lab_id_from("---"), "lab");
     assert_eq!(lab_id_from(&"x".repeat(80)).len(), 40);
 }
+
+#[test]
+fn an_exercise_is_carried_into_the_plan_and_an_unknown_one_names_the_field() {
+    let input = parse_input(serde_json::json!({"exercise": "nacl-deny"})).unwrap();
+    let plan = validate(&input, "x", now()).unwrap();
+    assert_eq!(plan.exercise, Some(crate::exercise::Exercise::NaclDeny));
+    assert_eq!(
+        serde_json::to_value(&plan).unwrap()["exercise"],
+        "nacl-deny"
+    );
+    let err = parse_input(serde_json::json!({"exercise": "cut-the-cable"})).unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert!(
+        err.to_string()
+            .starts_with("input: exercise: unknown variant `cut-the-cable`"),
+        "{err}"
+    );
+    // a plan without the field (an execution in flight across a deploy) is no exercise
+    let mut json = serde_json::to_value(&plan).unwrap();
+    json.as_object_mut().unwrap().remove("exercise");
+    assert_eq!(
+        serde_json::from_value::<LabPlan>(json).unwrap().exercise,
+        None
+    );
+}
+
+#[test]
+fn an_exercise_across_accounts_is_refused_naming_the_field() {
+    let input = parse_input(serde_json::json!({
+        "exercise": "missing-route-a",
+        "peer": {"account_id": "210987654321", "accepter_role_arn": "arn:aws:iam::210987654321:role/peerlab-accepter"}
+    }))
+    .unwrap();
+    let err = validate(&input, "x", now()).unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("exercise: missing-route-a runs in one account"),
+        "{err}"
+    );
+}

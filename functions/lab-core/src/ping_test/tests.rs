@@ -1,4 +1,6 @@
 use super::*;
+use crate::diagnose::Hop;
+use crate::exercise::Exercise;
 use crate::test_support::*;
 
 const OK: &str = "PING 10.1.1.4 (10.1.1.4) 56(84) bytes of data.\n64 bytes from 10.1.1.4: icmp_seq=1 ttl=127 time=0.512 ms\n\n--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.412/0.502/0.601/0.077 ms\n";
@@ -237,4 +239,118 @@ async fn final_ping_success_reports_rtt() {
         (out.reachable, out.passed, out.rtt_avg_ms),
         (true, true, Some(0.5))
     );
+}
+
+/// EC2 as diagnose reads it for a lab whose peering is active, A routes to B, and B has no route back.
+fn ec2_without_bs_route_back() -> Vec<Rule> {
+    let peering = mock!(aws_sdk_ec2::Client::describe_vpc_peering_connections).then_output(|| {
+        DescribeVpcPeeringConnectionsOutput::builder()
+            .vpc_peering_connections(pcx(Code::Active, ""))
+            .build()
+    });
+    let tables = mock!(aws_sdk_ec2::Client::describe_route_tables).then_compute_output(|req| {
+        let vpc = req.filters()[0].values()[0].clone();
+        let mut table = RouteTable::builder()
+            .route_table_id(format!("rtb-{}", &vpc[4..]))
+            .associations(RouteTableAssociation::builder().main(true).build());
+        if vpc == "vpc-0a" {
+            table = table.routes(
+                Route::builder()
+                    .destination_cidr_block("10.1.0.0/16")
+                    .vpc_peering_connection_id("pcx-0ab")
+                    .state(RouteState::Active)
+                    .build(),
+            );
+        }
+        DescribeRouteTablesOutput::builder()
+            .route_tables(table.build())
+            .build()
+    });
+    let instances = mock!(aws_sdk_ec2::Client::describe_instances)
+        .then_output(|| DescribeInstancesOutput::builder().build());
+    let groups = mock!(aws_sdk_ec2::Client::describe_security_groups)
+        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
+    let acls = mock!(aws_sdk_ec2::Client::describe_network_acls)
+        .then_output(|| DescribeNetworkAclsOutput::builder().build());
+    vec![peering, tables, instances, groups, acls]
+}
+
+async fn exercise_ping(exercise: Exercise, out: &'static str) -> Result<PingOutput> {
+    let (info, found, done) = (
+        online(true),
+        listed("peerlab demo-1 final"),
+        invocation(CommandInvocationStatus::Failed, out),
+    );
+    let ssm = mock_client!(aws_sdk_ssm, RuleMode::MatchAny, [&info, &found, &done]);
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        &ec2_without_bs_route_back()
+    );
+    let mut event: PingEvent = event!("ping-test/events/final.json");
+    event.lab.exercise = Some(exercise);
+    handler(event, &clients(ec2, ssm)).await
+}
+
+#[tokio::test]
+async fn an_exercise_passes_when_the_ping_fails_at_the_hop_it_left_out() {
+    let out = exercise_ping(Exercise::MissingRouteB, LOST_TAIL)
+        .await
+        .unwrap();
+    assert_eq!(
+        (out.reachable, out.expected, out.passed),
+        (false, Expect::Unreachable, true)
+    );
+    let found = out.exercise.unwrap();
+    assert_eq!(
+        (found.exercise, found.diagnosed_hop, found.matched),
+        (Exercise::MissingRouteB, Hop::RouteB, true)
+    );
+    assert!(
+        found
+            .diagnosis
+            .starts_with("no way back: route table rtb-0b of VPC B has no route to 10.0.1.4"),
+        "{}",
+        found.diagnosis
+    );
+}
+
+#[tokio::test]
+async fn an_exercise_whose_diagnosis_names_another_hop_fails() {
+    let err = exercise_ping(Exercise::MissingRouteA, LOST_TAIL)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "ExerciseFailed");
+    assert!(
+        err.to_string()
+            .contains("the diagnosis names another hop (route-b)"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_exercise_whose_ping_gets_through_fails() {
+    let err = exercise_ping(Exercise::NaclDeny, OK_TAIL)
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "ExerciseFailed");
+    assert!(err.to_string().contains("got 3 of 3 replies"), "{err}");
+}
+
+#[test]
+fn a_plain_pings_output_says_exercise_null_for_the_state_machine() {
+    let out = PingOutput {
+        reachable: true,
+        transmitted: 3,
+        received: 3,
+        loss_percent: 0.0,
+        rtt_avg_ms: None,
+        expected: Expect::Reachable,
+        passed: true,
+        simulated: false,
+        command_id: "c".into(),
+        target_ip: "10.1.1.4".into(),
+        exercise: None,
+    };
+    assert!(serde_json::to_value(out).unwrap()["exercise"].is_null());
 }

@@ -109,6 +109,9 @@ async fn apply(ec2: &aws_sdk_ec2::Client, deletion: &Deletion) -> Result<Outcome
         Deletion::DeleteSubnet { id, .. } => {
             outcome(ec2.delete_subnet().subnet_id(id).send().await, d)
         }
+        Deletion::DeleteNetworkAcl { id, .. } => {
+            outcome(ec2.delete_network_acl().network_acl_id(id).send().await, d)
+        }
         Deletion::DeleteVpc(id) => outcome(ec2.delete_vpc().vpc_id(id).send().await, d),
     }
 }

@@ -18,6 +18,7 @@ pub enum Kind {
     SecurityGroup,
     RouteTable,
     Subnet,
+    NetworkAcl,
     Vpc,
 }
 
@@ -30,6 +31,7 @@ impl Kind {
             Kind::SecurityGroup => "security-group",
             Kind::RouteTable => "route-table",
             Kind::Subnet => "subnet",
+            Kind::NetworkAcl => "network-acl",
             Kind::Vpc => "vpc",
         }
     }
@@ -76,6 +78,8 @@ pub struct Inventory {
     /// (subnet id, vpc id)
     pub subnets: Vec<(String, String)>,
     pub vpcs: Vec<String>,
+    /// (network ACL id, vpc id): the lab's own network ACLs (the exercise nacl-deny's; never a VPC's default ACL)
+    pub acls: Vec<(String, String)>,
     /// The lab's own route tables (tagged; never a VPC's main table).
     pub tables: Vec<LabTable>,
     /// (route table id, destination) of routes in the lab's tables that go to one of the lab's peerings
@@ -156,6 +160,11 @@ impl Inventory {
             self.subnets
                 .iter()
                 .map(|(id, _)| Resource::new(Kind::Subnet, id, None)),
+        );
+        out.extend(
+            self.acls
+                .iter()
+                .map(|(id, _)| Resource::new(Kind::NetworkAcl, id, None)),
         );
         out.extend(
             self.vpcs
@@ -257,6 +266,18 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
     for v in vpcs.vpcs() {
         inv.vpcs
             .push(required(v.vpc_id(), "a lab VPC's id")?.into());
+    }
+    let acls = ec2
+        .describe_network_acls()
+        .filters(lab_filter(lab_id))
+        .send()
+        .await
+        .map_err(|e| aws_error("listing the lab's network ACLs", e))?;
+    for acl in acls.network_acls() {
+        inv.acls.push((
+            required(acl.network_acl_id(), "a lab network ACL's id")?.into(),
+            required(acl.vpc_id(), "a lab network ACL's VPC")?.into(),
+        ));
     }
     let peering_ids: BTreeSet<&str> = inv.peerings.iter().map(|(id, _)| id.as_str()).collect();
     let tables = ec2

@@ -4,8 +4,9 @@
 //! The order: instances (terminated), interface endpoints (deleted), security-group rules that reference other
 //! groups (else the referenced group cannot go), routes through the lab's peerings, the peerings (a request never
 //! accepted is withdrawn by deleting it too), then in each VPC nothing holds any more (no live instance or
-//! endpoint): its groups, its lab route tables (their subnet associations first), its subnets, and the VPC itself
-//! once no peering of the lab is live. What cannot go yet is left for the next pass: teardown runs until nothing
+//! endpoint): its groups, its lab route tables (their subnet associations first), its subnets, its lab network
+//! ACLs (after the subnets: an ACL still associated with a subnet cannot be deleted, and deleting the subnet removes
+//! the association), and the VPC itself once no peering of the lab is live. What cannot go yet is left for the next pass: teardown runs until nothing
 //! is left.
 
 use aws_sdk_ec2::types::{IpPermission, VpcPeeringConnectionStateReasonCode as Pcx};
@@ -48,6 +49,10 @@ pub enum Deletion {
         id: String,
         vpc_id: String,
     },
+    DeleteNetworkAcl {
+        id: String,
+        vpc_id: String,
+    },
     DeleteVpc(String),
 }
 
@@ -59,7 +64,8 @@ impl Deletion {
             Deletion::DeleteGroup { vpc_id, .. }
             | Deletion::Disassociate { vpc_id, .. }
             | Deletion::DeleteRouteTable { vpc_id, .. }
-            | Deletion::DeleteSubnet { vpc_id, .. } => Some(vpc_id),
+            | Deletion::DeleteSubnet { vpc_id, .. }
+            | Deletion::DeleteNetworkAcl { vpc_id, .. } => Some(vpc_id),
             _ => None,
         }
     }
@@ -76,6 +82,7 @@ impl Deletion {
             | Deletion::DeleteGroup { id, .. }
             | Deletion::DeleteRouteTable { id, .. }
             | Deletion::DeleteSubnet { id, .. }
+            | Deletion::DeleteNetworkAcl { id, .. }
             | Deletion::DeleteVpc(id) => vec![id.clone()],
             Deletion::RevokeIngress { .. }
             | Deletion::RevokeEgress { .. }
@@ -106,6 +113,7 @@ impl std::fmt::Display for Deletion {
             } => write!(f, "disassociating {association_id} from {table_id}"),
             Deletion::DeleteRouteTable { id, .. } => write!(f, "deleting route table {id}"),
             Deletion::DeleteSubnet { id, .. } => write!(f, "deleting subnet {id}"),
+            Deletion::DeleteNetworkAcl { id, .. } => write!(f, "deleting network ACL {id}"),
             Deletion::DeleteVpc(id) => write!(f, "deleting VPC {id}"),
         }
     }
@@ -200,6 +208,15 @@ pub fn deletions(inv: &Inventory) -> Result<Vec<Deletion>> {
             .iter()
             .filter(|(_, vpc)| !inv.vpc_busy(vpc))
             .map(|(id, vpc)| Deletion::DeleteSubnet {
+                id: id.clone(),
+                vpc_id: vpc.clone(),
+            }),
+    );
+    plan.extend(
+        inv.acls
+            .iter()
+            .filter(|(_, vpc)| !inv.vpc_busy(vpc))
+            .map(|(id, vpc)| Deletion::DeleteNetworkAcl {
                 id: id.clone(),
                 vpc_id: vpc.clone(),
             }),

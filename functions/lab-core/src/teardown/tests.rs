@@ -86,6 +86,9 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
     let delete_table = mock!(Ec2::delete_route_table)
         .match_requests(|r| r.route_table_id() == Some("rtb-0b"))
         .then_output(|| DeleteRouteTableOutput::builder().build());
+    let no_acls = mock!(Ec2::describe_network_acls)
+        .match_requests(move |r| only_lab(r.filters()))
+        .then_output(|| DescribeNetworkAclsOutput::builder().build());
     let delete_subnet = mock!(Ec2::delete_subnet)
         .then_error(|| DeleteSubnetError::generic(err_meta("DependencyViolation")));
     let terminate =
@@ -101,6 +104,7 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
             &subnets,
             &vpcs,
             &routes,
+            &no_acls,
             &disassociate,
             &delete_table,
             &delete_subnet,
@@ -139,6 +143,8 @@ async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
         mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
     let empty_tables = mock!(Ec2::describe_route_tables)
         .then_output(|| DescribeRouteTablesOutput::builder().build());
+    let empty_acls = mock!(Ec2::describe_network_acls)
+        .then_output(|| DescribeNetworkAclsOutput::builder().build());
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
@@ -149,7 +155,8 @@ async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
             &empty_peerings,
             &empty_subnets,
             &empty_vpcs,
-            &empty_tables
+            &empty_tables,
+            &empty_acls
         ]
     );
     let out = lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
@@ -180,6 +187,8 @@ fn nothing_left() -> Vec<Rule> {
         mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build()),
         mock!(Ec2::describe_route_tables)
             .then_output(|| DescribeRouteTablesOutput::builder().build()),
+        mock!(Ec2::describe_network_acls)
+            .then_output(|| DescribeNetworkAclsOutput::builder().build()),
     ]
 }
 
@@ -281,11 +290,13 @@ async fn backstop_tears_down_the_lab_its_input_names() {
         mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
         mock!(Ec2::describe_route_tables)
             .then_output(|| DescribeRouteTablesOutput::builder().build()),
+        mock!(Ec2::describe_network_acls)
+            .then_output(|| DescribeNetworkAclsOutput::builder().build()),
     ];
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
-        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &rules[5], &vpcs]
+        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &rules[5], &rules[6], &vpcs]
     );
     // the first attempts find nothing but keep looking: a create may have been in flight when it stopped
     let request: TeardownRequest = event!("teardown/events/backstop.json");

@@ -108,6 +108,7 @@ fn built_lab() -> Inventory {
             ("subnet-b".into(), "vpc-b".into()),
         ],
         vpcs: vec!["vpc-a".into(), "vpc-b".into()],
+        acls: vec![],
         tables: vec![
             LabTable {
                 id: "rtb-a".into(),
@@ -244,4 +245,36 @@ fn a_nameless_group_is_an_error_not_a_skipped_deletion() {
     let err = deletions(&lab).unwrap_err();
     assert_eq!(err.error_type(), "AwsError");
     assert!(err.to_string().contains("a lab group's id"), "{err}");
+}
+
+#[test]
+fn an_exercises_network_acl_goes_after_its_subnet_and_before_its_vpc() {
+    let mut lab = built_lab();
+    for (_, _, state) in &mut lab.instances {
+        *state = State::Terminated;
+    }
+    lab.endpoints.clear();
+    lab.groups.clear();
+    lab.routes.clear();
+    lab.peerings.clear();
+    lab.tables.clear();
+    lab.acls = vec![("acl-b".into(), "vpc-b".into())];
+    let plan = deletions(&lab).unwrap();
+    assert_eq!(
+        names(&plan),
+        [
+            "deleting subnet subnet-a",
+            "deleting subnet subnet-b",
+            "deleting network ACL acl-b",
+            "deleting VPC vpc-a",
+            "deleting VPC vpc-b",
+        ]
+    );
+    assert_eq!(plan[2].holds(), Some("vpc-b"));
+    assert_eq!(plan[2].deletes(), ["acl-b"]);
+    // while B's instance still shuts down, neither its subnet nor its ACL is asked to go
+    lab.instances[1].2 = State::ShuttingDown;
+    assert!(!names(&deletions(&lab).unwrap())
+        .iter()
+        .any(|d| d.contains("acl-b")));
 }
