@@ -525,3 +525,50 @@ async fn two_labs_at_once_in_one_account_keep_to_their_own() {
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
     assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }
+
+/// Every break-and-fix exercise at once, each its own lab: built with its hop missing, the final ping fails, the
+/// diagnosis names exactly that hop, the lab succeeds and leaves nothing (nacl-deny's network ACL included).
+#[tokio::test(flavor = "multi_thread")]
+async fn every_exercise_is_diagnosed_as_the_hop_it_left_out() {
+    // six labs at once: 12 VPCs and the default one, 24 vCPUs of t3.micro: an account with these quotas raised
+    let mut args = REALISTIC.to_vec();
+    args.extend([
+        "--quota",
+        "vpc/L-F678F1CE=13",
+        "--quota",
+        "ec2/L-1216C47A=24",
+    ]);
+    let aws = LocalAws::start(&args);
+    let machine = aws.deploy().state_machine;
+    let sfn = aws.sfn().await;
+    let exercises = [
+        ("missing-route-a", "route-a"),
+        ("missing-route-b", "route-b"),
+        ("sg-rule-missing", "sg-ingress-b"),
+        ("sg-not-attached", "sg-not-attached"),
+        ("nacl-deny", "nacl-b"),
+        ("peering-not-accepted", "peering"),
+    ];
+    let mut started = Vec::new();
+    for (exercise, _) in exercises {
+        let input = serde_json::json!({"lab_id": exercise, "exercise": exercise}).to_string();
+        started.push(start(&sfn, &machine, exercise, &input).await);
+    }
+    for ((exercise, hop), arn) in exercises.iter().zip(started) {
+        let done = wait(&sfn, &arn, LIMIT).await;
+        done.assert_succeeded();
+        let report = &done.output;
+        assert_eq!(report["ping"]["reachable"], false, "{exercise}");
+        assert_eq!(report["ping"]["expected"], "unreachable", "{exercise}");
+        let found = &report["exercise"];
+        assert_eq!(found["exercise"], *exercise);
+        assert_eq!(found["diagnosed_hop"], *hop, "{exercise}: {found}");
+        assert_eq!(found["matched"], true);
+        assert!(
+            found["diagnosis"].as_str().is_some_and(|d| !d.is_empty()),
+            "{found}"
+        );
+    }
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
+}

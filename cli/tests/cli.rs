@@ -492,3 +492,122 @@ async fn status_report_ls_and_sweep_on_the_local_aws() {
     assert_eq!(ids, vec![other], "the sweeper leaves a lab in its time");
     assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }
+
+/// A break-and-fix exercise as a student meets it: a held lab built without B's route back; `peerlab check` names
+/// that hop; the student adds the route by hand (the missing CreateRoute); `peerlab check` says fixed; the hold
+/// ends and the lab tears itself down.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_students_fix_turns_check_to_fixed_on_the_local_aws() {
+    use aws_sdk_ec2::types::Filter;
+    let aws = LocalAws::start(REALISTIC);
+    let endpoint = aws.url.as_str();
+    let stack = aws.deploy();
+    let sfn = aws.sfn().await;
+    let ec2 = aws.ec2().await;
+    // held 1800 s of AWS time: 36 s here
+    let input = r#"{"lab_id": "student-1", "exercise": "missing-route-b", "hold_seconds": 1800}"#;
+    let arn = e2e::start(&sfn, &stack.state_machine, "student-1", input).await;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    loop {
+        let history = sfn
+            .get_execution_history()
+            .execution_arn(&arn)
+            .reverse_order(true)
+            .max_results(50)
+            .send()
+            .await
+            .unwrap();
+        let holding = history.events().iter().any(|e| {
+            e.state_entered_event_details()
+                .is_some_and(|d| d.name() == "Keep the lab up")
+        });
+        if holding {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "the lab never held");
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+    let out = peerlab(&["--endpoint", endpoint, "check", "student-1"]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("not fixed yet: the ping from A (")
+            && stdout.contains("blocked at: no way back: route table rtb-")
+            && stdout.contains("of VPC B has no route to 10.0.1."),
+        "{stdout}"
+    );
+    // the student's repair: in B's lab route table, VPC A's CIDR through the peering
+    let lab = |name: &str| {
+        vec![
+            Filter::builder()
+                .name("tag:peerlab:lab-id")
+                .values("student-1")
+                .build(),
+            Filter::builder().name("tag:Name").values(name).build(),
+        ]
+    };
+    let vpc_b = ec2
+        .describe_vpcs()
+        .set_filters(Some(lab("VpcB")))
+        .send()
+        .await
+        .unwrap();
+    let vpc_b = vpc_b.vpcs()[0].vpc_id().unwrap().to_string();
+    let tables = ec2
+        .describe_route_tables()
+        .filters(Filter::builder().name("vpc-id").values(&vpc_b).build())
+        .filters(
+            Filter::builder()
+                .name("tag:peerlab:lab-id")
+                .values("student-1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let table = tables.route_tables()[0]
+        .route_table_id()
+        .unwrap()
+        .to_string();
+    let peerings = ec2
+        .describe_vpc_peering_connections()
+        .filters(
+            Filter::builder()
+                .name("tag:peerlab:lab-id")
+                .values("student-1")
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    let peering = peerings.vpc_peering_connections()[0]
+        .vpc_peering_connection_id()
+        .unwrap()
+        .to_string();
+    ec2.create_route()
+        .route_table_id(&table)
+        .destination_cidr_block("10.0.0.0/16")
+        .vpc_peering_connection_id(&peering)
+        .send()
+        .await
+        .unwrap();
+    let out = peerlab(&["--endpoint", endpoint, "check", "student-1"]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    assert!(
+        stdout.starts_with("fixed: the ping from A (")
+            && stdout.contains("gets 3 of 3 replies (simulated by the local AWS)"),
+        "{stdout}"
+    );
+    // the hold ends, the lab tears itself down (the student's route with it) and reports the exercise
+    let done = e2e::wait(&sfn, &arn, std::time::Duration::from_secs(300)).await;
+    done.assert_succeeded();
+    assert_eq!(done.output["exercise"]["diagnosed_hop"], "route-b");
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
+    // a lab that has ended has nothing to check
+    refused(
+        &["--endpoint", endpoint, "check", "student-1"],
+        "student-1 is SUCCEEDED: its lab is torn down",
+    );
+}

@@ -2,7 +2,8 @@
 
 One local AWS with `--iam enforce` (module scope): the template deployed with stack.deploy, then labs that together
 make every call the workflow makes — the tutorial lab, a lab started by an EventBridge Scheduler schedule with the
-stack's SchedulerRoleArn, a held lab stopped so that the backstop tears it down, and sweeps (the stack's sweeper
+stack's SchedulerRoleArn, a held lab stopped so that the backstop tears it down, a cross-account lab, a break-and-fix
+exercise (nacl-deny: its network ACL), and sweeps (the stack's sweeper
 schedule, and one invoked directly) — and
 GET /peerlab/iam/evaluated collected. For each (role, Sid), peerlab_local/iam_replay.py evaluates that role's
 recorded calls again without the statement and must find a call it denies, naming the action and resource; a few
@@ -153,7 +154,7 @@ def scheduled(aws: LocalAws, outputs: dict, document: str) -> dict:
 
     def started():
         runs = [e for e in sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
-                if e["name"] not in ("tutorial", "held")]
+                if e["name"] not in ("tutorial", "held", "peer", "exercise")]
         return runs[0] if runs else None
 
     run = wait_for(started, timeout=60, interval=0.2)
@@ -169,10 +170,10 @@ class Recorded:
 def local():
     if not BUILT:
         pytest.skip("needs the built functions (PEERLAB_LAMBDA_DIR)")
-    # four labs at once in the home account: 7 VPCs and the default one, past AWS's default of 5 VPCs per Region
+    # five labs at once in the home account: 9 VPCs and the default one, past AWS's default of 5 VPCs per Region
     # (quotas.py): the account has that quota raised
     aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR,
-                   "--quota", "vpc/L-F678F1CE=10")
+                   "--quota", "vpc/L-F678F1CE=12")
     yield aws
     aws.stop()
 
@@ -189,8 +190,8 @@ def recorded(local) -> Recorded:
                  capabilities=("CAPABILITY_NAMED_IAM",), out=lambda *a: None)
     results: dict = {}
     errors: list = []
-    # Four labs at once: the tutorial's, one started by a schedule, one held and stopped (the backstop), and one
-    # whose side B is in the peer account (each function's SideBInThePeerAccount).
+    # Five labs at once: the tutorial's, one started by a schedule, one held and stopped (the backstop), one
+    # whose side B is in the peer account (each function's SideBInThePeerAccount), and an exercise (nacl-deny).
 
     def run(name, job):
         try:
@@ -205,6 +206,9 @@ def recorded(local) -> Recorded:
             vpc_a={"cidr": "10.20.0.0/16"}, vpc_b={"cidr": "10.21.0.0/16"}))),
         "backstop": lambda: held_then_stopped(aws, outputs),
         "peer": lambda: lab(aws, outputs["StateMachineArn"], "peer", (EVENTS / "peer-account.json").read_text()),
+        # the exercise nacl-deny: update-sg's network ACL statements, teardown's DeleteTheLabsNetworkAcls
+        "exercise": lambda: lab(aws, outputs["StateMachineArn"], "exercise", json.dumps(
+            {"exercise": "nacl-deny", "vpc_a": {"cidr": "10.30.0.0/16"}, "vpc_b": {"cidr": "10.31.0.0/16"}})),
     }
     threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
     for t in threads:
@@ -240,6 +244,9 @@ def test_the_labs_ran_with_every_call_evaluated_and_none_denied(recorded):
     assert tutorial["status"] == "SUCCEEDED", (tutorial.get("error"), tutorial.get("cause"))
     assert results["scheduled"]["status"] == "SUCCEEDED", results["scheduled"]
     assert results["backstop"]["status"] == "SUCCEEDED", results["backstop"]
+    exercise = results["exercise"]
+    assert exercise["status"] == "SUCCEEDED", (exercise.get("error"), exercise.get("cause"))
+    assert json.loads(exercise["output"])["exercise"]["diagnosed_hop"] == "nacl-b"
     assert json.loads(results["backstop"]["output"]).get("remaining") == [], results["backstop"]["output"]
     assert "FunctionError" not in json.dumps(results["sweep"]), results["sweep"]
     data = recorded.evaluated
