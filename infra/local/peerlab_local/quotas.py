@@ -1,6 +1,6 @@
 """Service quotas as AWS applies them: EC2 refuses what goes past a quota, and Service Quotas answers for it.
 
-Modelled (the rest later, with issue 15's endpoint and vCPU quotas):
+Modelled:
 
     vpc/L-F678F1CE  VPCs per Region        AWS default 5, per account and region (Amazon VPC User Guide,
                                            "Amazon VPC quotas"). CreateVpc past it: VpcLimitExceeded, "The maximum
@@ -9,6 +9,13 @@ Modelled (the rest later, with issue 15's endpoint and vCPU quotas):
                                            public error reports; AWS does not document it). The default VPC counts:
                                            it is a VPC like any other in DescribeVpcs (Amazon VPC User Guide,
                                            "Default VPCs"); no AWS page says it is exempt.
+    vpc/L-29B6F2EB  Interface VPC endpoints per VPC
+                                           AWS default 50 (AWS PrivateLink Guide, "AWS PrivateLink quotas", which
+                                           calls it "Interface and Gateway Load Balancer endpoints per VPC").
+    ec2/L-1216C47A  Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances
+                                           in vCPUs; AWS default 5 (what GetAWSDefaultServiceQuota answers in the AWS
+                                           CLI's own example for this quota; accounts often have more applied).
+                                           Service Quotas knows both; EC2 does not enforce them yet.
 
 Service Quotas: GetAWSDefaultServiceQuota gives AWS's default; GetServiceQuota gives the applied value, which an
 account has only once a quota was changed for it: without one it answers NoSuchResourceException, as the Terraform
@@ -32,6 +39,10 @@ from moto.servicequotas.responses import ServiceQuotasResponse
 from .patching import add, once, replace, wrap
 from .world import world
 
+# ServiceName as Service Quotas names each service (its answers for vpc and ec2 quotas: moto's copy of the vpc data,
+# servicequotas/resources/default_quotas/vpc.py; the AWS CLI's get-aws-default-service-quota example for ec2)
+SERVICE_NAMES = {"vpc": "Amazon Virtual Private Cloud (Amazon VPC)", "ec2": "Amazon Elastic Compute Cloud (Amazon EC2)"}
+
 
 @dataclasses.dataclass(frozen=True)
 class Quota:
@@ -47,7 +58,18 @@ class Quota:
 
 
 VPCS_PER_REGION = Quota("vpc", "L-F678F1CE", "VPCs per Region", 5.0)
-QUOTAS = {q.key: q for q in (VPCS_PER_REGION,)}
+# AWS PrivateLink Guide, "AWS PrivateLink quotas": "Interface and Gateway Load Balancer endpoints per VPC", 50,
+# adjustable, "a combined quota for interface endpoints and Gateway Load Balancer endpoints" (the table links
+# L-29B6F2EB); the name is the one Service Quotas answers with (moto's copy of the vpc quota data)
+INTERFACE_ENDPOINTS_PER_VPC = Quota("vpc", "L-29B6F2EB", "Interface VPC endpoints per VPC", 50.0)
+# In vCPUs. AWS's default as GetAWSDefaultServiceQuota gives it: 5.0 (the AWS CLI's own example for
+# get-aws-default-service-quota, this very quota; a Terraform comment measuring a new account: "both are 5").
+# Accounts are often given more as an applied value (32 is widely reported for new accounts: scrapoxy/scrapoxy#202,
+# bentoml/bentoctl#202; 1152 was the archived EC2 guide's table, which warned "New AWS accounts may start with limits
+# that are lower"): that is --quota's to model, not the default.
+RUNNING_ON_DEMAND_STANDARD = Quota("ec2", "L-1216C47A",
+                                   "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances", 5.0)
+QUOTAS = {q.key: q for q in (VPCS_PER_REGION, INTERFACE_ENDPOINTS_PER_VPC, RUNNING_ON_DEMAND_STANDARD)}
 
 
 def parse(text: str) -> tuple[str, float]:
@@ -77,7 +99,7 @@ def limit(quota: Quota) -> float:
 
 
 def _quota_json(quota: Quota, value: float, account: str, region: str) -> dict:
-    return {"ServiceCode": quota.service, "ServiceName": "Amazon Virtual Private Cloud (Amazon VPC)",
+    return {"ServiceCode": quota.service, "ServiceName": SERVICE_NAMES[quota.service],
             "QuotaArn": f"arn:aws:servicequotas:{region}:{account}:{quota.service}/{quota.code}",
             "QuotaCode": quota.code, "QuotaName": quota.name, "Value": value, "Unit": "None",
             "Adjustable": quota.adjustable, "GlobalQuota": False}

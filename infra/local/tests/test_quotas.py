@@ -6,6 +6,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 VPCS = {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"}
+ENDPOINTS = {"ServiceCode": "vpc", "QuotaCode": "L-29B6F2EB"}
+VCPUS = {"ServiceCode": "ec2", "QuotaCode": "L-1216C47A"}
 
 
 def vpcs_until_refused(ec2, at_most: int = 30) -> list[str]:
@@ -50,3 +52,30 @@ def test_without_an_applied_value_only_the_default_is_known(aws):
         quotas.get_service_quota(**VPCS)
     assert err.value.response["Error"]["Code"] == "NoSuchResourceException"
     assert quotas.get_aws_default_service_quota(**VPCS)["Quota"]["Value"] == 5.0
+
+
+@pytest.mark.parametrize(("quota", "name", "service", "default"), [
+    (ENDPOINTS, "Interface VPC endpoints per VPC", "Amazon Virtual Private Cloud (Amazon VPC)", 50.0),
+    (VCPUS, "Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances",
+     "Amazon Elastic Compute Cloud (Amazon EC2)", 5.0),
+])
+def test_the_endpoint_and_vcpu_quotas_have_aws_defaults_and_no_applied_value(aws, quota, name, service, default):
+    quotas = aws.client("service-quotas")
+    got = quotas.get_aws_default_service_quota(**quota)["Quota"]
+    assert (got["QuotaName"], got["ServiceName"], got["Value"]) == (name, service, default)
+    arn = f"arn:aws:servicequotas:us-east-1:123456789012:{quota['ServiceCode']}/{quota['QuotaCode']}"
+    assert got["QuotaArn"] == arn
+    with pytest.raises(ClientError) as err:
+        quotas.get_service_quota(**quota)
+    assert err.value.response["Error"]["Code"] == "NoSuchResourceException"
+
+
+def test_quota_applies_values_to_the_endpoint_and_vcpu_quotas(start_local):
+    aws = start_local("--quota", "vpc/L-29B6F2EB=3", "--quota", "ec2/L-1216C47A=64")
+    quotas = aws.client("service-quotas")
+    assert quotas.get_service_quota(**ENDPOINTS)["Quota"]["Value"] == 3.0
+    assert quotas.get_service_quota(**VCPUS)["Quota"]["Value"] == 64.0
+    assert quotas.get_aws_default_service_quota(**VCPUS)["Quota"]["Value"] == 5.0
+    with pytest.raises(ClientError) as err:  # still none for the quota no --quota set
+        quotas.get_service_quota(**VPCS)
+    assert err.value.response["Error"]["Code"] == "NoSuchResourceException"
