@@ -169,10 +169,11 @@ class Recorded:
 def local():
     if not BUILT:
         pytest.skip("needs the built functions (PEERLAB_LAMBDA_DIR)")
-    # four labs at once in the home account: 7 VPCs and the default one, past AWS's default of 5 VPCs per Region
-    # (quotas.py): the account has that quota raised
+    # four labs at once in the home account: 7 VPCs and the default one, past AWS's default of 5 VPCs per Region,
+    # and 7 t3.micro, 14 vCPUs, past AWS's default of 5 running On-Demand standard vCPUs (quotas.py): the account has
+    # those quotas raised
     aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR,
-                   "--quota", "vpc/L-F678F1CE=10")
+                   "--quota", "vpc/L-F678F1CE=10", "--quota", "ec2/L-1216C47A=16")
     yield aws
     aws.stop()
 
