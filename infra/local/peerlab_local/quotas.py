@@ -189,7 +189,8 @@ def install() -> None:
     @wrap(EC2Backend, "run_instances")
     def run_instances(original, backend, image_id, count, user_data, security_group_names, **kwargs):
         instance_type = _requested_type(backend, kwargs)
-        if is_standard(instance_type) and not _same_token_reservation(backend, kwargs.get("client_token")):
+        spot = bool(kwargs.get("instance_market_options"))  # moto's test for a Spot launch; Spot has its own quotas
+        if is_standard(instance_type) and not spot and not _same_token_reservation(backend, kwargs.get("client_token")):
             quota = limit(RUNNING_ON_DEMAND_STANDARD)
             if standard_vcpus_in_use(backend) + int(count) * vcpus(instance_type) > quota:
                 # refused whole: nothing launched (AWS launches none when it cannot launch MinCount)

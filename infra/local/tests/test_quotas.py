@@ -121,8 +121,13 @@ def test_five_standard_vcpus_by_default_counted_per_account_and_region(aws):
     assert refused_vcpus(ec2) == VCPU_MESSAGE.format(5)  # 4 + 2 > 5
     assert refused_vcpus(ec2, "m5.large") == VCPU_MESSAGE.format(5)  # another standard family, the same bucket
     assert live_instances(ec2) == 2, "a refused RunInstances launches nothing"
-    launch(ec2, "t2.micro")  # 1 vCPU: 5 of 5
+    (small,) = launch(ec2, "t2.micro")  # 1 vCPU: 5 of 5
     assert refused_vcpus(ec2, "t2.nano") == VCPU_MESSAGE.format(5)
+    # a Spot instance is not On-Demand: not refused by this quota, nor counted in it (Spot quotas are not modelled)
+    ec2.run_instances(ImageId="ami-12345678", MinCount=1, MaxCount=1, InstanceType="t3.micro",
+                      InstanceMarketOptions={"MarketType": "spot"})
+    ec2.terminate_instances(InstanceIds=[small])
+    launch(ec2, "t2.micro")  # 4 + 1 On-Demand; the Spot instance's 2 vCPUs do not count
     # another region and another account have buckets of their own
     west = boto3.client("ec2", endpoint_url=aws.url, region_name="us-west-2", aws_access_key_id="test",
                         aws_secret_access_key="test")
