@@ -196,5 +196,6 @@ def parser() -> argparse.ArgumentParser:
                    help="throttle EC2 calls with AWS's documented token buckets (RequestLimitExceeded; default off)")
     p.add_argument("--quota", type=_quota, action="append", default=[], metavar="SERVICE/CODE=VALUE",
                    help="an applied value of a service quota for every account, e.g. vpc/L-F678F1CE=20 (VPCs per "
-                        "Region; default: AWS's default, 5); repeatable")
+                        "Region; default: AWS's default, 5); also vpc/L-29B6F2EB (interface endpoints per VPC, 50) and "
+                        "ec2/L-1216C47A (running On-Demand standard vCPUs, 5); repeatable")
     return p

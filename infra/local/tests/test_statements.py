@@ -170,10 +170,11 @@ class Recorded:
 def local():
     if not BUILT:
         pytest.skip("needs the built functions (PEERLAB_LAMBDA_DIR)")
-    # five labs at once in the home account: 9 VPCs and the default one, past AWS's default of 5 VPCs per Region
-    # (quotas.py): the account has that quota raised
+    # five labs at once in the home account: 9 VPCs and the default one, past AWS's default of 5 VPCs per Region,
+    # and 9 t3.micro, 18 vCPUs, past AWS's default of 5 running On-Demand standard vCPUs (quotas.py): the account has
+    # those quotas raised
     aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR,
-                   "--quota", "vpc/L-F678F1CE=12")
+                   "--quota", "vpc/L-F678F1CE=12", "--quota", "ec2/L-1216C47A=20")
     yield aws
     aws.stop()
 
