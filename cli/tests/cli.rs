@@ -504,9 +504,12 @@ async fn a_students_fix_turns_check_to_fixed_on_the_local_aws() {
     let stack = aws.deploy();
     let sfn = aws.sfn().await;
     let ec2 = aws.ec2().await;
-    // held 1800 s of AWS time: 36 s here
-    let input = r#"{"lab_id": "student-1", "exercise": "missing-route-b", "hold_seconds": 1800}"#;
-    let arn = e2e::start(&sfn, &stack.state_machine, "student-1", input).await;
+    // tests/events/exercise.json: missing-route-b, held 1800 s of AWS time (36 s here)
+    let mut input: serde_json::Value =
+        serde_json::from_str(&e2e::input_file("exercise.json")).unwrap();
+    assert_eq!(input["exercise"], "missing-route-b");
+    input["lab_id"] = "student-1".into();
+    let arn = e2e::start(&sfn, &stack.state_machine, "student-1", &input.to_string()).await;
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
     loop {
         let history = sfn
