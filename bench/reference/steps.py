@@ -455,6 +455,8 @@ def _discover(ec2, lab_id: str) -> dict:
                      for p in ec2.describe_vpc_peering_connections(Filters=f)["VpcPeeringConnections"]],
         "subnets": [(s["SubnetId"], s["VpcId"]) for s in ec2.describe_subnets(Filters=f)["Subnets"]],
         "vpcs": [v["VpcId"] for v in ec2.describe_vpcs(Filters=f)["Vpcs"]],
+        # an exercise's network ACL (nacl-deny), never a VPC's default one
+        "acls": [(a["NetworkAclId"], a["VpcId"]) for a in ec2.describe_network_acls(Filters=f)["NetworkAcls"]],
         "tables": [], "routes": [],
     }
     # teardown/inventory.rs: the lab's route tables by tag (never the VPC's main one), their routes to the lab's
@@ -479,7 +481,8 @@ def _live(inv: dict) -> list[str]:
             + [f"vpc-peering-connection {p}" for p, s in inv["peerings"] if s not in GONE]
             + [f"security-group {g['GroupId']}" for g in inv["groups"]]
             + [f"route-table {t}" for t, _, _ in inv["tables"]]
-            + [f"subnet {s}" for s, _ in inv["subnets"]] + [f"vpc {v}" for v in inv["vpcs"]])
+            + [f"subnet {s}" for s, _ in inv["subnets"]] + [f"network-acl {a}" for a, _ in inv["acls"]]
+            + [f"vpc {v}" for v in inv["vpcs"]])
 
 
 def _pass(ec2, inv: dict) -> list[str]:
@@ -546,6 +549,9 @@ def _pass(ec2, inv: dict) -> list[str]:
             clear.discard(vpc)
     for sid, vpc in inv["subnets"]:
         if busy(vpc) or not attempt(sid, ec2.delete_subnet, SubnetId=sid):
+            clear.discard(vpc)
+    for aid, vpc in inv["acls"]:  # after the subnet it was associated with
+        if busy(vpc) or not attempt(aid, ec2.delete_network_acl, NetworkAclId=aid):
             clear.discard(vpc)
     peering_live = any(s not in ("deleted", "rejected", "failed", "expired", "deleting") for _, s in inv["peerings"])
     for vpc in inv["vpcs"]:

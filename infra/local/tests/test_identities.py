@@ -185,7 +185,7 @@ def test_lambda_sends_the_functions_logs_with_its_execution_role(lab):
     answer = lab.lam.invoke(FunctionName="quiet", Payload=b"{}")
     assert answer.get("FunctionError") is None and json.loads(answer["Payload"].read()) == {"ok": True}
     denied = wait_for(lambda: {d["action"] for d in lab.denied() if "quiet-role" in d["principal"]} >= {
-        "logs:PutLogEvents", "xray:PutTraceSegments"}, timeout=10)
+        "logs:PutLogEvents", "xray:PutTraceSegments"}, timeout=30)
     assert denied
     assert events_of(lab, "/aws/lambda/quiet") == []  # AWS drops them
     putting = [d for d in lab.denied() if d["action"] == "logs:PutLogEvents" and "quiet-role" in d["principal"]]
