@@ -19,7 +19,7 @@ Modelled:
                                            message as a public report quotes it). Gateway endpoints do not count.
     ec2/L-1216C47A  Running On-Demand Standard (A, C, D, H, I, M, R, T, Z) instances
                                            in vCPUs, per account and region; AWS default 5 (what
-                                           GetAWSDefaultServiceQuota answers in the AWS CLI's own example for this
+                                           GetAWSDefaultServiceQuota answers in an AWS CLI example for this
                                            quota; 32 and more are values AWS applies to accounts, which --quota
                                            models). RunInstances past it, counting the pending and running On-Demand
                                            instances of those families by VCpuInfo.DefaultVCpus: VcpuLimitExceeded
@@ -51,7 +51,7 @@ from .patching import add, once, replace, wrap
 from .world import world
 
 # ServiceName as Service Quotas names each service (its answers for vpc and ec2 quotas: moto's copy of the vpc data,
-# servicequotas/resources/default_quotas/vpc.py; the AWS CLI's get-aws-default-service-quota example for ec2)
+# servicequotas/resources/default_quotas/vpc.py; an AWS CLI get-aws-default-service-quota example for ec2)
 SERVICE_NAMES = {"vpc": "Amazon Virtual Private Cloud (Amazon VPC)", "ec2": "Amazon Elastic Compute Cloud (Amazon EC2)"}
 
 
@@ -73,8 +73,9 @@ VPCS_PER_REGION = Quota("vpc", "L-F678F1CE", "VPCs per Region", 5.0)
 # adjustable, "a combined quota for interface endpoints and Gateway Load Balancer endpoints" (the table links
 # L-29B6F2EB); the name is the one Service Quotas answers with (moto's copy of the vpc quota data)
 INTERFACE_ENDPOINTS_PER_VPC = Quota("vpc", "L-29B6F2EB", "Interface VPC endpoints per VPC", 50.0)
-# In vCPUs. AWS's default as GetAWSDefaultServiceQuota gives it: 5.0 (the AWS CLI's own example for
-# get-aws-default-service-quota, this very quota; a Terraform comment measuring a new account: "both are 5").
+# In vCPUs. AWS's default as GetAWSDefaultServiceQuota gives it: 5.0 (an AWS CLI usage example, in the format of the
+# AWS CLI's own examples, of get-aws-default-service-quota for this very quota - the code search did not name its
+# repository; a Terraform comment measuring a new account in eu-north-1: "both are 5").
 # Accounts are often given more as an applied value (32 is widely reported for new accounts: scrapoxy/scrapoxy#202,
 # bentoml/bentoctl#202; 1152 was the archived EC2 guide's table, which warned "New AWS accounts may start with limits
 # that are lower"): that is --quota's to model, not the default.
@@ -125,6 +126,7 @@ STANDARD_FAMILIES = frozenset({"a", "c", "d", "h", "i", "im", "is", "m", "r", "t
 # Reference, "Error codes for the Amazon EC2 API", VcpuLimitExceeded); no AWS page says whether `pending` does. A
 # pending instance has its capacity (RunInstances returned it), so it counts here: the stricter choice.
 COUNTED_STATES = frozenset({"pending", "running"})
+# AWS's message, as StreisandEffect/streisand#1715, scrapoxy/scrapoxy#202 and openshift/installer#2736 quote it
 VCPU_MESSAGE = ("You have requested more vCPU capacity than your current vCPU limit of {limit} allows for the instance "
                 "bucket that the specified instance type belongs to. Please visit "
                 "http://aws.amazon.com/contact-us/ec2-request to request an adjustment to this limit.")
@@ -167,8 +169,8 @@ COUNTED_ENDPOINT_TYPES = frozenset({"interface", "gatewayloadbalancer"})
 # EC2 API Reference, "Error codes for the Amazon EC2 API": VpcEndpointLimitExceeded, "You've reached the limit on the
 # number of VPC endpoints that you can create in the AWS Region" - the only endpoint quota code it lists; it does not
 # say which code the per-VPC quota gives (not found). The message is the one a public report quotes for an interface
-# endpoint refused (VpcEndpointLimitExceeded: "The maximum number of VPC endpoints has been reached"); AWS does not
-# document it.
+# endpoint refused (VpcEndpointLimitExceeded: "The maximum number of VPC endpoints has been reached"; a code-search
+# hit that did not name its repository); AWS does not document it.
 ENDPOINT_MESSAGE = "The maximum number of VPC endpoints has been reached."
 
 
