@@ -66,17 +66,24 @@ def template_statements(path: Path = TEMPLATE) -> list[tuple[str, str, int, str]
 
 
 FUNCTION_ROLES = ["ValidateInputRole", "CreateVpcRole", "RequestPeeringRole", "AcceptPeeringRole", "AddRoutesRole",
-                  "UpdateSgRole", "PingTestRole", "TeardownRole"]
+                  "UpdateSgRole", "PingTestRole", "TeardownRole", "PreflightRole", "SummarizeWorkshopRole"]
 
 # Needed only where no lab here goes: ping-test assumes the peer account's role only to explain a failed ping of a
 # cross-account lab (diagnose reads side B's routes, groups and ACLs there); every lab here pings through. strict:
 # the test turns red once a lab exercises it.
 ONLY_ON_FAILURE = {("PingTestRole", "SideBInThePeerAccount")}
+# Needed on AWS, never asked here: Step Functions learns that a .sync child ended through the managed EventBridge rule
+# StepFunctionsGetEventsForStepFunctionsExecutionRule (the Step Functions guide's policy for startExecution.sync);
+# moto's engine polls DescribeExecution instead and makes no events: call (docs/research/workshops-aws-facts.md,
+# section 4). Unproven locally; strict: the test turns red once the local AWS makes those calls.
+ONLY_ON_AWS = {("WorkshopStateMachineRole", "LearnWhenALabEnds")}
 
 
 def marks(role: str, label: str):
     if (role, label) in ONLY_ON_FAILURE:
         return [pytest.mark.xfail(strict=True, reason="only a failed cross-account ping assumes the peer role")]
+    if (role, label) in ONLY_ON_AWS:
+        return [pytest.mark.xfail(strict=True, reason="the local Step Functions makes no events: calls for .sync")]
     return []
 
 
@@ -169,10 +176,11 @@ class Recorded:
 def local():
     if not BUILT:
         pytest.skip("needs the built functions (PEERLAB_LAMBDA_DIR)")
-    # four labs at once in the home account: 7 VPCs and the default one, past AWS's default of 5 VPCs per Region
-    # (quotas.py): the account has that quota raised
+    # five labs at once in the home account (one of them a workshop's): 9 VPCs and the default one, past AWS's
+    # default of 5 VPCs per Region (quotas.py), and 5 labs' instances past its 5 standard vCPUs: the account has
+    # both quotas raised (the workshop's preflight reads them)
     aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR,
-                   "--quota", "vpc/L-F678F1CE=10")
+                   "--quota", "vpc/L-F678F1CE=12", "--quota", "ec2/L-1216C47A=64")
     yield aws
     aws.stop()
 
@@ -189,8 +197,9 @@ def recorded(local) -> Recorded:
                  capabilities=("CAPABILITY_NAMED_IAM",), out=lambda *a: None)
     results: dict = {}
     errors: list = []
-    # Four labs at once: the tutorial's, one started by a schedule, one held and stopped (the backstop), and one
-    # whose side B is in the peer account (each function's SideBInThePeerAccount).
+    # Five labs at once: the tutorial's, one started by a schedule, one held and stopped (the backstop), one
+    # whose side B is in the peer account (each function's SideBInThePeerAccount), and a workshop of one lab (the
+    # preflight, the workshop state machine starting and following its child lab, the summary).
 
     def run(name, job):
         try:
@@ -205,6 +214,7 @@ def recorded(local) -> Recorded:
             vpc_a={"cidr": "10.20.0.0/16"}, vpc_b={"cidr": "10.21.0.0/16"}))),
         "backstop": lambda: held_then_stopped(aws, outputs),
         "peer": lambda: lab(aws, outputs["StateMachineArn"], "peer", (EVENTS / "peer-account.json").read_text()),
+        "workshop": lambda: lab(aws, outputs["WorkshopStateMachineArn"], "workshop", {"labs": 1}, timeout=180),
     }
     threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
     for t in threads:
@@ -240,6 +250,9 @@ def test_the_labs_ran_with_every_call_evaluated_and_none_denied(recorded):
     assert tutorial["status"] == "SUCCEEDED", (tutorial.get("error"), tutorial.get("cause"))
     assert results["scheduled"]["status"] == "SUCCEEDED", results["scheduled"]
     assert results["backstop"]["status"] == "SUCCEEDED", results["backstop"]
+    workshop = results["workshop"]
+    assert workshop["status"] == "SUCCEEDED", (workshop.get("error"), workshop.get("cause"))
+    assert json.loads(workshop["output"])["succeeded"] == 1, workshop["output"]
     assert json.loads(results["backstop"]["output"]).get("remaining") == [], results["backstop"]["output"]
     assert "FunctionError" not in json.dumps(results["sweep"]), results["sweep"]
     data = recorded.evaluated
@@ -261,6 +274,9 @@ def test_the_labs_ran_with_every_call_evaluated_and_none_denied(recorded):
     assert create["principal_context"]["aws:PrincipalArn"] == create["role"]
     # the sessions of the scheduler's role started a lab
     assert any(c["action"] == "states:StartExecution" and "-LabScheduleRole-" in c["role"] for c in data["calls"])
+    # the workshop's role started its lab and followed it (.sync: DescribeExecution on the child's execution)
+    by_workshop = {c["action"] for c in data["calls"] if "-WorkshopStateMachineRole-" in c["role"]}
+    assert {"states:StartExecution", "states:DescribeExecution", "lambda:InvokeFunction"} <= by_workshop, by_workshop
 
 
 @pytest.mark.parametrize("role,policy,index,label", STATEMENTS)
@@ -420,10 +436,10 @@ def test_no_role_of_the_stack_may_touch_iam_users(recorded, action):
     aws = recorded.aws
     roles = {lid: name for lid, name in resources(aws, "peerlab").items()
              if lid.endswith("Role") and not name.startswith("arn:")}
-    # the template's twelve (eight functions', two state machines', the scheduler's, the lab instance's) and the
+    # the template's fifteen (ten functions', three state machines', the scheduler's, the lab instance's) and the
     # ones SAM adds for the sweep schedule and the backstop's EventBridge rule
     assert set(FUNCTION_ROLES) | {"LabStateMachineRole", "BackstopStateMachineRole", "LabScheduleRole",
-                                  "LabInstanceRole"} <= set(roles)
+                                  "LabInstanceRole", "WorkshopStateMachineRole"} <= set(roles)
     iam = admin(aws, "iam")
     for lid, name in sorted(roles.items()):
         client = session(aws, name, "iam")
