@@ -354,8 +354,14 @@ fn region(vpcs: usize, running: &'static [&'static str]) -> Vec<Rule> {
         mock!(Ec2::describe_vpcs).then_output(move || {
             DescribeVpcsOutput::builder()
                 .set_vpcs(Some(
+                    // the first is the region's default VPC, which counts like any other
                     (0..vpcs)
-                        .map(|i| Vpc::builder().vpc_id(format!("vpc-{i}")).build())
+                        .map(|i| {
+                            Vpc::builder()
+                                .vpc_id(format!("vpc-{i}"))
+                                .is_default(i == 0)
+                                .build()
+                        })
                         .collect(),
                 ))
                 .build()
