@@ -416,9 +416,11 @@ def workshop(bins: Path, work: Path, scale: float, sizes: list[int], calls_per_l
     for count in sizes:
         log(f"workshop: {count} labs at once")
         # N labs in one account and region are 2N VPCs and the default one: past AWS's default quota of 5 VPCs per
-        # Region from 3 labs on (quotas.py), so the bench's account has the quota raised, as a class's would need
+        # Region from 3 labs on (quotas.py), so the bench's account has the quota raised, as a class's would need;
+        # likewise 2N t3.micro instances are 4N running On-Demand standard vCPUs, past AWS's default 5 from 2 labs on
         aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale), "--median-delays",
-                       "--ec2-rate-limits", "--quota", f"vpc/L-F678F1CE={2 * count + 1}")
+                       "--ec2-rate-limits", "--quota", f"vpc/L-F678F1CE={2 * count + 1}",
+                       "--quota", f"ec2/L-1216C47A={4 * count}")
         try:
             machine = deploy(aws, bins)["StateMachineArn"]
             result = run_labs(aws, machine, count, timeout=1800)

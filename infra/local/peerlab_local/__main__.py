@@ -33,7 +33,7 @@ def install_patches(iam: str = "off") -> None:
     ec2_patches.install()
     iam_propagation.install()
     zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
-    quotas.install()  # EC2 refuses past a service quota (VPCs per Region), Service Quotas answers for it
+    quotas.install()  # EC2 refuses past a service quota (VPCs, interface endpoints, vCPUs), Service Quotas answers
     lambda_bridge.install()
     events.install()
     cfn_resources.install()  # the local CloudFormation: complete models for the template's types, refuse the rest

@@ -214,7 +214,15 @@ def _delete_subnet(original, backend, subnet_id):
     users += [e.id for e in _endpoints_alive(backend) if subnet_id in (e.subnet_ids or [])]
     if users:
         raise DependencyViolationError(f"The subnet '{subnet.id}' has dependencies and cannot be deleted.")
-    return original(backend, subnet_id)
+    deleted = original(backend, subnet_id)
+    # The subnet's network ACL association goes with it (moto keeps it, so its ACL could never be deleted again).
+    # AWS: an ACL's Associations are "any associations between the network ACL and your subnets" (EC2 API Reference,
+    # NetworkAcl); a deleted subnet is none of them. No AWS page says so in as many words.
+    for acl in backend.network_acls.values():
+        for association_id, association in list(acl._associations.items()):
+            if association.subnet_id == subnet_id:
+                del acl._associations[association_id]
+    return deleted
 
 
 def group_users(backend: EC2Backend, group_id: str) -> list[str]:
@@ -246,6 +254,24 @@ def _delete_group(original, backend, name=None, group_id=None):
     return original(backend, name=name, group_id=group_id)
 
 
+def _delete_network_acl(original, backend, network_acl_id):
+    """AWS: "You can't delete the ACL if it's associated with any subnets. You can't delete the default network ACL."
+    (EC2 API Reference, DeleteNetworkAcl). The codes: DependencyViolation for an ACL in use, as AWS answers for the
+    other resources in use (moto says so too, with its own wording); for the default ACL, InvalidParameterValue
+    "cannot delete default network ACL acl-..." - what public cleanup code written against AWS expects (and
+    Eucalyptus, an AWS-compatible cloud, answers); AWS documents neither message. moto deletes a default ACL that no
+    subnet uses."""
+    acl = backend.network_acls.get(network_acl_id)
+    if acl is not None and not getattr(_internal, "deleting_vpc", False):
+        if acl.default:
+            raise EC2ClientError("InvalidParameterValue", f"cannot delete default network ACL {network_acl_id}")
+        if acl._associations:
+            # AWS's wording for a resource in use ("The vpc '...' has dependencies and cannot be deleted."), with
+            # its noun for an ACL ("The networkAcl ID '...' does not exist", InvalidNetworkAclID.NotFound)
+            raise DependencyViolationError(f"The networkAcl '{network_acl_id}' has dependencies and cannot be deleted.")
+    return original(backend, network_acl_id)
+
+
 def _delete_vpc(original, backend, vpc_id):
     vpc = backend.get_vpc(vpc_id)
     refusal = DependencyViolationError(f"The vpc '{vpc.id}' has dependencies and cannot be deleted.")
@@ -256,6 +282,11 @@ def _delete_vpc(original, backend, vpc_id):
         raise refusal
     if any(e.vpc_id == vpc_id for e in _endpoints_alive(backend)):
         raise refusal
+    # a network ACL of its own: DeleteVpc deletes only "the default security group, network ACL, and route table for
+    # the VPC" (EC2 API Reference, DeleteVpc); AWS lists network ACLs among the components to delete first (AWS
+    # re:Post Knowledge Center, "troubleshoot-dependency-error-delete-vpc"). moto deletes the VPC.
+    if any(acl.vpc_id == vpc_id and not acl.default for acl in backend.network_acls.values()):
+        raise refusal
     for igw in backend.internet_gateways.values():
         if igw.vpc is not None and igw.vpc.id == vpc_id:
             raise refusal
@@ -264,7 +295,11 @@ def _delete_vpc(original, backend, vpc_id):
             raise refusal
     _internal.deleting_vpc = True
     try:
-        return original(backend, vpc_id)
+        deleted = original(backend, vpc_id)
+        # "When you delete the VPC, it deletes the default ... network ACL" (DeleteVpc); moto leaves it behind
+        for acl_id in [a.id for a in backend.network_acls.values() if a.vpc_id == vpc_id and a.default]:
+            backend.network_acls.pop(acl_id, None)
+        return deleted
     finally:
         _internal.deleting_vpc = False
 
@@ -354,6 +389,7 @@ def install() -> None:
     wrap(EC2Backend, "delete_subnet")(_delete_subnet)
     wrap(EC2Backend, "delete_security_group")(_delete_group)
     wrap(EC2Backend, "delete_vpc")(_delete_vpc)
+    wrap(EC2Backend, "delete_network_acl")(_delete_network_acl)
     wrap(EC2Backend, "_add_source_group")(_add_source_group)
     wrap(VPCPeeringConnection, "get_filter_value")(_peering_filter_value)
     wrap(VPCPeeringConnections, "describe_vpc_peering_connections")(_describe_peerings_filtered)

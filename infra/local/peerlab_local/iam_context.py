@@ -50,6 +50,10 @@ action that names resources and is not modelled here (the enforcement hook then 
   control").
 - CreateRoute/ReplaceRoute/DeleteRoute are authorized on the route table only: the SAR lists no other resource type
   for them (not the peering connection or gateway a route targets).
+- Network ACLs (the SAR's rows): CreateNetworkAcl on the new `network-acl/*` (aws:RequestTag from TagSpecifications)
+  and the VPC; Create/Replace/DeleteNetworkAclEntry and DeleteNetworkAcl on the ACL (its tags, ec2:NetworkAclID,
+  ec2:Vpc); ReplaceNetworkAclAssociation on the ACL it names and the subnet of the association it names.
+  DescribeNetworkAcls has no resource type: one request on "*".
 - SendCommand: the document and each instance (`arn:aws:ec2:REGION:ACCOUNT:instance/i-...`), the instance's EC2 tags
   as `ssm:resourceTag/K` and `aws:ResourceTag/K` (the SAR's keys of SendCommand; AWS's own managed policies condition
   SendCommand on `instance/*` with `aws:ResourceTag`, as z0ph/MAMIP records them).
@@ -377,6 +381,10 @@ class _Call:
             eni = b.enis.get(rid)
             if eni is not None and getattr(eni, "subnet", None) is not None:
                 ctx.update(self.place(eni.subnet))
+        elif rtype == "network-acl":
+            acl = b.network_acls.get(rid)
+            if acl is not None:
+                ctx["ec2:Vpc"] = self.vpc_arn(acl.vpc_id)
         elif rtype == "vpc-endpoint":
             endpoint = b.vpc_end_points.get(rid)
             if endpoint is not None:
@@ -409,7 +417,7 @@ class _Call:
 
 ID_KEYS = {"vpc": "ec2:VpcID", "subnet": "ec2:SubnetID", "security-group": "ec2:SecurityGroupID",
            "instance": "ec2:InstanceID", "route-table": "ec2:RouteTableID",
-           "network-interface": "ec2:NetworkInterfaceID",
+           "network-interface": "ec2:NetworkInterfaceID", "network-acl": "ec2:NetworkAclID",
            "vpc-peering-connection": "ec2:VpcPeeringConnectionID", "volume": "ec2:VolumeID", "image": "ec2:ImageID"}
 
 # id prefix -> EC2 resource type in ARNs (standalone CreateTags names resources by id only)
@@ -731,6 +739,35 @@ def _disassociate_table(c: _Call):
         if subnet is not None:
             c.existing("route-table", table.id)
             c.existing("subnet", subnet)
+            return
+
+
+@builds("ec2:CreateNetworkAcl")
+def _create_acl(c: _Call):
+    # SAR: network-acl (created: `network-acl/*`, aws:RequestTag/aws:TagKeys) and the VPC it is made in
+    vpc_id = c.p.get("VpcId")
+    c.created("network-acl")
+    c.existing("vpc", vpc_id)
+
+
+@builds("ec2:CreateNetworkAclEntry", "ec2:ReplaceNetworkAclEntry", "ec2:DeleteNetworkAclEntry", "ec2:DeleteNetworkAcl")
+def _on_acl(c: _Call):
+    # SAR: the network ACL only (its tags, ec2:NetworkAclID, ec2:Vpc)
+    c.existing("network-acl", c.p.get("NetworkAclId"))
+
+
+@builds("ec2:ReplaceNetworkAclAssociation")
+def _replace_acl_association(c: _Call):
+    # SAR: network-acl and subnet. The call names the ACL the subnet gets (NetworkAclId) and the subnet's current
+    # association (AssociationId): the subnet is that association's. The ACL it leaves is not named by the call, and
+    # the SAR lists network-acl once: it is not authorized here (a judgement; AWS does not say).
+    c.existing("network-acl", c.p.get("NetworkAclId"))
+    association = c.p.get("AssociationId")
+    b = c.backend()
+    for acl in (getattr(b, "network_acls", {}) or {}).values():
+        found = getattr(acl, "_associations", {}).get(association)
+        if found is not None and found.subnet_id:
+            c.existing("subnet", found.subnet_id)
             return
 
 

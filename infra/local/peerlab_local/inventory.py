@@ -59,6 +59,9 @@ def resources(include_default: bool = False, tag: str | None = None) -> dict:
         for endpoint in backend.vpc_end_points.values():
             if endpoint.state not in GONE:
                 add("vpc-endpoint", endpoint, endpoint.state, endpoint.vpc_id, {"service": endpoint.service_name})
+        for acl in backend.network_acls.values():
+            if not acl.default:  # a VPC's default ACL goes with it, as its main route table does
+                add("network-acl", acl, "available", acl.vpc_id)
         for table in backend.route_tables.values():
             if table.main_association_id is None:
                 add("route-table", table, "available", table.vpc_id)

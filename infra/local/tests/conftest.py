@@ -18,6 +18,9 @@ REGION = "us-east-1"
 # For a test that makes more VPCs than AWS's default quota allows (5 per Region, the default VPC counting:
 # peerlab_local/quotas.py), the quota raised as an account can have it
 MANY_VPCS = ("--quota", "vpc/L-F678F1CE=200")
+# For a test that runs more instances at once than AWS's default running On-Demand standard vCPU quota allows (5:
+# one Lab's two t3.micro are 4; peerlab_local/quotas.py), the quota raised as an account can have it
+MANY_VCPUS = ("--quota", "ec2/L-1216C47A=64")
 
 
 class LocalAws(launch.LocalAws):

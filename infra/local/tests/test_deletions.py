@@ -123,3 +123,66 @@ def test_peerings_are_filtered_like_aws(aws):
     assert found(("accepter-vpc-info.vpc-id", vpcs[1]), ("tag:peerlab:lab-id", "lab1")) == []
     assert sorted(found(("tag-key", "peerlab:lab-id"))) == sorted(ids)
     assert found(("status-code", "active")) == []
+
+
+# ---- network ACLs (the break-and-fix exercise: a lab-tagged ACL in VPC B, associated with B's subnet) -------------
+
+
+def refusal(call, **kwargs) -> tuple[str, str]:
+    with pytest.raises(ClientError) as err:
+        call(**kwargs)
+    return err.value.response["Error"]["Code"], err.value.response["Error"]["Message"]
+
+
+def acls_of(ec2, vpc_id: str) -> dict[str, dict]:
+    found = ec2.describe_network_acls(Filters=[{"Name": "vpc-id", "Values": [vpc_id]}])["NetworkAcls"]
+    return {a["NetworkAclId"]: a for a in found}
+
+
+def association_of(ec2, vpc_id: str, subnet_id: str) -> str:
+    return next(a["NetworkAclAssociationId"] for acl in acls_of(ec2, vpc_id).values() for a in acl["Associations"]
+                if a["SubnetId"] == subnet_id)
+
+
+def test_a_network_acl_in_use_and_the_default_one_cannot_be_deleted(aws):
+    # "You can't delete the ACL if it's associated with any subnets. You can't delete the default network ACL."
+    # (EC2 API Reference, DeleteNetworkAcl)
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    (default,) = acls_of(ec2, vpc)
+    acl = ec2.create_network_acl(VpcId=vpc)["NetworkAcl"]["NetworkAclId"]
+    ec2.replace_network_acl_association(AssociationId=association_of(ec2, vpc, subnet), NetworkAclId=acl)
+    assert refusal(ec2.delete_network_acl, NetworkAclId=acl) == (
+        "DependencyViolation", f"The networkAcl '{acl}' has dependencies and cannot be deleted.")
+    # the default ACL: refused even with no subnet on it (moto deleted it)
+    assert acls_of(ec2, vpc)[default]["Associations"] == []
+    assert refusal(ec2.delete_network_acl, NetworkAclId=default) == (
+        "InvalidParameterValue", f"cannot delete default network ACL {default}")
+    # back on the default ACL, the lab's ACL can go
+    ec2.replace_network_acl_association(AssociationId=association_of(ec2, vpc, subnet), NetworkAclId=default)
+    ec2.delete_network_acl(NetworkAclId=acl)
+    assert set(acls_of(ec2, vpc)) == {default}
+
+
+def test_a_vpc_with_a_network_acl_of_its_own_cannot_be_deleted_and_a_deleted_subnet_frees_its_acl(aws):
+    ec2 = aws.client("ec2")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    (default,) = acls_of(ec2, vpc)
+    acl = ec2.create_network_acl(VpcId=vpc, TagSpecifications=[{"ResourceType": "network-acl", "Tags": [
+        {"Key": "peerlab:lab-id", "Value": "lab-1"}]}])["NetworkAcl"]["NetworkAclId"]
+    ec2.replace_network_acl_association(AssociationId=association_of(ec2, vpc, subnet), NetworkAclId=acl)
+    listed = [r for r in aws.get("/peerlab/resources")["resources"] if r["type"] == "network-acl"]
+    assert [(r["id"], r["vpc_id"], r["tags"]) for r in listed] == [(acl, vpc, {"peerlab:lab-id": "lab-1"})]
+    ec2.delete_subnet(SubnetId=subnet)
+    # the association went with the subnet: the ACL is deletable (moto kept the association: DependencyViolation)
+    assert acls_of(ec2, vpc)[acl]["Associations"] == []
+    # but while it exists the VPC is not (DeleteVpc deletes only the default ACL; moto deleted the VPC)
+    assert refusal(ec2.delete_vpc, VpcId=vpc) == (
+        "DependencyViolation", f"The vpc '{vpc}' has dependencies and cannot be deleted.")
+    ec2.delete_network_acl(NetworkAclId=acl)
+    ec2.delete_vpc(VpcId=vpc)
+    # the default ACL went with the VPC ("When you delete the VPC, it deletes the default ... network ACL")
+    all_acls = {a["NetworkAclId"] for a in ec2.describe_network_acls()["NetworkAcls"]}
+    assert default not in all_acls and acl not in all_acls

@@ -287,6 +287,44 @@ def test_routes_are_authorized_on_the_route_table_alone(world):
                           ("ec2:CreateRouteTable", arn("vpc", world.vpc)), ("ec2:CreateTags", arn("route-table", "*"))}
 
 
+def test_network_acl_calls_are_authorized_on_the_acl_and_what_the_sar_lists_beside_it(world):
+    create = by_resource(touch(world.aws, "ec2:CreateNetworkAcl", {"VpcId": world.vpc,
+                                                                   "TagSpecifications": tagged("network-acl")}))
+    new = arn("network-acl", "*")
+    assert set(create) == {("ec2:CreateNetworkAcl", new), ("ec2:CreateNetworkAcl", arn("vpc", world.vpc)),
+                           ("ec2:CreateTags", new)}
+    assert create[("ec2:CreateNetworkAcl", new)]["aws:RequestTag/peerlab:lab-id"] == "lab-1"
+    assert create[("ec2:CreateNetworkAcl", new)]["aws:TagKeys"] == ["peerlab:lab-id"]
+    assert create[("ec2:CreateTags", new)]["ec2:CreateAction"] == "CreateNetworkAcl"
+    assert create[("ec2:CreateNetworkAcl", arn("vpc", world.vpc))]["aws:ResourceTag/peerlab:lab-id"] == "lab-1"
+
+    acl = world.ec2.create_network_acl(VpcId=world.vpc, TagSpecifications=tagged("network-acl"))["NetworkAcl"][
+        "NetworkAclId"]
+    entry = {"NetworkAclId": acl, "RuleNumber": 90, "Protocol": "1", "RuleAction": "deny", "Egress": False,
+             "CidrBlock": "10.1.0.0/16", "IcmpTypeCode": {"Type": -1, "Code": -1}}
+    for action, params in [("ec2:CreateNetworkAclEntry", entry), ("ec2:ReplaceNetworkAclEntry", entry),
+                           ("ec2:DeleteNetworkAclEntry", {"NetworkAclId": acl, "RuleNumber": 90, "Egress": False}),
+                           ("ec2:DeleteNetworkAcl", {"NetworkAclId": acl})]:
+        found = by_resource(touch(world.aws, action, params))
+        assert set(found) == {(action, arn("network-acl", acl))}, action
+        context = found[(action, arn("network-acl", acl))]
+        assert context["ec2:NetworkAclID"] == acl and context["ec2:Vpc"] == arn("vpc", world.vpc)
+        assert context["aws:ResourceTag/peerlab:lab-id"] == "lab-1" and context["ec2:ResourceTag/peerlab:lab-id"]
+
+    subnet = fresh_subnet(world)
+    current = world.ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])[
+        "NetworkAcls"][0]
+    association = next(a["NetworkAclAssociationId"] for a in current["Associations"] if a["SubnetId"] == subnet)
+    found = by_resource(touch(world.aws, "ec2:ReplaceNetworkAclAssociation",
+                              {"AssociationId": association, "NetworkAclId": acl}))
+    assert set(found) == {("ec2:ReplaceNetworkAclAssociation", arn("network-acl", acl)),
+                          ("ec2:ReplaceNetworkAclAssociation", arn("subnet", subnet))}
+    assert found[("ec2:ReplaceNetworkAclAssociation", arn("subnet", subnet))]["ec2:SubnetID"] == subnet
+
+    described = touch(world.aws, "ec2:DescribeNetworkAcls", {"Filters": [{"Name": "vpc-id", "Values": [world.vpc]}]})
+    assert [(r["action"], r["resource"]) for r in described] == [("ec2:DescribeNetworkAcls", "*")]
+
+
 def test_send_command_names_the_document_and_each_instance_with_its_tags(world):
     params = {"DocumentName": "AWS-RunShellScript", "InstanceIds": [world.instance],
               "Parameters": {"commands": ["ping -c 1 10.0.1.5"]}}
@@ -373,6 +411,14 @@ def calls_of_the_lab(world) -> list[tuple[str, dict]]:
     association = w.ec2.associate_route_table(RouteTableId=table, SubnetId=fresh_subnet(w))["AssociationId"]
     rule = [{"IpProtocol": "icmp", "FromPort": -1, "ToPort": -1, "IpRanges": [{"CidrIp": "10.1.0.0/16"}]}]
     route = {"RouteTableId": table, "DestinationCidrBlock": "10.1.0.0/16", "VpcPeeringConnectionId": pcx}
+    acl = w.ec2.create_network_acl(VpcId=w.vpc, TagSpecifications=tagged("network-acl"))["NetworkAcl"]["NetworkAclId"]
+    acl_subnet = fresh_subnet(w)
+    acl_association = next(
+        a["NetworkAclAssociationId"]
+        for n in w.ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [acl_subnet]}])[
+            "NetworkAcls"] for a in n["Associations"] if a["SubnetId"] == acl_subnet)
+    acl_entry = {"NetworkAclId": acl, "RuleNumber": 90, "Protocol": "1", "RuleAction": "deny", "Egress": False,
+                 "CidrBlock": "10.1.0.0/16", "IcmpTypeCode": {"Type": -1, "Code": -1}}
     endpoint = {"VpcId": w.vpc, "ServiceName": f"com.amazonaws.{REGION}.ssm", "VpcEndpointType": "Interface",
                 "SubnetIds": [w.subnet], "SecurityGroupIds": [w.group], "TagSpecifications": tagged("vpc-endpoint")}
     return [
@@ -406,6 +452,13 @@ def calls_of_the_lab(world) -> list[tuple[str, dict]]:
         ("ec2:AssociateRouteTable", {"RouteTableId": table, "SubnetId": w.subnet}),
         ("ec2:DisassociateRouteTable", {"AssociationId": association}),
         ("ec2:DeleteRouteTable", {"RouteTableId": table}),
+        ("ec2:CreateNetworkAcl", {"VpcId": w.vpc, "TagSpecifications": tagged("network-acl")}),
+        ("ec2:CreateNetworkAclEntry", acl_entry),
+        ("ec2:ReplaceNetworkAclEntry", acl_entry),
+        ("ec2:DeleteNetworkAclEntry", {"NetworkAclId": acl, "RuleNumber": 90, "Egress": False}),
+        ("ec2:ReplaceNetworkAclAssociation", {"AssociationId": acl_association, "NetworkAclId": acl}),
+        ("ec2:DescribeNetworkAcls", {"Filters": [{"Name": "vpc-id", "Values": [w.vpc]}]}),
+        ("ec2:DeleteNetworkAcl", {"NetworkAclId": acl}),
         ("ec2:DeleteSecurityGroup", {"GroupId": w.group}),
         ("ec2:DeleteSubnet", {"SubnetId": w.subnet}),
         ("ec2:DeleteVpc", {"VpcId": w.vpc}),

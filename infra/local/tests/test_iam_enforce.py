@@ -292,3 +292,55 @@ def test_in_process_assume_gives_a_session_the_enforcement_judges():
         denial = iam_enforce.authorize(session, [Request("ec2:DescribeSubnets", "*")], "us-east-1")
         assert denial is not None and not denial.explicit and denial.policy_type == "identity-based policy"
         assert iam_enforce.session_for("test") is None  # administrator keys
+
+
+def test_network_acl_calls_are_judged_on_the_acl_with_its_tags_and_none_is_unmodelled(aws, roles):
+    """The break-and-fix exercise's calls (iam_context: the SAR's network-acl rows): a role allowed them only on a
+    lab-tagged ACL (aws:RequestTag at creation, aws:ResourceTag after) may make and unmake one, and not an untagged
+    one; each is judged on its ACL, so none is evaluated on "*" as unmodelled."""
+    lab = {"StringEquals": {"aws:ResourceTag/lab": "yes"}}
+    roles.make("acl-maker",
+               {"Effect": "Allow", "Action": "ec2:CreateNetworkAcl", "Resource": "arn:aws:ec2:*:*:network-acl/*",
+                "Condition": {"StringEquals": {"aws:RequestTag/lab": "yes"}}},
+               {"Effect": "Allow", "Action": "ec2:CreateNetworkAcl", "Resource": "arn:aws:ec2:*:*:vpc/*"},
+               {"Effect": "Allow", "Action": "ec2:CreateTags", "Resource": "arn:aws:ec2:*:*:network-acl/*",
+                "Condition": {"StringEquals": {"ec2:CreateAction": "CreateNetworkAcl"}}},
+               {"Effect": "Allow", "Action": ["ec2:CreateNetworkAclEntry", "ec2:DeleteNetworkAclEntry",
+                                              "ec2:ReplaceNetworkAclAssociation", "ec2:DeleteNetworkAcl"],
+                "Resource": "arn:aws:ec2:*:*:network-acl/*", "Condition": lab},
+               {"Effect": "Allow", "Action": "ec2:ReplaceNetworkAclAssociation",
+                "Resource": "arn:aws:ec2:*:*:subnet/*"},
+               {"Effect": "Allow", "Action": "ec2:DescribeNetworkAcls", "Resource": "*"})
+    admin = Patient(aws.client("ec2"))
+    vpc = admin.create_vpc(CidrBlock="10.5.0.0/16")["Vpc"]["VpcId"]
+    subnet = admin.create_subnet(VpcId=vpc, CidrBlock="10.5.1.0/24")["Subnet"]["SubnetId"]
+    ec2 = Patient(roles.client("acl-maker", "ec2"))
+
+    def create(value):
+        return ec2.create_network_acl(VpcId=vpc, TagSpecifications=[
+            {"ResourceType": "network-acl", "Tags": [{"Key": "lab", "Value": value}]}])["NetworkAcl"]["NetworkAclId"]
+
+    acl = create("yes")
+    refused = error(lambda: create("no"))
+    assert refused["Error"]["Code"] == "UnauthorizedOperation"
+    assert f"ec2:CreateNetworkAcl on resource: arn:aws:ec2:us-east-1:{ACCOUNT}:network-acl/*" in \
+        refused["Error"]["Message"]
+    ec2.create_network_acl_entry(NetworkAclId=acl, RuleNumber=90, Protocol="1", RuleAction="deny", Egress=False,
+                                 CidrBlock="10.6.0.0/16", IcmpTypeCode={"Type": -1, "Code": -1})
+    ec2.delete_network_acl_entry(NetworkAclId=acl, RuleNumber=90, Egress=False)
+
+    def association() -> str:
+        found = ec2.describe_network_acls(Filters=[{"Name": "association.subnet-id", "Values": [subnet]}])
+        return next(a["NetworkAclAssociationId"] for n in found["NetworkAcls"] for a in n["Associations"]
+                    if a["SubnetId"] == subnet)
+
+    ec2.replace_network_acl_association(AssociationId=association(), NetworkAclId=acl)
+    default = next(n["NetworkAclId"] for n in ec2.describe_network_acls(Filters=[
+        {"Name": "vpc-id", "Values": [vpc]}, {"Name": "default", "Values": ["true"]}])["NetworkAcls"])
+    back = error(lambda: ec2.replace_network_acl_association(AssociationId=association(), NetworkAclId=default))
+    assert back["Error"]["Code"] == "UnauthorizedOperation"  # the default ACL is not tagged lab=yes
+    assert f"on resource: arn:aws:ec2:us-east-1:{ACCOUNT}:network-acl/{default}" in back["Error"]["Message"]
+    admin.replace_network_acl_association(AssociationId=association(), NetworkAclId=default)
+    ec2.delete_network_acl(NetworkAclId=acl)
+    unmodelled = aws.get("/peerlab/iam")["unmodelled"]
+    assert not [a for a in unmodelled if "NetworkAcl" in a], unmodelled

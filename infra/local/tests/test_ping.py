@@ -2,7 +2,7 @@
 
 import re
 
-from conftest import Lab
+from conftest import MANY_VCPUS, Lab
 
 
 def ready_lab(aws) -> Lab:
@@ -94,10 +94,11 @@ def test_unknown_address_and_other_commands(aws):
     assert endless["ResponseCode"] == 2 and "needs -c N" in endless["StandardErrorContent"]
 
 
-def test_a_private_address_is_the_one_the_sources_routes_lead_to(aws):
+def test_a_private_address_is_the_one_the_sources_routes_lead_to(start_local):
     """Two labs with the tutorial's CIDRs: both B instances hold the same private IP. A packet goes where its
     source's routes send it (a private address means something only in a VPC and the VPCs it peers with): the peered
     lab reaches its own B, the lab without a peering reaches nothing - whichever lab was made first."""
+    aws = start_local(*MANY_VCPUS)  # two labs: four t3.micro, 8 vCPUs
     unpeered = ready_lab(aws)
     peered = Lab(aws).vpcs().endpoints().instances().peering().routes().open_b()
     assert unpeered.ip_b == peered.ip_b

@@ -3,10 +3,11 @@
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Lab, wait_for
+from conftest import MANY_VCPUS, Lab, wait_for
 
 
-def test_online_needs_profile_and_endpoints(aws):
+def test_online_needs_profile_and_endpoints(start_local):
+    aws = start_local(*MANY_VCPUS)  # two pairs of t3.micro: 8 vCPUs
     lab = Lab(aws).vpcs().profile().instances()
     assert lab.online() == []  # running, profiled, but no way to reach SSM from a private subnet
     resources = {r["id"]: r for r in aws.get("/peerlab/resources")["resources"]}

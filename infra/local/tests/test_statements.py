@@ -177,8 +177,8 @@ def local():
     if not BUILT:
         pytest.skip("needs the built functions (PEERLAB_LAMBDA_DIR)")
     # five labs at once in the home account (one of them a workshop's): 9 VPCs and the default one, past AWS's
-    # default of 5 VPCs per Region (quotas.py), and 5 labs' instances past its 5 standard vCPUs: the account has
-    # both quotas raised (the workshop's preflight reads them)
+    # default of 5 VPCs per Region, and 9 instances of 2 vCPUs, 18 vCPUs, past AWS's default of 5 running On-Demand
+    # standard vCPUs (quotas.py): the account has those quotas raised (the workshop's preflight reads them)
     aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR,
                    "--quota", "vpc/L-F678F1CE=12", "--quota", "ec2/L-1216C47A=64")
     yield aws

@@ -5,7 +5,7 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from conftest import Lab, wait_for
+from conftest import MANY_VCPUS, Lab, wait_for
 
 SCALE = "0.05"  # instance 15 s -> 0.75 s, peering 2 s / 5 s -> 0.1 s / 0.25 s, endpoint 90 s -> 4.5 s
 # The tests of exact state sequences and durations run with --median-delays: every resource takes each delay's
@@ -130,7 +130,8 @@ def test_config_shows_median_p99_and_basis_of_every_delay(start_local):
 
 def test_each_instance_draws_its_own_launch_time(start_local):
     # pending -> running: median 15 s, p99 60 s, x 0.05 = 0.75 s / 3 s; six instances, six different durations
-    aws = start_local("--profile", "realistic", "--time-scale", SCALE, "--seed", "3", "--consistency-window", "0")
+    aws = start_local("--profile", "realistic", "--time-scale", SCALE, "--seed", "3", "--consistency-window", "0",
+                      *MANY_VCPUS)  # six m1.small (RunInstances' default type): 6 vCPUs
     lab = Lab(aws).vpcs()
     started = time.monotonic()
     ids = [i["InstanceId"] for i in lab.ec2.run_instances(ImageId="ami-12345678", MinCount=6, MaxCount=6,
