@@ -576,3 +576,150 @@ async fn every_exercise_is_diagnosed_as_the_hop_it_left_out() {
     assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
     assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
 }
+
+// ---- workshops (issue 15): N labs at once after a quota check --------------------------------------------------
+
+/// The child executions a workshop started on the lab state machine, by name, with their inputs.
+async fn children(
+    sfn: &aws_sdk_sfn::Client,
+    lab_machine: &str,
+) -> Vec<(String, serde_json::Value, ExecutionStatus)> {
+    let listed = sfn
+        .list_executions()
+        .state_machine_arn(lab_machine)
+        .send()
+        .await
+        .expect("list executions");
+    let mut out = Vec::new();
+    for e in listed.executions() {
+        let d = sfn
+            .describe_execution()
+            .execution_arn(e.execution_arn())
+            .send()
+            .await
+            .expect("describe");
+        let input = serde_json::from_str(d.input().unwrap_or("null")).unwrap_or_default();
+        out.push((e.name().to_string(), input, d.status().clone()));
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workshop_of_two_labs_runs_each_as_a_lab_of_its_own_and_leaves_nothing() {
+    // AWS's default quotas but one: 5 VPCs per Region (the default VPC one of them) hold two labs, while 5 standard
+    // vCPUs (AWS's default for a new account, the local AWS's too) hold one lab of two t3.micro (2 vCPUs each)
+    let args: Vec<&str> = REALISTIC
+        .iter()
+        .copied()
+        .chain(["--quota", "ec2/L-1216C47A=16"])
+        .collect();
+    let aws = LocalAws::start(&args);
+    let stack = aws.deploy();
+    let workshop = stack.workshop.expect("the stack's WorkshopStateMachineArn");
+    let sfn = aws.sfn().await;
+    let done = run(
+        &sfn,
+        &workshop,
+        "class",
+        r#"{"labs": 2, "cidr_base": "10.0.0.0/8", "lab": {"allow": "icmp"}}"#,
+        LIMIT,
+    )
+    .await;
+    done.assert_succeeded();
+    let out = &done.output;
+    assert_eq!(
+        (out["labs"].as_u64(), out["succeeded"].as_u64()),
+        (Some(2), Some(2)),
+        "{out}"
+    );
+    assert_eq!(out["failed"], serde_json::json!([]));
+    assert_eq!(out["leaked"], serde_json::json!([]));
+    // the quotas as the preflight read them: AWS's default VPCs, the default VPC in use; the applied vCPUs
+    let vpcs = &out["quotas"][0];
+    assert_eq!(
+        serde_json::json!([
+            vpcs["quota_code"],
+            vpcs["source"],
+            vpcs["in_use"],
+            vpcs["needed"]
+        ]),
+        serde_json::json!(["L-F678F1CE", "aws_default", 1, 4])
+    );
+    let vcpus = &out["quotas"][2];
+    assert_eq!(
+        serde_json::json!([
+            vcpus["quota_code"],
+            vcpus["source"],
+            vcpus["value"],
+            vcpus["needed"]
+        ]),
+        serde_json::json!(["L-1216C47A", "applied", 16, 8])
+    );
+    // each lab its own report, its own blocks from cidr_base, its own ping
+    for (i, record) in out["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .enumerate()
+    {
+        let report = &record["report"];
+        assert_eq!(record["status"], "SUCCEEDED", "{record}");
+        assert_eq!(report["lab_id"], format!("class-{}", i + 1));
+        assert_eq!(report["ping"]["reachable"], true);
+        assert_eq!(report["negative_control"]["reachable"], false);
+        assert_eq!(
+            report["resources"]["vpc_a"]["cidr"],
+            format!("10.{}.0.0/16", 2 * i)
+        );
+        assert_eq!(report["teardown"]["remaining"], serde_json::json!([]));
+    }
+    // each a child execution of the lab state machine, named after the workshop's, naming its parent
+    let kids = children(&sfn, &stack.state_machine).await;
+    let names: Vec<_> = kids.iter().map(|(n, _, _)| n.as_str()).collect();
+    assert_eq!(names, ["class-1", "class-2"]);
+    for (name, input, status) in &kids {
+        assert_eq!(status, &ExecutionStatus::Succeeded, "{name}");
+        assert_eq!(
+            input["AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"],
+            done.arn.as_str(),
+            "{name}"
+        );
+        assert_eq!(&input["lab_id"], name);
+    }
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    let iam = aws.get("/peerlab/iam");
+    assert_eq!(iam["denied"], serde_json::json!([]), "{iam}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_workshop_the_quotas_cannot_hold_is_refused_before_anything_exists() {
+    let aws = LocalAws::start(REALISTIC); // AWS's default quotas
+    let stack = aws.deploy();
+    let workshop = stack.workshop.expect("the stack's WorkshopStateMachineArn");
+    let (sfn, ec2) = (aws.sfn().await, aws.ec2().await);
+    let done = run(&sfn, &workshop, "too-big", r#"{"labs": 3}"#, LIMIT).await;
+    assert_eq!(done.status, ExecutionStatus::Failed);
+    assert_eq!(done.error.as_deref(), Some("QuotaExceeded"));
+    let cause = done.cause.clone().unwrap_or_default();
+    for part in [
+        "a workshop of 3 labs does not fit this account's quotas in us-east-1 (1 would)",
+        "VPCs per Region (vpc/L-F678F1CE): quota 5 (AWS default), in use 1, free 4, needed 6 (2 per lab)",
+        // and the vCPUs: 5 (AWS's default) hold one lab of 2 x t3.micro
+        "(ec2/L-1216C47A): quota 5 (AWS default), in use 0, free 5, needed 12 (4 per lab)",
+    ] {
+        assert!(cause.contains(part), "{part} not in {cause}");
+    }
+    assert!(
+        !cause.contains("L-29B6F2EB"),
+        "50 endpoints per VPC hold any lab: {cause}"
+    );
+    assert_eq!(states_entered(&done), ["Check the quotas"]);
+    // nothing started, nothing created: no child execution, no VPC but the default one
+    assert!(children(&sfn, &stack.state_machine).await.is_empty());
+    let vpcs = ec2.describe_vpcs().send().await.unwrap();
+    assert_eq!(vpcs.vpcs().len(), 1);
+    assert_eq!(vpcs.vpcs()[0].is_default(), Some(true));
+    assert_eq!(aws.resources(), Vec::<serde_json::Value>::new());
+    assert_eq!(aws.get("/peerlab/iam")["denied"], serde_json::json!([]));
+}

@@ -6,6 +6,7 @@
 //!     peerlab check EXECUTION                     # a held exercise lab: does the ping get through now?
 //!     peerlab timeline EXECUTION -o run.svg
 //!     peerlab schedule --at 2026-12-01T09:00:00Z [--input FILE]   # a lab EventBridge Scheduler starts later
+//!     peerlab workshop --labs 2 --local            # N labs at once after a quota check
 //!
 //! This file parses the command line, runs the command (`peerlab::commands`) and turns its outcome into the exit
 //! code: 0, 1 for a lab or AWS that failed, 2 for a mistake in what was asked (clap's own errors too).
@@ -14,7 +15,7 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
-use peerlab::commands::{check, ls, report, run, schedule, status, sweep, timeline};
+use peerlab::commands::{check, ls, report, run, schedule, status, sweep, timeline, workshop};
 use peerlab::error::Usage;
 use peerlab::place::Global;
 
@@ -52,6 +53,10 @@ enum Command {
     Schedule(schedule::Args),
     /// A Gantt-style SVG of a run: steps, waits, retries, hold, teardown.
     Timeline(timeline::Args),
+    /// N labs at once, one per student, after a check of the account's quotas: each lab followed live (one line
+    /// each), the summary table at the end; exit 0 only if every lab succeeded and nothing leaked, 2 when the
+    /// quotas cannot hold the workshop (nothing is created).
+    Workshop(workshop::Args),
 }
 
 #[tokio::main]
@@ -67,6 +72,7 @@ async fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(global, args).await,
         Command::Schedule(args) => schedule::schedule(global, args).await,
         Command::Timeline(args) => timeline::draw(global, args).await,
+        Command::Workshop(args) => workshop::workshop(global, args).await,
     };
     match result {
         Ok(code) => code,

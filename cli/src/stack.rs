@@ -19,6 +19,9 @@ pub struct StackOutputs {
     pub backstop: String,
     #[serde(rename = "SchedulerRoleArn")]
     pub scheduler_role: String,
+    /// N labs at once (absent from a stack deployed before workshops).
+    #[serde(rename = "WorkshopStateMachineArn", default)]
+    pub workshop: Option<String>,
 }
 
 /// infra/peer-account.yaml's stack in a peer account (README, "Side B in another account").

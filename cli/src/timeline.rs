@@ -206,6 +206,157 @@ pub fn svg(execution: &Execution, events: &[Event]) -> String {
     s
 }
 
+/// A workshop's picture: one row per lab (a child execution of the lab state machine), on the workshop's time axis;
+/// on each row every attempt of every state of that lab, the retry waits, the hold and the teardown in their colours.
+pub fn workshop_svg(workshop: &Execution, labs: &[(Execution, Vec<Event>)]) -> String {
+    let start = workshop.start;
+    let end = workshop
+        .stop
+        .into_iter()
+        .chain(
+            labs.iter()
+                .filter_map(|(e, events)| e.stop.or(events.last().map(|l| l.at))),
+        )
+        .fold(start, f64::max);
+    let total = (end - start).max(0.001);
+    let x = |at: f64| LABEL_WIDTH + (at - start).clamp(0.0, total) / total * PLOT_WIDTH;
+    let width = LABEL_WIDTH + PLOT_WIDTH + RIGHT_MARGIN;
+    let plot_bottom = TOP + labs.len() as f64 * ROW;
+    let height = plot_bottom + 70.0;
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
+    );
+    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
+    let succeeded = labs.iter().filter(|(e, _)| e.status == "SUCCEEDED").count();
+    let title = format!(
+        "peerlab workshop {} — {} in {:.1}s ({} labs, {} succeeded)",
+        workshop.name,
+        workshop.status,
+        total,
+        labs.len(),
+        succeeded
+    );
+    let _ = writeln!(
+        s,
+        r#"<text x="12" y="22" font-size="15" font-weight="bold">{}</text>"#,
+        escape(&title)
+    );
+    let step = tick_step(total);
+    let mut tick = 0.0;
+    while tick <= total + 1e-9 {
+        let tx = LABEL_WIDTH + tick / total * PLOT_WIDTH;
+        let _ = writeln!(
+            s,
+            r##"<line class="grid" x1="{tx:.1}" y1="{}" x2="{tx:.1}" y2="{plot_bottom}" stroke="#e4e4e4"/>"##,
+            TOP - 8.0
+        );
+        let label = if step < 1.0 {
+            format!("{tick:.1}s")
+        } else {
+            format!("{tick:.0}s")
+        };
+        let _ = writeln!(
+            s,
+            r##"<text x="{tx:.1}" y="{}" text-anchor="middle" fill="#666">{label}</text>"##,
+            TOP - 12.0
+        );
+        tick += step;
+    }
+    for (i, (lab, events)) in labs.iter().enumerate() {
+        let y = TOP + i as f64 * ROW;
+        let _ = writeln!(
+            s,
+            r#"<text class="lab" x="12" y="{:.1}">{} ({})</text>"#,
+            y + 15.0,
+            escape(&lab.name),
+            escape(&lab.status)
+        );
+        let runs = Runs::from_events(events);
+        let lab_end = lab.stop.or(events.last().map(|e| e.at)).unwrap_or(end);
+        for run in runs.runs.iter().filter(|r| drawn(r)) {
+            let exited = run.exited.unwrap_or(lab_end);
+            if run.kind == "Wait" {
+                let _ = writeln!(
+                    s,
+                    r#"<rect class="hold" x="{:.1}" y="{:.1}" width="{:.1}" height="14" fill="{HOLD}"><title>{}: {}: {:.1}s</title></rect>"#,
+                    x(run.entered),
+                    y + 4.0,
+                    (x(exited) - x(run.entered)).max(1.0),
+                    escape(&lab.name),
+                    escape(&run.name),
+                    exited - run.entered
+                );
+                continue;
+            }
+            let colour = if run.is_teardown() { TEARDOWN } else { RUN };
+            for (n, attempt) in run.attempts.iter().enumerate() {
+                let a_end = attempt.end.unwrap_or(exited);
+                let fill = match attempt.error.as_deref() {
+                    None | Some("NotReady") => colour,
+                    Some(_) => FAILED,
+                };
+                let _ = writeln!(
+                    s,
+                    r#"<rect class="attempt" x="{:.1}" y="{:.1}" width="{:.1}" height="14" fill="{fill}"><title>{}: {} attempt {}: {:.2}s, {}</title></rect>"#,
+                    x(attempt.start),
+                    y + 4.0,
+                    (x(a_end) - x(attempt.start)).max(1.0),
+                    escape(&lab.name),
+                    escape(&run.name),
+                    n + 1,
+                    a_end - attempt.start,
+                    escape(attempt.failure.as_deref().unwrap_or("ok"))
+                );
+                if let Some(next) = run.attempts.get(n + 1) {
+                    let _ = writeln!(
+                        s,
+                        r#"<rect class="wait" x="{:.1}" y="{:.1}" width="{:.1}" height="8" fill="{WAIT}"><title>{}: retry wait {:.2}s</title></rect>"#,
+                        x(a_end),
+                        y + 7.0,
+                        (x(next.start) - x(a_end)).max(1.0),
+                        escape(&run.name),
+                        next.start - a_end
+                    );
+                }
+            }
+        }
+    }
+    let legend_y = plot_bottom + 30.0;
+    let mut lx = 12.0;
+    for (fill, label) in [
+        (RUN, "a step of the lab"),
+        (WAIT, "waiting to retry"),
+        (HOLD, "hold"),
+        (TEARDOWN, "teardown"),
+        (FAILED, "failed attempt"),
+    ] {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="{}" width="14" height="10" fill="{fill}"/>"#,
+            legend_y - 9.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{legend_y}">{label}</text>"#,
+            lx + 19.0
+        );
+        lx += 28.0 + label.len() as f64 * 6.2;
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="12" y="{}" fill="#666">{}</text>"##,
+        legend_y + 22.0,
+        escape(&format!(
+            "{} — each lab from its own execution history",
+            workshop.arn
+        ))
+    );
+    s.push_str("</svg>\n");
+    s
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -254,6 +405,54 @@ mod tests {
             r#"fill="{FAILED}"><title>Ping B from A (expect replies) attempt"#
         )));
         assert!(picture.contains("FAILED in"));
+    }
+
+    #[test]
+    fn a_workshops_labs_are_its_rows() {
+        // two labs of a workshop: the recorded tutorial and the recorded failed lab
+        let (first, first_events) = fixture("tutorial-realistic");
+        let (second, second_events) = fixture("blocked-by-nacl");
+        let workshop = Execution {
+            arn: "arn:aws:states:us-east-1:123456789012:execution:peerlab-Workshop:class".into(),
+            name: "class".into(),
+            status: "SUCCEEDED".into(),
+            start: first.start.min(second.start) - 1.0,
+            stop: None,
+            ..Execution::default()
+        };
+        let labs = [
+            (first, first_events.clone()),
+            (second, second_events.clone()),
+        ];
+        let picture = workshop_svg(&workshop, &labs);
+        assert!(picture.starts_with("<svg ") && picture.trim_end().ends_with("</svg>"));
+        assert_eq!(picture.matches(r#"class="lab""#).count(), 2);
+        assert!(picture.contains("(2 labs, 1 succeeded)"));
+        let attempts = |events: &[Event]| -> usize {
+            Runs::from_events(events)
+                .runs
+                .iter()
+                .filter(|r| drawn(r) && r.kind != "Wait")
+                .map(|r| r.attempts.len())
+                .sum()
+        };
+        assert_eq!(
+            picture.matches(r#"class="attempt""#).count(),
+            attempts(&first_events) + attempts(&second_events)
+        );
+        // the failed lab's failed ping is red, on its own row, named by its lab
+        assert!(picture.contains(&format!(
+            r#"fill="{FAILED}"><title>{}: Ping B from A (expect replies) attempt"#,
+            labs[1].0.name
+        )));
+        assert!(picture.contains(&format!(">{} (FAILED)<", labs[1].0.name)));
+        for x in picture
+            .split(r#" x=""#)
+            .skip(1)
+            .filter_map(|r| r.split('"').next()?.parse::<f64>().ok())
+        {
+            assert!(x <= LABEL_WIDTH + PLOT_WIDTH + 1.0, "{x}");
+        }
     }
 
     #[test]

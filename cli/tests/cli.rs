@@ -614,3 +614,141 @@ async fn a_students_fix_turns_check_to_fixed_on_the_local_aws() {
         "student-1 is SUCCEEDED: its lab is torn down",
     );
 }
+
+#[test]
+fn a_workshop_is_checked_before_anything_starts() {
+    refused(
+        &["workshop", "--labs", "2"],
+        "pass --local, or --state-machine-arn",
+    );
+    refused(
+        &["workshop", "--labs", "0", "--local"],
+        "labs: 0 is not between 1 and 40",
+    );
+    refused(
+        &[
+            "workshop",
+            "--labs",
+            "2",
+            "--local",
+            "--cidr-base",
+            "10.0.0.0/15",
+        ],
+        "cidr_base: 10.0.0.0/15 holds 2 /16 block(s); 2 lab(s) need 4",
+    );
+    let dir = std::env::temp_dir().join(format!("peerlab-cli-ws-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let peer = dir.join("peer.json");
+    std::fs::write(&peer, r#"{"peer": {"region": "eu-west-1"}}"#).unwrap();
+    refused(
+        &[
+            "workshop",
+            "--labs",
+            "2",
+            "--local",
+            "--input",
+            peer.to_str().unwrap(),
+        ],
+        "lab.peer: a workshop's labs are all in this account and region",
+    );
+    // a lab's own id: the workshop names its labs
+    refused(
+        &[
+            "workshop",
+            "--labs",
+            "2",
+            "--local",
+            "--input",
+            "tests/events/peer-account.json",
+        ],
+        "lab.lab_id: a workshop names its labs",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+    refused(
+        &[
+            "workshop",
+            "--labs",
+            "2",
+            "--local",
+            "--input",
+            "tests/events/bad-overlap.json",
+        ],
+        "lab.vpc_b.cidr: 10.0.128.0/17 overlaps",
+    );
+}
+
+#[test]
+fn a_workshop_the_quotas_cannot_hold_exits_2_with_the_preflights_message_on_the_local_aws() {
+    // AWS's default quotas: 5 VPCs, the default VPC one of them, hold 2 labs
+    let out = peerlab(&[
+        "workshop",
+        "--labs",
+        "3",
+        "--local",
+        "--name",
+        "too-big",
+        "--lambda-dir",
+        lambda_dir().to_str().unwrap(),
+        "--local-args",
+        "--profile instant --quota ec2/L-1216C47A=64",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{stdout}\n{stderr}");
+    assert!(
+        stderr.contains("peerlab: QuotaExceeded: a workshop of 3 labs does not fit this account's quotas in us-east-1 (2 would)")
+            && stderr.contains("VPCs per Region (vpc/L-F678F1CE): quota 5 (AWS default), in use 1, free 4, needed 6"),
+        "{stderr}"
+    );
+    assert!(stdout.contains("leaked resources: none"), "{stdout}");
+}
+
+#[test]
+fn a_workshop_of_two_labs_follows_each_lab_and_sums_them_up_on_the_local_aws() {
+    let dir = std::env::temp_dir().join(format!("peerlab-cli-workshop-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (report, svg) = (dir.join("workshop.json"), dir.join("workshop.svg"));
+    let out = peerlab(&[
+        "workshop",
+        "--labs",
+        "2",
+        "--local",
+        "--name",
+        "class",
+        "--cidr-base",
+        "10.0.0.0/8",
+        "--report",
+        report.to_str().unwrap(),
+        "--timeline",
+        svg.to_str().unwrap(),
+        "--lambda-dir",
+        lambda_dir().to_str().unwrap(),
+        "--local-args",
+        "--profile realistic --time-scale 0.01 --quota ec2/L-1216C47A=16",
+    ]);
+    let (stdout, stderr) = text(&out);
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    // live: a line when a lab changes (stdout is not a terminal here), then the table
+    for expected in [
+        "class-1",
+        "RUNNING",
+        // the states each lab is in as it goes (the longest ones: waits for EC2)
+        "Create VPC",
+        "Tear the lab down",
+        "workshop class: 2 labs, 2 succeeded, 0 failed",
+        "3/3 replies",
+        "quota VPCs per Region (vpc/L-F678F1CE): 5 (aws_default), in use 1, needed 4",
+        "leaked resources: none",
+    ] {
+        assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
+    }
+    let written: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(written["status"], "SUCCEEDED");
+    assert_eq!(written["workshop"]["succeeded"], 2);
+    assert_eq!(written["leaked"], serde_json::json!([]));
+    // the picture: a row per lab
+    let picture = std::fs::read_to_string(&svg).unwrap();
+    assert_eq!(picture.matches(r#"class="lab""#).count(), 2, "{picture}");
+    assert!(picture.contains(">class-1 (SUCCEEDED)<") && picture.contains(">class-2 (SUCCEEDED)<"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}

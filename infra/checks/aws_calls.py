@@ -1,11 +1,11 @@
-"""Which EC2 / SSM / STS API calls each step function's code can make, read from the Rust sources.
+"""Which EC2 / SSM / STS / Service Quotas API calls each step function's code can make, read from the Rust sources.
 
 The IAM policies in `infra/template.yaml` must grant exactly these (tests/test_template.py). The reading is
-syntactic but closed: every `.<operation>(` of an EC2, SSM or STS operation (names from botocore's service
-models) in non-test code of `lab-core` (every module file; `#[cfg(test)]` items, `tests.rs` and `test_support.rs`
-left out) is attributed to the function it is in, and the functions' calls are followed from each binary's
-handler (`lab_core::<step>::handler`) through the crate's own functions. A call the reader cannot attribute to a
-service is an error, not a silent miss.
+syntactic but closed: every `.<operation>(` of an EC2, SSM, STS or Service Quotas operation (names from
+botocore's service models) in non-test code of `lab-core` (every module file; `#[cfg(test)]` items, `tests.rs` and
+`test_support.rs` left out) is attributed to the function it is in, and the functions' calls are followed from
+each binary's handler (`lab_core::<step>::handler`) through the crate's own functions. A call the reader cannot
+attribute to a service is an error, not a silent miss.
 
     python -m aws_calls          # from infra/checks: the table, one function per line
 """
@@ -21,22 +21,27 @@ import botocore.session
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE = ROOT / "functions" / "lab-core" / "src"
-SERVICES = ("ec2", "ssm", "sts")
+# IAM's service prefix -> botocore's model name (Service Quotas: "servicequotas" in IAM and in the SDK crate's name
+# aws_sdk_servicequotas, "service-quotas" in botocore).
+SERVICES = {"ec2": "ec2", "ssm": "ssm", "sts": "sts", "servicequotas": "service-quotas"}
+CLIENTS = "|".join(SERVICES)
 # Calls the SDK makes on our behalf through a type, not a `.operation(` in our code.
 IMPLIED = {"AssumeRoleProvider": ("sts", "AssumeRole")}
 
 
 def snake(name: str) -> str:
-    """Smithy's Rust method name for an operation: DescribeVpcs -> describe_vpcs."""
+    """Smithy's Rust method name for an operation: DescribeVpcs -> describe_vpcs, GetAWSDefaultServiceQuota ->
+    get_aws_default_service_quota (an acronym ends before its last capital when a lower-case letter follows)."""
+    name = re.sub(r"(?<=[A-Z])([A-Z][a-z])", r"_\1", name)
     return re.sub(r"(?<=[a-z0-9])([A-Z])", r"_\1", name).lower()
 
 
 def operations() -> dict[str, dict[str, str]]:
-    """snake_case method -> {service: OperationName} over the three services."""
+    """snake_case method -> {service: OperationName} over the services (by IAM prefix)."""
     session = botocore.session.get_session()
     out: dict[str, dict[str, str]] = {}
-    for service in SERVICES:
-        for op in session.get_service_model(service).operation_names:
+    for service, model in SERVICES.items():
+        for op in session.get_service_model(model).operation_names:
             out.setdefault(snake(op), {})[service] = op
     return out
 
@@ -92,7 +97,7 @@ def functions(module: str, source: str) -> list[Fn]:
         signature = source[m.end() : open_at]
         clients = {
             p.group(1): p.group(2)
-            for p in re.finditer(r"(\w+)\s*:\s*&?\s*aws_sdk_(ec2|ssm|sts)::Client\b", signature)
+            for p in re.finditer(rf"(\w+)\s*:\s*&?\s*aws_sdk_({CLIENTS})::Client\b", signature)
         }
         method = re.match(r"\s*(?:<[^(]*>)?\s*\(\s*(?:&\s*(?:'\w+\s+)?)?(?:mut\s+)?self\b", signature) is not None
         found.append(Fn(module, m.group(1), source[open_at : i + 1], (open_at, i + 1), clients, method=method))
@@ -103,7 +108,7 @@ def service_of(receiver: str, candidates: dict[str, str], clients: dict[str, str
     """The service a call's receiver names (`ctx.ec2`, `ssm`, `aws_sdk_sts::Client::new(..)`): the one named
     nearest the call, if it has the operation. A receiver naming none is not attributed (a method of some
     other type that happens to share an operation's name must not pass for an AWS call, nor the reverse)."""
-    named = [(m.end(), m.group(1)) for m in re.finditer(r"\b(?:aws_sdk_)?(ec2|ssm|sts)\b", receiver)]
+    named = [(m.end(), m.group(1)) for m in re.finditer(rf"\b(?:aws_sdk_)?({CLIENTS})\b", receiver)]
     named += [(m.end(), clients[m.group(0)]) for m in re.finditer(r"\w+", receiver) if m.group(0) in clients]
     if not named:
         return None

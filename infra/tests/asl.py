@@ -13,7 +13,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 LAB = ROOT / "statemachine" / "peering-lab.asl.json"
 BACKSTOP = ROOT / "statemachine" / "backstop.asl.json"
-MACHINES = (LAB, BACKSTOP)
+WORKSHOP = ROOT / "statemachine" / "workshop.asl.json"
+MACHINES = (LAB, BACKSTOP, WORKSHOP)
+# The one Task that is not a Lambda invoke: the workshop's Map runs each lab as a child execution, to its end.
+START_LAB = "arn:aws:states:::states:startExecution.sync:2"
 
 # Lambda's own errors (Step Functions guide, "Handle Lambda service exceptions": Lambda.ServiceException,
 # Lambda.AWSLambdaException, Lambda.SdkClientException; Lambda.TooManyRequestsException when Lambda is at its
@@ -54,11 +57,14 @@ def load(path: Path) -> dict:
 
 
 def states(machine: dict):
-    """(name, state) of every state, those inside Parallel branches included."""
+    """(name, state) of every state, those inside Parallel branches and Map processors included."""
     for name, state in machine["States"].items():
         yield name, state
         for branch in state.get("Branches", []):
             yield from states(branch)
+        for processor in (state.get("ItemProcessor"), state.get("Iterator")):
+            if processor:
+                yield from states(processor)
 
 
 def tasks(machine: dict):

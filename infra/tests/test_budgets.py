@@ -10,7 +10,7 @@ import sys
 import pytest
 import yaml
 
-from asl import LAB, MACHINES, ROOT, TRANSIENT_RETRIER, load, states, tasks
+from asl import LAB, MACHINES, ROOT, START_LAB, TRANSIENT_RETRIER, WORKSHOP, load, states, tasks
 
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 from peerlab_local.config import REALISTIC  # noqa: E402
@@ -116,7 +116,11 @@ def test_the_quiet_period_outlasts_a_create_in_flight(all_tasks):
 
 
 def function_timeout(template: dict, state: dict) -> float:
-    """The Timeout of the function a Task invokes (`${XFunctionArn}` -> resource XFunction), else the Globals'."""
+    """The Timeout of the function a Task invokes (`${XFunctionArn}` -> resource XFunction), else the Globals'; for
+    the workshop's child lab, the lab state machine's own TimeoutSeconds (the child must end first)."""
+    if state["Resource"] == START_LAB:
+        assert state["Parameters"]["StateMachineArn"] == "${LabStateMachineArn}"
+        return float(load(LAB)["TimeoutSeconds"])
     arn = state["Parameters"]["FunctionName"]
     named = re.fullmatch(r"\$\{(\w+)Arn\}", arn)
     assert named, arn
@@ -127,17 +131,30 @@ def function_timeout(template: dict, state: dict) -> float:
 
 def test_every_task_has_a_timeout_its_transient_retrier_and_a_catch(all_tasks):
     template = yaml.load((ROOT / "infra/template.yaml").read_text(), Loader=yaml.BaseLoader)
-    caught = {name for name, state in tasks(load(LAB)) if state.get("Catch")}
+    # the lab's Tasks catch into its teardown; the workshop's child Task into the lab's failure record
+    caught = {name for path in (LAB, WORKSHOP) for name, state in tasks(load(path)) if state.get("Catch")}
     for name, state in all_tasks.items():
         limit = function_timeout(template, state)
         assert state.get("TimeoutSeconds", 0) > limit, f"{name}: TimeoutSeconds above its function's {limit} s"
         transient = [r for r in state.get("Retry", []) if r["ErrorEquals"] != ["NotReady"]]
         # the shared retrier, written once (asl.py): a copy that drifted in any field, its Comment included, fails
         assert transient == [TRANSIENT_RETRIER], f"{name}: the transient retrier (Lambda errors, timeouts, throttling)"
-        if name in ("Validate the input", "Tear down what the execution left"):
-            continue  # nothing exists yet / the backstop is the last resort
+        if name in ("Validate the input", "Tear down what the execution left", "Check the quotas",
+                    "Summarize the workshop"):
+            # nothing exists yet / the backstop is the last resort / nothing exists yet (the workshop's
+            # preflight) / every lab has ended, each after its own teardown
+            continue
         inside_parallel = name in ("Create VPC A", "Create VPC B")  # caught by the Parallel around them
         assert name in caught or inside_parallel, f"{name}: no Catch into teardown"
+
+
+def test_the_workshop_outlasts_its_labs():
+    # a child lab always ends before the Task that waits for it, and that Task before the workshop
+    lab, workshop = load(LAB), load(WORKSHOP)
+    (start,) = [s for _, s in tasks(workshop) if s["Resource"] == START_LAB]
+    others = sum(s["TimeoutSeconds"] for _, s in tasks(workshop) if s["Resource"] != START_LAB)
+    assert lab["TimeoutSeconds"] < start["TimeoutSeconds"]
+    assert start["TimeoutSeconds"] + others <= workshop["TimeoutSeconds"]
 
 
 def test_every_retrier_says_what_it_waits_for_and_its_arithmetic():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from asl import MACHINES, ROOT, load, states, tasks
+from asl import MACHINES, ROOT, WORKSHOP, load, states, tasks
 
 ERROR_RS = ROOT / "functions" / "lab-core" / "src" / "error.rs"
 
@@ -33,6 +33,9 @@ RETRIED = {
 # (or, from "Validate the input", fails the execution before anything exists); retrying them only delays that.
 CAUGHT_BY_STATES_ALL = {"InvalidInput", "PeeringFailed", "RouteConflict", "PingFailed", "ExerciseFailed",
                         "ControlReachable", "ResourceConflict", "AwsError"}
+# — and those that end a workshop before anything exists: the preflight's refusal fails the workshop at once (its
+# state has no Catch; no lab has started).
+ENDS_THE_WORKSHOP = {"QuotaExceeded": "the workshop's labs need more than the quotas leave free: refused up front"}
 
 
 def error_types() -> set[str]:
@@ -72,8 +75,13 @@ def test_every_error_the_asl_names_exists():
 
 def test_every_lab_error_is_retried_or_caught():
     # a new LabError variant fails here until someone decides what the workflow does with it
-    assert error_types() == set(RETRIED) | CAUGHT_BY_STATES_ALL
+    assert error_types() == set(RETRIED) | CAUGHT_BY_STATES_ALL | set(ENDS_THE_WORKSHOP)
     retried = named("Retry")
+    for error in ENDS_THE_WORKSHOP:
+        assert error not in retried, f"{error}: {ENDS_THE_WORKSHOP[error]}"
+    workshop = dict(states(load(WORKSHOP)))
+    assert "Catch" not in workshop["Check the quotas"], "the preflight's refusal fails the workshop before any lab"
+    assert workshop["Check the quotas"]["Parameters"]["FunctionName"] == "${PreflightFunctionArn}"
     for error in RETRIED:
         assert error in retried, f"{error}: {RETRIED[error]}; no Retry names it"
     for error in CAUGHT_BY_STATES_ALL:
@@ -85,8 +93,9 @@ def test_every_lab_error_is_retried_or_caught():
 
 
 def test_the_terminal_errors_reach_a_catch_all():
-    # what is not retried by name is caught: every Catch the lab machine has is States.ALL
-    lab = load(MACHINES[0])
-    for name, state in states(lab):
-        for rule in state.get("Catch", []):
-            assert rule["ErrorEquals"] == ["States.ALL"], f"{name}: a Catch narrower than States.ALL"
+    # what is not retried by name is caught: every Catch the lab and workshop machines have is States.ALL (in the
+    # workshop: whatever ended a lab becomes its record, never the workshop's failure)
+    for path in (MACHINES[0], WORKSHOP):
+        for name, state in states(load(path)):
+            for rule in state.get("Catch", []):
+                assert rule["ErrorEquals"] == ["States.ALL"], f"{name}: a Catch narrower than States.ALL"

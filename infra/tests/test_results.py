@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 
-from asl import LAB, MACHINES, ROOT, load, states, tasks
+from asl import LAB, MACHINES, ROOT, START_LAB, WORKSHOP, load, states, tasks
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 PATH_FIELDS = ("InputPath", "OutputPath", "ResultPath", "Variable", "SecondsPath", "TimestampPath", "ItemsPath",
@@ -74,8 +74,29 @@ def struct_fields(name: str) -> tuple[list[str], set[str]]:
 def lambda_tasks():
     for path in MACHINES:
         for name, state in tasks(load(path)):
+            if path == WORKSHOP and state["Resource"] == START_LAB:
+                continue  # the child lab: test_the_workshop_records_each_lab_from_fields_every_outcome_has
             assert state["Resource"] == LAMBDA_INVOKE, f"{name}: a Task that is not a Lambda invoke"
             yield name, state
+
+
+def test_the_workshop_records_each_lab_from_fields_every_outcome_has():
+    # Inside the Map a path to a missing field is States.Runtime, which no Catch catches: it would fail the whole
+    # workshop for one lab. A succeeded child's DescribeExecution always has ExecutionArn and Output (.sync:2: the
+    # output as JSON); a caught error is recorded whole, as {Error, Cause}.
+    workshop = dict(states(load(WORKSHOP)))
+    (starts,) = [s for s in workshop.values() if s.get("Resource") == START_LAB]
+    assert starts["ResultSelector"] == {"execution.$": "$.ExecutionArn", "report.$": "$.Output"}
+    assert starts["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record the failure"}]
+    assert workshop["Record the failure"]["Parameters"]["error.$"] == "$.error"
+    assert workshop["Record the lab"]["Parameters"]["report.$"] == "$.run.report"
+    # the summary reads the records by the names summarize_workshop.rs's LabRecord gives them
+    source = (ROOT / "functions/lab-core/src/summarize_workshop.rs").read_text()
+    for field in ("lab_id", "execution", "report", "error"):
+        assert re.search(rf"\b{field}: ", source), field
+    assert 'tag = "status", rename_all = "SCREAMING_SNAKE_CASE"' in source
+    statuses = {workshop[name]["Parameters"]["status"] for name in ("Record the lab", "Record the failure")}
+    assert statuses == {"SUCCEEDED", "FAILED"}
 
 
 def test_a_lambda_task_reads_payload_itself_and_keeps_the_outputs_own_names():

@@ -24,7 +24,7 @@ TEMPLATE = ROOT / "infra" / "template.yaml"
 NO_RESOURCE_LEVEL = re.compile(
     r"^(ec2:Describe\w+|ssm:(DescribeInstanceInformation|ListCommands|GetCommandInvocation)"
     r"|xray:\w+|logs:(CreateLogDelivery|GetLogDelivery|UpdateLogDelivery|DeleteLogDelivery|ListLogDeliveries"
-    r"|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups))$"
+    r"|PutResourcePolicy|DescribeResourcePolicies|DescribeLogGroups)|servicequotas:GetAWSDefaultServiceQuota)$"
 )
 # EC2 mutations granted without a tag condition: none. (Route changes were, while the lab used the VPCs' untagged
 # main route tables; create-vpc now creates a tagged table per subnet.)
@@ -98,7 +98,7 @@ def peering_ends_condition(statement):
 
 def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(template):
     machines = resources(template, "AWS::Serverless::StateMachine")
-    assert set(machines) == {"LabStateMachine", "BackstopStateMachine"}
+    assert set(machines) == {"LabStateMachine", "BackstopStateMachine", "WorkshopStateMachine"}
     for name, machine in machines.items():
         props = machine["Properties"]
         asl = (TEMPLATE.parent / props["DefinitionUri"]).resolve()
@@ -108,14 +108,50 @@ def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(tem
         assert placeholders - substitutions == set(), f"{name}: {asl.name} placeholders without a substitution"
         assert substitutions - placeholders == set(), f"{name}: substitutions {asl.name} never uses"
         for key, value in props["DefinitionSubstitutions"].items():
+            if key == "LabStateMachineArn":  # the workshop's child: the lab state machine itself (Ref is its ARN)
+                assert value == {"Ref": "LabStateMachine"}, f"{name}.{key}: {value}"
+                continue
             # XFunctionArn is the Arn of the XFunction resource, never some other function.
             assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}, f"{name}.{key}: {value}"
 
 
-def test_the_lab_state_machine_uses_every_function(template):
-    props = template["Resources"]["LabStateMachine"]["Properties"]
-    used = {v["Fn::GetAtt"][0] for v in props["DefinitionSubstitutions"].values()}
-    assert used == set(resources(template, "AWS::Serverless::Function"))
+def test_the_state_machines_use_every_function(template):
+    machines = {name: m["Properties"]["DefinitionSubstitutions"]
+                for name, m in resources(template, "AWS::Serverless::StateMachine").items()}
+    used = {name: {v["Fn::GetAtt"][0] for v in subs.values() if "Fn::GetAtt" in v}
+            for name, subs in machines.items()}
+    assert used["WorkshopStateMachine"] == {"PreflightFunction", "SummarizeWorkshopFunction"}
+    every = set(resources(template, "AWS::Serverless::Function"))
+    assert used["LabStateMachine"] | used["WorkshopStateMachine"] == every
+
+
+def test_the_workshop_role_may_start_follow_and_stop_only_the_labs(template):
+    grants = granted(template["Resources"]["WorkshopStateMachineRole"])
+    assert [s["Resource"] for s in grants["states:StartExecution"]] == [{"Ref": "LabStateMachine"}]
+    # its executions are execution ARNs, never an Express workflow's (test_iam_sar.py's NEVER_NAMED)
+    assert template["Resources"]["LabStateMachine"]["Properties"]["Type"] == "STANDARD"
+    executions = ("arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:execution:"
+                  "${LabStateMachine.Name}:*")
+    for action in ("states:DescribeExecution", "states:StopExecution"):
+        assert [s["Resource"] for s in grants[action]] == [{"Fn::Sub": executions}], action
+    # the Step Functions guide's .sync policy: the managed rule, nothing else of EventBridge
+    rule = ("arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:rule/"
+            "StepFunctionsGetEventsForStepFunctionsExecutionRule")
+    for action in ("events:PutTargets", "events:PutRule", "events:DescribeRule"):
+        assert [s["Resource"] for s in grants[action]] == [{"Fn::Sub": rule}], action
+    assert [s["Resource"] for s in grants["lambda:InvokeFunction"]] == [
+        [{"Fn::GetAtt": ["PreflightFunction", "Arn"]}, {"Fn::GetAtt": ["SummarizeWorkshopFunction", "Arn"]}]]
+
+
+def test_the_preflight_reads_only_the_three_quotas_a_workshop_meets(template):
+    grants = granted(template["Resources"]["PreflightRole"])
+    (statement,) = grants["servicequotas:GetServiceQuota"]
+    arns = {r["Fn::Sub"] for r in statement["Resource"]}
+    source = (ROOT / "functions/lab-core/src/preflight/quota.rs").read_text()
+    codes = re.findall(r'service_code: "(\w+)",\s*quota_code: "(L-[0-9A-F]+)"', source)
+    assert len(codes) == 3
+    assert arns == {f"arn:${{AWS::Partition}}:servicequotas:${{AWS::Region}}:${{AWS::AccountId}}:{s}/{q}"
+                    for s, q in codes}
 
 
 def test_the_backstop_starts_on_executions_that_skip_their_catch(template):
@@ -160,7 +196,7 @@ def test_schedule_names_come_from_the_stack_and_retries_are_bounded(template):
 def test_the_state_machines_log_under_vendedlogs(template):
     # CloudWatch Logs resource policies are limited to 5120 characters; Step Functions' guide says to prefix
     # its log groups with /aws/vendedlogs/ (the console uses /aws/vendedlogs/states).
-    for name in ("LabStateMachine", "BackstopStateMachine"):
+    for name in ("LabStateMachine", "BackstopStateMachine", "WorkshopStateMachine"):
         (dest,) = template["Resources"][name]["Properties"]["Logging"]["Destinations"]
         group = dest["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
         log_name = template["Resources"][group]["Properties"]["LogGroupName"]
@@ -221,7 +257,7 @@ def test_each_function_policy_covers_exactly_the_calls_its_code_makes(template, 
         code = calls[crate]
         # GetCallerIdentity needs no permission; AssumeRole is granted like any call.
         needed = {c for c in code if c != "sts:GetCallerIdentity"}
-        policy = {a for a in grants if a.split(":")[0] in ("ec2", "ssm", "sts")}
+        policy = {a for a in grants if a.split(":")[0] in aws_calls.SERVICES}
         # Tagging on create: ec2:CreateTags, only for the create calls the code makes.
         if "ec2:CreateTags" in policy:
             policy.discard("ec2:CreateTags")
@@ -342,6 +378,11 @@ def test_the_reader_finds_what_the_code_calls(calls):
     assert calls["validate-input"] == {"ec2:DescribeAvailabilityZones", "ec2:DescribeInstanceTypeOfferings",
                                        "ec2:DescribeInstanceTypes", "ec2:DescribeVpcEndpointServices",
                                        "sts:AssumeRole"}
+    # the workshop's preflight reads quotas (an operation whose name has an acronym: GetAWSDefaultServiceQuota is
+    # get_aws_default_service_quota in Rust) and the usage; its summary calls nothing
+    assert calls["preflight"] == {"servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota",
+                                  "ec2:DescribeVpcs", "ec2:DescribeInstances", "ec2:DescribeInstanceTypes"}
+    assert calls["summarize-workshop"] == set()
 
 
 def write_crate(tmp_path, core: str, tests: str = ""):

@@ -9,6 +9,7 @@ pub mod schedule;
 pub mod status;
 pub mod sweep;
 pub mod timeline;
+pub mod workshop;
 
 /// A duration for people: 45s, 12m05s, 3h20m.
 pub(crate) fn ago(seconds: f64) -> String {

@@ -27,12 +27,15 @@ pub trait Aws: Sync {
     fn peer(&self, lab: &LabPlan) -> impl Future<Output = Result<Scope>> + Send;
     /// The account the home clients act in.
     fn account_id(&self) -> impl Future<Output = Result<String>> + Send;
+    /// Service Quotas in the home account and region (the workshop's preflight reads the quotas labs meet).
+    fn service_quotas(&self) -> aws_sdk_servicequotas::Client;
 }
 
 /// The clients of a Lambda environment: its own account and region, and its configuration to build side B's.
 #[derive(Clone, Debug)]
 pub struct Clients {
     home: Scope,
+    service_quotas: aws_sdk_servicequotas::Client,
     config: SdkConfig,
 }
 
@@ -62,6 +65,7 @@ impl Clients {
                 ssm: aws_sdk_ssm::Client::new(&config),
                 region,
             },
+            service_quotas: aws_sdk_servicequotas::Client::new(&config),
             config,
         }
     }
@@ -70,6 +74,10 @@ impl Clients {
 impl Aws for Clients {
     fn home(&self) -> Scope {
         self.home.clone()
+    }
+
+    fn service_quotas(&self) -> aws_sdk_servicequotas::Client {
+        self.service_quotas.clone()
     }
 
     /// The account these clients act in (STS GetCallerIdentity, which needs no permission).

@@ -35,6 +35,10 @@ pub enum LabError {
     /// A resource with the lab's name exists but is not the lab's (other tags, other VPC).
     #[error("{0}")]
     ResourceConflict(String),
+    /// A workshop needs more than the account's quotas leave free (the workshop's preflight, before anything
+    /// exists): the message names each quota, its value, what is in use, free and needed.
+    #[error("{0}")]
+    QuotaExceeded(String),
     /// Any other AWS error, with its code.
     #[error("{code}: {message}")]
     Aws { code: String, message: String },
@@ -53,6 +57,7 @@ impl LabError {
             LabError::ExerciseFailed(_) => "ExerciseFailed",
             LabError::ControlReachable(_) => "ControlReachable",
             LabError::ResourceConflict(_) => "ResourceConflict",
+            LabError::QuotaExceeded(_) => "QuotaExceeded",
             LabError::Aws { .. } => "AwsError",
         }
     }
@@ -237,6 +242,7 @@ mod tests {
             LabError::ExerciseFailed(String::new()),
             LabError::ControlReachable(String::new()),
             LabError::ResourceConflict(String::new()),
+            LabError::QuotaExceeded(String::new()),
             LabError::Aws {
                 code: String::new(),
                 message: String::new(),
@@ -255,6 +261,7 @@ mod tests {
                 "ExerciseFailed",
                 "ControlReachable",
                 "ResourceConflict",
+                "QuotaExceeded",
                 "AwsError"
             ]
         );

@@ -58,6 +58,17 @@ pub struct LabInput {
     pub peer: Option<PeerInput>,
     /// Build the lab with one hop missing (break-and-fix; `exercise.rs`).
     pub exercise: Option<Exercise>,
+    /// The execution that started this lab, when one did (a workshop's Map starts each lab with
+    /// `states:startExecution`): "When starting a nested execution, use a parameter named
+    /// AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID" (Step Functions developer guide, "Start a new AWS Step Functions
+    /// state machine from a running execution"); the console links the two executions by it. Accepted and
+    /// ignored: the one key of an input that is not the lab's.
+    #[serde(
+        rename = "AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID",
+        default,
+        skip_serializing
+    )]
+    pub started_by_execution_id: Option<String>,
 }
 
 /// The processor architecture of the lab's instances: which Amazon Linux AMI they boot.

@@ -22,6 +22,10 @@ pub mod teardown;
 pub mod update_sg;
 pub mod validate_input;
 
+// The workshop's steps: its preflight (quotas, the labs' plan) and its summary.
+pub mod preflight;
+pub mod summarize_workshop;
+
 // What steps share: a peering's status (request-, accept-peering), why a ping failed (ping-test).
 pub mod diagnose;
 pub mod peering;

@@ -94,6 +94,11 @@ pub fn no_ssm() -> Ssm {
     mock_client!(aws_sdk_ssm, rules)
 }
 
+pub fn no_service_quotas() -> aws_sdk_servicequotas::Client {
+    let rules: [&Rule; 0] = [];
+    mock_client!(aws_sdk_servicequotas, rules)
+}
+
 pub fn no_ec2() -> Ec2 {
     let rules: [&Rule; 0] = [];
     mock_client!(aws_sdk_ec2, rules)
@@ -104,6 +109,8 @@ pub struct MockAws {
     pub home: Scope,
     pub peer: Scope,
     pub account_id: String,
+    /// No rules unless a test (the preflight's) gives its own: a call it did not expect fails the test.
+    pub service_quotas: aws_sdk_servicequotas::Client,
 }
 
 impl Aws for MockAws {
@@ -118,6 +125,10 @@ impl Aws for MockAws {
     async fn account_id(&self) -> Result<String> {
         Ok(self.account_id.clone())
     }
+
+    fn service_quotas(&self) -> aws_sdk_servicequotas::Client {
+        self.service_quotas.clone()
+    }
 }
 
 /// One account and region (us-east-1) for both sides.
@@ -131,6 +142,7 @@ pub fn clients(ec2: Ec2, ssm: Ssm) -> MockAws {
         peer: home.clone(),
         home,
         account_id: "123456789012".into(),
+        service_quotas: no_service_quotas(),
     }
 }
 

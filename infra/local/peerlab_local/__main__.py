@@ -25,6 +25,7 @@ def install_patches(iam: str = "off") -> None:
         quotas,
         scheduler,
         sfn_stop,
+        sfn_sync,
         sfn_time,
         zones,
     )
@@ -39,6 +40,7 @@ def install_patches(iam: str = "off") -> None:
     cfn_capabilities.install()  # CreateStack/CreateChangeSet/UpdateStack ask for CAPABILITY_(NAMED_)IAM as AWS does
     sfn_time.install()  # Wait/Retry/timeouts of Step Functions last --time-scale x their AWS time
     sfn_stop.install()  # StopExecution ends ABORTED, even when a running state fails after it
+    sfn_sync.install()  # states:startExecution(.sync:2) Tasks: PascalCase parameters and results, as on AWS
     scheduler.install()  # EventBridge Scheduler validates as AWS does
     identities.install()  # tasks, logs, traces signed as the role AWS uses (after lambda_bridge and events)
     iam_enforce.install(iam)  # --iam enforce: role sessions' calls evaluated against their policies

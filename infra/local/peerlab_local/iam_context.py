@@ -58,7 +58,10 @@ action that names resources and is not modelled here (the enforcement hook then 
   as `ssm:resourceTag/K` and `aws:ResourceTag/K` (the SAR's keys of SendCommand; AWS's own managed policies condition
   SendCommand on `instance/*` with `aws:ResourceTag`, as z0ph/MAMIP records them).
 - Lambda, Step Functions, Logs: lambda:InvokeFunction on the function's ARN (qualified when the call names a version
-  or alias), states:StartExecution on the state machine, logs:CreateLogStream/PutLogEvents on the log stream.
+  or alias), states:StartExecution on the state machine, states:DescribeExecution/StopExecution on the execution,
+  logs:CreateLogStream/PutLogEvents on the log stream.
+- Service Quotas: GetServiceQuota on the quota's ARN (SERVICE/CODE), with servicequotas:service; the SAR gives
+  GetAWSDefaultServiceQuota no resource type, so it is evaluated on "*".
 Not modelled: `ec2:Attribute`, AMI keys other than its tags and id (ec2:Owner, ec2:Public, ...), volume sizes and
 types, `iam:AssociatedResourceArn`, and principal keys (aws:PrincipalArn, aws:SourceArn, ...: the caller's, which
 the enforcement hook adds).
@@ -153,7 +156,7 @@ def _input_members(service: str, name: str) -> dict:
 
 
 # IAM's service prefix and action name -> botocore's service and operation, where they differ
-API_SERVICES = {"states": "stepfunctions"}
+API_SERVICES = {"states": "stepfunctions", "servicequotas": "service-quotas"}
 API_OPERATIONS = {("lambda", "InvokeFunction"): "Invoke"}
 
 
@@ -872,6 +875,27 @@ def _start_execution(c: _Call):
     machine = c.p.get("stateMachineArn")
     if machine:
         c.add(machine, "statemachine", {})
+
+
+@builds("states:DescribeExecution", "states:StopExecution")
+def _execution(c: _Call):
+    """The execution the call names (SAR, Step Functions: resource type execution,
+    arn:${Partition}:states:${Region}:${Account}:execution:${StateMachineName}:${ExecutionId}): what a workshop's
+    startExecution.sync Task asks of its child lab."""
+    arn = c.p.get("executionArn")
+    if arn:
+        c.add(arn, "execution", {})
+
+
+@builds("servicequotas:GetServiceQuota")
+def _service_quota(c: _Call):
+    """The quota the call names (SAR, "Actions, resources, and condition keys for Service Quotas": resource type
+    quota, arn:${Partition}:servicequotas:${Region}:${Account}:${ServiceCode}/${QuotaCode}), with the action's key
+    servicequotas:service."""
+    service, code = c.p.get("ServiceCode"), c.p.get("QuotaCode")
+    if service and code:
+        arn = f"arn:{PARTITION}:servicequotas:{c.region}:{c.account}:{service}/{code}"
+        c.add(arn, "quota", {"servicequotas:service": service})
 
 
 @builds("logs:CreateLogStream", "logs:PutLogEvents")

@@ -476,6 +476,10 @@ def calls_of_the_lab(world) -> list[tuple[str, dict]]:
         ("lambda:InvokeFunction", {"FunctionName": "peerlab-CreateVpcFunction"}),
         ("states:StartExecution", {"stateMachineArn": f"arn:aws:states:{REGION}:{HOME}:stateMachine:peerlab-lab",
                                    "name": "lab-1"}),
+        ("states:DescribeExecution", {"executionArn": f"arn:aws:states:{REGION}:{HOME}:execution:peerlab-lab:w-1"}),
+        ("states:StopExecution", {"executionArn": f"arn:aws:states:{REGION}:{HOME}:execution:peerlab-lab:w-1"}),
+        ("servicequotas:GetServiceQuota", {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"}),
+        ("servicequotas:GetAWSDefaultServiceQuota", {"ServiceCode": "ec2", "QuotaCode": "L-1216C47A"}),
         ("logs:CreateLogStream", {"logGroupName": "/aws/lambda/peerlab-CreateVpcFunction", "logStreamName": "s"}),
         ("logs:PutLogEvents", {"logGroupName": "/aws/lambda/peerlab-CreateVpcFunction", "logStreamName": "s",
                                "logEvents": [{"timestamp": 1, "message": "m"}]}),
@@ -723,6 +727,16 @@ def test_functions_state_machines_and_log_streams(aws):
     assert resources("lambda:InvokeFunction", {"FunctionName": function + ":3"}) == [function + ":3"]
     machine = f"arn:aws:states:{REGION}:{HOME}:stateMachine:peerlab-lab"
     assert resources("states:StartExecution", {"stateMachineArn": machine, "name": "lab-1"}) == [machine]
+    # a workshop's .sync Task follows (and may stop) its child lab's execution
+    execution = f"arn:aws:states:{REGION}:{HOME}:execution:peerlab-lab:w-1"
+    assert resources("states:DescribeExecution", {"executionArn": execution}) == [execution]
+    assert resources("states:StopExecution", {"executionArn": execution}) == [execution]
+    # the workshop's preflight: a quota by its ARN; AWS's defaults have no resource type
+    quota = touch(aws, "servicequotas:GetServiceQuota", {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"})
+    assert [(r["resource"], r["context"].get("servicequotas:service")) for r in quota] == [
+        (f"arn:aws:servicequotas:{REGION}:{HOME}:vpc/L-F678F1CE", "vpc")]
+    assert resources("servicequotas:GetAWSDefaultServiceQuota", {"ServiceCode": "vpc", "QuotaCode": "L-F678F1CE"}) \
+        == ["*"]
     assert resources("logs:PutLogEvents", {"logGroupName": "g", "logStreamName": "s",
                                            "logEvents": [{"timestamp": 1, "message": "m"}]}) == [
         f"arn:aws:logs:{REGION}:{HOME}:log-group:g:log-stream:s"]

@@ -19,7 +19,7 @@ from peerlab_local.cfn_resources import SUPPORTED
 
 ROOT = Path(__file__).resolve().parents[3]
 CRATES = ["validate-input", "create-vpc", "request-peering", "accept-peering", "add-routes", "update-sg",
-          "ping-test", "teardown"]
+          "ping-test", "teardown", "preflight", "summarize-workshop"]
 BUILT = os.environ.get("PEERLAB_LAMBDA_DIR", "")
 
 
@@ -65,13 +65,13 @@ def template_policy(logical_id: str) -> dict:
 def test_deploy_creates_what_the_template_declares(aws, lambda_dir):
     outputs = deploy(aws, lambda_dir=lambda_dir)
     assert set(outputs) == {"StateMachineArn", "BackstopStateMachineArn", "InstanceProfileName",
-                            "StartExecutionCommand", "SchedulerRoleArn"}
+                            "StartExecutionCommand", "SchedulerRoleArn", "WorkshopStateMachineArn"}
     ids = by_logical_id(aws, "peerlab")
     lam, iam, sfn = aws.client("lambda"), aws.client("iam"), aws.client("stepfunctions")
 
-    # the eight functions, with the template's (and Globals') properties
+    # the ten functions (a lab's eight, the workshop's two), with the template's (and Globals') properties
     functions = {f["FunctionName"]: f for f in lam.list_functions()["Functions"]}
-    assert len(functions) == 8
+    assert len(functions) == 10
     create_vpc = lam.get_function(FunctionName=ids["CreateVpcFunction"])["Configuration"]
     assert create_vpc["Handler"] == "bootstrap" and create_vpc["Runtime"] == "provided.al2023"
     assert create_vpc["MemorySize"] == 128 and create_vpc["Timeout"] == 30
@@ -107,6 +107,13 @@ def test_deploy_creates_what_the_template_declares(aws, lambda_dir):
         ":log-group:/aws/vendedlogs/states/peerlab:*")  # GetAtt Arn of a log group ends in ":*" on AWS
     backstop = sfn.describe_state_machine(stateMachineArn=outputs["BackstopStateMachineArn"])
     assert functions[ids["TeardownFunction"]]["FunctionArn"] in backstop["definition"]
+    # the workshop's: its two functions and the lab state machine it starts each lab on
+    workshop = sfn.describe_state_machine(stateMachineArn=outputs["WorkshopStateMachineArn"])
+    assert "${" not in workshop["definition"]
+    for logical_id in ("PreflightFunction", "SummarizeWorkshopFunction"):
+        assert functions[ids[logical_id]]["FunctionArn"] in workshop["definition"]
+    assert outputs["StateMachineArn"] in workshop["definition"]
+    assert workshop["roleArn"].endswith("/" + ids["WorkshopStateMachineRole"])
 
     # the backstop's rule: the lab machine's failed/timed-out/aborted executions start the backstop
     events = aws.client("events")
@@ -127,7 +134,7 @@ def test_deploy_creates_what_the_template_declares(aws, lambda_dir):
 
     # log groups: one per function and the state machines', retention from LogRetentionDays
     groups = {g["logGroupName"]: g for g in aws.client("logs").describe_log_groups()["logGroups"]}
-    assert len(groups) == 9 and {g.get("retentionInDays") for g in groups.values()} == {14}
+    assert len(groups) == 11 and {g.get("retentionInDays") for g in groups.values()} == {14}
 
     # the role Scheduler may assume: trusts scheduler.amazonaws.com for this account, starts the lab machine only
     role_name = outputs["SchedulerRoleArn"].rsplit("/", 1)[1]
@@ -223,11 +230,11 @@ def test_delete_leaves_nothing(aws, lambda_dir):
     outputs = deploy(aws, lambda_dir=lambda_dir, parameters={"LabScheduleExpression": "rate(1 day)"})
     iam = aws.client("iam")
     # there is something of every kind to delete: a role with a managed policy attached (IAM refuses to delete it
-    # before the policy is detached), both schedules, both state machines
+    # before the policy is detached), both schedules, the three state machines
     profile = iam.get_instance_profile(InstanceProfileName=outputs["InstanceProfileName"])["InstanceProfile"]
     assert iam.list_attached_role_policies(RoleName=profile["Roles"][0]["RoleName"])["AttachedPolicies"]
     assert len(aws.client("scheduler").list_schedules()["Schedules"]) == 2
-    assert len(aws.client("stepfunctions").list_state_machines()["stateMachines"]) == 2
+    assert len(aws.client("stepfunctions").list_state_machines()["stateMachines"]) == 3
     # a one-off schedule with ActionAfterCompletion DELETE deletes itself after it fires: the stack's delete of
     # a schedule that is already gone succeeds (CloudFormation treats a resource deleted outside it as deleted)
     aws.client("scheduler").delete_schedule(Name="peerlab-lab")
@@ -255,11 +262,11 @@ def test_two_stacks_coexist_and_the_command_line_deploys(aws, lambda_dir):
     assert json.loads(done.stdout) == two  # --json: the outputs alone on stdout, for programs (the Rust e2e)
     assert "Successfully created/updated stack - lab-two" in done.stderr
     assert one["StateMachineArn"] != two["StateMachineArn"]
-    assert len(aws.client("lambda").list_functions()["Functions"]) == 16
+    assert len(aws.client("lambda").list_functions()["Functions"]) == 20  # ten each
     assert sorted(s["Name"] for s in aws.client("scheduler").list_schedules()["Schedules"]) == [
         "lab-one-sweep", "lab-two-sweep"]
     stack.delete(aws.url, "lab-one", out=quiet)
-    assert len(aws.client("lambda").list_functions()["Functions"]) == 8
+    assert len(aws.client("lambda").list_functions()["Functions"]) == 10
     assert aws.client("stepfunctions").describe_state_machine(stateMachineArn=two["StateMachineArn"])
 
 

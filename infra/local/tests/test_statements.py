@@ -67,17 +67,24 @@ def template_statements(path: Path = TEMPLATE) -> list[tuple[str, str, int, str]
 
 
 FUNCTION_ROLES = ["ValidateInputRole", "CreateVpcRole", "RequestPeeringRole", "AcceptPeeringRole", "AddRoutesRole",
-                  "UpdateSgRole", "PingTestRole", "TeardownRole"]
+                  "UpdateSgRole", "PingTestRole", "TeardownRole", "PreflightRole", "SummarizeWorkshopRole"]
 
 # Needed only where no lab here goes: ping-test assumes the peer account's role only to explain a failed ping of a
 # cross-account lab (diagnose reads side B's routes, groups and ACLs there); every lab here pings through. strict:
 # the test turns red once a lab exercises it.
 ONLY_ON_FAILURE = {("PingTestRole", "SideBInThePeerAccount")}
+# Needed on AWS, never asked here: Step Functions learns that a .sync child ended through the managed EventBridge rule
+# StepFunctionsGetEventsForStepFunctionsExecutionRule (the Step Functions guide's policy for startExecution.sync);
+# moto's engine polls DescribeExecution instead and makes no events: call (docs/research/workshops-aws-facts.md,
+# section 4). Unproven locally; strict: the test turns red once the local AWS makes those calls.
+ONLY_ON_AWS = {("WorkshopStateMachineRole", "LearnWhenALabEnds")}
 
 
 def marks(role: str, label: str):
     if (role, label) in ONLY_ON_FAILURE:
         return [pytest.mark.xfail(strict=True, reason="only a failed cross-account ping assumes the peer role")]
+    if (role, label) in ONLY_ON_AWS:
+        return [pytest.mark.xfail(strict=True, reason="the local Step Functions makes no events: calls for .sync")]
     return []
 
 
@@ -154,7 +161,7 @@ def scheduled(aws: LocalAws, outputs: dict, document: str) -> dict:
 
     def started():
         runs = [e for e in sfn.list_executions(stateMachineArn=outputs["StateMachineArn"])["executions"]
-                if e["name"] not in ("tutorial", "held", "peer", "exercise")]
+                if e["name"] not in ("tutorial", "held", "peer", "exercise") and not e["name"].startswith("workshop")]
         return runs[0] if runs else None
 
     run = wait_for(started, timeout=60, interval=0.2)
@@ -170,11 +177,11 @@ class Recorded:
 def local():
     if not BUILT:
         pytest.skip("needs the built functions (PEERLAB_LAMBDA_DIR)")
-    # five labs at once in the home account: 9 VPCs and the default one, past AWS's default of 5 VPCs per Region,
-    # and 9 t3.micro, 18 vCPUs, past AWS's default of 5 running On-Demand standard vCPUs (quotas.py): the account has
-    # those quotas raised
+    # six labs at once in the home account (one of them a workshop's): 11 VPCs and the default one, past AWS's
+    # default of 5 VPCs per Region, and 11 instances of 2 vCPUs, 22 vCPUs, past AWS's default of 5 running On-Demand
+    # standard vCPUs (quotas.py): the account has those quotas raised (the workshop's preflight reads them)
     aws = LocalAws("--profile", "instant", "--time-scale", SCALE, "--iam", "enforce", "--lambda-dir", LAMBDA_DIR,
-                   "--quota", "vpc/L-F678F1CE=12", "--quota", "ec2/L-1216C47A=20")
+                   "--quota", "vpc/L-F678F1CE=14", "--quota", "ec2/L-1216C47A=64")
     yield aws
     aws.stop()
 
@@ -191,8 +198,10 @@ def recorded(local) -> Recorded:
                  capabilities=("CAPABILITY_NAMED_IAM",), out=lambda *a: None)
     results: dict = {}
     errors: list = []
-    # Five labs at once: the tutorial's, one started by a schedule, one held and stopped (the backstop), one
-    # whose side B is in the peer account (each function's SideBInThePeerAccount), and an exercise (nacl-deny).
+    # Six labs at once: the tutorial's, one started by a schedule, one held and stopped (the backstop), one
+    # whose side B is in the peer account (each function's SideBInThePeerAccount), an exercise (nacl-deny), and a
+    # workshop of one lab (the preflight, the workshop state machine starting and following its child lab, the
+    # summary).
 
     def run(name, job):
         try:
@@ -210,6 +219,7 @@ def recorded(local) -> Recorded:
         # the exercise nacl-deny: update-sg's network ACL statements, teardown's DeleteTheLabsNetworkAcls
         "exercise": lambda: lab(aws, outputs["StateMachineArn"], "exercise", json.dumps(
             {"exercise": "nacl-deny", "vpc_a": {"cidr": "10.30.0.0/16"}, "vpc_b": {"cidr": "10.31.0.0/16"}})),
+        "workshop": lambda: lab(aws, outputs["WorkshopStateMachineArn"], "workshop", {"labs": 1}, timeout=180),
     }
     threads = [threading.Thread(target=run, args=item) for item in jobs.items()]
     for t in threads:
@@ -248,6 +258,9 @@ def test_the_labs_ran_with_every_call_evaluated_and_none_denied(recorded):
     exercise = results["exercise"]
     assert exercise["status"] == "SUCCEEDED", (exercise.get("error"), exercise.get("cause"))
     assert json.loads(exercise["output"])["exercise"]["diagnosed_hop"] == "nacl-b"
+    workshop = results["workshop"]
+    assert workshop["status"] == "SUCCEEDED", (workshop.get("error"), workshop.get("cause"))
+    assert json.loads(workshop["output"])["succeeded"] == 1, workshop["output"]
     assert json.loads(results["backstop"]["output"]).get("remaining") == [], results["backstop"]["output"]
     assert "FunctionError" not in json.dumps(results["sweep"]), results["sweep"]
     data = recorded.evaluated
@@ -269,6 +282,9 @@ def test_the_labs_ran_with_every_call_evaluated_and_none_denied(recorded):
     assert create["principal_context"]["aws:PrincipalArn"] == create["role"]
     # the sessions of the scheduler's role started a lab
     assert any(c["action"] == "states:StartExecution" and "-LabScheduleRole-" in c["role"] for c in data["calls"])
+    # the workshop's role started its lab and followed it (.sync: DescribeExecution on the child's execution)
+    by_workshop = {c["action"] for c in data["calls"] if "-WorkshopStateMachineRole-" in c["role"]}
+    assert {"states:StartExecution", "states:DescribeExecution", "lambda:InvokeFunction"} <= by_workshop, by_workshop
 
 
 @pytest.mark.parametrize("role,policy,index,label", STATEMENTS)
@@ -428,10 +444,10 @@ def test_no_role_of_the_stack_may_touch_iam_users(recorded, action):
     aws = recorded.aws
     roles = {lid: name for lid, name in resources(aws, "peerlab").items()
              if lid.endswith("Role") and not name.startswith("arn:")}
-    # the template's twelve (eight functions', two state machines', the scheduler's, the lab instance's) and the
+    # the template's fifteen (ten functions', three state machines', the scheduler's, the lab instance's) and the
     # ones SAM adds for the sweep schedule and the backstop's EventBridge rule
     assert set(FUNCTION_ROLES) | {"LabStateMachineRole", "BackstopStateMachineRole", "LabScheduleRole",
-                                  "LabInstanceRole"} <= set(roles)
+                                  "LabInstanceRole", "WorkshopStateMachineRole"} <= set(roles)
     iam = admin(aws, "iam")
     for lid, name in sorted(roles.items()):
         client = session(aws, name, "iam")

@@ -68,6 +68,35 @@ fn unknown_fields_are_rejected_by_name() {
 }
 
 #[test]
+fn a_parent_executions_id_is_accepted_and_ignored_and_nothing_else_is() {
+    // what a workshop's Map adds to each lab's input (Step Functions' nested-execution convention)
+    let started = json!({"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "arn:aws:states:us-east-1:123456789012:execution:w:x",
+                         "lab_id": "w-1"});
+    let parsed = parse_input(started).unwrap();
+    assert_eq!(
+        plan(serde_json::to_value(&parsed).unwrap()).unwrap(),
+        plan(json!({"lab_id": "w-1"})).unwrap()
+    );
+    // never written back into a plan or an input the workflow passes on
+    assert_eq!(
+        serde_json::to_value(&parsed)
+            .unwrap()
+            .get("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID"),
+        None
+    );
+    // only that exact key, only at the top, only a string
+    assert!(message(json!({"AWS_STEP_FUNCTIONS_STARTED_BY": "x"})).contains("unknown field"));
+    assert!(
+        message(json!({"vpc_a": {"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": "x"}}))
+            .contains("unknown field")
+    );
+    assert!(
+        message(json!({"AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID": 5}))
+            .contains("AWS_STEP_FUNCTIONS_STARTED_BY_EXECUTION_ID")
+    );
+}
+
+#[test]
 fn each_bad_field_is_named() {
     let cases = [
         (json!({"vpc_a": {"cidr": "10.0.0.0/33"}}), "vpc_a.cidr"),

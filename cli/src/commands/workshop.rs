@@ -1,0 +1,571 @@
+//! `peerlab workshop --labs N`: N labs at once, one per student, through the workshop state machine: the input
+//! checked with the preflight's own rules before anything starts, each lab followed live (one line per lab), the
+//! summary table at the end. Exit 0 only if every lab succeeded and nothing leaked; 2 when the input is wrong or
+//! the account's quotas cannot hold the workshop (the preflight's message); 1 otherwise.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Context, Result};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use lab_core::preflight::plan;
+use serde_json::{json, Value};
+use time::OffsetDateTime;
+
+use crate::error::{aws, usage};
+use crate::input::check_name;
+use crate::local::{self, LocalAws, Logs};
+use crate::place::{aws_config, lambda_dir, project_root, Global};
+use crate::stack::StackTool;
+
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// How many labs (students), 1 to 40.
+    #[arg(long)]
+    labs: u32,
+    /// Every lab's input (JSON, as for `peerlab run`; no lab_id, no peer). Default: {} — the tutorial's lab.
+    #[arg(long, short)]
+    input: Option<PathBuf>,
+    /// Give lab i its own /16 blocks for VPC A and B, carved in order from this block (e.g. 10.0.0.0/8).
+    #[arg(long, value_name = "CIDR")]
+    cidr_base: Option<String>,
+    /// Names the labs <ID>-1 .. <ID>-N. Default: from the execution's name.
+    #[arg(long, value_name = "ID")]
+    workshop_id: Option<String>,
+    /// Run on a local AWS: the one at --endpoint, or a private one started for this workshop. On AWS, pass
+    /// --state-machine-arn with the stack's WorkshopStateMachineArn output instead.
+    #[arg(long)]
+    local: bool,
+    /// Execution name of the workshop (each lab's is <NAME>-<i>). Default: workshop-<UTC time>.
+    #[arg(long)]
+    name: Option<String>,
+    /// Write the workshop's report (the summary and every lab's report) as JSON here.
+    #[arg(long, value_name = "FILE")]
+    report: Option<PathBuf>,
+    /// Write the workshop's timeline picture (SVG) here: one row per lab.
+    #[arg(long, value_name = "FILE.svg")]
+    timeline: Option<PathBuf>,
+    /// Stop following after this many seconds (default: 30 minutes plus the labs' hold_seconds).
+    #[arg(long, value_name = "SECONDS")]
+    timeout: Option<u64>,
+    /// Extra arguments for the private local AWS (infra/local/start), e.g. "--quota ec2/L-1216C47A=32".
+    #[arg(long, allow_hyphen_values = true, value_name = "ARGS")]
+    local_args: Option<String>,
+    /// The built step functions for the private local AWS (default: $CARGO_TARGET_DIR/debug or target/debug).
+    #[arg(long, value_name = "DIR")]
+    lambda_dir: Option<PathBuf>,
+}
+
+/// The workshop's input as the preflight reads it, from the arguments: checked here with its own rules (nothing
+/// is started on a mistake). Returns the input and the planned labs.
+pub fn workshop_input(
+    args: &Args,
+    name: &str,
+    now: OffsetDateTime,
+) -> Result<(Value, plan::Workshop)> {
+    let lab = match &args.input {
+        None => json!({}),
+        Some(p) => {
+            let text = std::fs::read_to_string(p)
+                .map_err(|e| usage(format!("input {}: {e}", p.display())))?;
+            serde_json::from_str(&text)
+                .map_err(|e| usage(format!("input {}: not JSON: {e}", p.display())))?
+        }
+    };
+    let mut input = json!({"labs": args.labs, "lab": lab});
+    if let Some(base) = &args.cidr_base {
+        input["cidr_base"] = json!(base);
+    }
+    if let Some(id) = &args.workshop_id {
+        input["workshop_id"] = json!(id);
+    }
+    let parsed = plan::parse(input.clone()).map_err(|e| usage(e.to_string()))?;
+    let planned = plan::plan(&parsed, name, now).map_err(|e| usage(e.to_string()))?;
+    Ok((input, planned))
+}
+
+/// The child labs a workshop has started so far: (name, execution ARN) from its `startExecution` Tasks' scheduled
+/// parameters (the lab state machine and the name it gave), in the order they were scheduled.
+pub fn children(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for e in events {
+        let Some(d) = e.task_scheduled_event_details() else {
+            continue;
+        };
+        if d.resource_type() != "states" {
+            continue;
+        }
+        let Ok(p) = serde_json::from_str::<Value>(d.parameters()) else {
+            continue;
+        };
+        let (Some(machine), Some(name)) = (p["StateMachineArn"].as_str(), p["Name"].as_str())
+        else {
+            continue;
+        };
+        let arn = format!(
+            "{}:{name}",
+            machine.replacen(":stateMachine:", ":execution:", 1)
+        );
+        if !out.iter().any(|(n, _)| n == name) {
+            out.push((name.to_string(), arn));
+        }
+    }
+    out
+}
+
+/// What one lab is doing: its status and the state it last entered.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct LabNow {
+    pub status: String,
+    pub state: Option<String>,
+    pub seconds: f64,
+}
+
+/// One lab's line of the live view.
+pub fn lab_line(name: &str, now: &LabNow) -> String {
+    let mark = match now.status.as_str() {
+        "RUNNING" => "▶",
+        "SUCCEEDED" => "✓",
+        "" => "·",
+        _ => "✗",
+    };
+    let status = if now.status.is_empty() {
+        "PENDING"
+    } else {
+        now.status.as_str()
+    };
+    format!(
+        "{mark} {name:<24} {status:<10} {:>7.1}s  {}",
+        now.seconds,
+        now.state.as_deref().unwrap_or("")
+    )
+}
+
+async fn lab_now(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Option<LabNow>> {
+    let described = match sfn.describe_execution().execution_arn(arn).send().await {
+        Ok(d) => d,
+        // started by the Map a moment ago: not visible yet
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_execution_does_not_exist()) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(aws(&format!("execution {arn}"), e)),
+    };
+    // the state it entered last: the StateEntered event with the highest id of the whole history (on the local
+    // AWS a page of 25 read with reverse_order showed the first states, not the last: the order is not relied on)
+    let events = crate::sfn::history(sfn, arn).await?;
+    let state = events
+        .iter()
+        .filter(|e| e.entered())
+        .max_by_key(|e| e.id)
+        .and_then(|e| e.state.clone());
+    let end = described
+        .stop_date()
+        .map(|t| t.as_secs_f64())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_secs_f64())
+                .unwrap_or_default()
+        });
+    Ok(Some(LabNow {
+        status: described.status().as_str().to_string(),
+        state,
+        seconds: end - described.start_date().as_secs_f64(),
+    }))
+}
+
+async fn workshop_history(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> Result<Vec<aws_sdk_sfn::types::HistoryEvent>> {
+    let mut events = Vec::new();
+    let mut token = None;
+    loop {
+        let page = sfn
+            .get_execution_history()
+            .execution_arn(arn)
+            .max_results(1000)
+            .set_next_token(token)
+            .send()
+            .await
+            .map_err(|e| aws(&format!("history of {arn}"), e))?;
+        events.extend(page.events().iter().cloned());
+        token = page.next_token().map(str::to_string);
+        if token.is_none() {
+            return Ok(events);
+        }
+    }
+}
+
+/// The live view: one line per lab, redrawn in place on a terminal; elsewhere a line each time a lab changes.
+struct View {
+    bars: Option<(MultiProgress, BTreeMap<String, ProgressBar>)>,
+    shown: BTreeMap<String, LabNow>,
+    started: Instant,
+}
+
+impl View {
+    fn new() -> Result<View> {
+        let bars = if std::io::stdout().is_terminal() {
+            Some((
+                MultiProgress::with_draw_target(ProgressDrawTarget::stdout()),
+                BTreeMap::new(),
+            ))
+        } else {
+            None
+        };
+        Ok(View {
+            bars,
+            shown: BTreeMap::new(),
+            started: Instant::now(),
+        })
+    }
+
+    fn show(&mut self, name: &str, now: &LabNow) -> Result<()> {
+        let changed = self
+            .shown
+            .get(name)
+            .is_none_or(|s| s.status != now.status || s.state != now.state);
+        let line = lab_line(name, now);
+        match &mut self.bars {
+            Some((multi, bars)) => {
+                if !bars.contains_key(name) {
+                    let bar = multi.add(ProgressBar::new_spinner());
+                    bar.set_style(
+                        ProgressStyle::with_template("{wide_msg}")
+                            .context("the lab line's template")?,
+                    );
+                    bars.insert(name.to_string(), bar);
+                }
+                if let Some(bar) = bars.get(name) {
+                    bar.set_message(line);
+                }
+            }
+            None if changed => println!("{:>7.1}s  {line}", self.started.elapsed().as_secs_f64()),
+            None => {}
+        }
+        self.shown.insert(name.to_string(), now.clone());
+        Ok(())
+    }
+
+    fn finish(&mut self) {
+        if let Some((_, bars)) = &self.bars {
+            for bar in bars.values() {
+                bar.finish();
+            }
+        }
+    }
+}
+
+/// The summary table of a finished workshop: from its output (summarize-workshop's), one row per lab.
+pub fn summary_lines(out: &Value) -> Vec<String> {
+    let mut lines = vec![format!(
+        "workshop {}: {} labs, {} succeeded, {} failed",
+        out["workshop_id"].as_str().unwrap_or("?"),
+        out["labs"],
+        out["succeeded"],
+        out["failed"].as_array().map_or(0, Vec::len)
+    )];
+    lines.push(format!(
+        "  {:<24} {:<10} {:<22} {}",
+        "lab", "status", "ping", "teardown / why"
+    ));
+    let failed: BTreeMap<&str, &Value> = out["failed"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|f| f["lab_id"].as_str().map(|id| (id, f)))
+        .collect();
+    for record in out["results"].as_array().into_iter().flatten() {
+        let id = record["lab_id"].as_str().unwrap_or("?");
+        let status = record["status"].as_str().unwrap_or("?");
+        let row = match failed.get(id) {
+            Some(f) => format!(
+                "{:<22} {}: {}",
+                "-",
+                f["error"].as_str().unwrap_or("?"),
+                crate::history::error_message(f["cause"].as_str().unwrap_or_default())
+            ),
+            None => {
+                let ping = &record["report"]["ping"];
+                let teardown = &record["report"]["teardown"];
+                let replies = format!("{}/{} replies", ping["received"], ping["transmitted"]);
+                format!(
+                    "{replies:<22} deleted {}, remaining {}",
+                    teardown["deleted"].as_array().map_or(0, Vec::len),
+                    teardown["remaining"]
+                )
+            }
+        };
+        lines.push(format!("  {id:<24} {status:<10} {row}"));
+    }
+    for q in out["quotas"].as_array().into_iter().flatten() {
+        lines.push(format!(
+            "  quota {} ({}/{}): {} ({}), in use {}, needed {}",
+            q["name"].as_str().unwrap_or("?"),
+            q["service_code"].as_str().unwrap_or("?"),
+            q["quota_code"].as_str().unwrap_or("?"),
+            q["value"],
+            q["source"].as_str().unwrap_or("?"),
+            q["in_use"],
+            q["needed"]
+        ));
+    }
+    lines
+}
+
+/// The exit code: 0 only if the workshop and every lab succeeded and nothing leaked; 2 when the preflight refused
+/// it (a mistake in what was asked, or a workshop the quotas cannot hold: nothing was created); 1 otherwise.
+pub fn exit_code(status: &str, error: Option<&str>, out: &Value, leaked: &[String]) -> u8 {
+    if status == "FAILED" && matches!(error, Some("QuotaExceeded" | "InvalidInput")) {
+        return 2;
+    }
+    let all = out["labs"].as_u64().is_some() && out["labs"] == out["succeeded"];
+    let none_left = out["leaked"].as_array().is_some_and(Vec::is_empty) && leaked.is_empty();
+    if status == "SUCCEEDED" && all && none_left {
+        0
+    } else {
+        1
+    }
+}
+
+enum Local {
+    Private(LocalAws),
+    Shared(String),
+}
+
+impl Local {
+    fn url(&self) -> &str {
+        match self {
+            Local::Private(aws) => &aws.url,
+            Local::Shared(url) => url,
+        }
+    }
+}
+
+/// The workshop state machine on the local AWS: the stack's, deployed when it is not there.
+fn prepare_local(local: &Local, global: &Global, args: &Args) -> Result<String> {
+    let root = project_root()?;
+    let tool = StackTool::new(&root);
+    let (url, stack) = (local.url(), global.stack.as_str());
+    let found = match local {
+        Local::Private(_) => None,
+        Local::Shared(_) => tool.outputs(url, stack)?,
+    };
+    let outputs = match found {
+        Some(found) => found,
+        None => {
+            let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
+            println!("deploying infra/template.yaml as stack {stack} on {url}");
+            tool.deploy(url, stack, &functions)?
+        }
+    };
+    outputs.workshop.ok_or_else(|| {
+        usage(format!(
+            "stack {stack} on {url} has no WorkshopStateMachineArn output: deploy this version's template (make deploy ENDPOINT={url})"
+        ))
+    })
+}
+
+pub async fn workshop(global: &Global, args: &Args) -> Result<ExitCode> {
+    let now = OffsetDateTime::now_utc();
+    let name = args.name.clone().unwrap_or_else(|| {
+        format!(
+            "workshop-{:04}{:02}{:02}-{:02}{:02}{:02}",
+            now.year(),
+            u8::from(now.month()),
+            now.day(),
+            now.hour(),
+            now.minute(),
+            now.second()
+        )
+    });
+    check_name(&name)?;
+    let (input, planned) = workshop_input(args, &name, now)?;
+    let hold = planned
+        .labs
+        .first()
+        .and_then(|l| l.input["hold_seconds"].as_u64())
+        .unwrap_or(0);
+    let timeout = Duration::from_secs(args.timeout.unwrap_or(1800 + hold));
+    let endpoint = global.endpoint.clone();
+    let (local, machine) = match (args.local, endpoint, global.state_machine_arn.clone()) {
+        (_, Some(_), Some(_)) | (true, _, Some(_)) => {
+            return Err(usage(
+                "--local/--endpoint and --state-machine-arn: choose one place to run the workshop",
+            ))
+        }
+        (_, Some(url), None) => {
+            let local = Local::Shared(url);
+            let machine = prepare_local(&local, global, args)?;
+            (Some(local), machine)
+        }
+        (true, None, None) => {
+            let root = project_root()?;
+            let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
+            let extra: Vec<&str> = args
+                .local_args
+                .as_deref()
+                .unwrap_or_default()
+                .split_whitespace()
+                .collect();
+            let logs = std::env::temp_dir().join(format!("peerlab-local-{}", std::process::id()));
+            let aws = LocalAws::start(&root, &functions, &extra, &Logs::Dir(logs.clone()))?;
+            println!("local AWS at {} (logs in {})", aws.url, logs.display());
+            let local = Local::Private(aws);
+            let machine = prepare_local(&local, global, args)?;
+            (Some(local), machine)
+        }
+        (false, None, Some(machine)) => (None, machine),
+        (false, None, None) => {
+            return Err(usage(
+                "where should the workshop run? pass --local, or --state-machine-arn with the stack's WorkshopStateMachineArn",
+            ))
+        }
+    };
+    let config = match &local {
+        Some(local) => local::config(local.url()).await,
+        None => aws_config(global.region.as_deref()).await?,
+    };
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let started = sfn
+        .start_execution()
+        .state_machine_arn(&machine)
+        .name(&name)
+        .input(input.to_string())
+        .send()
+        .await
+        .map_err(|e| aws("starting the workshop", e))?;
+    let arn = started.execution_arn().to_string();
+    println!(
+        "started {arn}: {} labs ({})",
+        planned.labs.len(),
+        planned
+            .labs
+            .iter()
+            .map(|l| l.lab_id.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    let poll = if local.is_some() {
+        Duration::from_millis(500)
+    } else {
+        Duration::from_secs(3)
+    };
+    let deadline = Instant::now() + timeout;
+    let mut view = View::new()?;
+    let described = loop {
+        let described = sfn
+            .describe_execution()
+            .execution_arn(&arn)
+            .send()
+            .await
+            .map_err(|e| aws(&format!("execution {arn}"), e))?;
+        let events = workshop_history(&sfn, &arn).await?;
+        for (child, child_arn) in children(&events) {
+            if let Some(now) = lab_now(&sfn, &child_arn).await? {
+                view.show(&child, &now)?;
+            }
+        }
+        if described.status().as_str() != "RUNNING" {
+            break described;
+        }
+        if Instant::now() > deadline {
+            view.finish();
+            bail!(
+                "the workshop did not end within {} s; it keeps running (each lab tears itself down) — `peerlab status {arn}`",
+                timeout.as_secs()
+            );
+        }
+        tokio::time::sleep(poll).await;
+    };
+    view.finish();
+    let status = described.status().as_str().to_string();
+    let output: Value = described
+        .output()
+        .and_then(|o| serde_json::from_str(o).ok())
+        .unwrap_or(Value::Null);
+    let mut leaked = Vec::new();
+    if let Some(local) = &local {
+        for lab in &planned.labs {
+            let lab_id = match local {
+                Local::Private(_) => None,
+                Local::Shared(_) => Some(lab.lab_id.as_str()),
+            };
+            for r in local::resources(local.url(), lab_id)? {
+                let item = format!(
+                    "{} {}",
+                    r["type"].as_str().unwrap_or("?"),
+                    r["id"].as_str().unwrap_or("?")
+                );
+                if !leaked.contains(&item) {
+                    leaked.push(item);
+                }
+            }
+        }
+    }
+    println!();
+    let error = described.error().map(str::to_string);
+    if status == "SUCCEEDED" {
+        for line in summary_lines(&output) {
+            println!("{line}");
+        }
+    } else {
+        println!(
+            "workshop {status}: {}: {}",
+            error.as_deref().unwrap_or("?"),
+            crate::history::error_message(described.cause().unwrap_or_default())
+        );
+    }
+    if local.is_some() {
+        println!(
+            "  leaked resources: {}",
+            if leaked.is_empty() {
+                "none".to_string()
+            } else {
+                leaked.join(", ")
+            }
+        );
+    }
+    if let Some(path) = &args.report {
+        let report = json!({"execution": arn, "status": status, "error": error,
+                            "cause": described.cause(), "workshop": output, "leaked": leaked});
+        std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("report: {}", path.display());
+    }
+    if let Some(path) = &args.timeline {
+        let whole = crate::sfn::describe(&sfn, &arn).await?;
+        let events = workshop_history(&sfn, &arn).await?;
+        let mut labs = Vec::new();
+        for (_, child) in children(&events) {
+            labs.push((
+                crate::sfn::describe(&sfn, &child).await?,
+                crate::sfn::history(&sfn, &child).await?,
+            ));
+        }
+        std::fs::write(path, crate::timeline::workshop_svg(&whole, &labs))
+            .with_context(|| format!("writing {}", path.display()))?;
+        println!("timeline: {}", path.display());
+    }
+    drop(local);
+    let code = exit_code(&status, error.as_deref(), &output, &leaked);
+    if code == 2 {
+        // the preflight refused it before anything was created: say so as a mistake in what was asked
+        return Err(usage(format!(
+            "{}: {}",
+            error.as_deref().unwrap_or("?"),
+            crate::history::error_message(described.cause().unwrap_or_default())
+        )));
+    }
+    Ok(ExitCode::from(code))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,93 @@
+use super::*;
+use crate::test_support::*;
+
+#[tokio::test]
+async fn the_summary_counts_names_the_failure_by_the_childs_error_and_lists_what_was_left() {
+    let summary = handler(
+        event!("summarize-workshop/events/one-failed.json"),
+        &clients(no_ec2(), no_ssm()),
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.labs, summary.succeeded), (3, 2));
+    assert_eq!(
+        summary.failed,
+        [FailedLab {
+            lab_id: "class-1-2".into(),
+            execution: Some(
+                "arn:aws:states:us-east-1:123456789012:execution:peerlab-LabStateMachine:class-1-2"
+                    .into()
+            ),
+            status: Some("FAILED".into()),
+            error: "PingFailed".into(),
+            cause: Some("Blocked at: network ACL acl-1 denies ICMP into subnet subnet-2".into()),
+        }]
+    );
+    assert_eq!(summary.leaked, ["vpce-9"]);
+    assert_eq!(summary.results.len(), 3);
+}
+
+#[test]
+fn the_childs_description_is_read_in_either_casing() {
+    let api = r#"{"executionArn": "arn:x", "status": "TIMED_OUT", "error": "States.Timeout", "cause": "c"}"#;
+    let f = failed("w-1", "States.TaskFailed", Some(api));
+    assert_eq!(
+        (
+            f.execution.as_deref(),
+            f.status.as_deref(),
+            f.error.as_str()
+        ),
+        (Some("arn:x"), Some("TIMED_OUT"), "States.Timeout")
+    );
+    // an aborted child: no error of its own, the Task's stays
+    let f = failed(
+        "w-1",
+        "States.TaskFailed",
+        Some(r#"{"ExecutionArn": "arn:x", "Status": "ABORTED"}"#),
+    );
+    assert_eq!(
+        (f.status.as_deref(), f.error.as_str(), f.cause),
+        (Some("ABORTED"), "States.TaskFailed", None)
+    );
+}
+
+#[test]
+fn a_cause_that_is_not_a_childs_description_is_kept_as_it_is() {
+    let f = failed(
+        "w-1",
+        "States.Runtime",
+        Some("An error occurred while executing the state"),
+    );
+    assert_eq!(
+        (f.error.as_str(), f.execution, f.status),
+        ("States.Runtime", None, None)
+    );
+    assert_eq!(
+        f.cause.as_deref(),
+        Some("An error occurred while executing the state")
+    );
+    // JSON that is not an execution's description (a Lambda error's) is kept whole too
+    let lambda = r#"{"errorMessage": "boom", "errorType": "X"}"#;
+    assert_eq!(
+        failed("w-1", "X", Some(lambda)).cause.as_deref(),
+        Some(lambda)
+    );
+    let f = failed("w-1", "StepFunctions.ExecutionAlreadyExistsException", None);
+    assert_eq!(
+        (f.error.as_str(), f.cause),
+        ("StepFunctions.ExecutionAlreadyExistsException", None)
+    );
+}
+
+#[test]
+fn an_empty_workshop_summary_is_all_zeroes() {
+    let s = summarize(SummaryEvent {
+        workshop_id: "w".into(),
+        quotas: vec![],
+        results: vec![],
+    });
+    assert_eq!(
+        (s.labs, s.succeeded, s.failed.len(), s.leaked.len()),
+        (0, 0, 0, 0)
+    );
+}
