@@ -32,7 +32,7 @@ AWS := $(ON_AWS) $(VENV)/bin/aws
 STACK_OUTPUT = $(AWS) cloudformation describe-stacks --stack-name $(STACK) --output text \
 	--query "Stacks[0].Outputs[?OutputKey=='$(1)'].OutputValue"
 
-.PHONY: help venv venv-sam build-functions run test test-rust lint-rust lint-python lint-asl lint-template test-template \
+.PHONY: help venv venv-sam build-functions run workshop test test-rust lint-rust lint-python lint-asl lint-template test-template \
 	test-local-aws test-e2e local-aws resources watch clean-venv build deploy schedule schedule-at start logs destroy bench
 
 help: ## list the targets
@@ -60,6 +60,14 @@ build-functions: ## build every step Lambda (debug) for the local AWS, and the p
 run: venv build-functions ## a whole lab on the local AWS (realistic x 0.02) with the peerlab CLI (INPUT=tests/events/x.json, LOCAL_ARGS="--profile instant")
 	PEERLAB_PYTHON=$(CURDIR)/$(PY) $(TARGET_DIR)/debug/peerlab run --local --input $(INPUT) --lambda-dir $(TARGET_DIR)/debug \
 		--report run-report.json --timeline run-timeline.svg --local-args "$(RUN_LOCAL_ARGS)"
+
+LABS ?= 2
+# make workshop: an account whose running On-Demand standard vCPU quota holds the labs (4 vCPUs a t3.micro lab; AWS's
+# default for a new account is 5, one lab: README, "Workshops")
+workshop: venv build-functions ## a workshop of LABS labs (default 2) on a private local AWS (realistic x 0.02), live, with its summary
+	PEERLAB_PYTHON=$(CURDIR)/$(PY) $(TARGET_DIR)/debug/peerlab workshop --labs $(LABS) --local --input $(INPUT) \
+		--lambda-dir $(TARGET_DIR)/debug --report workshop-report.json --timeline workshop-timeline.svg \
+		--local-args "$(RUN_LOCAL_ARGS) --quota ec2/L-1216C47A=$$(( 4 * $(LABS) ))"
 
 test: venv test-rust lint-rust lint-python lint-asl lint-template test-template test-local-aws test-e2e ## everything: unit, lint, the local AWS's tests, end to end
 

@@ -272,8 +272,17 @@ pub fn summary_lines(out: &Value) -> Vec<String> {
         out["succeeded"],
         out["failed"].as_array().map_or(0, Vec::len)
     )];
+    // the lab column as wide as the longest id (`<execution name>-<i>` can be long)
+    let width = out["results"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|r| r["lab_id"].as_str().map(str::len))
+        .max()
+        .unwrap_or(0)
+        .max(3);
     lines.push(format!(
-        "  {:<24} {:<10} {:<22} {}",
+        "  {:<width$} {:<10} {:<22} {}",
         "lab", "status", "ping", "teardown / why"
     ));
     let failed: BTreeMap<&str, &Value> = out["failed"]
@@ -303,7 +312,7 @@ pub fn summary_lines(out: &Value) -> Vec<String> {
                 )
             }
         };
-        lines.push(format!("  {id:<24} {status:<10} {row}"));
+        lines.push(format!("  {id:<width$} {status:<10} {row}"));
     }
     for q in out["quotas"].as_array().into_iter().flatten() {
         lines.push(format!(
@@ -312,7 +321,8 @@ pub fn summary_lines(out: &Value) -> Vec<String> {
             q["service_code"].as_str().unwrap_or("?"),
             q["quota_code"].as_str().unwrap_or("?"),
             q["value"],
-            q["source"].as_str().unwrap_or("?"),
+            serde_json::from_value::<lab_core::preflight::QuotaSource>(q["source"].clone())
+                .map_or("?", |source| source.describe()),
             q["in_use"],
             q["needed"]
         ));

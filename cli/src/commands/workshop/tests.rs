@@ -159,7 +159,7 @@ fn the_summary_is_a_row_per_lab_with_why_a_lab_failed() {
     );
     assert_eq!(
         lines[4],
-        "  quota VPCs per Region (vpc/L-F678F1CE): 5 (aws_default), in use 1, needed 4"
+        "  quota VPCs per Region (vpc/L-F678F1CE): 5 (AWS default), in use 1, needed 4"
     );
 }
 

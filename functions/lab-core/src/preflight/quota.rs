@@ -87,7 +87,8 @@ pub enum QuotaSource {
 }
 
 impl QuotaSource {
-    fn describe(self) -> &'static str {
+    /// For people: "applied" or "AWS default".
+    pub fn describe(self) -> &'static str {
         match self {
             QuotaSource::Applied => "applied",
             QuotaSource::AwsDefault => "AWS default",
