@@ -736,7 +736,7 @@ fn a_workshop_of_two_labs_follows_each_lab_and_sums_them_up_on_the_local_aws() {
         "Tear the lab down",
         "workshop class: 2 labs, 2 succeeded, 0 failed",
         "3/3 replies",
-        "quota VPCs per Region (vpc/L-F678F1CE): 5 (aws_default), in use 1, needed 4",
+        "quota VPCs per Region (vpc/L-F678F1CE): 5 (AWS default), in use 1, needed 4",
         "leaked resources: none",
     ] {
         assert!(stdout.contains(expected), "{expected:?} not in:\n{stdout}");
