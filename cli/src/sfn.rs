@@ -22,6 +22,18 @@ pub async fn describe(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Execution>
 
 /// Every event of the execution's history, page after page.
 pub async fn history(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>> {
+    Ok(sdk_history(sfn, arn)
+        .await?
+        .iter()
+        .map(Event::from_sdk)
+        .collect())
+}
+
+/// The same, as the SDK gives each event (with every detail: a state's input, a task's parameters).
+pub async fn sdk_history(
+    sfn: &aws_sdk_sfn::Client,
+    arn: &str,
+) -> Result<Vec<aws_sdk_sfn::types::HistoryEvent>> {
     let mut events = Vec::new();
     let mut token = None;
     loop {
@@ -33,7 +45,7 @@ pub async fn history(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Vec<Event>>
             .send()
             .await
             .map_err(|e| aws(&format!("history of {arn}"), e))?;
-        events.extend(page.events().iter().map(Event::from_sdk));
+        events.extend(page.events().iter().cloned());
         token = page.next_token().map(str::to_string);
         if token.is_none() {
             return Ok(events);

@@ -43,40 +43,45 @@ fn drawn(run: &StateRun) -> bool {
 }
 
 /// The SVG document.
-pub fn svg(execution: &Execution, events: &[Event]) -> String {
-    let runs = Runs::from_events(events);
-    let start = runs.start.unwrap_or(execution.start);
-    let end = execution
-        .stop
-        .or_else(|| events.last().map(|e| e.at))
-        .unwrap_or(start);
-    let total = (end - start).max(0.001);
-    let x = |at: f64| LABEL_WIDTH + (at - start).clamp(0.0, total) / total * PLOT_WIDTH;
-    let rows: Vec<&StateRun> = runs.runs.iter().filter(|r| drawn(r)).collect();
-    let width = LABEL_WIDTH + PLOT_WIDTH + RIGHT_MARGIN;
-    let plot_bottom = TOP + rows.len() as f64 * ROW;
-    let height = plot_bottom + 70.0;
+/// The start of a picture: the SVG element on white, its title, and the time axis (grid lines and labels every
+/// The end of a picture: the legend (a swatch and its words each) at `legend_y`, a grey footer line, `</svg>`.
+fn finish(s: &mut String, legend_y: f64, items: &[(&str, &str)], footer: &str) {
+    let mut lx = 12.0;
+    for (fill, label) in items {
+        let _ = writeln!(
+            s,
+            r#"<rect x="{lx}" y="{}" width="14" height="10" fill="{fill}"/>"#,
+            legend_y - 9.0
+        );
+        let _ = writeln!(
+            s,
+            r#"<text x="{}" y="{legend_y}">{label}</text>"#,
+            lx + 19.0
+        );
+        lx += 28.0 + label.len() as f64 * 6.2;
+    }
+    let _ = writeln!(
+        s,
+        r##"<text x="12" y="{}" fill="#666">{}</text>"##,
+        legend_y + 22.0,
+        escape(footer)
+    );
+    s.push_str("</svg>\n");
+}
 
+/// `tick_step(total)` seconds) down to `plot_bottom`.
+fn page(width: f64, height: f64, title: &str, total: f64, plot_bottom: f64) -> String {
     let mut s = String::new();
     let _ = writeln!(
         s,
         r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
     );
     let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
-    let title = format!(
-        "peerlab lab {} — {} in {:.1}s ({} states, {} retries)",
-        execution.name,
-        execution.status,
-        total,
-        runs.transitions(),
-        runs.retries()
-    );
     let _ = writeln!(
         s,
         r#"<text x="12" y="22" font-size="15" font-weight="bold">{}</text>"#,
-        escape(&title)
+        escape(title)
     );
-    // time axis: grid lines and labels
     let step = tick_step(total);
     let mut tick = 0.0;
     while tick <= total + 1e-9 {
@@ -98,6 +103,32 @@ pub fn svg(execution: &Execution, events: &[Event]) -> String {
         );
         tick += step;
     }
+    s
+}
+
+pub fn svg(execution: &Execution, events: &[Event]) -> String {
+    let runs = Runs::from_events(events);
+    let start = runs.start.unwrap_or(execution.start);
+    let end = execution
+        .stop
+        .or_else(|| events.last().map(|e| e.at))
+        .unwrap_or(start);
+    let total = (end - start).max(0.001);
+    let x = |at: f64| LABEL_WIDTH + (at - start).clamp(0.0, total) / total * PLOT_WIDTH;
+    let rows: Vec<&StateRun> = runs.runs.iter().filter(|r| drawn(r)).collect();
+    let width = LABEL_WIDTH + PLOT_WIDTH + RIGHT_MARGIN;
+    let plot_bottom = TOP + rows.len() as f64 * ROW;
+    let height = plot_bottom + 70.0;
+
+    let title = format!(
+        "peerlab lab {} — {} in {:.1}s ({} states, {} retries)",
+        execution.name,
+        execution.status,
+        total,
+        runs.transitions(),
+        runs.retries()
+    );
+    let mut s = page(width, height, &title, total, plot_bottom);
     for (i, run) in rows.iter().enumerate() {
         let y = TOP + i as f64 * ROW;
         let indent = 12.0 + 14.0 * run.depth as f64;
@@ -182,27 +213,12 @@ pub fn svg(execution: &Execution, events: &[Event]) -> String {
         (TEARDOWN, "teardown"),
         (FAILED, "failed attempt"),
     ];
-    let mut lx = 12.0;
-    for (fill, label) in items {
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx}" y="{}" width="14" height="10" fill="{fill}"/>"#,
-            legend_y - 9.0
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{legend_y}">{label}</text>"#,
-            lx + 19.0
-        );
-        lx += 28.0 + label.len() as f64 * 6.2;
-    }
-    let _ = writeln!(
-        s,
-        r##"<text x="12" y="{}" fill="#666">{}</text>"##,
-        legend_y + 22.0,
-        escape(&format!("{} — from its execution history", execution.arn))
+    finish(
+        &mut s,
+        legend_y,
+        &items,
+        &format!("{} — from its execution history", execution.arn),
     );
-    s.push_str("</svg>\n");
     s
 }
 
@@ -223,12 +239,6 @@ pub fn workshop_svg(workshop: &Execution, labs: &[(Execution, Vec<Event>)]) -> S
     let width = LABEL_WIDTH + PLOT_WIDTH + RIGHT_MARGIN;
     let plot_bottom = TOP + labs.len() as f64 * ROW;
     let height = plot_bottom + 70.0;
-    let mut s = String::new();
-    let _ = writeln!(
-        s,
-        r#"<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" font-family="Helvetica, Arial, sans-serif" font-size="12">"#
-    );
-    let _ = writeln!(s, r#"<rect width="100%" height="100%" fill="white"/>"#);
     let succeeded = labs.iter().filter(|(e, _)| e.status == "SUCCEEDED").count();
     let title = format!(
         "peerlab workshop {} — {} in {:.1}s ({} labs, {} succeeded)",
@@ -238,32 +248,7 @@ pub fn workshop_svg(workshop: &Execution, labs: &[(Execution, Vec<Event>)]) -> S
         labs.len(),
         succeeded
     );
-    let _ = writeln!(
-        s,
-        r#"<text x="12" y="22" font-size="15" font-weight="bold">{}</text>"#,
-        escape(&title)
-    );
-    let step = tick_step(total);
-    let mut tick = 0.0;
-    while tick <= total + 1e-9 {
-        let tx = LABEL_WIDTH + tick / total * PLOT_WIDTH;
-        let _ = writeln!(
-            s,
-            r##"<line class="grid" x1="{tx:.1}" y1="{}" x2="{tx:.1}" y2="{plot_bottom}" stroke="#e4e4e4"/>"##,
-            TOP - 8.0
-        );
-        let label = if step < 1.0 {
-            format!("{tick:.1}s")
-        } else {
-            format!("{tick:.0}s")
-        };
-        let _ = writeln!(
-            s,
-            r##"<text x="{tx:.1}" y="{}" text-anchor="middle" fill="#666">{label}</text>"##,
-            TOP - 12.0
-        );
-        tick += step;
-    }
+    let mut s = page(width, height, &title, total, plot_bottom);
     for (i, (lab, events)) in labs.iter().enumerate() {
         let y = TOP + i as f64 * ROW;
         let _ = writeln!(
@@ -324,36 +309,19 @@ pub fn workshop_svg(workshop: &Execution, labs: &[(Execution, Vec<Event>)]) -> S
         }
     }
     let legend_y = plot_bottom + 30.0;
-    let mut lx = 12.0;
-    for (fill, label) in [
+    let items = [
         (RUN, "a step of the lab"),
         (WAIT, "waiting to retry"),
         (HOLD, "hold"),
         (TEARDOWN, "teardown"),
         (FAILED, "failed attempt"),
-    ] {
-        let _ = writeln!(
-            s,
-            r#"<rect x="{lx}" y="{}" width="14" height="10" fill="{fill}"/>"#,
-            legend_y - 9.0
-        );
-        let _ = writeln!(
-            s,
-            r#"<text x="{}" y="{legend_y}">{label}</text>"#,
-            lx + 19.0
-        );
-        lx += 28.0 + label.len() as f64 * 6.2;
-    }
-    let _ = writeln!(
-        s,
-        r##"<text x="12" y="{}" fill="#666">{}</text>"##,
-        legend_y + 22.0,
-        escape(&format!(
-            "{} — each lab from its own execution history",
-            workshop.arn
-        ))
+    ];
+    finish(
+        &mut s,
+        legend_y,
+        &items,
+        &format!("{} — each lab from its own execution history", workshop.arn),
     );
-    s.push_str("</svg>\n");
     s
 }
 

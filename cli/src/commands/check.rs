@@ -12,9 +12,9 @@ use lab_core::model::{Expect, PingEvent};
 use lab_core::LabError;
 use serde_json::Value;
 
-use crate::error::{aws, usage};
+use crate::error::usage;
 use crate::place::Global;
-use crate::sfn::describe;
+use crate::sfn::{describe, sdk_history};
 
 /// The state whose input holds everything a ping needs (the lab, both sides, the peering).
 pub const FINAL_PING: &str = "Ping B from A (expect replies)";
@@ -49,36 +49,18 @@ pub fn check_event(state_input: &Value, phase: &str) -> Result<PingEvent> {
 
 /// The input of the execution's most recent entry into the final ping.
 async fn final_ping_input(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Option<Value>> {
-    let mut token = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(arn)
-            .reverse_order(true)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws(&format!("history of {arn}"), e))?;
-        for event in page.events() {
-            if event.r#type() != &HistoryEventType::TaskStateEntered {
-                continue;
-            }
-            let Some(details) = event.state_entered_event_details() else {
-                continue;
-            };
-            if details.name() == FINAL_PING {
-                let input = details.input().unwrap_or("null");
-                return Ok(Some(serde_json::from_str(input).with_context(|| {
-                    format!("the input of {FINAL_PING:?} is not JSON")
-                })?));
-            }
-        }
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(None);
-        }
-    }
+    let events = sdk_history(sfn, arn).await?;
+    let entered = events.iter().rev().find_map(|event| {
+        event.state_entered_event_details().filter(|d| {
+            event.r#type() == &HistoryEventType::TaskStateEntered && d.name() == FINAL_PING
+        })
+    });
+    entered
+        .map(|details| {
+            serde_json::from_str(details.input().unwrap_or("null"))
+                .with_context(|| format!("the input of {FINAL_PING:?} is not JSON"))
+        })
+        .transpose()
 }
 
 pub async fn check(global: &Global, args: &Args) -> Result<ExitCode> {

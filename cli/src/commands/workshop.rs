@@ -19,6 +19,7 @@ use crate::error::{aws, usage};
 use crate::input::check_name;
 use crate::local::{self, LocalAws, Logs};
 use crate::place::{aws_config, lambda_dir, project_root, Global};
+use crate::sfn::sdk_history;
 use crate::stack::StackTool;
 
 #[derive(clap::Args, Debug)]
@@ -178,29 +179,6 @@ async fn lab_now(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Option<LabNow>>
         state,
         seconds: end - described.start_date().as_secs_f64(),
     }))
-}
-
-async fn workshop_history(
-    sfn: &aws_sdk_sfn::Client,
-    arn: &str,
-) -> Result<Vec<aws_sdk_sfn::types::HistoryEvent>> {
-    let mut events = Vec::new();
-    let mut token = None;
-    loop {
-        let page = sfn
-            .get_execution_history()
-            .execution_arn(arn)
-            .max_results(1000)
-            .set_next_token(token)
-            .send()
-            .await
-            .map_err(|e| aws(&format!("history of {arn}"), e))?;
-        events.extend(page.events().iter().cloned());
-        token = page.next_token().map(str::to_string);
-        if token.is_none() {
-            return Ok(events);
-        }
-    }
 }
 
 /// The live view: one line per lab, redrawn in place on a terminal; elsewhere a line each time a lab changes.
@@ -477,7 +455,7 @@ pub async fn workshop(global: &Global, args: &Args) -> Result<ExitCode> {
             .send()
             .await
             .map_err(|e| aws(&format!("execution {arn}"), e))?;
-        let events = workshop_history(&sfn, &arn).await?;
+        let events = sdk_history(&sfn, &arn).await?;
         for (child, child_arn) in children(&events) {
             if let Some(now) = lab_now(&sfn, &child_arn).await? {
                 view.show(&child, &now)?;
@@ -552,7 +530,7 @@ pub async fn workshop(global: &Global, args: &Args) -> Result<ExitCode> {
     }
     if let Some(path) = &args.timeline {
         let whole = crate::sfn::describe(&sfn, &arn).await?;
-        let events = workshop_history(&sfn, &arn).await?;
+        let events = sdk_history(&sfn, &arn).await?;
         let mut labs = Vec::new();
         for (_, child) in children(&events) {
             labs.push((
