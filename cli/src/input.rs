@@ -9,10 +9,10 @@ use time::OffsetDateTime;
 
 use crate::error::usage;
 
-/// `lab-<UTC time>`: the default execution (and lab) name.
-pub fn default_name(now: OffsetDateTime) -> String {
+/// `<prefix>-<UTC time>`: the default execution name (`lab-...`, which names the lab too; `workshop-...`).
+pub fn default_name(prefix: &str, now: OffsetDateTime) -> String {
     format!(
-        "lab-{:04}{:02}{:02}-{:02}{:02}{:02}",
+        "{prefix}-{:04}{:02}{:02}-{:02}{:02}{:02}",
         now.year(),
         u8::from(now.month()),
         now.day(),

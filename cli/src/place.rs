@@ -12,7 +12,8 @@ use anyhow::Result;
 use aws_config::{BehaviorVersion, SdkConfig};
 
 use crate::error::usage;
-use crate::stack::StackTool;
+use crate::local::{LocalAws, Logs};
+use crate::stack::{StackOutputs, StackTool};
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct Global {
@@ -141,4 +142,84 @@ pub fn lambda_dir(root: &Path, given: Option<&Path>) -> Result<PathBuf> {
         )));
     }
     Ok(dir)
+}
+
+/// Where a lab or a workshop runs, as --local, --endpoint and --state-machine-arn say (why not a clap `ArgGroup`:
+/// this module's doc).
+#[derive(Debug, PartialEq)]
+pub enum Place {
+    /// A local AWS started for this run, and stopped after it.
+    Private,
+    /// The running local AWS at this URL.
+    Endpoint(String),
+    /// This state machine on AWS.
+    Aws(String),
+}
+
+/// `what` runs ("lab", "workshop") in one place, said once; `arn_hint` ends the message that asks where.
+pub fn place(local: bool, global: &Global, what: &str, arn_hint: &str) -> Result<Place> {
+    let endpoint = global.endpoint.as_deref();
+    match (local, endpoint, global.state_machine_arn.as_deref()) {
+        (_, Some(_), Some(_)) => Err(usage(format!(
+            "--endpoint and --state-machine-arn: choose one place to run the {what}"
+        ))),
+        (true, _, Some(_)) => Err(usage(format!(
+            "--local and --state-machine-arn: choose one place to run the {what}"
+        ))),
+        (_, Some(url), None) => Ok(Place::Endpoint(url.to_string())),
+        (true, None, None) => Ok(Place::Private),
+        (false, None, Some(machine)) => Ok(Place::Aws(machine.to_string())),
+        (false, None, None) => Err(usage(format!(
+            "where should the {what} run? pass --local, or --state-machine-arn {arn_hint}"
+        ))),
+    }
+}
+
+/// The local AWS a lab or workshop runs on.
+pub enum Local {
+    /// Started for this run: it holds this run's labs only.
+    Private(LocalAws),
+    /// Running at this URL (--endpoint): it may hold other labs.
+    Shared(String),
+}
+
+impl Local {
+    pub fn url(&self) -> &str {
+        match self {
+            Local::Private(aws) => &aws.url,
+            Local::Shared(url) => url,
+        }
+    }
+
+    /// A private local AWS for this run: the built functions in `lambda_dir` (or the default place), `local_args`
+    /// added to infra/local/start's, its log in a temporary folder.
+    pub fn start(lambda_dir_given: Option<&Path>, local_args: Option<&str>) -> Result<Local> {
+        let root = project_root()?;
+        let functions = lambda_dir(&root, lambda_dir_given)?;
+        let extra: Vec<&str> = local_args.unwrap_or_default().split_whitespace().collect();
+        let logs = std::env::temp_dir().join(format!("peerlab-local-{}", std::process::id()));
+        let aws = LocalAws::start(&root, &functions, &extra, &Logs::Dir(logs.clone()))?;
+        println!("local AWS at {} (logs in {})", aws.url, logs.display());
+        Ok(Local::Private(aws))
+    }
+
+    /// The outputs of infra/template.yaml deployed as `stack` here: a running local AWS's, or deployed now (always
+    /// on a private one: nothing is deployed on it yet).
+    pub fn stack(&self, stack: &str, lambda_dir_given: Option<&Path>) -> Result<StackOutputs> {
+        let root = project_root()?;
+        let tool = StackTool::new(&root);
+        let url = self.url();
+        let found = match self {
+            Local::Private(_) => None,
+            Local::Shared(_) => tool.outputs(url, stack)?,
+        };
+        match found {
+            Some(found) => Ok(found),
+            None => {
+                let functions = lambda_dir(&root, lambda_dir_given)?;
+                println!("deploying infra/template.yaml as stack {stack} on {url}");
+                tool.deploy(url, stack, &functions)
+            }
+        }
+    }
 }

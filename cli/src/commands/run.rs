@@ -9,10 +9,10 @@ use anyhow::{bail, Context, Result};
 use lab_core::input::LabPlan;
 use time::OffsetDateTime;
 
-use crate::error::{aws, usage};
+use crate::error::aws;
 use crate::input::{check_name, default_name, read_input};
-use crate::local::{self, LocalAws, Logs, HOME_ACCOUNT};
-use crate::place::{aws_config, lambda_dir, project_root, Global};
+use crate::local::{self, HOME_ACCOUNT};
+use crate::place::{aws_config, place, project_root, Global, Local, Place};
 use crate::sfn::{follow, OnTimeout};
 use crate::stack::{PeerStack, StackTool, PEER_STACK};
 use crate::{report, timeline};
@@ -46,52 +46,6 @@ pub struct Args {
     lambda_dir: Option<PathBuf>,
 }
 
-/// Where the lab runs, as --local, --endpoint and --state-machine-arn say (why not a clap `ArgGroup`: `crate::place`).
-#[derive(Debug, PartialEq)]
-enum Place {
-    /// A local AWS started for this run, and stopped after it.
-    Private,
-    /// The running local AWS at this URL.
-    Endpoint(String),
-    /// This state machine on AWS.
-    Aws(String),
-}
-
-fn place(local: bool, global: &Global) -> Result<Place> {
-    let endpoint = global.endpoint.as_deref();
-    match (local, endpoint, global.state_machine_arn.as_deref()) {
-        (_, Some(_), Some(_)) => Err(usage(
-            "--endpoint and --state-machine-arn: choose one place to run the lab",
-        )),
-        (true, _, Some(_)) => Err(usage(
-            "--local and --state-machine-arn: choose one place to run the lab",
-        )),
-        (_, Some(url), None) => Ok(Place::Endpoint(url.to_string())),
-        (true, None, None) => Ok(Place::Private),
-        (false, None, Some(machine)) => Ok(Place::Aws(machine.to_string())),
-        (false, None, None) => Err(usage(
-            "where should the lab run? pass --local, or --state-machine-arn ARN (or set PEERLAB_STATE_MACHINE_ARN)",
-        )),
-    }
-}
-
-/// The local AWS a lab runs on.
-enum Local {
-    /// Started for this run: it holds this lab only.
-    Private(LocalAws),
-    /// Running at this URL (--endpoint): it may hold other labs.
-    Shared(String),
-}
-
-impl Local {
-    fn url(&self) -> &str {
-        match self {
-            Local::Private(aws) => &aws.url,
-            Local::Shared(url) => url,
-        }
-    }
-}
-
 /// The infra/peer-account.yaml a lab needs on the local AWS: one whose side B is in another account needs it
 /// there (as on AWS: README, "Side B in another account"), trusting `home_stack`'s roles, its role named as the
 /// input's accepter_role_arn.
@@ -112,53 +66,37 @@ fn peer_stack(plan: &LabPlan, home_stack: &str) -> Option<PeerStack> {
 /// A local AWS with the lab's stacks on it: infra/template.yaml as `global.stack` (deployed unless a running one
 /// has it already) and, when the lab needs it, the peer account's. Returns the lab state machine.
 fn prepare_local(local: &Local, global: &Global, args: &Args, plan: &LabPlan) -> Result<String> {
-    let root = project_root()?;
-    let tool = StackTool::new(&root);
-    let (url, stack) = (local.url(), global.stack.as_str());
-    let found = match local {
-        Local::Private(_) => None, // new: nothing is deployed on it
-        Local::Shared(_) => tool.outputs(url, stack)?,
-    };
-    let machine = match found {
-        Some(found) => found.state_machine,
-        None => {
-            let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
-            println!("deploying infra/template.yaml as stack {stack} on {url}");
-            tool.deploy(url, stack, &functions)?.state_machine
-        }
-    };
+    let stack = global.stack.as_str();
+    let machine = local
+        .stack(stack, args.lambda_dir.as_deref())?
+        .state_machine;
     if let Some(peer) = peer_stack(plan, stack) {
         println!(
-            "deploying infra/peer-account.yaml as stack {PEER_STACK} in account {} on {url}",
-            peer.account
+            "deploying infra/peer-account.yaml as stack {PEER_STACK} in account {} on {}",
+            peer.account,
+            local.url()
         );
-        tool.deploy_peer(url, &peer)?;
+        StackTool::new(&project_root()?).deploy_peer(local.url(), &peer)?;
     }
     Ok(machine)
 }
 
-fn start_private(args: &Args) -> Result<LocalAws> {
-    let root = project_root()?;
-    let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
-    let extra: Vec<&str> = args
-        .local_args
-        .as_deref()
-        .unwrap_or_default()
-        .split_whitespace()
-        .collect();
-    let logs = std::env::temp_dir().join(format!("peerlab-local-{}", std::process::id()));
-    let aws = LocalAws::start(&root, &functions, &extra, &Logs::Dir(logs.clone()))?;
-    println!("local AWS at {} (logs in {})", aws.url, logs.display());
-    Ok(aws)
-}
-
 pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
-    let name = args.name.clone().unwrap_or_else(|| default_name(now));
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| default_name("lab", now));
     check_name(&name)?;
     let (input, plan) = read_input(args.input.as_deref(), &name, now)?;
     let timeout = Duration::from_secs(args.timeout.unwrap_or(1800 + plan.hold_seconds));
-    let (local, machine) = match place(args.local, global)? {
+    let where_ = place(
+        args.local,
+        global,
+        "lab",
+        "ARN (or set PEERLAB_STATE_MACHINE_ARN)",
+    )?;
+    let (local, machine) = match where_ {
         Place::Aws(machine) => (None, machine),
         Place::Endpoint(url) => {
             let local = Local::Shared(url);
@@ -166,7 +104,7 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
             (Some(local), machine)
         }
         Place::Private => {
-            let local = Local::Private(start_private(args)?);
+            let local = Local::start(args.lambda_dir.as_deref(), args.local_args.as_deref())?;
             let machine = prepare_local(&local, global, args, &plan)?;
             (Some(local), machine)
         }
@@ -289,7 +227,7 @@ mod tests {
             "arn:aws:states:us-east-1:1:stateMachine:x",
         );
         let said = |local, endpoint, machine| {
-            place(local, &global(endpoint, machine)).map_err(|e| e.to_string())
+            place(local, &global(endpoint, machine), "lab", "ARN").map_err(|e| e.to_string())
         };
         assert_eq!(said(true, None, None), Ok(Place::Private));
         assert_eq!(said(true, Some(url), None), Ok(Place::Endpoint(url.into())));
@@ -319,7 +257,7 @@ mod tests {
                 "--endpoint and --state-machine-arn: choose one",
             ),
         ] {
-            let err = place(local, &global(endpoint, machine)).unwrap_err();
+            let err = place(local, &global(endpoint, machine), "lab", "ARN").unwrap_err();
             assert!(err.downcast_ref::<crate::error::Usage>().is_some());
             assert!(err.to_string().contains(expected), "{err}");
         }

@@ -112,7 +112,7 @@ fn target(global: &Global, role_arn: Option<&str>) -> Result<(String, String)> {
 pub async fn schedule(global: &Global, args: &Args) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
     let at = parse_at(&args.at, now)?;
-    let name = args.name.clone().unwrap_or_else(|| default_name(at));
+    let name = args.name.clone().unwrap_or_else(|| default_name("lab", at));
     check_name(&name)?;
     if name.len() > 64 {
         return Err(usage(format!(

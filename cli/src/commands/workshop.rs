@@ -13,11 +13,10 @@ use serde_json::{json, Value};
 use time::OffsetDateTime;
 
 use crate::error::{aws, usage};
-use crate::input::check_name;
-use crate::local::{self, LocalAws, Logs};
-use crate::place::{aws_config, lambda_dir, project_root, Global};
+use crate::input::{check_name, default_name};
+use crate::local;
+use crate::place::{aws_config, place, Global, Local, Place};
 use crate::sfn::sdk_history;
-use crate::stack::StackTool;
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -165,57 +164,25 @@ pub fn exit_code(status: &str, error: Option<&str>, out: &Value, leaked: &[Strin
     }
 }
 
-enum Local {
-    Private(LocalAws),
-    Shared(String),
-}
-
-impl Local {
-    fn url(&self) -> &str {
-        match self {
-            Local::Private(aws) => &aws.url,
-            Local::Shared(url) => url,
-        }
-    }
-}
-
 /// The workshop state machine on the local AWS: the stack's, deployed when it is not there.
 fn prepare_local(local: &Local, global: &Global, args: &Args) -> Result<String> {
-    let root = project_root()?;
-    let tool = StackTool::new(&root);
     let (url, stack) = (local.url(), global.stack.as_str());
-    let found = match local {
-        Local::Private(_) => None,
-        Local::Shared(_) => tool.outputs(url, stack)?,
-    };
-    let outputs = match found {
-        Some(found) => found,
-        None => {
-            let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
-            println!("deploying infra/template.yaml as stack {stack} on {url}");
-            tool.deploy(url, stack, &functions)?
-        }
-    };
-    outputs.workshop.ok_or_else(|| {
-        usage(format!(
-            "stack {stack} on {url} has no WorkshopStateMachineArn output: deploy this version's template (make deploy ENDPOINT={url})"
-        ))
-    })
+    local
+        .stack(stack, args.lambda_dir.as_deref())?
+        .workshop
+        .ok_or_else(|| {
+            usage(format!(
+                "stack {stack} on {url} has no WorkshopStateMachineArn output: deploy this version's template (make deploy ENDPOINT={url})"
+            ))
+        })
 }
 
 pub async fn workshop(global: &Global, args: &Args) -> Result<ExitCode> {
     let now = OffsetDateTime::now_utc();
-    let name = args.name.clone().unwrap_or_else(|| {
-        format!(
-            "workshop-{:04}{:02}{:02}-{:02}{:02}{:02}",
-            now.year(),
-            u8::from(now.month()),
-            now.day(),
-            now.hour(),
-            now.minute(),
-            now.second()
-        )
-    });
+    let name = args
+        .name
+        .clone()
+        .unwrap_or_else(|| default_name("workshop", now));
     check_name(&name)?;
     let (input, planned) = workshop_input(args, &name, now)?;
     let hold = planned
@@ -224,39 +191,23 @@ pub async fn workshop(global: &Global, args: &Args) -> Result<ExitCode> {
         .and_then(|l| l.input["hold_seconds"].as_u64())
         .unwrap_or(0);
     let timeout = Duration::from_secs(args.timeout.unwrap_or(1800 + hold));
-    let endpoint = global.endpoint.clone();
-    let (local, machine) = match (args.local, endpoint, global.state_machine_arn.clone()) {
-        (_, Some(_), Some(_)) | (true, _, Some(_)) => {
-            return Err(usage(
-                "--local/--endpoint and --state-machine-arn: choose one place to run the workshop",
-            ))
-        }
-        (_, Some(url), None) => {
+    let where_ = place(
+        args.local,
+        global,
+        "workshop",
+        "with the stack's WorkshopStateMachineArn",
+    )?;
+    let (local, machine) = match where_ {
+        Place::Aws(machine) => (None, machine),
+        Place::Endpoint(url) => {
             let local = Local::Shared(url);
             let machine = prepare_local(&local, global, args)?;
             (Some(local), machine)
         }
-        (true, None, None) => {
-            let root = project_root()?;
-            let functions = lambda_dir(&root, args.lambda_dir.as_deref())?;
-            let extra: Vec<&str> = args
-                .local_args
-                .as_deref()
-                .unwrap_or_default()
-                .split_whitespace()
-                .collect();
-            let logs = std::env::temp_dir().join(format!("peerlab-local-{}", std::process::id()));
-            let aws = LocalAws::start(&root, &functions, &extra, &Logs::Dir(logs.clone()))?;
-            println!("local AWS at {} (logs in {})", aws.url, logs.display());
-            let local = Local::Private(aws);
+        Place::Private => {
+            let local = Local::start(args.lambda_dir.as_deref(), args.local_args.as_deref())?;
             let machine = prepare_local(&local, global, args)?;
             (Some(local), machine)
-        }
-        (false, None, Some(machine)) => (None, machine),
-        (false, None, None) => {
-            return Err(usage(
-                "where should the workshop run? pass --local, or --state-machine-arn with the stack's WorkshopStateMachineArn",
-            ))
         }
     };
     let config = match &local {
