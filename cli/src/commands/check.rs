@@ -24,7 +24,8 @@ pub struct Args {
     /// The lab's execution: its ARN, or its name.
     execution: String,
     /// How long to keep asking while the ping is not done yet (SSM delivering the command, ping's own 6 s), in
-    /// seconds.
+    /// seconds. Default: the final ping's NotReady budget in the state machine (5 s x 24 = 2 min: command delivery
+    /// and the ping, README "The steps"), asked every 2 s (under that retrier's 5 s interval).
     #[arg(long, default_value_t = 120)]
     wait: u64,
 }
