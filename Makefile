@@ -124,13 +124,13 @@ build: venv ## release Lambda zips in build/lambda/<function>/ (ARCH=arm64, the 
 		$(if $(filter x86_64,$(ARCH)),--x86-64 --compiler cargo,--arm64) $(addprefix -p ,$(FUNCTIONS))
 	@ls -l build/lambda/*/bootstrap.zip
 
-# With ENDPOINT=URL, deploy onto the local AWS at URL instead (python -m peerlab_local.stack: sam deploy's steps,
+# With ENDPOINT=URL, deploy onto the local AWS at URL instead (python -m peerlab_local.tools.stack: sam deploy's steps,
 # non-interactive); PARAMETERS="Key=Value ..." sets template parameters. Without it, sam deploy onto AWS.
 ENDPOINT ?=
 PARAMETERS ?=
 deploy: $(if $(ENDPOINT),venv build-functions,venv-sam) ## sam deploy the stack STACK (guided the first time; saves samconfig.toml); run make build first. ENDPOINT=URL: onto a running local AWS
 ifneq ($(ENDPOINT),)
-	PYTHONPATH=$(CURDIR)/infra/local $(PY) -m peerlab_local.stack deploy --endpoint $(ENDPOINT) --stack $(STACK) \
+	PYTHONPATH=$(CURDIR)/infra/local $(PY) -m peerlab_local.tools.stack deploy --endpoint $(ENDPOINT) --stack $(STACK) \
 		--lambda-dir $(TARGET_DIR)/debug $(addprefix --parameter ,$(PARAMETERS))
 else
 	@for f in $(FUNCTIONS); do test -f build/lambda/$$f/bootstrap.zip || { echo "build/lambda/$$f/bootstrap.zip is missing: run make build" >&2; exit 1; }; done

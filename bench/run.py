@@ -34,7 +34,8 @@ ROOT = Path(__file__).resolve().parents[1]
 BENCH = ROOT / "bench"
 sys.path.insert(0, str(ROOT / "infra" / "local"))
 sys.path.insert(0, str(BENCH))
-from peerlab_local import agent, launch, stack  # noqa: E402
+from peerlab_local.ssm import agent  # noqa: E402
+from peerlab_local.tools import launch, stack  # noqa: E402
 from runtime import Process, lambda_env  # noqa: E402
 
 # the step crates, in the workflow's order (infra/template.yaml's functions)
@@ -48,7 +49,7 @@ def log(message: str):
 
 
 class LocalAws(launch.LocalAws):
-    """The project's local AWS (peerlab_local.launch), logging to the bench's folder, with its call counts."""
+    """The project's local AWS (peerlab_local.tools.launch), logging to the bench's folder, with its call counts."""
 
     def __init__(self, lambda_dir: Path, log_dir: Path, *args: str):
         log = open(log_dir / f"local-aws-{time.time_ns()}.log", "w")
@@ -392,7 +393,7 @@ def end_to_end(bins: Path, work: Path, scale: float) -> dict:
 def rate_bound(calls_per_lab: dict[str, int], labs: int, critical_s: float) -> dict:
     """The fastest `labs` labs can all finish under the EC2 token buckets: for each action, the time its bucket
     needs to serve labs x calls (after its burst), at least the critical path; labs/minute from that."""
-    from peerlab_local.limits import REQUEST_BUCKETS, RESOURCE_BUCKETS, category
+    from peerlab_local.ec2.limits import REQUEST_BUCKETS, RESOURCE_BUCKETS, category
 
     worst, limiting = 0.0, None
     for action, n in calls_per_lab.items():

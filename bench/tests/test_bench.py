@@ -9,7 +9,7 @@ sys.path.insert(0, str(ROOT / "infra" / "local"))
 
 import run  # noqa: E402
 
-from peerlab_local.config import REALISTIC  # noqa: E402
+from peerlab_local.core.config import REALISTIC  # noqa: E402
 
 
 def test_the_critical_path_follows_todays_workflow_on_the_medians():

@@ -1,4 +1,4 @@
-//! Stacks on a local AWS, through infra/local/peerlab_local/stack.py (`python -m peerlab_local.stack`:
+//! Stacks on a local AWS, through infra/local/peerlab_local/stack.py (`python -m peerlab_local.tools.stack`:
 //! `make deploy ENDPOINT=`'s path — the SAM transform, then the local CloudFormation): deploy infra/template.yaml,
 //! deploy infra/peer-account.yaml in a peer account, read a stack's outputs. Its stdout is the outputs' JSON; on
 //! failure the last line of its stderr says why.
@@ -60,7 +60,7 @@ impl StackTool {
 
     fn run(&self, args: &[&OsStr]) -> Result<Ran> {
         let out = std::process::Command::new(&self.python)
-            .args(["-m", "peerlab_local.stack"])
+            .args(["-m", "peerlab_local.tools.stack"])
             .args(args)
             .env("PYTHONPATH", self.root.join("infra/local"))
             .output()

@@ -13,8 +13,8 @@ import yaml
 from asl import LAB, MACHINES, ROOT, START_LAB, TRANSIENT_RETRIER, WORKSHOP, load, states, tasks
 
 sys.path.insert(0, str(ROOT / "infra" / "local"))
-from peerlab_local.config import REALISTIC  # noqa: E402
-from peerlab_local.delays import tail  # noqa: E402
+from peerlab_local.core.config import REALISTIC  # noqa: E402
+from peerlab_local.core.delays import tail  # noqa: E402
 
 # The ping's own duration (ping_test.rs: `ping -c 3 -W 2`): 2 s of intervals, plus -W 2 when nothing answers.
 PING_UNANSWERED, PING_ANSWERED = 4.0, 2.0

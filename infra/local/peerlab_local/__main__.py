@@ -8,61 +8,42 @@ import signal
 import sys
 import threading
 
+from moto.core.config import default_user_config
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.serving import make_server
 
-def install_patches(iam: str = "off") -> None:
-    """Every change the local AWS makes to moto (peerlab_local.patching), in order: later ones wrap earlier ones.
-    Raises patching.MotoChanged if moto lacks something patched (tests/test_patching.py checks that too)."""
-    from . import (
-        cfn_capabilities,
-        cfn_resources,
-        consistency,
-        ec2_patches,
-        events,
-        iam_enforce,
-        iam_propagation,
-        identities,
-        lambda_bridge,
-        quotas,
-        scheduler,
-        sfn_stop,
-        sfn_sync,
-        sfn_time,
-        zones,
-    )
+from peerlab_local import cloudformation, ec2, events, iam, lambda_, servicequotas, ssm, stepfunctions
+from peerlab_local.cli import parser
+from peerlab_local.core import patching
+from peerlab_local.core import world as world_module
+from peerlab_local.core.config import Config
+from peerlab_local.events import scheduler
+from peerlab_local.lambda_ import runtime as lambda_runtime
+from peerlab_local.server import Middleware
 
-    ec2_patches.install()
-    iam_propagation.install()
-    zones.install()  # after ec2_patches: wraps its RunInstances/CreateVpcEndpoint checks
-    quotas.install()  # EC2 refuses past a service quota (VPCs, interface endpoints, vCPUs), Service Quotas answers
-    lambda_bridge.install()
-    events.install()
-    cfn_resources.install()  # the local CloudFormation: complete models for the template's types, refuse the rest
-    cfn_capabilities.install()  # CreateStack/CreateChangeSet/UpdateStack ask for CAPABILITY_(NAMED_)IAM as AWS does
-    sfn_time.install()  # Wait/Retry/timeouts of Step Functions last --time-scale x their AWS time
-    sfn_stop.install()  # StopExecution ends ABORTED, even when a running state fails after it
-    sfn_sync.install()  # states:startExecution(.sync:2) Tasks: PascalCase parameters and results, as on AWS
-    scheduler.install()  # EventBridge Scheduler validates as AWS does
-    identities.install()  # tasks, logs, traces signed as the role AWS uses (after lambda_bridge and events)
-    iam_enforce.install(iam)  # --iam enforce: role sessions' calls evaluated against their policies
-    consistency.install()  # eventual consistency: wraps the creates of ec2_patches and zones
+
+def install_patches(iam_mode: str = "off") -> None:
+    """Every change the local AWS makes to moto (core/patching.py), service by service, each package applying its own
+    from its INSTALLS list, in order: later ones wrap earlier ones (EC2's first: SSM hooks into its instances; IAM's
+    last: it signs what Lambda, Step Functions and EventBridge do, and judges every call). Raises
+    patching.MotoChanged if moto lacks something patched (tests/test_patching.py checks that too)."""
+    ec2.install()  # asynchronous states, refusals, zones and offerings, quotas, eventual consistency
+    ssm.install()  # an instance's SSM Agent boots when it is running; Run Command is served by the middleware
+    servicequotas.install()  # GetServiceQuota / GetAWSDefaultServiceQuota
+    lambda_.install()  # invocations run the real executables
+    stepfunctions.install()  # Lambda.Unknown, scaled time, StopExecution, startExecution(.sync:2)
+    events.install()  # execution status-change events to rules; EventBridge Scheduler validates and fires
+    cloudformation.install()  # complete models for the template's types, refuse the rest; IAM capabilities
+    iam.install(iam_mode)  # who signs; --iam enforce: role sessions' calls evaluated against their policies
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .config import Config, parser
-
     args = parser().parse_args(argv)
-    from werkzeug.serving import make_server
-
     os.environ["MOTO_IAM_LOAD_MANAGED_POLICIES"] = "true"  # AmazonSSMManagedInstanceCore must exist to attach it
     logging.getLogger("werkzeug").setLevel(logging.INFO if args.verbose else logging.WARNING)
     # moto's Step Functions engine logs every failed state (a NotReady retry included) with its whole AST; the
     # execution history has the same facts
     logging.getLogger("moto.stepfunctions").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
-    from moto.core.config import default_user_config
-    from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
-
-    from . import world as world_module
-
     # Bind first: with --port 0 the real port is known only now, and everything else needs it.
     holder: dict = {}
 
@@ -83,9 +64,6 @@ def main(argv: list[str] | None = None) -> int:
                     median_delays=args.median_delays, fault_kinds=args.fault_kinds,
                     quotas=tuple(args.quota))
     world_module.install(config)
-
-    from . import lambda_bridge, patching, scheduler
-    from .server import Middleware
 
     try:
         install_patches(args.iam)
@@ -111,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         server.serve_forever()
     finally:
         scheduler.stop()
-        lambda_bridge.POOLS.stop_all()
+        lambda_runtime.POOLS.stop_all()
         server.server_close()
     return 0
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from . import agent, ssm
-from .world import all_ec2
+from peerlab_local import ssm
+from peerlab_local.core.world import all_ec2
+from peerlab_local.ssm import agent
 
 GONE = {"terminated", "deleted", "rejected", "failed", "expired"}
 

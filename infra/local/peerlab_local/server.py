@@ -10,9 +10,16 @@ import re
 import urllib.parse
 import uuid
 
-from . import caller, consistency, faults, iam_context, inventory, limits, sfn_time, ssm
-from .config import REALISTIC
-from .world import LOCK, world
+from peerlab_local import inventory, ssm
+from peerlab_local.core import caller, faults
+from peerlab_local.core.config import REALISTIC
+from peerlab_local.core.world import LOCK, world
+from peerlab_local.ec2 import consistency, limits
+from peerlab_local.events import rules as events
+from peerlab_local.events import scheduler
+from peerlab_local.iam import context as iam_context
+from peerlab_local.iam import enforce as iam_enforce  # --iam enforce; moto's own request path is hooked there
+from peerlab_local.stepfunctions import timing as sfn_time
 
 CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
 ACCESS_KEY = re.compile(r"Credential=([^/]+)/")
@@ -61,8 +68,6 @@ class Middleware:
                 return self._buffered(environ, start_response)
             finally:
                 faults.defer(None)
-        from . import iam_enforce  # --iam enforce (iam_enforce.py); moto's own path is hooked there
-
         if service == "ssm" and action in ssm.HANDLERS and iam_enforce.enabled():  # answered here, not by moto
             refused = iam_enforce.check(key.group(1) if key else "", "ssm", action, self._json(body),
                                         caller.region_of(environ, world().config.region), "json")
@@ -172,12 +177,8 @@ class Middleware:
         if path == "/peerlab/health":
             return 200, {"Content-Type": "application/json"}, b'{"status":"ok"}'
         if path == "/peerlab/iam":  # --iam: mode, actions evaluated on "*" (unmodelled), recent denials
-            from . import iam_enforce
-
             return 200, {"Content-Type": "application/json"}, json.dumps(iam_enforce.report()).encode()
         if path == "/peerlab/iam/evaluated":  # --iam enforce: every evaluated call, its requests and statements
-            from . import iam_enforce
-
             since = urllib.parse.parse_qs(environ.get("QUERY_STRING", "")).get("since", ["0"])[0]
             data = iam_enforce.evaluated(int(since) if since.isdigit() else 0)
             return 200, {"Content-Type": "application/json"}, json.dumps(data, default=str).encode()
@@ -200,12 +201,8 @@ class Middleware:
             with LOCK:
                 return iam_context.endpoint(body)
         if path == "/peerlab/scheduler":  # EventBridge Scheduler: next invocations, attempts, failures
-            from . import scheduler
-
             return 200, {"Content-Type": "application/json"}, json.dumps(scheduler.report(), indent=1).encode()
         if path == "/peerlab/events":  # EventBridge rules: targets that could not be invoked (events.py)
-            from . import events
-
             return 200, {"Content-Type": "application/json"}, json.dumps(events.report()).encode()
         if path == "/peerlab/config":
             cfg = world().config
@@ -217,8 +214,6 @@ class Middleware:
                     "median_delays": cfg.median_delays}
             # Wait/Retry/timeouts of Step Functions last AWS seconds x this (sfn_time.py); 1.0 is real time
             data["stepfunctions_time_scale"] = cfg.time_scale if sfn_time.installed() else 1.0
-            from . import iam_enforce
-
             data["iam"] = iam_enforce.report()["mode"]  # --iam: off | enforce (iam_enforce.py)
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         return 404, {"Content-Type": "application/json"}, b'{"message":"unknown peerlab endpoint"}'

@@ -11,8 +11,8 @@ import boto3
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # infra/local: the launcher's own package
-from peerlab_local import launch  # noqa: E402
-from peerlab_local.launch import START  # noqa: E402,F401  (test_start runs it directly)
+from peerlab_local.tools import launch  # noqa: E402
+from peerlab_local.tools.launch import START  # noqa: E402,F401  (test_start runs it directly)
 
 REGION = "us-east-1"
 # For a test that makes more VPCs than AWS's default quota allows (5 per Region, the default VPC counting:

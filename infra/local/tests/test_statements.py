@@ -28,8 +28,8 @@ import botocore
 import pytest
 
 from conftest import LocalAws, wait_for
-from peerlab_local import iam_replay, stack
-from peerlab_local.iam_eval import arn_match, glob_match
+from peerlab_local.iam.evaluation import arn_match, glob_match
+from peerlab_local.tools import iam_replay, stack
 
 ROOT = Path(__file__).resolve().parents[3]
 TEMPLATE = ROOT / "infra" / "template.yaml"
@@ -500,8 +500,8 @@ def test_replay_names_the_first_call_a_statement_is_needed_for_and_finds_the_one
 def test_the_record_keeps_the_last_calls_and_counts_the_dropped(monkeypatch):
     import collections
 
-    from peerlab_local import iam_enforce
-    from peerlab_local.iam_model import Request
+    from peerlab_local.iam import enforce as iam_enforce
+    from peerlab_local.iam.model import Request
 
     monkeypatch.setattr(iam_enforce, "EVALUATED", collections.deque(maxlen=2))
     monkeypatch.setattr(iam_enforce, "_EVALUATED_COUNT", [0])

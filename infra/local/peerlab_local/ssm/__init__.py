@@ -13,20 +13,24 @@
 - `ping -c N [-W T] [-i I] [-q] [-n] IP` in AWS-RunShellScript is simulated from the EC2 state (network.py) and
   printed like iputils ping; nothing is sent. Any other command fails with a clear message on stderr.
 
-By concern: managed.py (who is Online), commands.py (Run Command), documents.py (AWS-RunShellScript's shell),
-ping.py (the simulated ping), backend.py (the state of an account in a region).
+By concern: agent.py (each instance's SSM Agent: start-up, hibernation), reachability.py (can the agent reach SSM),
+managed.py (who is Online), commands.py (Run Command), documents.py (AWS-RunShellScript's shell), ping.py (the
+simulated ping), backend.py (the state of an account in a region).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from ..world import DEFAULT_ACCOUNT, world
-from . import commands, managed
-from .backend import SsmBackend, SsmError, backend_of, ssm_backends
-from .managed import ping_problem, status
+from peerlab_local.core.patching import once
+from peerlab_local.core.world import DEFAULT_ACCOUNT, world
+from peerlab_local.ec2 import patches as ec2_patches
+from peerlab_local.ssm import agent, commands, managed
+from peerlab_local.ssm.backend import SsmBackend, SsmError, backend_of, ssm_backends
+from peerlab_local.ssm.managed import status
+from peerlab_local.ssm.reachability import ping_problem
 
-__all__ = ["HANDLERS", "SsmError", "backend_of", "handle", "ping_problem", "ssm_backends", "status"]
+__all__ = ["HANDLERS", "SsmError", "backend_of", "handle", "install", "ping_problem", "ssm_backends", "status"]
 
 # The SSM actions the local AWS answers itself (moto's SSM answers the rest: parameters, documents' API...)
 HANDLERS: dict[str, Callable[[SsmBackend, dict], dict]] = {
@@ -41,3 +45,9 @@ HANDLERS: dict[str, Callable[[SsmBackend, dict], dict]] = {
 def handle(action: str, body: dict, account: str = DEFAULT_ACCOUNT, region: str | None = None) -> dict:
     """Serve one SSM call of `account` in `region` (the caller's, from its credentials: caller.py)."""
     return HANDLERS[action](ssm_backends[account][region or world().config.region], body)
+
+
+@once
+def install() -> None:
+    """SSM's part of the start-up: an instance's SSM Agent boots when EC2 makes the instance `running`."""
+    ec2_patches.on_instance_running(agent.on_running)

@@ -3,12 +3,9 @@ emptied by moto's reset): its Run Command commands and the SSM Agents of its ins
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from moto.core.base_backend import BackendDict, BaseBackend
-
-if TYPE_CHECKING:
-    from ..agent import Agent
 
 
 class SsmError(Exception):
@@ -22,7 +19,7 @@ class SsmBackend(BaseBackend):
         super().__init__(region_name, account_id)
         # command id -> {"command": SendCommand's Command, "invocations": {instance id: delivery and result}}
         self.commands: dict[str, dict[str, Any]] = {}
-        self.agents: dict[str, Agent] = {}  # instance id -> its SSM Agent (agent.py)
+        self.agents: dict[str, Any] = {}  # instance id -> its SSM Agent (agent.py)
 
 
 ssm_backends: BackendDict[SsmBackend] = BackendDict(SsmBackend, "ssm")

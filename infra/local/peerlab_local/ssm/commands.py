@@ -7,10 +7,10 @@ from __future__ import annotations
 import time
 import uuid
 
-from ..world import world
-from .backend import SsmBackend, SsmError
-from .documents import DOCUMENTS, run_script
-from .managed import instances_of, status
+from peerlab_local.core.world import world
+from peerlab_local.ssm.backend import SsmBackend, SsmError
+from peerlab_local.ssm.documents import DOCUMENTS, run_script
+from peerlab_local.ssm.managed import instances_of, status
 
 
 def send_command(backend: SsmBackend, body: dict) -> dict:

@@ -7,7 +7,7 @@ import shlex
 
 from moto.ec2.models.instances import Instance
 
-from .ping import parse_ping, simulate_ping
+from peerlab_local.ssm.ping import parse_ping, simulate_ping
 
 DOCUMENTS = {"AWS-RunShellScript"}
 

@@ -8,7 +8,7 @@ import ipaddress
 
 from moto.ec2.models.instances import Instance
 
-from .. import network
+from peerlab_local.ec2 import network
 
 SIMULATED_NOTE = ("[peerlab local AWS] simulated ping: computed from the EC2 state (routes, peering, security "
                   "groups, network ACLs); no packet was sent.")

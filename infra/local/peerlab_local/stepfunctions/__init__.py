@@ -1,0 +1,14 @@
+"""Step Functions as AWS runs it, on moto's interpreter: Lambda errors named as AWS names them (lambda_errors.py),
+waits and timeouts on the local AWS's time scale (timing.py), StopExecution that stays stopped (stop.py), and the
+states:startExecution(.sync:2) integration (sync.py)."""
+
+from __future__ import annotations
+
+from peerlab_local.stepfunctions import lambda_errors, stop, sync, timing
+
+INSTALLS = (lambda_errors.install, timing.install, stop.install, sync.install)
+
+
+def install() -> None:
+    for install_one in INSTALLS:
+        install_one()

@@ -1,0 +1,193 @@
+"""Step Functions time scaled like EC2's: every wait and timeout of moto's Step Functions interpreter lasts
+`--time-scale` x its AWS duration, so `wall / scale` is the execution's AWS time (as for the EC2 delays).
+
+moto's interpreter (ported from LocalStack) waits in real time in five primitives; `install()` wraps each one,
+converting the AWS seconds it is given into wall seconds with `wall(seconds)`:
+
+- Wait state (`Seconds`, `SecondsPath`, `Timestamp`, `TimestampPath` and the JSONata forms): every wait function
+  ends in `WaitFunction._wait_interval(env, seconds)`, replaced by a wait of `wall(seconds)` that still ends early
+  when the execution stops. For a timestamp the *remaining* time `timestamp - now` (real UTC clock, whole seconds:
+  AWS "considers the time value up to seconds and truncates milliseconds", state-wait.html) is scaled; a timestamp in
+  the past does not wait. moto compares the UTC timestamp with the machine's *local* time; that is corrected here.
+- Retry (`IntervalSeconds`, `BackoffRate`, `MaxDelaySeconds`, `JitterStrategy`): moto computes the AWS interval
+  (interval x rate^n, capped at MaxDelaySeconds, then FULL jitter uniform in [0, capped]: as
+  concepts-error-handling.html documents) and sleeps it with `time.sleep` in `retrier_decl`; that module's `time`
+  becomes one whose `sleep` scales. The random draw stays moto's; only its duration is scaled.
+- Task `TimeoutSeconds`/`TimeoutSecondsPath`: `ExecutionState._evaluate_with_timeout` waits on a `threading.Event`
+  for the task; `execute_state`'s `threading` gets an `Event` whose `wait(timeout)` scales. The history still says
+  the definition's value (`timeoutInSeconds`). Except for Lambda tasks: what a Lambda task's timeout bounds is the
+  function's run, and the functions run here in real time (the real binaries, not a model of them), so their
+  `TimeoutSeconds` is counted in real seconds. Scaled, a 60 s timeout at 0.02 would give a function 1.2 s,
+  failing on a loaded machine what AWS would not.
+- `HeartbeatSeconds` and the task timeout of `.waitForTaskToken` / activity tasks: `callback.py`'s `Event` scales.
+- The state machine's top-level `TimeoutSeconds` (execution TIMED_OUT): `Program.eval` joins its worker thread with
+  that timeout; `program`'s `threading` gets a `Thread` whose `join(timeout)` scales.
+
+AWS sources (Step Functions Developer Guide, docs.aws.amazon.com/step-functions/latest/dg/...): state-wait.html
+(Wait fields; timestamps truncated to seconds), concepts-error-handling.html (Retry fields, MaxDelaySeconds,
+JitterStrategy FULL = random in [0, computed interval], also CDK's JitterType), sfn-stuck-execution.html and the
+SendTaskHeartbeat API (Task TimeoutSeconds / HeartbeatSeconds -> States.Timeout), statemachine-structure.html
+(top-level TimeoutSeconds). Scaling itself is the project's rule: `--time-scale` multiplies every AWS duration.
+
+Not scaled: the time Lambda functions (and every other service call) really take. With `--time-scale 0` waits and
+retry intervals are zero and timeouts are not enforced (a zero timeout would fail every Task at once).
+"""
+
+from __future__ import annotations
+
+import datetime
+import threading
+import time
+import types
+from typing import overload
+
+from peerlab_local.core.patching import MotoChanged, replace, wrap
+from peerlab_local.core.world import world
+
+_installed = False
+
+
+def scale() -> float:
+    return world().config.time_scale
+
+
+def installed() -> bool:
+    return _installed
+
+
+@overload
+def wall(seconds: float) -> float: ...
+@overload
+def wall(seconds: None) -> None: ...
+def wall(seconds: float | None) -> float | None:
+    """Wall-clock seconds for `seconds` of AWS time (None, "no timeout", stays None)."""
+    if seconds is None:
+        return None
+    return max(0.0, float(seconds)) * scale()
+
+
+def wall_timeout(seconds: float | None) -> float | None:
+    """A timeout in wall seconds; under --time-scale 0 no timeout (None) rather than an instant one."""
+    if seconds is None or scale() == 0:
+        return None
+    return wall(seconds)
+
+
+_real_time = threading.local()  # set while a Lambda task's timeout is being waited for
+
+
+class ScaledEvent(threading.Event):
+    """threading.Event whose wait(timeout) takes a timeout in AWS seconds (real seconds for a Lambda task)."""
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if getattr(_real_time, "on", False):
+            return super().wait(timeout)
+        return super().wait(wall_timeout(timeout))
+
+
+LAMBDA_TASKS = ("StateTaskLambda", "StateTaskServiceLambda")
+
+
+def _lambda_timeouts_in_real_time(original, self, env):
+    """Wraps ExecutionState._evaluate_with_timeout: a Lambda task's TimeoutSeconds counts real seconds."""
+    _real_time.on = type(self).__name__ in LAMBDA_TASKS
+    try:
+        return original(self, env)
+    finally:
+        _real_time.on = False
+
+
+class ScaledThread(threading.Thread):
+    """threading.Thread whose join(timeout) takes a timeout in AWS seconds."""
+
+    def join(self, timeout: float | None = None) -> None:
+        super().join(wall_timeout(timeout))
+
+
+def _module_like(base: types.ModuleType, **overrides) -> types.SimpleNamespace:
+    """A stand-in for module `base` inside one moto module: `base`'s names with a few replaced."""
+    return types.SimpleNamespace(**{**vars(base), **overrides})
+
+
+def _wait_interval(self, env, wait_seconds) -> None:
+    """Replaces moto's WaitFunction._wait_interval: wait wall(wait_seconds), ending early if the execution stops.
+
+    moto's own loop re-waits the remainder after an unrelated wake-up, counting whole wall seconds against AWS
+    seconds; a deadline keeps that behaviour without mixing the two clocks."""
+    deadline = time.monotonic() + wall(wait_seconds)
+    while env.is_running():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            return
+        # in slices: moto sets and at once clears program_state_event on stop, so a wake-up can be missed
+        env.program_state_event.wait(min(remaining, 1.0))
+
+
+def _utc_wait_seconds(original, self, env) -> int:
+    # moto: int(timestamp - datetime.now()), a UTC timestamp against the *local* clock; add the local offset
+    offset = datetime.datetime.now().astimezone().utcoffset() or datetime.timedelta(0)
+    return original(self, env) + int(offset.total_seconds())
+
+
+def _stop_date_when_timed_out(original, self):
+    """DescribeExecution gives `stopDate` "if the execution ended" (AWS API reference, DescribeExecution); moto
+    leaves it out for TIMED_OUT, the status a scaled top-level TimeoutSeconds now reaches in seconds."""
+    result = original(self)
+    body = result.result
+    if isinstance(body, dict) and body.get("status") == "TIMED_OUT" and "stopDate" not in body:
+        execution = self.stepfunction_backend.describe_execution(body["executionArn"])
+        if getattr(execution, "stop_date", None) is not None:
+            body["stopDate"] = execution.stop_date
+    return result
+
+
+def _require(module, name: str):
+    if not hasattr(module, name):
+        raise MotoChanged(f"Step Functions time cannot be scaled: {module.__name__} has no {name!r} "
+                          f"(moto changed? infra/local/peerlab_local/sfn_time.py wraps it)")
+    return getattr(module, name)
+
+
+def install() -> None:
+    """Scale moto's Step Functions waits and timeouts by world().config.time_scale. Raises MotoChanged (at start-up)
+    if anything it wraps is missing."""
+    global _installed
+    if _installed:
+        return
+    try:
+        from moto.stepfunctions import responses
+        from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+        from moto.stepfunctions.parser.asl.component.program import program
+        from moto.stepfunctions.parser.asl.component.state.exec import execute_state
+        from moto.stepfunctions.parser.asl.component.state.wait.wait_function import timestamp, wait_function
+        from moto.stepfunctions.parser.asl.eval.callback import callback
+    except ImportError as exc:
+        raise MotoChanged(f"Step Functions time cannot be scaled: {exc} (moto changed?)") from exc
+
+    # check everything before changing anything
+    wait_cls = _require(wait_function, "WaitFunction")
+    _require(wait_cls, "_wait_interval")
+    timestamp_cls = _require(timestamp, "Timestamp")
+    _require(timestamp_cls, "_get_wait_seconds")
+    for module, name in ((retrier_decl, "time"), (execute_state, "threading"), (program, "threading"),
+                         (callback, "Event")):
+        _require(module, name)
+    execution_state = _require(execute_state, "ExecutionState")
+    _require(execution_state, "_evaluate_with_timeout")
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import state_task_lambda
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task.service import state_task_service_lambda
+    _require(state_task_lambda, LAMBDA_TASKS[0])
+    _require(state_task_service_lambda, LAMBDA_TASKS[1])
+    _require(_require(program, "Program"), "eval")
+    response_cls = _require(responses, "StepFunctionResponse")
+    _require(response_cls, "describe_execution")
+
+    replace(wait_cls, "_wait_interval", _wait_interval)
+    wrap(timestamp_cls, "_get_wait_seconds")(_utc_wait_seconds)  # TimestampPath inherits
+    replace(retrier_decl, "time", _module_like(time, sleep=lambda seconds: time.sleep(wall(seconds))))
+    replace(execute_state, "threading", _module_like(threading, Event=ScaledEvent))
+    wrap(execution_state, "_evaluate_with_timeout")(_lambda_timeouts_in_real_time)
+    replace(program, "threading", _module_like(threading, Thread=ScaledThread))
+    replace(callback, "Event", ScaledEvent)
+    wrap(response_cls, "describe_execution")(_stop_date_when_timed_out)
+    _installed = True

@@ -1,0 +1,79 @@
+"""EC2 rate limits (AWS's token buckets, opt in) and the count of calls by caller."""
+
+import time
+
+import boto3
+from botocore.exceptions import ClientError
+
+from conftest import MANY_VPCS
+from peerlab_local.ec2.limits import Bucket, RateLimits
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_a_bucket_spends_its_size_then_refills_at_its_rate():
+    clock = Clock()
+    bucket = Bucket(size=3, refill=2, clock=clock)
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+    clock.now = 0.5  # one token back
+    assert [bucket.take() for _ in range(2)] == [True, False]
+    clock.now = 100  # never more than its size
+    assert [bucket.take() for _ in range(4)] == [True, True, True, False]
+
+
+def test_describe_and_mutating_actions_have_their_own_buckets():
+    clock = Clock()
+    limits = RateLimits(True, clock)
+    assert sum(limits.allow("DescribeVpcs", {}) for _ in range(150)) == 100
+    assert limits.allow("DescribeSubnets", {})  # per action
+    assert sum(limits.allow("CreateVpc", {}) for _ in range(60)) == 50
+    clock.now = 1.0
+    assert sum(limits.allow("CreateVpc", {}) for _ in range(10)) == 5
+    assert sum(limits.allow("DescribeVpcs", {}) for _ in range(30)) == 20
+    assert limits.throttled["CreateVpc"] == 15
+
+
+def test_run_instances_also_spends_one_resource_token_per_instance():
+    clock = Clock()
+    limits = RateLimits(True, clock)
+    assert limits.allow("RunInstances", {"MaxCount": ["999"]})
+    assert not limits.allow("RunInstances", {"MaxCount": ["2"]}), "1 resource token left"
+    assert limits.allow("RunInstances", {"MaxCount": ["1"]})
+    clock.now = 1.0  # 2 instances a second
+    assert limits.allow("RunInstances", {"MaxCount": ["2"]})
+    assert not RateLimits(False).buckets  # off: nothing is tracked
+
+
+def test_the_server_throttles_with_the_flag_and_counts_calls_by_key(start_local):
+    aws = start_local("--ec2-rate-limits", *MANY_VPCS)
+    once = boto3.session.Config(retries={"total_max_attempts": 1, "mode": "standard"})
+    ec2 = boto3.client("ec2", endpoint_url=aws.url, region_name="us-east-1", aws_access_key_id="AKIDBENCH",
+                       aws_secret_access_key="x", config=once)
+    outcomes, started = [], time.monotonic()
+    for _ in range(100):
+        try:
+            ec2.create_vpc(CidrBlock="10.5.0.0/16")
+            outcomes.append("ok")
+        except ClientError as err:
+            outcomes.append(err.response["Error"]["Code"])
+    elapsed = time.monotonic() - started
+    # the bucket holds 50 and refills 5/s: however fast the loop, 50 and the refills go through, no more
+    assert 50 <= outcomes.count("ok") <= 50 + 5 * elapsed + 1, (elapsed, outcomes)
+    assert set(outcomes) == {"ok", "RequestLimitExceeded"}
+    calls = aws.get("/peerlab/calls")
+    assert calls["ec2_rate_limits"] is True
+    assert calls["calls"]["AKIDBENCH"]["ec2:CreateVpc"] == 100
+    assert calls["throttled"]["CreateVpc"] == outcomes.count("RequestLimitExceeded")
+
+
+def test_no_rate_limits_by_default(aws):
+    ec2 = aws.client("ec2")
+    for _ in range(120):
+        ec2.describe_vpcs()
+    assert aws.get("/peerlab/calls")["throttled"] == {}
