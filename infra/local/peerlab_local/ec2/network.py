@@ -87,12 +87,6 @@ def find_endpoints_by_ip(ip: str, region: str | None = None) -> list[Endpoint]:
     return found
 
 
-def find_endpoint_by_ip(ip: str, region: str | None = None) -> Endpoint | None:
-    """The first running instance that holds a private IP (see find_endpoints_by_ip)."""
-    found = find_endpoints_by_ip(ip, region)
-    return found[0] if found else None
-
-
 def destination(source: Endpoint, ip: str) -> Endpoint | None:
     """The instance a packet from `source` to `ip` reaches: a private address means something only where the
     source's routes send it (its own VPC for the local route, the peer VPC through a peering), so among the
