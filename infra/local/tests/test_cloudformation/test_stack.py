@@ -239,6 +239,12 @@ def test_delete_leaves_nothing(aws, lambda_dir):
     # a schedule that is already gone succeeds (CloudFormation treats a resource deleted outside it as deleted)
     aws.client("scheduler").delete_schedule(Name="peerlab-lab")
     aws.client("logs").delete_log_group(logGroupName="/aws/vendedlogs/states/peerlab")  # so is one deleted by hand
+    # The sweep's rate schedule fires at once (no StartDate: "starts invoking the target immediately"), and Lambda
+    # ships its logs after the invocation, creating the group if it is gone (the role may logs:CreateLogGroup): a
+    # delete racing that delivery would see the group come back, on AWS too. Let the first sweep's logs land first.
+    logs = aws.client("logs")
+    wait_for(lambda: [s for g in logs.describe_log_groups(logGroupNamePrefix="peerlab-TeardownLogs")["logGroups"]
+                      for s in logs.describe_log_streams(logGroupName=g["logGroupName"])["logStreams"]], timeout=30)
     stack.delete(aws.url, "peerlab", out=quiet)
     assert iam.list_roles()["Roles"] == [] and iam.list_instance_profiles()["InstanceProfiles"] == []
     assert aws.client("lambda").list_functions()["Functions"] == []
