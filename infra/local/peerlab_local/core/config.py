@@ -2,7 +2,7 @@
 
 The `realistic` figures are medians; each has a p99 (delays.TAILS) and every resource draws its own value from the
 distribution fitted to the two (delays.py), reproducibly from --seed and the resource id. AWS documents none of them
-as a guarantee (sources in delays.py and infra/local/README.md). `instant` makes every transition immediate.
+as a guarantee (sources in delays.py and core/README.md). `instant` makes every transition immediate.
 """
 
 from __future__ import annotations

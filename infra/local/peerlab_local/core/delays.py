@@ -7,7 +7,7 @@ a log-normal is positive, right-skewed and fully fixed by two quantiles. With z9
 hash, so the same seed and the same resource id always give the same value. z is clamped to +-3.719 (the
 0.01 % / 99.99 % quantiles) so that one unlucky id cannot stall a test run for hours; the p99 tail is untouched.
 
-The bases (also in infra/local/README.md). AWS documents no duration for any of these states; where no measurement
+The bases (also in core/README.md, "Time"). AWS documents no duration for any of these states; where no measurement
 was found the figure says so and is a judgement, not a measurement.
 """
 

@@ -20,7 +20,7 @@ The kinds, each answered as AWS answers it:
                     Lambda.Unknown         the function runs, then the invoke answers a function error with no
                                            errorType ({"errorMessage":"<time> <request id> Task timed out after N
                                            seconds"}), which Step Functions names Lambda.Unknown
-Sources are cited beside each below and in infra/local/README.md ("Faults").
+Sources are cited beside each below and in core/README.md ("Faults").
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Availability Zones, instance type offerings and endpoint-service zones as in AWS (sources in infra/local/README.md).
+"""Availability Zones, instance type offerings and endpoint-service zones as in AWS (sources in ec2/README.md).
 
 On AWS not every Availability Zone offers every instance type: in us-east-1 the zone with id use1-az3 offers only a
 few old types (no t3, t3a, t4g, m5, c5, ...), so `RunInstances` into a subnet there fails `Unsupported`. A subnet

