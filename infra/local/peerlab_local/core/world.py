@@ -1,4 +1,5 @@
-"""Shared state of the local AWS: its configuration, a clock with scheduled state transitions, and moto's backends."""
+"""The simulation's engine, not AWS state: its configuration, a clock with scheduled state transitions, draw counters for
+reproducible choices, and access to moto's backends (AWS state per account and region lives in BackendDicts)."""
 
 from __future__ import annotations
 
@@ -24,10 +25,13 @@ class World:
         self._counter = itertools.count()
         self._ticking = False
         self._due = 0.0
-        # when each resource was created (eventual consistency) and when each instance became running (SSM)
-        self.created_at: dict[str, float] = {}
-        self.visible_at: dict[str, float] = {}  # when each new resource becomes visible to clients
-        self.running_since: dict[str, float] = {}
+        self._draws: dict[str, itertools.count] = {}  # per name: how many reproducible draws were made (draw())
+
+    def draw(self, name: str) -> int:
+        """The number of the next draw named `name` (0, 1, ...): what a choice seeded by --seed hashes with, so that
+        the same calls make the same choices. The simulation's own counter, not AWS state."""
+        with LOCK:
+            return next(self._draws.setdefault(name, itertools.count()))
 
     @staticmethod
     def now() -> float:
@@ -66,27 +70,6 @@ class World:
     def event_time(self) -> float:
         """When the transition being applied was due (tick runs it later, at the next request); else now."""
         return self._due if self._ticking else self.now()
-
-    def born(self, resource_id: str, like: str | None = None) -> None:
-        """A resource was just created: it stays invisible to clients for its own consistency window (drawn for
-        its id), or exactly as long as resource `like` (what AWS creates with a VPC is born with the VPC).
-        A resource already known keeps its window (a ClientToken retry returns the original)."""
-        if resource_id in self.visible_at:
-            return
-        now = self.now()
-        if like is not None:
-            if like not in self.visible_at:
-                return
-            self.created_at[resource_id] = self.created_at[like]
-            self.visible_at[resource_id] = self.visible_at[like]
-            return
-        self.created_at[resource_id] = now
-        self.visible_at[resource_id] = now + self.config.delay("consistency_window", key=resource_id)
-
-    def too_new(self, resource_id: str) -> bool:
-        """True while a just-created resource is still invisible to other API calls (eventual consistency)."""
-        visible = self.visible_at.get(resource_id)
-        return visible is not None and self.now() < visible
 
 
 _world: World | None = None

@@ -2,9 +2,9 @@
 
 AWS (EC2 Developer Guide, "Eventual consistency in the Amazon EC2 API"): "if you run a command to modify or describe
 the resource that you just created, its ID might not have propagated throughout the system, and you will get an error
-responding that the resource does not exist". So, for its consistency window (drawn per resource: World.born,
-Config.delay("consistency_window", key=id)), a new VPC, subnet, security group, route table, network ACL, interface
-endpoint, instance or peering connection:
+responding that the resource does not exist". So, for its consistency window (drawn per resource: born(),
+Config.delay("consistency_window", key=id); kept per account and region in backend.Ec2Extras), a new VPC, subnet,
+security group, route table, network ACL, interface endpoint, instance or peering connection:
 - named by id in any EC2 call (a describe by id, a modify, a tag, a delete, a route or rule naming it, a create that
   names its VPC/subnet/group) answers its Invalid...ID.NotFound code: the request is refused before moto sees it;
 - is left out of describe responses that list resources (by filter, or everything): removed from moto's XML.
@@ -26,6 +26,7 @@ from moto.ec2.models import EC2Backend
 
 from peerlab_local.core.patching import once, wrap
 from peerlab_local.core.world import world
+from peerlab_local.ec2.backend import all_extras, extras_of
 
 # The Invalid...ID.NotFound code of each kind, by id prefix, with AWS's message. Codes: "Error codes for the Amazon
 # EC2 API" (EC2 API Reference, client error codes for specific actions); messages as AWS words them ("The vpc ID
@@ -79,6 +80,28 @@ LISTINGS = {
 INTERNAL_ACCESS_KEYS = {"ak"}  # moto's Step Functions engine (identities._boto_client_for)
 
 
+def born(backend: EC2Backend, resource_id: str, like: str | None = None) -> None:
+    """A resource was just created in `backend`'s account and region: it stays invisible to clients for its own
+    consistency window (drawn for its id), or exactly as long as resource `like` (what AWS creates with a VPC is born
+    with the VPC). A resource already known keeps its window (a ClientToken retry returns the original)."""
+    visible_at = extras_of(backend).visible_at
+    if resource_id in visible_at:
+        return
+    if like is not None:
+        if like in visible_at:
+            visible_at[resource_id] = visible_at[like]
+        return
+    w = world()
+    visible_at[resource_id] = w.now() + w.config.delay("consistency_window", key=resource_id)
+
+
+def too_new(resource_id: str) -> bool:
+    """True while a just-created resource is still invisible to other API calls. By id, whoever asks: ids are unique,
+    and an accepter naming a requester's new peering meets the same window."""
+    now = world().now()
+    return any(now < extras.visible_at.get(resource_id, now) for extras in all_extras())
+
+
 def internal(access_key: str | None) -> bool:
     return access_key in INTERNAL_ACCESS_KEYS
 
@@ -113,9 +136,8 @@ def refusal(action: str, params: dict[str, list[str]]) -> tuple[str, str] | None
     """(code, message) when the request names a resource that has not propagated yet; None otherwise."""
     if action == "DeleteVpcEndpoints":  # a bulk delete reports each id apart (see split_endpoint_deletion)
         return None
-    w = world()
     for _, value, _ in named_ids(params):
-        if w.too_new(value):
+        if too_new(value):
             return not_found(value)
     return None
 
@@ -128,14 +150,13 @@ def split_endpoint_deletion(params: dict[str, list[str]]) -> tuple[dict[str, lis
     InvalidVpcEndpointId.NotFound: "If you are performing a bulk request that is partially successful or
     unsuccessful, the response includes a list of the unsuccessful items"). Returns the request without the ids
     too new to be seen (renumbered), and those ids."""
-    w = world()
     kept: list[str] = []
     refused: list[str] = []
     other: dict[str, list[str]] = {}
     for name, values in params.items():
         if _NUMBER.sub(".N", name) == "VpcEndpointId.N":
             for value in values:
-                (refused if w.too_new(value) else kept).append(value)
+                (refused if too_new(value) else kept).append(value)
         else:
             other[name] = values
     for n, value in enumerate(kept, 1):
@@ -171,7 +192,6 @@ def _child(element, name: str):
 
 
 def _drop_instances(reservations) -> bool:
-    w = world()
     changed = False
     for reservation in list(reservations):
         instances = _child(reservation, "instancesSet")
@@ -179,7 +199,7 @@ def _drop_instances(reservations) -> bool:
             continue
         for item in list(instances):
             ident = _child(item, "instanceId")
-            if ident is not None and w.too_new(ident.text or ""):
+            if ident is not None and too_new(ident.text or ""):
                 instances.remove(item)
                 changed = True
         if len(instances) == 0 and changed:
@@ -189,7 +209,7 @@ def _drop_instances(reservations) -> bool:
 
 def filter_listing(action: str, body: bytes) -> bytes | None:
     """moto's XML for a listing without the resources still invisible; None when nothing had to go."""
-    if action not in LISTINGS or not world().visible_at:
+    if action not in LISTINGS or not any(extras.visible_at for extras in all_extras()):
         return None
     set_name, id_name = LISTINGS[action]
     try:
@@ -199,14 +219,13 @@ def filter_listing(action: str, body: bytes) -> bytes | None:
     listing = _child(root, set_name)
     if listing is None:
         return None
-    w = world()
     if action == "DescribeInstances":
         changed = _drop_instances(listing)
     else:
         changed = False
         for item in list(listing):
             ident = _child(item, id_name)
-            if ident is not None and w.too_new(ident.text or ""):
+            if ident is not None and too_new(ident.text or ""):
                 listing.remove(item)
                 changed = True
     if not changed:
@@ -230,13 +249,13 @@ def _births(name: str, vpc_of) -> None:
     """Wrap EC2Backend.<name>: the resource it returns is born (unless moto made it for the default VPC, which on
     AWS exists long before any call, or inside create_vpc, where it is born with the VPC)."""
 
-    def born(original, backend, *args, **kwargs):
+    def create(original, backend, *args, **kwargs):
         resource = original(backend, *args, **kwargs)
         if getattr(_inside, "depth", 0) == 0 and not _is_default_vpc(backend, vpc_of(resource)):
-            world().born(resource.id)
+            born(backend, resource.id)
         return resource
 
-    wrap(EC2Backend, name)(born)
+    wrap(EC2Backend, name)(create)
 
 
 def _create_vpc(original, backend, *args, **kwargs):
@@ -247,24 +266,23 @@ def _create_vpc(original, backend, *args, **kwargs):
         _inside.depth -= 1
     if vpc.is_default or _inside.depth:
         return vpc
-    w = world()
-    w.born(vpc.id)
+    born(backend, vpc.id)
     # AWS creates the main route table, the default network ACL and the default security group with the VPC
     for table in backend.route_tables.values():
         if table.vpc_id == vpc.id:
-            w.born(table.id, like=vpc.id)
+            born(backend, table.id, like=vpc.id)
     for acl in backend.network_acls.values():
         if acl.vpc_id == vpc.id:
-            w.born(acl.id, like=vpc.id)
+            born(backend, acl.id, like=vpc.id)
     for group in backend.groups.get(vpc.id, {}).values():
-        w.born(group.id, like=vpc.id)
+        born(backend, group.id, like=vpc.id)
     return vpc
 
 
 def _run_instances(original, backend, *args, **kwargs):
     reservation = original(backend, *args, **kwargs)
     for instance in reservation.instances:
-        world().born(instance.id)
+        born(backend, instance.id)
     return reservation
 
 

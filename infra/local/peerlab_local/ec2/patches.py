@@ -18,7 +18,7 @@ from moto.ec2.utils import generic_filter
 
 from peerlab_local.core.patching import once, wrap
 from peerlab_local.core.world import ec2, world
-from peerlab_local.ec2 import peering_rules
+from peerlab_local.ec2 import consistency, peering_rules
 from peerlab_local.ec2.models import BLACKHOLE_STATES
 
 # Who is told when an instance becomes `running` (the SSM Agent boots then: ssm/__init__.py registers it), so that
@@ -68,13 +68,12 @@ def _run_instances(original, backend, image_id, count, user_data, security_group
     reservation = original(backend, image_id, count, user_data, security_group_names, **kwargs)
     w = world()
     for instance in reservation.instances:
-        w.born(instance.id)
+        consistency.born(backend, instance.id)
         _set_instance_state(instance, "pending", 0)
 
         def become_running(instance=instance):
             if instance._state.name == "pending":
                 _set_instance_state(instance, "running", 16)
-                w.running_since[instance.id] = w.now()
                 for listener in _RUNNING_LISTENERS:
                     listener(instance)  # its SSM Agent boots and pings (ssm/agent.py)
 
@@ -89,7 +88,6 @@ def _terminate(original, instance):
         if index == 0 or getattr(nic, "delete_on_termination", False):
             instance.ec2_backend.enis.pop(nic.id, None)
     w = world()
-    w.running_since.pop(instance.id, None)
     if w.config.delay("instance_shutting_down", key=instance.id) > 0:
         _set_instance_state(instance, "shutting-down", 32)
         w.after("instance_shutting_down", lambda: _set_instance_state(instance, "terminated", 48), key=instance.id)
@@ -121,7 +119,7 @@ def _modify_groups(original, backend, instance_id, new_group_id_list):
 def _create_peering(original, backend, vpc, peer_vpc, tags=None):
     pcx = original(backend, vpc, peer_vpc, tags)
     w = world()
-    w.born(pcx.id)
+    consistency.born(backend, pcx.id)
     if peering_rules.overlapping(pcx):  # AWS: the request is made, then ends failed (peering_rules.py)
         peering_rules.fail_overlapping(pcx)
         return pcx

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
-import threading
 from collections import defaultdict
 
 from moto.ec2.exceptions import EC2ClientError
@@ -51,8 +49,6 @@ OFFERINGS_BY_ZONE_ID = INSTANCE_TYPE_OFFERINGS["availability-zone-id"]
 # of the region: no source found says otherwise for ssm/ssmmessages/ec2messages in us-east-1 (moto lists all, kept).
 # A service of an account (CreateVpcEndpointServiceConfiguration) serves the zones of its load balancers' subnets.
 
-_lock = threading.Lock()
-_counters: dict[str, itertools.count] = defaultdict(itertools.count)
 
 
 # --- lookups others may use ------------------------------------------------------------------------------------
@@ -92,8 +88,7 @@ def pick_zone(region: str) -> Zone:
     """The AZ AWS picks for a subnet created without one: any AZ of the region. AWS documents no rule beyond "AWS
     selects one for you ... we do not necessarily select a different zone for each subnet" (CreateSubnet,
     AvailabilityZone); uniform here. Call n in a region draws from hash(--seed, region, n): same seed, same picks."""
-    with _lock:
-        n = next(_counters[region])
+    n = world().draw(f"subnet-az:{region}")
     candidates = zones(region)
     if not candidates:
         raise IndexError(f"no Availability Zones known for {region}")  # what random.choice([]) raised before
