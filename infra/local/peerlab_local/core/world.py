@@ -1,5 +1,5 @@
-"""The simulation's engine, not AWS state: its configuration, a clock with scheduled state transitions, draw counters for
-reproducible choices, and access to moto's backends (AWS state per account and region lives in BackendDicts)."""
+"""The simulation's engine, not AWS state: its configuration, a clock with scheduled state transitions, draw counters
+for reproducible choices, and access to moto's backends (AWS state per account and region lives in BackendDicts)."""
 
 from __future__ import annotations
 
