@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 import time
+import zipfile
 from pathlib import Path
 
 import boto3
@@ -46,6 +48,30 @@ def start_local():
 @pytest.fixture
 def aws(start_local) -> LocalAws:
     return start_local()
+
+
+def policy(*statements: dict) -> str:
+    """An IAM policy document of these statements (Version 2012-10-17), as the IAM API takes it."""
+    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
+
+
+def trust(service: str) -> str:
+    """A role trust policy letting an AWS service assume the role (e.g. "lambda.amazonaws.com")."""
+    return policy({"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"})
+
+
+def function_zip(bootstrap: str | None = None) -> bytes:
+    """A Lambda deployment package: with an executable `bootstrap` (a custom runtime, e.g. a shell script speaking
+    the Runtime API), or without one, so that the local AWS runs `--lambda-dir/<Handler>` (the built steps)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        if bootstrap is None:
+            z.writestr("README", "no bootstrap: the local AWS runs --lambda-dir/<Handler>")
+        else:
+            info = zipfile.ZipInfo("bootstrap")
+            info.external_attr = 0o755 << 16
+            z.writestr(info, bootstrap)
+    return archive.getvalue()
 
 
 def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):

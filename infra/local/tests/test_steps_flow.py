@@ -1,14 +1,14 @@
 """All eight step functions, invoked one by one through Lambda on the local AWS, build the tutorial's lab, prove
 the ping (control unreachable, final reachable), explain an early failure, and leave nothing behind."""
 
-import io
 import json
 import os
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
+
+from conftest import function_zip
 
 LAMBDA_DIR = os.environ.get("PEERLAB_LAMBDA_DIR", "")
 STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "add-routes", "update-sg",
@@ -28,12 +28,9 @@ def lab_functions(start_local, tmp_path):
     iam.attach_role_policy(RoleName="instance", PolicyArn="arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore")
     iam.create_instance_profile(InstanceProfileName="peerlab-instance")
     iam.add_role_to_instance_profile(InstanceProfileName="peerlab-instance", RoleName="instance")
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("README", "no bootstrap: the local AWS runs --lambda-dir/<Handler>")
     for step in STEPS:
         lam.create_function(FunctionName=step, Runtime="provided.al2023", Role=role, Handler=step, Timeout=30,
-                            Code={"ZipFile": archive.getvalue()},
+                            Code={"ZipFile": function_zip()},
                             Environment={"Variables": {"PEERLAB_INSTANCE_PROFILE": "peerlab-instance"}})
     return aws
 

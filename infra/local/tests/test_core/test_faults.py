@@ -74,12 +74,10 @@ def test_inventory_lists_live_resources_with_tags(aws):
 
 # --- faults beyond throttling (faults.py) ---------------------------------------------------------------------
 
-import io  # noqa: E402
 import json  # noqa: E402
 import sys  # noqa: E402
-import zipfile  # noqa: E402
 
-from conftest import wait_for  # noqa: E402
+from conftest import function_zip, wait_for  # noqa: E402
 
 # A function with a side effect on the local AWS: it creates a VPC named after its input, then answers. A Python
 # `bootstrap` speaking the Lambda Runtime API, so these tests do not wait for the Rust build.
@@ -109,14 +107,9 @@ def once(aws, service: str):
 
 
 def function(aws, name: str = "f") -> str:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        info = zipfile.ZipInfo("bootstrap")
-        info.external_attr = 0o755 << 16
-        z.writestr(info, BOOTSTRAP)
     role = aws.client("iam").create_role(RoleName="fn", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     return aws.client("lambda").create_function(FunctionName=name, Runtime="provided.al2023", Role=role,
-                                                Handler="bootstrap", Code={"ZipFile": archive.getvalue()},
+                                                Handler="bootstrap", Code={"ZipFile": function_zip(BOOTSTRAP)},
                                                 Timeout=3)["FunctionArn"]
 
 

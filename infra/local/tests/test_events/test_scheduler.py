@@ -379,12 +379,10 @@ def test_create_schedule_validation(env, local):
 def test_the_sweeper_schedule_runs_teardown_in_sweep_mode(start_local):
     """The template's sweeper as SAM deploys it (a ScheduleV2 event of TeardownFunction: a schedule whose templated
     Lambda target is the function, Input {"mode": "sweep"}): it deletes the labs whose peerlab:expires-at passed."""
-    import io
     import os
-    import zipfile
     from pathlib import Path
 
-    from conftest import Patient
+    from conftest import Patient, function_zip
 
     lambda_dir = os.environ.get("PEERLAB_LAMBDA_DIR", "")
     if not (Path(lambda_dir) / "teardown").is_file():
@@ -398,12 +396,9 @@ def test_the_sweeper_schedule_runs_teardown_in_sweep_mode(start_local):
     current = ec2.create_vpc(CidrBlock="10.1.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": [
         {"Key": "peerlab:lab-id", "Value": "new"}, {"Key": "peerlab:expires-at", "Value": "2099-01-01T00:00:00Z"}]}])[
         "Vpc"]["VpcId"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("README", "no bootstrap: the local AWS runs --lambda-dir/<Handler>")
     function = aws.client("lambda").create_function(
         FunctionName="teardown", Runtime="provided.al2023", Role=env.role("fn"), Handler="teardown",
-        Code={"ZipFile": archive.getvalue()}, Timeout=60)["FunctionArn"]
+        Code={"ZipFile": function_zip()}, Timeout=60)["FunctionArn"]
     env.create("stack-sweep", "rate(1 hour)", function, target={
         "Input": json.dumps({"mode": "sweep"}),
         "RetryPolicy": {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}})

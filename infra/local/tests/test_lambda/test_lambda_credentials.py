@@ -1,11 +1,11 @@
-"""A function runs with its execution role's temporary credentials (lambda_bridge._role_credentials), as Lambda
+"""A function runs with its execution role's temporary credentials (lambda_/runtime.py), as Lambda
 gives them: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of a session of the role, so every call
 it makes is the role's (GetCallerIdentity says so), in the role's account."""
 
-import io
 import json
 import sys
-import zipfile
+
+from conftest import function_zip, trust
 
 BOOTSTRAP = f"""#!{sys.executable}
 # a custom runtime (Lambda Runtime API) that answers each event with what STS says of its credentials
@@ -25,16 +25,10 @@ while True:
 
 def test_a_function_calls_as_a_session_of_its_execution_role(aws):
     iam, lam = aws.client("iam"), aws.client("lambda")
-    role = iam.create_role(RoleName="who-am-i-role", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        info = zipfile.ZipInfo("bootstrap")
-        info.external_attr = 0o755 << 16
-        z.writestr(info, BOOTSTRAP)
+    role = iam.create_role(RoleName="who-am-i-role", AssumeRolePolicyDocument=trust("lambda.amazonaws.com"))[
+        "Role"]["Arn"]
     lam.create_function(FunctionName="who-am-i", Runtime="provided.al2023", Role=role, Handler="bootstrap",
-                        Code={"ZipFile": archive.getvalue()}, Timeout=30)
+                        Code={"ZipFile": function_zip(BOOTSTRAP)}, Timeout=30)
     response = lam.invoke(FunctionName="who-am-i", Payload=b"{}")
     assert response.get("FunctionError") is None, response["Payload"].read()
     answer = json.loads(response["Payload"].read())

@@ -1,15 +1,13 @@
 """Lambda invokes run the project's real Rust functions; Step Functions names their errors by errorType, so
 Retry and Catch on `NotReady` behave as on AWS. Needs the built functions (make test builds them first)."""
 
-import io
 import json
 import os
-import zipfile
 from pathlib import Path
 
 import pytest
 
-from conftest import wait_for
+from conftest import function_zip, trust, wait_for
 
 LAMBDA_DIR = os.environ.get("PEERLAB_LAMBDA_DIR", "")
 
@@ -20,16 +18,11 @@ def functions(start_local):
         pytest.fail(f"PEERLAB_LAMBDA_DIR={LAMBDA_DIR!r} has no built functions: run `make build-functions` first")
     aws = start_local("--lambda-dir", LAMBDA_DIR)
     iam, lam = aws.client("iam"), aws.client("lambda")
-    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=json.dumps({
-        "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
-                                                "Principal": {"Service": "lambda.amazonaws.com"}}]}))["Role"]["Arn"]
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as z:
-        z.writestr("README", "no bootstrap: the local AWS runs --lambda-dir/<Handler>")
+    role = iam.create_role(RoleName="fn", AssumeRolePolicyDocument=trust("lambda.amazonaws.com"))["Role"]["Arn"]
     arns = {}
     for name in ("validate-input", "accept-peering"):
         arns[name] = lam.create_function(FunctionName=name, Runtime="provided.al2023", Role=role, Handler=name,
-                                         Code={"ZipFile": archive.getvalue()}, Timeout=20)["FunctionArn"]
+                                         Code={"ZipFile": function_zip()}, Timeout=20)["FunctionArn"]
     return aws, arns
 
 
