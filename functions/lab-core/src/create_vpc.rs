@@ -69,7 +69,7 @@ impl Ctx<'_> {
 pub async fn handler(event: CreateSideEvent, aws: &impl Aws) -> Result<SideOutput> {
     let scope = match event.side {
         Side::A => aws.home(),
-        Side::B => aws.peer(&event.lab).await?,
+        Side::B => aws.peer(event.lab.peer_access()).await?,
     };
     let profile = std::env::var(INSTANCE_PROFILE_ENV)
         .ok()

@@ -6,10 +6,12 @@
 pub mod clients;
 pub mod error;
 pub mod exercise;
+pub mod hop;
 pub mod input;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod model;
+pub mod security_groups;
 pub mod tags;
 
 // The steps, in the order the state machine runs them.

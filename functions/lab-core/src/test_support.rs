@@ -64,7 +64,7 @@ pub use aws_sdk_ssm::types::{
 pub use aws_sdk_ssm::Client as Ssm;
 pub use aws_smithy_mocks::{mock, mock_client, Rule, RuleMode};
 
-pub use crate::clients::{Aws, Scope};
+pub use crate::clients::{Aws, PeerAccess, Scope};
 pub use crate::error::{LabError, Result};
 pub use crate::input::LabPlan;
 pub use crate::model::*;
@@ -118,7 +118,7 @@ impl Aws for MockAws {
         self.home.clone()
     }
 
-    async fn peer(&self, _lab: &LabPlan) -> Result<Scope> {
+    async fn peer(&self, _access: Option<PeerAccess<'_>>) -> Result<Scope> {
         Ok(self.peer.clone())
     }
 

@@ -324,23 +324,3 @@ fn a_group_that_admits_a_but_is_not_attached_is_named() {
         blocked.detail
     );
 }
-
-#[test]
-fn a_hops_name_is_its_serde_name() {
-    for hop in [
-        Hop::Peering,
-        Hop::RouteA,
-        Hop::RouteB,
-        Hop::SgEgressA,
-        Hop::SgIngressB,
-        Hop::SgNotAttached,
-        Hop::NaclA,
-        Hop::NaclB,
-        Hop::None,
-    ] {
-        assert_eq!(
-            serde_json::to_value(hop).unwrap(),
-            serde_json::json!(hop.as_str())
-        );
-    }
-}

@@ -1,6 +1,6 @@
 use super::*;
-use crate::diagnose::Hop;
 use crate::exercise::Exercise;
+use crate::hop::Hop;
 use crate::test_support::*;
 
 const OK: &str = "PING 10.1.1.4 (10.1.1.4) 56(84) bytes of data.\n64 bytes from 10.1.1.4: icmp_seq=1 ttl=127 time=0.512 ms\n\n--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.412/0.502/0.601/0.077 ms\n";
