@@ -3,6 +3,13 @@
 use super::*;
 use crate::test_support::*;
 
+/// The function's configuration as the stack sets it: instance A's profile named.
+fn with_profile() -> Config {
+    Config {
+        instance_profile: Some("peerlab-lab-instance".into()),
+    }
+}
+
 fn lab_table_of(subnet: &'static str) -> RouteTable {
     RouteTable::builder()
         .route_table_id("rtb-0a")
@@ -112,6 +119,7 @@ async fn create_vpc_rerun_finds_everything_and_creates_nothing() {
     let out = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap();
@@ -143,6 +151,7 @@ async fn create_vpc_waits_for_a_pending_instance() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -256,6 +265,7 @@ async fn create_vpc_a_launches_nothing_while_its_endpoints_are_pending() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -296,6 +306,7 @@ async fn create_vpc_a_subnet_associated_with_another_table_is_a_conflict() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -326,6 +337,7 @@ async fn create_vpc_a_retry_whose_association_exists_goes_on() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -355,10 +367,10 @@ async fn create_vpc_a_launches_once_its_endpoints_are_available() {
             .build()
     }));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, ami_parameter()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -381,10 +393,10 @@ async fn create_vpc_a_waits_while_a_new_instance_profile_is_refused() {
         )
     }));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, ami_parameter()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -408,10 +420,10 @@ async fn create_vpc_a_waits_out_insufficient_capacity_in_its_zone() {
         )
     }));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, ami_parameter()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -436,6 +448,7 @@ async fn create_vpc_a_subnet_not_listed_yet_is_not_ready() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -449,8 +462,28 @@ async fn create_vpc_refuses_a_lab_vpc_with_another_cidr() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
     assert_eq!(err.error_type(), "ResourceConflict");
+}
+
+#[tokio::test]
+async fn create_vpc_a_without_an_instance_profile_is_refused_before_creating_anything() {
+    // every rule a first run of side A needs, endpoints available: only the missing profile stops it
+    let rules = new_side_a("available");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+        &Config::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains(INSTANCE_PROFILE_ENV), "{err}");
+    // no VPC, subnet, route table, group nor endpoint was created (nor even looked up)
+    let called: Vec<usize> = rules.iter().map(Rule::num_calls).collect();
+    assert_eq!(called, vec![0; rules.len()]);
 }
