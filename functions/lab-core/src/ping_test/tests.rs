@@ -250,21 +250,8 @@ fn ec2_without_bs_route_back() -> Vec<Rule> {
     });
     let tables = mock!(aws_sdk_ec2::Client::describe_route_tables).then_compute_output(|req| {
         let vpc = req.filters()[0].values()[0].clone();
-        let mut table = RouteTable::builder()
-            .route_table_id(format!("rtb-{}", &vpc[4..]))
-            .associations(RouteTableAssociation::builder().main(true).build());
-        if vpc == "vpc-0a" {
-            table = table.routes(
-                Route::builder()
-                    .destination_cidr_block("10.1.0.0/16")
-                    .vpc_peering_connection_id("pcx-0ab")
-                    .state(RouteState::Active)
-                    .build(),
-            );
-        }
-        DescribeRouteTablesOutput::builder()
-            .route_tables(table.build())
-            .build()
+        let to_b = (vpc == "vpc-0a").then(|| route("10.1.0.0/16", "pcx-0ab", RouteState::Active));
+        route_tables([main_table(&format!("rtb-{}", &vpc[4..]), to_b)])
     });
     let instances = mock!(aws_sdk_ec2::Client::describe_instances)
         .then_output(|| DescribeInstancesOutput::builder().build());
