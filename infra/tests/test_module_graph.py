@@ -75,7 +75,7 @@ def test_test_code_comments_and_strings_name_no_module(tmp_path: Path) -> None:
 
 
 def test_the_vocabulary_using_a_step_is_named() -> None:
-    graph: module_graph.Graph = {name: set() for name in module_graph.VOCABULARY} | {"diagnose": set()}
+    graph: module_graph.Graph = {name: set() for name in [*module_graph.VOCABULARY, "diagnose"]}
     graph["exercise"] = {"diagnose"}
     assert module_graph.problems(graph) == ["the shared vocabulary uses a step module: exercise -> diagnose"]
 
