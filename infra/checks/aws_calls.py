@@ -50,7 +50,8 @@ def strip(source: str) -> str:
     """Source without comments, strings, char literals (so braces and words in them don't count) and `#[cfg(test)]`
     items: a `mod tests;` declaration, or an item up to its end (`;` or its balanced braces)."""
     source = re.sub(r'r(#*)"(?:.|\n)*?"\1', '""', source)
-    source = re.sub(r'"(?:\\.|[^"\\])*"', '""', source)
+    # re.S: `\\.` takes a backslash before a newline too (a string continued on the next line)
+    source = re.sub(r'"(?:\\.|[^"\\])*"', '""', source, flags=re.S)
     source = re.sub(r"'(?:\\.|[^'\\])'", "' '", source)
     source = re.sub(r"//[^\n]*", "", source)
     while (at := source.find("#[cfg(test)]")) >= 0:

@@ -393,6 +393,22 @@ def write_crate(tmp_path, core: str, tests: str = ""):
     (tmp_path / "functions/step/src/main.rs").write_text("lab_core::step::handler(event, &clients).await\n")
 
 
+def test_a_string_continued_on_the_next_line_is_one_string(tmp_path):
+    # read as two strings, it would leave the "}" of the next one as code and end the handler before its call
+    write_crate(
+        tmp_path,
+        """
+        pub async fn handler(c: &Clients) {
+            let s = "one \\
+                     two";
+            let t = "}";
+            c.ec2.delete_vpc().send().await;
+        }
+        """,
+    )
+    assert aws_calls.calls_by_function(tmp_path) == {"step": {"ec2:DeleteVpc"}}
+
+
 def test_the_reader_follows_calls_and_ignores_tests_comments_and_strings(tmp_path):
     write_crate(
         tmp_path,

@@ -13,7 +13,7 @@ use crate::peering::{judge, status_of};
 
 pub async fn handler(event: PairEvent, aws: &impl Aws) -> Result<PeeringOutput> {
     let peering_id = event.peering()?;
-    let scope = aws.peer(&event.lab).await?;
+    let scope = aws.peer(event.lab.peer_access()).await?;
     let described = scope
         .ec2
         .describe_vpc_peering_connections()

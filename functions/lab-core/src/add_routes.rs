@@ -65,7 +65,7 @@ pub fn plan(table: &RouteTable, destination: &str, peering_id: &str) -> Plan {
 
 pub async fn handler(event: PairEvent, aws: &impl Aws) -> Result<RoutesOutput> {
     let id = event.peering()?;
-    let (home, peer) = (aws.home(), aws.peer(&event.lab).await?);
+    let (home, peer) = (aws.home(), aws.peer(event.lab.peer_access()).await?);
     let lab = &event.lab.lab_id;
     let exercise = event.lab.exercise;
     let mut all = Vec::new();

@@ -8,7 +8,6 @@ use aws_config::profile::ProfileFileRegionProvider;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 
 use crate::error::Result;
-use crate::input::LabPlan;
 
 /// The clients of one account and region: home (side A) or the peer (side B).
 #[derive(Clone, Debug)]
@@ -18,13 +17,23 @@ pub struct Scope {
     pub region: String,
 }
 
+/// Where side B's clients act when it is not the home scope: another region (None: the home one) and, in another
+/// account, the role to assume there. `lab_id` names the assumed role's session (`peerlab-<lab id>`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PeerAccess<'a> {
+    pub region: Option<&'a str>,
+    pub role_arn: Option<&'a str>,
+    pub lab_id: &'a str,
+}
+
 /// What a step asks of AWS: side A's clients (the function's own account and region), side B's, and the account
 /// A's clients act in. `Clients` is AWS's; the tests give their own, with mocked clients for each side.
 pub trait Aws: Sync {
     /// Side A's account and region.
     fn home(&self) -> Scope;
-    /// Side B's: the home scope, or clients in the peer region, as the peer account's accepter role.
-    fn peer(&self, lab: &LabPlan) -> impl Future<Output = Result<Scope>> + Send;
+    /// Side B's: the home scope (`None`: the lab has no peer), or clients in the peer region, as the peer
+    /// account's accepter role (`LabPlan::peer_access`).
+    fn peer(&self, access: Option<PeerAccess<'_>>) -> impl Future<Output = Result<Scope>> + Send;
     /// The account the home clients act in.
     fn account_id(&self) -> impl Future<Output = Result<String>> + Send;
     /// Service Quotas in the home account and region (the workshop's preflight reads the quotas labs meet).
@@ -94,21 +103,21 @@ impl Aws for Clients {
 
     /// The clients for side B: the home ones, or ones in the peer region, with the accepter role's
     /// credentials when the peer is another account.
-    async fn peer(&self, lab: &LabPlan) -> Result<Scope> {
-        let Some(peer) = lab.peer.as_ref() else {
+    async fn peer(&self, access: Option<PeerAccess<'_>>) -> Result<Scope> {
+        let Some(access) = access else {
             return Ok(self.home());
         };
         let config = &self.config;
-        let region = Region::new(lab.peer_region(&self.home.region).to_string());
+        let region = Region::new(access.region.unwrap_or(&self.home.region).to_string());
         let mut builder = config.to_builder().region(region.clone());
-        if let Some(role) = &peer.accepter_role_arn {
+        if let Some(role) = access.role_arn {
             // Assumed here, once per invocation (an hour's session outlives any step), so that a refusal is this
             // step's error naming the role and STS's code, not a credentials-provider failure at the first EC2 call.
             let sts = aws_sdk_sts::Client::new(&config.to_builder().region(region.clone()).build());
             let assumed = sts
                 .assume_role()
                 .role_arn(role)
-                .role_session_name(format!("peerlab-{}", lab.lab_id))
+                .role_session_name(format!("peerlab-{}", access.lab_id))
                 .send()
                 .await
                 .map_err(|e| {

@@ -26,9 +26,27 @@ mod ssm_access;
 pub use network::VPC_VISIBLE_WITHIN;
 pub use ssm_access::{endpoint_state, SSM_SERVICES};
 
-/// The instance profile given to instance A (created by the stack, not the workflow: a fresh profile takes
-/// time to propagate). Read from this environment variable of the create-vpc function.
+/// The environment variable of the create-vpc function that names the instance profile of instance A.
 pub const INSTANCE_PROFILE_ENV: &str = "PEERLAB_INSTANCE_PROFILE";
+
+/// create-vpc's configuration: read once as the function starts (`functions/create-vpc/src/main.rs`), like its
+/// clients, and handed to every invocation; the step itself reads no environment.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Config {
+    /// The instance profile given to instance A, for SSM (created by the stack, not the workflow: a fresh
+    /// profile takes time to propagate). `INSTANCE_PROFILE_ENV`; None when unset or empty.
+    pub instance_profile: Option<String>,
+}
+
+impl Config {
+    pub fn from_env() -> Self {
+        Config {
+            instance_profile: std::env::var(INSTANCE_PROFILE_ENV)
+                .ok()
+                .filter(|p| !p.is_empty()),
+        }
+    }
+}
 
 /// The ClientToken of a side's instance: the same lab and side launch one instance, however often retried.
 pub fn client_token(lab_id: &str, side: Side, what: &str) -> String {
@@ -66,24 +84,44 @@ impl Ctx<'_> {
     }
 }
 
-pub async fn handler(event: CreateSideEvent, aws: &impl Aws) -> Result<SideOutput> {
+pub async fn handler(
+    event: CreateSideEvent,
+    aws: &impl Aws,
+    config: &Config,
+) -> Result<SideOutput> {
     let scope = match event.side {
         Side::A => aws.home(),
-        Side::B => aws.peer(&event.lab).await?,
+        Side::B => aws.peer(event.lab.peer_access()).await?,
     };
-    let profile = std::env::var(INSTANCE_PROFILE_ENV)
-        .ok()
-        .filter(|p| !p.is_empty());
-    create_side(&scope, &event.lab, event.side, profile.as_deref()).await
+    create_side(
+        &scope,
+        &event.lab,
+        event.side,
+        config.instance_profile.as_deref(),
+    )
+    .await
 }
 
 /// Build (or find) one side. `NotReady` until its instance is running; the state machine retries.
+/// Side A (the one that runs the ping) needs `instance_profile`: without one it is refused before anything is
+/// created, not after its VPC, subnet, groups and endpoints exist.
 pub async fn create_side(
     scope: &Scope,
     lab: &LabPlan,
     side: Side,
     instance_profile: Option<&str>,
 ) -> Result<SideOutput> {
+    let runs_ping = side == Side::A;
+    let profile = if runs_ping {
+        Some(instance_profile.ok_or_else(|| {
+            LabError::invalid(format!(
+                "create-vpc has no instance profile for instance A (SSM needs one): set {INSTANCE_PROFILE_ENV} on the \
+                 function; refused before this step created anything"
+            ))
+        })?)
+    } else {
+        None
+    };
     let (ec2, region) = (&scope.ec2, scope.region.as_str());
     let ctx = Ctx { ec2, lab, side };
     let plan = match side {
@@ -102,7 +140,6 @@ pub async fn create_side(
         &tags::name("InstanceSecurityGroup", side), // not "InstanceB": that is update-sg's group
     )
     .await?;
-    let runs_ping = side == Side::A;
     let endpoints = if runs_ping {
         ssm_access::ensure_endpoints(&ctx, &vpc_id, &plan.cidr.to_string(), &subnet_id, region)
             .await?
@@ -125,14 +162,6 @@ pub async fn create_side(
                     pending.join(", ")
                 )));
             }
-            let profile = match runs_ping {
-                true => Some(instance_profile.ok_or_else(|| {
-                    LabError::invalid(format!(
-                        "create-vpc needs an instance profile for instance A (SSM): set {INSTANCE_PROFILE_ENV} on the function"
-                    ))
-                })?),
-                false => None,
-            };
             instance::launch(&ctx, scope, plan, &subnet_id, &group_id, profile).await?
         }
     };

@@ -4,15 +4,15 @@
 
 use std::net::Ipv4Addr;
 
+use crate::error::{aws_error, Result};
+use crate::hop::Hop;
+use crate::model::SideOutput;
+use crate::security_groups;
+use crate::tags::filter;
 use aws_sdk_ec2::types::{
     IpPermission, NetworkAcl, RouteState, RouteTable, RuleAction, SecurityGroup,
 };
 use ipnet::Ipv4Net;
-use serde::{Deserialize, Serialize};
-
-use crate::error::{aws_error, Result};
-use crate::model::SideOutput;
-use crate::tags::filter;
 
 fn net(text: &str) -> Option<Ipv4Net> {
     text.parse().ok()
@@ -20,47 +20,6 @@ fn net(text: &str) -> Option<Ipv4Net> {
 
 fn ip(text: &str) -> Option<Ipv4Addr> {
     text.parse().ok()
-}
-
-/// A hop on the way A -> B -> A that can block the ping: what the diagnosis names, and what a break-and-fix
-/// exercise removes (`exercise.rs`).
-#[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq, Hash)]
-#[serde(rename_all = "kebab-case")]
-pub enum Hop {
-    /// No peering, or one that is not active.
-    Peering,
-    /// A's route table sends B's address nowhere, or not through the peering.
-    RouteA,
-    /// B's route table has no way back to A through the peering.
-    RouteB,
-    /// A's security groups let no ICMP out to B.
-    SgEgressA,
-    /// B's security groups admit no ICMP from A, and no group of VPC B that would is left unattached.
-    SgIngressB,
-    /// A group of VPC B admits A but is not attached to instance B.
-    SgNotAttached,
-    /// A network ACL of A's subnet (out, or the reply in).
-    NaclA,
-    /// A network ACL of B's subnet (in, or the reply out).
-    NaclB,
-    /// Every hop the EC2 state shows allows the ping.
-    None,
-}
-
-impl Hop {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Hop::Peering => "peering",
-            Hop::RouteA => "route-a",
-            Hop::RouteB => "route-b",
-            Hop::SgEgressA => "sg-egress-a",
-            Hop::SgIngressB => "sg-ingress-b",
-            Hop::SgNotAttached => "sg-not-attached",
-            Hop::NaclA => "nacl-a",
-            Hop::NaclB => "nacl-b",
-            Hop::None => "none",
-        }
-    }
 }
 
 /// The first blocking hop and what the EC2 state says about it.
@@ -389,7 +348,7 @@ async fn fetch_side(ec2: &aws_sdk_ec2::Client, side: &SideOutput) -> Result<Side
         .send()
         .await
         .map_err(|e| aws_error("reading route tables for the diagnosis", e))?;
-    let group_ids = crate::update_sg::instance_group_ids(ec2, &side.instance_id).await?;
+    let group_ids = security_groups::instance_group_ids(ec2, &side.instance_id).await?;
     // every group of the VPC (an instance's groups are all of its VPC): the instance's are among them
     let vpc_groups = ec2
         .describe_security_groups()

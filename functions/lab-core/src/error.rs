@@ -143,11 +143,11 @@ pub fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use aws_sdk_ec2::error::ErrorMetadata;
+    use crate::test_support::{err_saying, fails};
     use aws_sdk_ec2::operation::delete_vpc::DeleteVpcError;
 
     fn err(code: &str) -> DeleteVpcError {
-        DeleteVpcError::generic(ErrorMetadata::builder().code(code).message("m").build())
+        fails(err_saying(code, "m"))()
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::diagnose::Hop;
+use crate::hop::Hop;
 
 /// Which hop the lab is built without (input field `exercise`).
 #[derive(Debug, Clone, Copy, Deserialize, Serialize, PartialEq, Eq)]

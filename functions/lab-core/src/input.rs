@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
+use crate::clients::PeerAccess;
 use crate::error::{LabError, Result};
 use crate::exercise::Exercise;
 
@@ -124,6 +125,15 @@ pub struct LabPlan {
 }
 
 impl LabPlan {
+    /// What side B's clients need (`Aws::peer`): None when the lab has no peer (B is in the home scope).
+    pub fn peer_access(&self) -> Option<PeerAccess<'_>> {
+        self.peer.as_ref().map(|p| PeerAccess {
+            region: p.region.as_deref(),
+            role_arn: p.accepter_role_arn.as_deref(),
+            lab_id: &self.lab_id,
+        })
+    }
+
     /// The region side B lives in: the peer's, else the home region.
     pub fn peer_region<'a>(&'a self, home_region: &'a str) -> &'a str {
         self.peer

@@ -1,15 +1,18 @@
 //! peerlab's core: one module per step, named after it (`functions/add-routes/` runs `add_routes::handler`), and
 //! what the steps share: the lab's input and plan, the payloads they pass each other, errors, tags, clients.
-//! Each step's `handler` is a plain async function of (typed event, `&impl Aws`) -> typed output or a named error;
-//! the binaries in `functions/<step>/` only hand it to the Lambda runtime, and the step's tests call it.
+//! Each step's `handler` is a plain async function of (typed event, `&impl Aws`; create-vpc's also its `Config`) ->
+//! typed output or a named error; the binaries in `functions/<step>/` only hand it to the Lambda runtime (with
+//! what they read once at start), and the step's tests call it.
 
 pub mod clients;
 pub mod error;
 pub mod exercise;
+pub mod hop;
 pub mod input;
 #[cfg(feature = "lambda")]
 pub mod lambda;
 pub mod model;
+pub mod security_groups;
 pub mod tags;
 
 // The steps, in the order the state machine runs them.

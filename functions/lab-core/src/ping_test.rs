@@ -136,7 +136,7 @@ pub async fn handler(event: PingEvent, aws: &impl Aws) -> Result<PingOutput> {
     }
     match event.expect {
         Expect::Reachable => {
-            let peer = aws.peer(&event.lab).await?;
+            let peer = aws.peer(event.lab.peer_access()).await?;
             let why = diagnose::diagnose(&aws.home().ec2, &peer.ec2, &event.vpc_a, &event.vpc_b, event.peering_id.as_deref()).await?;
             Err(LabError::PingFailed(format!(
                 "ping from A ({}) to B ({}) failed: {} of {} replies ({}% loss){}. Blocked at: {why}",
@@ -169,7 +169,7 @@ async fn judge_exercise(
             exercise.broken()
         )));
     }
-    let peer = aws.peer(&event.lab).await?;
+    let peer = aws.peer(event.lab.peer_access()).await?;
     let blocked = diagnose::diagnose(
         &aws.home().ec2,
         &peer.ec2,

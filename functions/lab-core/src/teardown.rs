@@ -85,7 +85,7 @@ pub async fn backstop(event: ExecutionStatusChange, aws: &impl Aws) -> Result<Te
     };
     let mut scopes = vec![aws.home()];
     if let Some(lab) = plan.as_ref().filter(|l| l.peer.is_some()) {
-        scopes.push(aws.peer(lab).await?);
+        scopes.push(aws.peer(lab.peer_access()).await?);
     }
     // A stopped or failed execution may have left a create in flight: keep looking for a quiet period.
     let quiet = Quiet {
@@ -107,7 +107,7 @@ pub async fn lab(event: TeardownEvent, aws: &impl Aws) -> Result<TeardownOutput>
         .ok_or_else(|| LabError::invalid("lab_id: required (or lab.lab_id) to tear a lab down"))?;
     let mut scopes = vec![aws.home()];
     if let Some(lab) = event.lab.as_ref().filter(|l| l.peer.is_some()) {
-        scopes.push(aws.peer(lab).await?);
+        scopes.push(aws.peer(lab.peer_access()).await?);
     }
     let quiet = Quiet {
         retries_done: event.retry_count,

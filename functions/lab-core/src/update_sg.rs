@@ -11,6 +11,7 @@ use crate::error::{aws_error, required, LabError, Result};
 use crate::exercise::Exercise;
 use crate::input::{Allow, LabPlan};
 use crate::model::{PairEvent, SecurityGroupOutput, SideOutput};
+use crate::security_groups;
 use crate::tags::{self, filter};
 
 pub mod nacl;
@@ -59,53 +60,8 @@ pub fn rule(
     (perm.build(), protocol.to_string(), source)
 }
 
-/// Add an ingress rule; one that is already there is success (a re-run), a group not visible yet is
-/// `NotReady`. `what` names the source for the message.
-pub async fn admit(
-    ec2: &aws_sdk_ec2::Client,
-    group_id: &str,
-    permission: IpPermission,
-    what: &str,
-) -> Result<()> {
-    match ec2
-        .authorize_security_group_ingress()
-        .group_id(group_id)
-        .ip_permissions(permission)
-        .send()
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("InvalidPermission.Duplicate") => Ok(()),
-        Err(e) if e.code() == Some("InvalidGroup.NotFound") => Err(LabError::not_ready(format!(
-            "a group of the rule for {group_id} is not visible yet: {}",
-            e.message().unwrap_or("InvalidGroup.NotFound")
-        ))),
-        Err(e) => Err(aws_error(&format!("admitting {what} into {group_id}"), e)),
-    }
-}
-
-/// The security groups an instance has now.
-pub async fn instance_group_ids(
-    ec2: &aws_sdk_ec2::Client,
-    instance_id: &str,
-) -> Result<Vec<String>> {
-    let described = ec2
-        .describe_instances()
-        .instance_ids(instance_id)
-        .send()
-        .await
-        .map_err(|e| aws_error(&format!("reading the security groups of {instance_id}"), e))?;
-    Ok(described
-        .reservations()
-        .iter()
-        .flat_map(|r| r.instances())
-        .flat_map(|i| i.security_groups())
-        .filter_map(|g| g.group_id().map(str::to_string))
-        .collect())
-}
-
 pub async fn handler(event: PairEvent, aws: &impl Aws) -> Result<SecurityGroupOutput> {
-    let peer = aws.peer(&event.lab).await?;
+    let peer = aws.peer(event.lab.peer_access()).await?;
     let cross_region = event.lab.cross_region(&aws.home().region);
     // In another account (same region) B's rule must name A's group with A's account: ours, asked of STS.
     let cross_account = event
@@ -186,13 +142,13 @@ async fn update(
     let by_cidr = cross_region || exercise == Some(Exercise::PeeringNotAccepted);
     let (permission, protocol, source) = rule(lab.allow, a, by_cidr, group_owner);
     if exercise != Some(Exercise::SgRuleMissing) {
-        admit(ec2, &group_id, permission, "A").await?;
+        security_groups::admit(ec2, &group_id, permission, "A").await?;
     }
     if exercise == Some(Exercise::NaclDeny) {
         nacl::deny_icmp_from_a(ec2, lab, a, b).await?;
     }
     // keep B's groups, add InstanceB
-    let mut groups = instance_group_ids(ec2, &b.instance_id).await?;
+    let mut groups = security_groups::instance_group_ids(ec2, &b.instance_id).await?;
     if !groups.contains(&group_id) && exercise != Some(Exercise::SgNotAttached) {
         groups.push(group_id.clone());
         ec2.modify_instance_attribute()

@@ -54,7 +54,7 @@ async fn place(plan: &mut LabPlan, aws: &impl Aws) -> Result<()> {
             ..offered
         }
     } else {
-        let peer = aws.peer(plan).await?;
+        let peer = aws.peer(plan.peer_access()).await?;
         placement::offerings(&peer.ec2, &peer.region, &plan.instance_type, false).await?
     };
     let zone_b = there.choose(

@@ -3,11 +3,8 @@ use crate::test_support::*;
 
 #[tokio::test]
 async fn accept_peering_not_found_right_after_create_is_not_ready() {
-    let describe = mock!(Ec2::describe_vpc_peering_connections).then_error(|| {
-        DescribeVpcPeeringConnectionsError::generic(err_meta(
-            "InvalidVpcPeeringConnectionID.NotFound",
-        ))
-    });
+    let describe = mock!(Ec2::describe_vpc_peering_connections)
+        .then_error(fails(err_meta("InvalidVpcPeeringConnectionID.NotFound")));
     let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
     let err = handler(
         event!("accept-peering/events/pair.json"),

@@ -17,28 +17,9 @@ fn tables(vpc_route: Option<(&'static str, &'static str)>) -> Rule {
                 .and_then(|f| f.values().first())
                 .cloned()
                 .unwrap_or_default();
-            let mut table = RouteTable::builder()
-                .route_table_id(format!("rtb-{}", &vpc[4..]))
-                .routes(
-                    Route::builder()
-                        .destination_cidr_block("10.0.0.0/8")
-                        .gateway_id("local")
-                        .build(),
-                );
-            if let Some((dest, via)) = vpc_route {
-                let route = Route::builder()
-                    .destination_cidr_block(dest)
-                    .state(RouteState::Active);
-                let route = if via.starts_with("pcx-") {
-                    route.vpc_peering_connection_id(via)
-                } else {
-                    route.gateway_id(via)
-                };
-                table = table.routes(route.build());
-            }
-            DescribeRouteTablesOutput::builder()
-                .route_tables(table.build())
-                .build()
+            let mut routes = vec![route("10.0.0.0/8", "local", RouteState::Active)];
+            routes.extend(vpc_route.map(|(dest, via)| route(dest, via, RouteState::Active)));
+            route_tables([table(&format!("rtb-{}", &vpc[4..]), routes)])
         })
 }
 
@@ -75,34 +56,16 @@ async fn add_routes_existing_route_via_this_peering_is_success() {
     let describe = mock!(Ec2::describe_route_tables)
         .sequence()
         .output(|| {
-            DescribeRouteTablesOutput::builder()
-                .route_tables(
-                    RouteTable::builder()
-                        .route_table_id("rtb-0a")
-                        .routes(
-                            Route::builder()
-                                .destination_cidr_block("10.1.0.0/16")
-                                .vpc_peering_connection_id("pcx-0ab")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
+            route_tables([table(
+                "rtb-0a",
+                [route("10.1.0.0/16", "pcx-0ab", RouteState::Active)],
+            )])
         })
         .output(|| {
-            DescribeRouteTablesOutput::builder()
-                .route_tables(
-                    RouteTable::builder()
-                        .route_table_id("rtb-0b")
-                        .routes(
-                            Route::builder()
-                                .destination_cidr_block("10.0.0.0/16")
-                                .vpc_peering_connection_id("pcx-0ab")
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
+            route_tables([table(
+                "rtb-0b",
+                [route("10.0.0.0/16", "pcx-0ab", RouteState::Active)],
+            )])
         })
         .build();
     let ec2 = mock_client!(aws_sdk_ec2, [&describe]);
@@ -125,20 +88,10 @@ async fn add_routes_replaces_a_blackhole_route_of_an_earlier_peering() {
         } else {
             "10.0.0.0/16"
         };
-        DescribeRouteTablesOutput::builder()
-            .route_tables(
-                RouteTable::builder()
-                    .route_table_id(format!("rtb-{}", &vpc[4..]))
-                    .routes(
-                        Route::builder()
-                            .destination_cidr_block(dest)
-                            .vpc_peering_connection_id("pcx-0old")
-                            .state(RouteState::Blackhole)
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
+        route_tables([table(
+            &format!("rtb-{}", &vpc[4..]),
+            [route(dest, "pcx-0old", RouteState::Blackhole)],
+        )])
     });
     let replace = mock!(Ec2::replace_route)
         .match_requests(|r| r.vpc_peering_connection_id() == Some("pcx-0ab"))
@@ -191,8 +144,7 @@ async fn add_routes_route_via_something_else_is_a_conflict() {
 #[tokio::test]
 async fn add_routes_race_with_route_already_exists_is_not_ready() {
     let describe = tables(None);
-    let create = mock!(Ec2::create_route)
-        .then_error(|| CreateRouteError::generic(err_meta("RouteAlreadyExists")));
+    let create = mock!(Ec2::create_route).then_error(fails(err_meta("RouteAlreadyExists")));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&describe, &create]);
     let err = handler(
         event!("add-routes/events/pair.json"),

@@ -8,6 +8,7 @@ use aws_sdk_ec2::types::{
 
 use super::{client_token, network, Ctx};
 use crate::error::{aws_error, LabError, Result};
+use crate::security_groups;
 use crate::tags::filter;
 
 /// Interface endpoints the SSM Agent needs in a private subnet (agent 3.3.40+ needs no ec2messages).
@@ -68,7 +69,7 @@ pub(super) async fn ensure_endpoints(
                     .build(),
             )
             .build();
-        crate::update_sg::admit(ctx.ec2, &group_id, rule, "HTTPS from the VPC").await?;
+        security_groups::admit(ctx.ec2, &group_id, rule, "HTTPS from the VPC").await?;
     }
     let mut ids = Vec::new();
     for service in SSM_SERVICES {

@@ -3,27 +3,21 @@
 use super::*;
 use crate::test_support::*;
 
-fn lab_table_of(subnet: &'static str) -> RouteTable {
-    RouteTable::builder()
-        .route_table_id("rtb-0a")
-        .vpc_id("vpc-0a")
-        .associations(
-            RouteTableAssociation::builder()
-                .route_table_association_id("rtbassoc-0a")
-                .subnet_id(subnet)
-                .main(false)
-                .build(),
-        )
-        .build()
+/// The function's configuration as the stack sets it: instance A's profile named.
+fn with_profile() -> Config {
+    Config {
+        instance_profile: Some("peerlab-lab-instance".into()),
+    }
+}
+
+/// Side A's lab route table, associated with its subnet.
+fn lab_table() -> RouteTable {
+    subnet_table("rtb-0a", "vpc-0a", "subnet-0a", "rtbassoc-0a")
 }
 
 fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) -> Vec<Rule> {
     vec![
-        mock!(Ec2::describe_route_tables).then_output(|| {
-            DescribeRouteTablesOutput::builder()
-                .route_tables(lab_table_of("subnet-0a"))
-                .build()
-        }),
+        mock!(Ec2::describe_route_tables).then_output(|| route_tables([lab_table()])),
         mock!(Ec2::describe_vpcs).then_output(move || {
             DescribeVpcsOutput::builder()
                 .vpcs(Vpc::builder().vpc_id("vpc-0a").cidr_block(vpc_cidr).build())
@@ -41,22 +35,16 @@ fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) ->
                 .build()
         }),
         mock!(Ec2::describe_security_groups).then_output(|| {
-            DescribeSecurityGroupsOutput::builder()
-                .security_groups(
-                    SecurityGroup::builder()
-                        .group_id("sg-0a")
-                        .tags(tag("peerlab:lab-id", "demo-1"))
-                        // the endpoints' group already admits HTTPS (the same group answers both look-ups)
-                        .ip_permissions(
-                            IpPermission::builder()
-                                .ip_protocol("tcp")
-                                .from_port(443)
-                                .to_port(443)
-                                .build(),
-                        )
+            groups([lab_group("sg-0a")
+                // the endpoints' group already admits HTTPS (the same group answers both look-ups)
+                .ip_permissions(
+                    IpPermission::builder()
+                        .ip_protocol("tcp")
+                        .from_port(443)
+                        .to_port(443)
                         .build(),
                 )
-                .build()
+                .build()])
         }),
         mock!(Ec2::modify_vpc_attribute)
             .then_output(|| ModifyVpcAttributeOutput::builder().build()),
@@ -84,23 +72,9 @@ fn existing_side_a(instance_state: InstanceStateName, vpc_cidr: &'static str) ->
                 .build()
         }),
         mock!(Ec2::describe_instances).then_output(move || {
-            DescribeInstancesOutput::builder()
-                .reservations(
-                    Reservation::builder()
-                        .instances(
-                            Instance::builder()
-                                .instance_id("i-0a")
-                                .private_ip_address("10.0.1.4")
-                                .state(
-                                    InstanceState::builder()
-                                        .name(instance_state.clone())
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
+            instances([instance("i-0a", instance_state.clone())
+                .private_ip_address("10.0.1.4")
+                .build()])
         }),
     ]
 }
@@ -112,6 +86,7 @@ async fn create_vpc_rerun_finds_everything_and_creates_nothing() {
     let out = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap();
@@ -143,6 +118,7 @@ async fn create_vpc_waits_for_a_pending_instance() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -256,6 +232,7 @@ async fn create_vpc_a_launches_nothing_while_its_endpoints_are_pending() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -290,12 +267,13 @@ async fn create_vpc_a_subnet_associated_with_another_table_is_a_conflict() {
             out.build()
         }
     });
-    rules[13] = mock!(Ec2::associate_route_table)
-        .then_error(|| AssociateRouteTableError::generic(err_meta("Resource.AlreadyAssociated")));
+    rules[13] =
+        mock!(Ec2::associate_route_table).then_error(fails(err_meta("Resource.AlreadyAssociated")));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -315,17 +293,18 @@ async fn create_vpc_a_retry_whose_association_exists_goes_on() {
             .any(|f| f.name() == Some("association.subnet-id"));
         let out = DescribeRouteTablesOutput::builder();
         if by_subnet {
-            out.route_tables(lab_table_of("subnet-0a")).build()
+            out.route_tables(lab_table()).build()
         } else {
             out.build()
         }
     });
-    rules[13] = mock!(Ec2::associate_route_table)
-        .then_error(|| AssociateRouteTableError::generic(err_meta("Resource.AlreadyAssociated")));
+    rules[13] =
+        mock!(Ec2::associate_route_table).then_error(fails(err_meta("Resource.AlreadyAssociated")));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -342,23 +321,17 @@ async fn create_vpc_a_launches_once_its_endpoints_are_available() {
     rules.push(mock!(Ec2::run_instances).then_output(|| {
         RunInstancesOutput::builder()
             .instances(
-                Instance::builder()
-                    .instance_id("i-0a")
+                instance("i-0a", InstanceStateName::Pending)
                     .private_ip_address("10.0.1.4")
-                    .state(
-                        InstanceState::builder()
-                            .name(InstanceStateName::Pending)
-                            .build(),
-                    )
                     .build(),
             )
             .build()
     }));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, ami_parameter()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -372,19 +345,15 @@ async fn create_vpc_a_launches_once_its_endpoints_are_available() {
 #[tokio::test]
 async fn create_vpc_a_waits_while_a_new_instance_profile_is_refused() {
     let mut rules = new_side_a("available");
-    rules.push(mock!(Ec2::run_instances).then_error(|| {
-        RunInstancesError::generic(
-            ErrorMetadata::builder()
-                .code("InvalidParameterValue")
-                .message("Value (peerlab-lab-instance) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name")
-                .build(),
-        )
-    }));
+    rules.push(mock!(Ec2::run_instances).then_error(fails(err_saying(
+        "InvalidParameterValue",
+        "Value (peerlab-lab-instance) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
+    ))));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, ami_parameter()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -399,19 +368,15 @@ async fn create_vpc_a_waits_while_a_new_instance_profile_is_refused() {
 #[tokio::test]
 async fn create_vpc_a_waits_out_insufficient_capacity_in_its_zone() {
     let mut rules = new_side_a("available");
-    rules.push(mock!(Ec2::run_instances).then_error(|| {
-        RunInstancesError::generic(
-            ErrorMetadata::builder()
-                .code("InsufficientInstanceCapacity")
-                .message("We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).")
-                .build(),
-        )
-    }));
+    rules.push(mock!(Ec2::run_instances).then_error(fails(err_saying(
+        "InsufficientInstanceCapacity",
+        "We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).",
+    ))));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    std::env::set_var(INSTANCE_PROFILE_ENV, "peerlab-lab-instance");
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, ami_parameter()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -429,13 +394,13 @@ async fn create_vpc_a_subnet_not_listed_yet_is_not_ready() {
     rules.remove(3);
     rules.insert(
         3,
-        mock!(Ec2::create_subnet)
-            .then_error(|| CreateSubnetError::generic(err_meta("InvalidSubnet.Conflict"))),
+        mock!(Ec2::create_subnet).then_error(fails(err_meta("InvalidSubnet.Conflict"))),
     );
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
@@ -449,8 +414,28 @@ async fn create_vpc_refuses_a_lab_vpc_with_another_cidr() {
     let err = handler(
         event!("create-vpc/events/side-a.json"),
         &clients(ec2, no_ssm()),
+        &with_profile(),
     )
     .await
     .unwrap_err();
     assert_eq!(err.error_type(), "ResourceConflict");
+}
+
+#[tokio::test]
+async fn create_vpc_a_without_an_instance_profile_is_refused_before_creating_anything() {
+    // every rule a first run of side A needs, endpoints available: only the missing profile stops it
+    let rules = new_side_a("available");
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+        &Config::default(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    assert!(err.to_string().contains(INSTANCE_PROFILE_ENV), "{err}");
+    // no VPC, subnet, route table, group nor endpoint was created (nor even looked up)
+    let called: Vec<usize> = rules.iter().map(Rule::num_calls).collect();
+    assert_eq!(called, vec![0; rules.len()]);
 }

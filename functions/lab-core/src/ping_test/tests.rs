@@ -1,6 +1,6 @@
 use super::*;
-use crate::diagnose::Hop;
 use crate::exercise::Exercise;
+use crate::hop::Hop;
 use crate::test_support::*;
 
 const OK: &str = "PING 10.1.1.4 (10.1.1.4) 56(84) bytes of data.\n64 bytes from 10.1.1.4: icmp_seq=1 ttl=127 time=0.512 ms\n\n--- 10.1.1.4 ping statistics ---\n3 packets transmitted, 3 received, 0% packet loss, time 2003ms\nrtt min/avg/max/mdev = 0.412/0.502/0.601/0.077 ms\n";
@@ -250,21 +250,8 @@ fn ec2_without_bs_route_back() -> Vec<Rule> {
     });
     let tables = mock!(aws_sdk_ec2::Client::describe_route_tables).then_compute_output(|req| {
         let vpc = req.filters()[0].values()[0].clone();
-        let mut table = RouteTable::builder()
-            .route_table_id(format!("rtb-{}", &vpc[4..]))
-            .associations(RouteTableAssociation::builder().main(true).build());
-        if vpc == "vpc-0a" {
-            table = table.routes(
-                Route::builder()
-                    .destination_cidr_block("10.1.0.0/16")
-                    .vpc_peering_connection_id("pcx-0ab")
-                    .state(RouteState::Active)
-                    .build(),
-            );
-        }
-        DescribeRouteTablesOutput::builder()
-            .route_tables(table.build())
-            .build()
+        let to_b = (vpc == "vpc-0a").then(|| route("10.1.0.0/16", "pcx-0ab", RouteState::Active));
+        route_tables([main_table(&format!("rtb-{}", &vpc[4..]), to_b)])
     });
     let instances = mock!(aws_sdk_ec2::Client::describe_instances)
         .then_output(|| DescribeInstancesOutput::builder().build());

@@ -5,9 +5,7 @@ use super::plan::{carve, check_disjoint, parse, plan};
 use super::quota::*;
 use super::*;
 use crate::test_support::*;
-use aws_sdk_ec2::operation::describe_instance_types::{
-    DescribeInstanceTypesError, DescribeInstanceTypesOutput,
-};
+use aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesOutput;
 use aws_sdk_ec2::types::{InstanceType, InstanceTypeInfo, VCpuInfo};
 use aws_sdk_servicequotas::operation::get_aws_default_service_quota::GetAwsDefaultServiceQuotaOutput;
 use aws_sdk_servicequotas::operation::get_service_quota::{
@@ -504,7 +502,7 @@ async fn a_quota_answered_with_an_error_reason_falls_back_to_the_default() {
 #[tokio::test]
 async fn other_service_quotas_errors_are_not_taken_for_a_missing_value() {
     let denied = mock!(aws_sdk_servicequotas::Client::get_service_quota)
-        .then_error(|| GetServiceQuotaError::generic(err_meta("AccessDeniedException")));
+        .then_error(fails(err_meta("AccessDeniedException")));
     let aws = aws(vec![denied], region(1, &[]));
     match handler(event!("preflight/events/three-labs.json"), &aws)
         .await
@@ -542,8 +540,7 @@ async fn an_instance_type_ec2_does_not_know_is_invalid_input() {
     let mut ec2 = region(1, &[]);
     ec2.pop();
     ec2.push(
-        mock!(Ec2::describe_instance_types)
-            .then_error(|| DescribeInstanceTypesError::generic(err_meta("InvalidInstanceType"))),
+        mock!(Ec2::describe_instance_types).then_error(fails(err_meta("InvalidInstanceType"))),
     );
     let aws = aws(rules, ec2);
     let event: PreflightEvent = serde_json::from_value(json!({

@@ -11,23 +11,9 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
     let instances = mock!(Ec2::describe_instances)
         .match_requests(move |r| only_lab(r.filters()))
         .then_output(|| {
-            DescribeInstancesOutput::builder()
-                .reservations(
-                    Reservation::builder()
-                        .instances(
-                            Instance::builder()
-                                .instance_id("i-0b")
-                                .vpc_id("vpc-0b")
-                                .state(
-                                    InstanceState::builder()
-                                        .name(InstanceStateName::Terminated)
-                                        .build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
+            instances([instance("i-0b", InstanceStateName::Terminated)
+                .vpc_id("vpc-0b")
+                .build()])
         });
     let endpoints = mock!(Ec2::describe_vpc_endpoints)
         .match_requests(move |r| only_lab(r.filters()))
@@ -64,21 +50,7 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
     let routes = mock!(Ec2::describe_route_tables)
         .match_requests(move |r| only_lab(r.filters()))
         .then_output(|| {
-            DescribeRouteTablesOutput::builder()
-                .route_tables(
-                    RouteTable::builder()
-                        .route_table_id("rtb-0b")
-                        .vpc_id("vpc-0b")
-                        .associations(
-                            RouteTableAssociation::builder()
-                                .route_table_association_id("rtbassoc-0b")
-                                .subnet_id("subnet-0b")
-                                .main(false)
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
+            route_tables([subnet_table("rtb-0b", "vpc-0b", "subnet-0b", "rtbassoc-0b")])
         });
     let disassociate = mock!(Ec2::disassociate_route_table)
         .match_requests(|r| r.association_id() == Some("rtbassoc-0b"))
@@ -89,8 +61,8 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
     let no_acls = mock!(Ec2::describe_network_acls)
         .match_requests(move |r| only_lab(r.filters()))
         .then_output(|| DescribeNetworkAclsOutput::builder().build());
-    let delete_subnet = mock!(Ec2::delete_subnet)
-        .then_error(|| DeleteSubnetError::generic(err_meta("DependencyViolation")));
+    let delete_subnet =
+        mock!(Ec2::delete_subnet).then_error(fails(err_meta("DependencyViolation")));
     let terminate =
         mock!(Ec2::terminate_instances).then_output(|| TerminateInstancesOutput::builder().build());
     let ec2 = mock_client!(
@@ -127,52 +99,6 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
     assert_eq!(terminate.num_calls(), 0); // already terminated
 }
 
-#[tokio::test]
-async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
-    let empty_instances =
-        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build());
-    let empty_endpoints = mock!(Ec2::describe_vpc_endpoints)
-        .then_output(|| DescribeVpcEndpointsOutput::builder().build());
-    let empty_groups = mock!(Ec2::describe_security_groups)
-        .then_output(|| DescribeSecurityGroupsOutput::builder().build());
-    let empty_peerings = mock!(Ec2::describe_vpc_peering_connections)
-        .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build());
-    let empty_subnets =
-        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build());
-    let empty_vpcs =
-        mock!(Ec2::describe_vpcs).then_output(|| DescribeVpcsOutput::builder().build());
-    let empty_tables = mock!(Ec2::describe_route_tables)
-        .then_output(|| DescribeRouteTablesOutput::builder().build());
-    let empty_acls = mock!(Ec2::describe_network_acls)
-        .then_output(|| DescribeNetworkAclsOutput::builder().build());
-    let ec2 = mock_client!(
-        aws_sdk_ec2,
-        RuleMode::MatchAny,
-        [
-            &empty_instances,
-            &empty_endpoints,
-            &empty_groups,
-            &empty_peerings,
-            &empty_subnets,
-            &empty_vpcs,
-            &empty_tables,
-            &empty_acls
-        ]
-    );
-    let out = lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
-        .await
-        .unwrap();
-    assert_eq!(
-        out,
-        TeardownOutput {
-            lab_ids: vec!["demo-1".into()],
-            deleted: vec!["pcx-0ab".into(), "vpc-0a".into(), "vpc-0b".into()],
-            remaining: vec![],
-            left: vec![]
-        }
-    );
-}
-
 /// A lab of which nothing is left: every describe answers empty.
 fn nothing_left() -> Vec<Rule> {
     vec![
@@ -190,6 +116,24 @@ fn nothing_left() -> Vec<Rule> {
         mock!(Ec2::describe_network_acls)
             .then_output(|| DescribeNetworkAclsOutput::builder().build()),
     ]
+}
+
+#[tokio::test]
+async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
+    let rules = nothing_left();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let out = lab(event!("teardown/events/lab.json"), &clients(ec2, no_ssm()))
+        .await
+        .unwrap();
+    assert_eq!(
+        out,
+        TeardownOutput {
+            lab_ids: vec!["demo-1".into()],
+            deleted: vec!["pcx-0ab".into(), "vpc-0a".into(), "vpc-0b".into()],
+            remaining: vec![],
+            left: vec![]
+        }
+    );
 }
 
 #[tokio::test]
@@ -279,25 +223,9 @@ async fn backstop_tears_down_the_lab_its_input_names() {
             true
         })
         .then_output(|| DescribeVpcsOutput::builder().build());
-    let rules = [
-        mock!(Ec2::describe_instances).then_output(|| DescribeInstancesOutput::builder().build()),
-        mock!(Ec2::describe_vpc_endpoints)
-            .then_output(|| DescribeVpcEndpointsOutput::builder().build()),
-        mock!(Ec2::describe_security_groups)
-            .then_output(|| DescribeSecurityGroupsOutput::builder().build()),
-        mock!(Ec2::describe_vpc_peering_connections)
-            .then_output(|| DescribeVpcPeeringConnectionsOutput::builder().build()),
-        mock!(Ec2::describe_subnets).then_output(|| DescribeSubnetsOutput::builder().build()),
-        mock!(Ec2::describe_route_tables)
-            .then_output(|| DescribeRouteTablesOutput::builder().build()),
-        mock!(Ec2::describe_network_acls)
-            .then_output(|| DescribeNetworkAclsOutput::builder().build()),
-    ];
-    let ec2 = mock_client!(
-        aws_sdk_ec2,
-        RuleMode::MatchAny,
-        [&rules[0], &rules[1], &rules[2], &rules[3], &rules[4], &rules[5], &rules[6], &vpcs]
-    );
+    // the first matching rule answers: `vpcs` before nothing_left's own DescribeVpcs
+    let rules = [vec![vpcs], nothing_left()].concat();
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
     // the first attempts find nothing but keep looking: a create may have been in flight when it stopped
     let request: TeardownRequest = event!("teardown/events/backstop.json");
     let err = handler(request, &clients(ec2.clone(), no_ssm()))
@@ -354,13 +282,11 @@ async fn backstop_refuses_a_running_execution_and_other_events() {
 
 #[tokio::test]
 async fn execute_leaves_a_vpc_whose_group_is_still_in_use_and_deletes_the_other() {
-    use aws_sdk_ec2::operation::delete_security_group::{
-        DeleteSecurityGroupError, DeleteSecurityGroupOutput,
-    };
+    use aws_sdk_ec2::operation::delete_security_group::DeleteSecurityGroupOutput;
     use aws_sdk_ec2::operation::delete_vpc::DeleteVpcOutput;
     let in_use = mock!(Ec2::delete_security_group)
         .match_requests(|r| r.group_id() == Some("sg-a"))
-        .then_error(|| DeleteSecurityGroupError::generic(err_meta("DependencyViolation")));
+        .then_error(fails(err_meta("DependencyViolation")));
     let deleted = mock!(Ec2::delete_security_group)
         .match_requests(|r| r.group_id() == Some("sg-b"))
         .then_output(|| DeleteSecurityGroupOutput::builder().build());
@@ -388,11 +314,8 @@ async fn execute_leaves_a_vpc_whose_group_is_still_in_use_and_deletes_the_other(
 
 #[tokio::test]
 async fn execute_fails_on_an_error_that_is_neither_gone_nor_not_yet() {
-    use aws_sdk_ec2::operation::delete_vpc::DeleteVpcError;
-    let gone = mock!(Ec2::delete_subnet)
-        .then_error(|| DeleteSubnetError::generic(err_meta("InvalidSubnetID.NotFound")));
-    let refused = mock!(Ec2::delete_vpc)
-        .then_error(|| DeleteVpcError::generic(err_meta("UnauthorizedOperation")));
+    let gone = mock!(Ec2::delete_subnet).then_error(fails(err_meta("InvalidSubnetID.NotFound")));
+    let refused = mock!(Ec2::delete_vpc).then_error(fails(err_meta("UnauthorizedOperation")));
     let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&gone, &refused]);
     let plan = [
         Deletion::DeleteSubnet {

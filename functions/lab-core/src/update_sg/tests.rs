@@ -2,23 +2,9 @@ use super::*;
 use crate::test_support::*;
 
 use crate::exercise::Exercise;
-use crate::model::Side;
 
 fn side_a() -> SideOutput {
-    SideOutput {
-        side: Side::A,
-        region: "us-east-1".into(),
-        vpc_id: "vpc-a".into(),
-        cidr: "10.0.0.0/16".into(),
-        subnet_id: "subnet-a".into(),
-        route_table_id: "rtb-a".into(),
-        availability_zone: "us-east-1a".into(),
-        availability_zone_id: "use1-az6".into(),
-        security_group_id: "sg-a".into(),
-        instance_id: "i-a".into(),
-        private_ip: "10.0.1.4".into(),
-        endpoint_ids: vec![],
-    }
+    side_output("a", "vpc-a", "10.0.0.0/16", "10.0.1.4", "sg-a")
 }
 
 #[test]
@@ -49,41 +35,16 @@ fn another_region_admits_the_cidr() {
 
 #[tokio::test]
 async fn update_sg_rerun_with_duplicate_rule_and_group_attached_is_success() {
-    let group = mock!(Ec2::describe_security_groups).then_output(|| {
-        DescribeSecurityGroupsOutput::builder()
-            .security_groups(
-                SecurityGroup::builder()
-                    .group_id("sg-0instb")
-                    .tags(tag("peerlab:lab-id", "demo-1"))
-                    .build(),
-            )
-            .build()
-    });
+    let group = mock!(Ec2::describe_security_groups)
+        .then_output(|| groups([lab_group("sg-0instb").build()]));
     let authorize = mock!(Ec2::authorize_security_group_ingress)
         .match_requests(|r| {
             r.ip_permissions()[0].user_id_group_pairs()[0].group_id() == Some("sg-0a")
                 && r.ip_permissions()[0].ip_protocol() == Some("-1")
         })
-        .then_error(|| {
-            AuthorizeSecurityGroupIngressError::generic(err_meta("InvalidPermission.Duplicate"))
-        });
-    let instance = mock!(Ec2::describe_instances).then_output(|| {
-        DescribeInstancesOutput::builder()
-            .reservations(
-                Reservation::builder()
-                    .instances(
-                        Instance::builder()
-                            .instance_id("i-0b")
-                            .security_groups(GroupIdentifier::builder().group_id("sg-0b").build())
-                            .security_groups(
-                                GroupIdentifier::builder().group_id("sg-0instb").build(),
-                            )
-                            .build(),
-                    )
-                    .build(),
-            )
-            .build()
-    });
+        .then_error(fails(err_meta("InvalidPermission.Duplicate")));
+    let instance = mock!(Ec2::describe_instances)
+        .then_output(|| instances([instance_in_groups("i-0b", &["sg-0b", "sg-0instb"])]));
     let ec2 = mock_client!(
         aws_sdk_ec2,
         RuleMode::MatchAny,
@@ -102,12 +63,10 @@ async fn update_sg_rerun_with_duplicate_rule_and_group_attached_is_success() {
 
 #[tokio::test]
 async fn update_sg_refuses_an_instanceb_group_of_someone_else() {
-    let group = mock!(Ec2::describe_security_groups).then_output(|| {
-        DescribeSecurityGroupsOutput::builder()
-            .security_groups(SecurityGroup::builder().group_id("sg-theirs").build())
-            .build()
-    });
-    let ec2 = mock_client!(aws_sdk_ec2, [&group]);
+    // untagged: not the lab's
+    let theirs =
+        mock!(Ec2::describe_security_groups).then_output(|| groups([group("sg-theirs").build()]));
+    let ec2 = mock_client!(aws_sdk_ec2, [&theirs]);
     let err = handler(
         event!("update-sg/events/pair.json"),
         &clients(ec2, no_ssm()),
@@ -134,22 +93,8 @@ impl Fresh {
         });
         let authorize = mock!(Ec2::authorize_security_group_ingress)
             .then_output(|| AuthorizeSecurityGroupIngressOutput::builder().build());
-        let instance = mock!(Ec2::describe_instances).then_output(|| {
-            DescribeInstancesOutput::builder()
-                .reservations(
-                    Reservation::builder()
-                        .instances(
-                            Instance::builder()
-                                .instance_id("i-0b")
-                                .security_groups(
-                                    GroupIdentifier::builder().group_id("sg-0b").build(),
-                                )
-                                .build(),
-                        )
-                        .build(),
-                )
-                .build()
-        });
+        let instance = mock!(Ec2::describe_instances)
+            .then_output(|| instances([instance_in_groups("i-0b", &["sg-0b"])]));
         let attach = mock!(Ec2::modify_instance_attribute)
             .then_output(|| ModifyInstanceAttributeOutput::builder().build());
         Fresh {

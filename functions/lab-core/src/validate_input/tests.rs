@@ -3,9 +3,7 @@
 
 use super::*;
 use crate::test_support::*;
-use aws_sdk_ec2::operation::describe_instance_types::{
-    DescribeInstanceTypesError, DescribeInstanceTypesOutput,
-};
+use aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesOutput;
 use aws_sdk_ec2::types::{ArchitectureType, InstanceTypeInfo, ProcessorInfo};
 
 /// EC2's DescribeInstanceTypes for the types named: (type, the one architecture it supports).
@@ -202,8 +200,8 @@ async fn an_instance_type_without_an_amazon_linux_ami_is_refused_naming_the_fiel
             .starts_with("instance_type: mac2.metal runs arm64_mac"),
         "{err}"
     );
-    let unknown = mock!(Ec2::describe_instance_types)
-        .then_error(|| DescribeInstanceTypesError::generic(err_meta("InvalidInstanceType")));
+    let unknown =
+        mock!(Ec2::describe_instance_types).then_error(fails(err_meta("InvalidInstanceType")));
     let ec2 = mock_client!(aws_sdk_ec2, [&unknown]);
     let err = placement::architecture(&ec2, "t9.huge").await.unwrap_err();
     assert_eq!(err.error_type(), "InvalidInput");

@@ -1,13 +1,14 @@
 //! The plan of a teardown pass, checked without any SDK: what each state of a lab leads to, in order.
 
 use aws_sdk_ec2::types::{
-    InstanceStateName as State, IpPermission, SecurityGroup, UserIdGroupPair,
+    InstanceStateName as State, IpPermission, SecurityGroup,
     VpcPeeringConnectionStateReasonCode as Pcx,
 };
 
 use super::*;
 use crate::teardown::inventory::instance_live;
 use crate::teardown::LabTable;
+use crate::test_support::{from_group, group};
 use aws_sdk_ec2::types::InstanceStateName;
 
 #[test]
@@ -46,10 +47,7 @@ fn live_lists_what_remains_in_order() {
 
 #[test]
 fn only_group_referencing_rules_are_revoked_first() {
-    let by_group = IpPermission::builder()
-        .ip_protocol("-1")
-        .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-a").build())
-        .build();
+    let by_group = from_group("-1", "sg-a");
     let by_cidr = IpPermission::builder()
         .ip_protocol("tcp")
         .from_port(443)
@@ -73,19 +71,6 @@ fn terminated_and_deleted_things_are_not_live() {
     assert!(!peering_live(&Pcx::Rejected));
 }
 
-fn group(id: &str, vpc: &str, references: Option<&str>) -> SecurityGroup {
-    let mut g = SecurityGroup::builder().group_id(id).vpc_id(vpc);
-    if let Some(other) = references {
-        g = g.ip_permissions(
-            IpPermission::builder()
-                .ip_protocol("-1")
-                .user_id_group_pairs(UserIdGroupPair::builder().group_id(other).build())
-                .build(),
-        );
-    }
-    g.build()
-}
-
 /// A whole lab as create-vpc .. update-sg leave it: both instances running, A's endpoints available, B's group
 /// InstanceB admitting A's, the peering active with a route each way.
 fn built_lab() -> Inventory {
@@ -99,8 +84,11 @@ fn built_lab() -> Inventory {
             ("vpce-2".into(), "vpc-a".into(), "deleting".into()),
         ],
         groups: vec![
-            group("sg-a", "vpc-a", None),
-            group("sg-ib", "vpc-b", Some("sg-a")),
+            group("sg-a").vpc_id("vpc-a").build(),
+            group("sg-ib")
+                .vpc_id("vpc-b")
+                .ip_permissions(from_group("-1", "sg-a"))
+                .build(),
         ],
         peerings: vec![("pcx-1".into(), Pcx::Active)],
         subnets: vec![
@@ -158,7 +146,10 @@ fn once_nothing_holds_them_the_vpcs_go_with_their_contents_in_order() {
         *state = State::Terminated;
     }
     lab.endpoints.clear();
-    lab.groups = vec![group("sg-a", "vpc-a", None), group("sg-ib", "vpc-b", None)];
+    lab.groups = vec![
+        group("sg-a").vpc_id("vpc-a").build(),
+        group("sg-ib").vpc_id("vpc-b").build(),
+    ];
     lab.routes.clear();
     lab.peerings = vec![("pcx-1".into(), Pcx::Deleted)];
     assert_eq!(
@@ -186,7 +177,10 @@ fn a_vpc_waits_while_its_instance_shuts_down_and_the_other_goes_on() {
         ("i-b".into(), "vpc-b".into(), State::Terminated),
     ];
     lab.endpoints.clear();
-    lab.groups = vec![group("sg-a", "vpc-a", None), group("sg-ib", "vpc-b", None)];
+    lab.groups = vec![
+        group("sg-a").vpc_id("vpc-a").build(),
+        group("sg-ib").vpc_id("vpc-b").build(),
+    ];
     lab.routes.clear();
     lab.peerings.clear();
     let plan = names(&deletions(&lab).unwrap());
