@@ -23,6 +23,7 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -359,33 +360,62 @@ def billed_transitions(history: list[dict]) -> int:
     return entered + max(0, scheduled - tasks_entered)
 
 
-def end_to_end(bins: Path, work: Path, scale: float) -> dict:
+def cli_lab(aws: LocalAws, cli: Path, work: Path, name: str, timeout: float) -> dict:
+    """One lab through `peerlab run --endpoint` (the stack is deployed already): its JSON report, which carries
+    the AWS-time estimate (`aws_time`: waits ÷ scale + function run time + Step Functions' own, with the polling
+    lag per wait from the local AWS's inventory) and the cost on AWS (`aws_cost`), both computed by the CLI
+    (cli/src/aws_time.rs): the estimator is written once, there."""
+    report = work / f"{name}.json"
+    with open(work / f"{name}.log", "w") as out:
+        done = subprocess.run([str(cli), "--endpoint", aws.url, "run", "--name", name, "--report", str(report),
+                               "--timeout", str(int(timeout))], stdout=out, stderr=subprocess.STDOUT,
+                              timeout=timeout + 120, check=False)
+    if not report.is_file():
+        raise SystemExit(f"bench: peerlab run {name} wrote no report (exit {done.returncode}; {out.name})")
+    return json.loads(report.read_text())
+
+
+def end_to_end(bins: Path, work: Path, scale: float, cli: Path, check_scale_1: bool) -> dict:
     """One lab on the realistic profile x `scale`, every resource at each delay's median (--median-delays, so that
     the critical path of the medians is a true lower bound); Step Functions' Wait and Retry intervals run at the
-    same scale (sfn_time.py), so wall / scale projects the AWS duration."""
-    aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(scale), "--median-delays")
-    try:
-        machine = deploy(aws, bins)["StateMachineArn"]
-        config = aws.get("/peerlab/config")
-        before = aws.calls()
-        lab = run_labs(aws, machine, 1, timeout=600)
-        calls = diff(aws.calls(), before)
-        leaked = len(aws.get("/peerlab/resources")["resources"])
-    finally:
-        aws.stop()
+    same scale (sfn_time.py). Its AWS duration is the CLI's estimate (cli_lab). With `check_scale_1`, the same lab
+    again at time scale 1, in real time: its wall time against that estimate."""
+    runs = {}
+    for run_scale in ([scale, 1.0] if check_scale_1 else [scale]):
+        aws = LocalAws(bins, work, "--profile", "realistic", "--time-scale", str(run_scale), "--median-delays")
+        try:
+            deploy(aws, bins)
+            config = aws.get("/peerlab/config")
+            before = aws.calls()
+            report = cli_lab(aws, cli, work, f"lab-x{run_scale:g}".replace(".", "-"), timeout=600 + 900 * run_scale)
+            calls = diff(aws.calls(), before)
+            leaked = len(aws.get("/peerlab/resources")["resources"])
+        finally:
+            aws.stop()
+        runs[run_scale] = (config, report, calls, leaked)
+    config, lab, calls, leaked = runs[scale]
     sfn_scale = config.get("stepfunctions_time_scale", 1.0)
     if sfn_scale != scale:
         log(f"warning: Step Functions' waits run at x{sfn_scale}, not x{scale}: the projection is off")
     bound = critical_path(medians(config), scale)
-    return {"time_scale": scale, "stepfunctions_time_scale": sfn_scale, "wall_s": lab["wall_s_median"],
-            "critical_path_s": bound["seconds"], "critical_path_phases": bound["phases"],
-            "ratio": lab["wall_s_median"] / bound["seconds"],
-            "projected_aws_s": lab["wall_s_median"] / scale if scale else None,
-            "critical_path_aws_s": bound["seconds"] / scale if scale else None,
-            "state_transitions": lab["state_transitions"], "billed_transitions": lab["billed_transitions"],
-            "history_events": lab["history_events"],
-            "api_calls": sum(calls.values()), "api_calls_by_action": calls, "failures": lab["failures"],
-            "leaked": leaked}
+    aws_s = lab["aws_time"]["seconds"]
+    bound_aws = bound["seconds"] / scale if scale else bound["seconds"]
+    result = {"time_scale": scale, "stepfunctions_time_scale": sfn_scale, "wall_s": lab["wall_seconds"],
+              "critical_path_s": bound["seconds"], "critical_path_phases": bound["phases"],
+              "projected_aws_s": aws_s, "critical_path_aws_s": bound_aws, "ratio": aws_s / bound_aws,
+              "aws_time": lab["aws_time"], "aws_cost": lab["aws_cost"],
+              "state_transitions": lab["state_transitions"], "billed_transitions": lab["billed_transitions"],
+              "history_events": lab["history_events"],
+              "api_calls": sum(calls.values()), "api_calls_by_action": calls,
+              "failures": [] if lab["status"] == "SUCCEEDED" else [f"{lab.get('error')}: {lab.get('cause')}"],
+              "leaked": leaked}
+    if check_scale_1:
+        _, real, _, real_leaked = runs[1.0]
+        result["scale_1_check"] = {"wall_s": real["wall_seconds"], "estimate_s": aws_s,
+                                   "deviation": aws_s / real["wall_seconds"] - 1,
+                                   "own_estimate_s": real["aws_time"]["seconds"], "aws_time": real["aws_time"],
+                                   "status": real["status"], "leaked": real_leaked}
+    return result
 
 
 # ---- 4. workshop scale -----------------------------------------------------------------------------------------
@@ -445,19 +475,24 @@ def fmt(value, digits=1):
 def markdown(r: dict) -> str:
     lines = [f"**Not for publication**: a check run with the binaries in {r['bins']} (not `make bench`'s release "
              "builds); no sizes.", ""] if r.get("bins") else []
-    lines += [f"Measured {r['measured_at']} on {r['machine']} (`make bench`; {r['per_step']['reps']} fresh labs per "
-             f"implementation, medians; warm = median of {r['per_step']['warm_invocations']} re-invocations). "
-             "Ratio = boto3 ÷ Rust (above 1: Rust is faster or smaller). Same calls: every run of the step, in both "
-             "implementations, made the same EC2/SSM calls on its first invocation (how many in brackets).", "",
-             "| step | cold Rust ms | cold boto3 ms | ratio | warm Rust ms | warm boto3 ms | ratio | RSS Rust MiB "
-             "| RSS boto3 MiB | same calls |",
-             "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for step, e in r["per_step"]["steps"].items():
-        ru, py = e["rust"], e["python"]
-        lines.append(f"| {step} | {fmt(ru['cold_ms'])} | {fmt(py['cold_ms'])} | {fmt(e['cold_ratio'])}× | "
-                     f"{fmt(ru['warm_ms'])} | {fmt(py['warm_ms'])} | {fmt(e['warm_ratio'])}× | "
-                     f"{fmt(ru['peak_rss_kib'] / 1024)} | {fmt(py['peak_rss_kib'] / 1024)} | "
-                     f"{'yes' if e['same_calls'] else 'NO'} ({sum(ru['calls'].values())}) |")
+    if r.get("per_step"):
+        lines += [f"Measured {r['measured_at']} on {r['machine']} (`make bench`; {r['per_step']['reps']} fresh "
+                  f"labs per implementation, medians; warm = median of {r['per_step']['warm_invocations']} "
+                  "re-invocations). "
+                  "Ratio = boto3 ÷ Rust (above 1: Rust is faster or smaller). Same calls: every run of the step, in "
+                  "both implementations, made the same EC2/SSM calls on its first invocation (how many in brackets).",
+                  "",
+                  "| step | cold Rust ms | cold boto3 ms | ratio | warm Rust ms | warm boto3 ms | ratio | RSS Rust MiB "
+                  "| RSS boto3 MiB | same calls |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+        for step, e in r["per_step"]["steps"].items():
+            ru, py = e["rust"], e["python"]
+            lines.append(f"| {step} | {fmt(ru['cold_ms'])} | {fmt(py['cold_ms'])} | {fmt(e['cold_ratio'])}× | "
+                         f"{fmt(ru['warm_ms'])} | {fmt(py['warm_ms'])} | {fmt(e['warm_ratio'])}× | "
+                         f"{fmt(ru['peak_rss_kib'] / 1024)} | {fmt(py['peak_rss_kib'] / 1024)} | "
+                         f"{'yes' if e['same_calls'] else 'NO'} ({sum(ru['calls'].values())}) |")
+    else:
+        lines += [f"Measured {r['measured_at']} on {r['machine']}: end to end only (no per-step figures)."]
     if r.get("sizes"):
         lines += ["", "| function | release binary (stripped) KiB | zip KiB |", "| --- | ---: | ---: |"]
         for step, s in r["sizes"]["functions"].items():
@@ -465,27 +500,11 @@ def markdown(r: dict) -> str:
         lines.append("| boto3 reference (its 2 files; boto3 is in the runtime) | – | "
                      f"{r['sizes']['reference_zip_bytes'] / 1024:.1f} |")
     e = r["end_to_end"]
-    phases = ", ".join(f"{k} {v:.2f}" for k, v in e["critical_path_phases"].items())
-    # wall / scale also multiplies the Lambda run time (real seconds here, not scaled) by 1 / scale: on AWS a
-    # lab should take less than this projection, never less than the bound's
-    projected = (f" (projected AWS duration: wall ÷ scale = **{e['projected_aws_s'] / 60:.1f} min**, an upper "
-                 f"estimate since it scales real Lambda run time too; the bound: "
-                 f"{e['critical_path_aws_s'] / 60:.1f} min)") if e.get("projected_aws_s") else ""
-    lines += ["", f"One lab end to end on the `realistic` profile × {e['time_scale']}, every delay at its median: "
-              f"**{fmt(e['wall_s'])} s** against a critical-path bound of {fmt(e['critical_path_s'])} s "
-              f"(**{fmt(e['ratio'], 2)}×**){projected}; "
-              f"{fmt(e.get('billed_transitions'), 0)} billed state transitions ({fmt(e['state_transitions'], 0)} "
-              f"states entered + each retry), {fmt(e['history_events'], 0)} history events, "
-              f"{e['api_calls']} EC2/SSM calls; failures: {e['failures'] or 'none'}; leaked: {e['leaked']}. "
-              f"The bound (s) is the profile's medians along today's workflow's longest chain: {phases}. Step "
-              "Functions' waits and retry intervals run at the same time scale "
-              f"(×{e.get('stepfunctions_time_scale', '?')}; "
-              "infra/local/peerlab_local/sfn_time.py); the gap to the bound is the retriers' fixed intervals (a "
-              "NotReady step is asked again only after its interval, not the moment it is ready) and Lambda run "
-              "time, which is real, not scaled.", "",
-              "| labs at once | makespan s | labs/min | bound labs/min | limited by | ratio to bound "
-              "| failures | leaked | throttled calls |",
-              "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
+    lines += ["", *end_to_end_markdown(e)]
+    if r["workshop"]:
+        lines += ["", "| labs at once | makespan s | labs/min | bound labs/min | limited by | ratio to bound "
+                  "| failures | leaked | throttled calls |",
+                  "| ---: | ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: |"]
     for w in r["workshop"]:
         lines.append(f"| {w['labs']} | {fmt(w['makespan_s'])} | {fmt(w['labs_per_minute'])} | "
                      f"{fmt(w['bound_labs_per_minute'])} | {w['limited_by']} | {fmt(w['ratio_to_bound'], 2)} | "
@@ -503,6 +522,45 @@ def markdown(r: dict) -> str:
     if failed:
         lines += ["", f"Failed labs: {'; '.join(failed[:10])}{' …' if len(failed) > 10 else ''}"]
     return "\n".join(lines) + "\n"
+
+
+def end_to_end_markdown(e: dict) -> list[str]:
+    """The end-to-end lab in AWS time (the CLI's estimate, cli/src/aws_time.rs), its waits' polling lag, the
+    scale-1 check and the lab's cost on AWS."""
+    phases = ", ".join(f"{k} {v / e['time_scale']:.1f}" for k, v in e["critical_path_phases"].items())
+    t, c = e["aws_time"], e["aws_cost"]
+    out = [f"One lab end to end on the `realistic` profile × {e['time_scale']}, every delay at its median "
+           f"({fmt(e['wall_s'])} s here): **{fmt(t['seconds'])} s in AWS time** against a critical-path bound of "
+           f"{fmt(e['critical_path_aws_s'])} s (**{fmt(e['ratio'], 2)}×**). AWS time = Step Functions' waits here ÷ "
+           f"{e['stepfunctions_time_scale']} ({fmt(t['wait_seconds'])} s) + each function's run time as measured "
+           f"here, not scaled ({fmt(t['function_seconds'])} s) + Step Functions' own time between them "
+           f"({fmt(t['overhead_seconds'])} s), along the longest branch; cli/src/aws_time.rs, the estimator "
+           "`peerlab run` prints too. "
+           f"{fmt(e.get('billed_transitions'), 0)} billed state transitions ({fmt(e['state_transitions'], 0)} states "
+           f"entered + each retry), {fmt(e['history_events'], 0)} history events, {e['api_calls']} EC2/SSM calls; "
+           f"failures: {'; '.join(e['failures']) or 'none'}; leaked: {e['leaked']}. The bound (AWS s) is the "
+           f"profile's medians along today's workflow's longest chain: {phases}.", ""]
+    if t["waits"]:
+        out += ["Polling lag per wait (AWS seconds after the state was entered; ready = seen by the local AWS's "
+                "inventory, sampled every 0.2 s of wall time, i.e. ±0.1 s ÷ the time scale):", "",
+                "| state | waits for | ready | noticed | lag |", "| --- | --- | ---: | ---: | ---: |"]
+        out += [f"| {w['state']} | {w['awaited']} | {fmt(w['ready_after_seconds'])} | "
+                f"{fmt(w['noticed_after_seconds'])} | {fmt(w['lag_seconds'])} |" for w in t["waits"]]
+        out += ["", f"Polling lag in all: {fmt(t['polling_lag_seconds'])} s (waits no inventory shows, the "
+                "consistency windows and SSM's command delivery, are not in it)."]
+    check = e.get("scale_1_check")
+    if check:
+        out += ["", f"Check: the same lab at time scale 1 (real time, {check['status']}, leaked {check['leaked']}) "
+                f"took **{fmt(check['wall_s'])} s**; the estimate from × {e['time_scale']} was "
+                f"{fmt(check['estimate_s'])} s "
+                f"(**{check['deviation'] * 100:+.1f} %**)."]
+    instances = " + ".join(f"{s:.0f} s" for s in c["instance_seconds"])
+    out += ["", f"Its cost on AWS: **${c['usd']:.4f}** = {c['transitions']} billed transitions × $0.025/1,000 "
+            f"(${c['transitions_usd']:.4f}) + Lambda {c['lambda_requests']} requests and "
+            f"{c['lambda_gb_seconds']:.2f} GB-s (${c['lambda_usd']:.6f}) + t3.micro running {instances} (60 s "
+            f"minimum each: ${c['instances_usd']:.5f}) + {c['endpoint_hours']:g} interface endpoint-hours "
+            f"(${c['endpoints_usd']:.2f}); prices in README, Cost."]
+    return out
 
 
 def plot(r: dict) -> str:
@@ -564,6 +622,14 @@ def main(argv=None) -> int:
                    help="scale of the realistic profile's delays and of Step Functions' waits (default 0.02, as "
                         "`make run`)")
     p.add_argument("--labs", default="1,10,50", help="workshop sizes")
+    target = Path(os.environ.get("CARGO_TARGET_DIR") or ROOT / "target")
+    p.add_argument("--cli", default=str(target / "debug" / "peerlab"),
+                   help="the peerlab CLI, which runs the end-to-end lab and estimates its AWS time and cost "
+                        "(default: $CARGO_TARGET_DIR/debug/peerlab, else target/debug/peerlab)")
+    p.add_argument("--no-scale-1-check", action="store_true",
+                   help="skip the lab at time scale 1 (about 4 min of real time) that checks the AWS-time estimate")
+    p.add_argument("--parts", default="per-step,end-to-end,workshop",
+                   help="which parts to measure (end to end always runs: the workshop rows use its calls)")
     p.add_argument("--no-readme", action="store_true", help="do not rewrite the README's Performance section")
     p.add_argument("--out", default=None, help="where report.md, report.json and plot.svg go (default bench/)")
     p.add_argument("--render-only", action="store_true",
@@ -590,11 +656,15 @@ def main(argv=None) -> int:
     else:
         bins = work / "bin"
         sizes = release_binaries(Path(args.zips), bins)
-    steps = per_step(bins, work, args.reps, args.warm)
+    cli = Path(args.cli).resolve()
+    if not cli.is_file():
+        raise SystemExit(f"bench: no peerlab CLI at {cli} (cargo build -p peerlab, or --cli PATH)")
+    parts = set(args.parts.split(","))
+    steps = per_step(bins, work, args.reps, args.warm) if "per-step" in parts else None
     log("end to end, realistic profile")
-    e2e = end_to_end(bins, work, args.time_scale)
+    e2e = end_to_end(bins, work, args.time_scale, cli, not args.no_scale_1_check)
     shop = workshop(bins, work, args.time_scale, [int(n) for n in args.labs.split(",")],
-                    e2e["api_calls_by_action"], e2e["critical_path_s"])
+                    e2e["api_calls_by_action"], e2e["critical_path_s"]) if "workshop" in parts else []
     uname = os.uname()
     report = {"measured_at": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
               "machine": f"{uname.sysname} {uname.machine}, {os.cpu_count()} cores",
@@ -612,7 +682,8 @@ def main(argv=None) -> int:
 def render(report: dict, out: Path, readme: bool) -> int:
     md = markdown(report)
     (out / "report.md").write_text("# peerlab benchmark\n\n" + md)
-    (out / "plot.svg").write_text(plot(report))
+    if report.get("per_step"):
+        (out / "plot.svg").write_text(plot(report))
     if readme and not report.get("bins"):  # a check run's figures never go into the README
         update_readme(md + "\n![cold start and warm latency per step](bench/plot.svg)\n")
     print(md)

@@ -91,8 +91,16 @@ def test_billed_transitions_count_every_retry():
 def _report(**extra):
     e2e = {"time_scale": 0.02, "stepfunctions_time_scale": 0.02, "wall_s": 10.0, "critical_path_s": 3.68,
            "critical_path_phases": run.critical_path({k: v * 0.02 for k, v in REALISTIC.items()}, 0.02)["phases"],
-           "ratio": 10 / 3.68, "projected_aws_s": 500.0, "critical_path_aws_s": 184.0, "state_transitions": 13,
-           "billed_transitions": 28, "history_events": 105, "api_calls": 202, "failures": [], "leaked": 0}
+           "ratio": 200 / 184, "projected_aws_s": 200.0, "critical_path_aws_s": 184.0, "state_transitions": 13,
+           "billed_transitions": 28, "history_events": 105, "api_calls": 202, "failures": [], "leaked": 0,
+           "aws_time": {"seconds": 200.0, "function_seconds": 5.0, "wait_seconds": 194.0, "overhead_seconds": 1.0,
+                        "polling_lag_seconds": 3.5,
+                        "waits": [{"state": "Create VPC A", "awaited": "instance A running",
+                                   "ready_after_seconds": 100.0, "noticed_after_seconds": 103.5,
+                                   "lag_seconds": 3.5}]},
+           "aws_cost": {"usd": 0.0214, "transitions": 28, "transitions_usd": 0.0007, "lambda_requests": 20,
+                        "lambda_gb_seconds": 0.6, "lambda_usd": 0.000012, "instance_seconds": [60.0, 120.0],
+                        "instances_usd": 0.00052, "endpoint_hours": 2.0, "endpoints_usd": 0.02}}
     return {"measured_at": "now", "machine": "Linux x86_64, 2 cores", "sizes": None, "end_to_end": e2e,
             "per_step": {"reps": 1, "warm_invocations": 1, "steps": {"teardown": {
                 "rust": {"cold_ms": 1.0, "warm_ms": 1.0, "peak_rss_kib": 1024, "calls": {"ec2:DescribeVpcs": 1}},
@@ -104,7 +112,9 @@ def _report(**extra):
 def test_a_check_run_is_marked_not_for_publication_and_has_no_sizes():
     md = run.markdown(_report(bins="/somewhere/debug"))
     assert md.startswith("**Not for publication**") and "zip KiB" not in md
-    assert "projected AWS duration: wall ÷ scale = **8.3 min**" in md and "3.1 min" in md
+    assert "**200.0 s in AWS time** against a critical-path bound of 184.0 s" in md
+    assert "| Create VPC A | instance A running | 100.0 | 103.5 | 3.5 |" in md
+    assert "Its cost on AWS: **$0.0214**" in md
     assert "28 billed state transitions" in md
     assert "Not for publication" not in run.markdown(_report())
 

@@ -9,6 +9,7 @@
 //! - what the CLI renders and reads, apart from AWS so recorded histories test it: `history`, `runs`,
 //!   `progress`, `report`, `timeline`.
 
+pub mod aws_time;
 pub mod commands;
 pub mod error;
 pub mod history;

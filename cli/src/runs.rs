@@ -22,6 +22,10 @@ pub struct StateRun {
     pub kind: String,
     /// 0 at the top level, 1 inside a Parallel's branch, ...
     pub depth: usize,
+    /// The Parallel (or Map) run whose branch this state runs in; None at the top level.
+    pub parent: Option<usize>,
+    /// Which branch of `parent` (numbered across the execution as they start); 0 at the top level.
+    pub branch: usize,
     pub entered: f64,
     pub exited: Option<f64>,
     pub attempts: Vec<Attempt>,
@@ -62,6 +66,7 @@ pub struct Runs {
     pub runs: Vec<StateRun>,
     owner: HashMap<i64, usize>,
     kinds: HashMap<i64, String>,
+    branches: usize,
     pub start: Option<f64>,
 }
 
@@ -95,15 +100,20 @@ impl Runs {
                 .kinds
                 .get(&e.previous_id)
                 .is_some_and(|k| k == "ParallelStateStarted" || k == "MapIterationStarted");
-            let depth = match parent {
-                Some(p) if opens_branch => self.runs[p].depth + 1,
-                Some(p) => self.runs[p].depth,
-                None => 0,
+            let (depth, enclosing, branch) = match parent {
+                Some(p) if opens_branch => {
+                    self.branches += 1;
+                    (self.runs[p].depth + 1, Some(p), self.branches)
+                }
+                Some(p) => (self.runs[p].depth, self.runs[p].parent, self.runs[p].branch),
+                None => (0, None, 0),
             };
             self.runs.push(StateRun {
                 name: e.state.clone().unwrap_or_default(),
                 kind: e.kind.trim_end_matches("StateEntered").to_string(),
                 depth,
+                parent: enclosing,
+                branch,
                 entered: e.at,
                 exited: None,
                 attempts: Vec::new(),

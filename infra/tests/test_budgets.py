@@ -168,3 +168,11 @@ def test_every_retrier_says_what_it_waits_for_and_its_arithmetic():
                 assert "wait" in comment.lower(), f"{name}: the Comment says what {retrier['ErrorEquals']} waits for"
                 assert re.search(rf"\b{round(budget(retrier))} s\b", comment), \
                     f"{name}: the Comment states its arithmetic, ending in {round(budget(retrier))} s"
+
+
+def test_every_not_ready_interval_says_its_basis(all_tasks):
+    # an interval is chosen from the distribution of what the state waits for (README, "How the intervals were
+    # chosen"): its Comment names that distribution (median and p99) and says where the figures come from
+    for name in WAITS_FOR:
+        comment = the_retrier(all_tasks[name])["Comment"]
+        assert "p99" in comment, f"{name}: the basis of its interval"

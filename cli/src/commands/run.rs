@@ -3,12 +3,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use lab_core::input::LabPlan;
 use time::OffsetDateTime;
 
+use crate::aws_time::{self, Milestone};
 use crate::error::aws;
 use crate::input::{check_name, default_name, read_input};
 use crate::local::{self, HOME_ACCOUNT};
@@ -44,6 +47,108 @@ pub struct Args {
     /// The built step functions for the private local AWS (default: $CARGO_TARGET_DIR/debug or target/debug).
     #[arg(long, value_name = "DIR")]
     lambda_dir: Option<PathBuf>,
+}
+
+/// Samples the local AWS's inventory of one lab while it runs: when each thing a wait waits for
+/// (aws_time::WAITED) is first seen ready. Each milestone is dated halfway between the sample that saw it and the
+/// one before (it happened in between): within ±SAMPLE/2 of wall time, SAMPLE/2 ÷ the time scale in AWS time.
+struct Sampler {
+    stop: Arc<AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<Milestone>>,
+}
+
+const SAMPLE: Duration = Duration::from_millis(200);
+
+impl Sampler {
+    fn start(url: &str, lab_id: &str) -> Sampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let (url, lab, flag) = (url.to_string(), lab_id.to_string(), stop.clone());
+        let thread = std::thread::spawn(move || {
+            let mut seen = Seen::default();
+            let mut before = now();
+            while !flag.load(Ordering::Relaxed) {
+                if let Ok(resources) = local::resources(&url, Some(&lab)) {
+                    let at = now();
+                    seen.sample((before + at) / 2.0, &resources);
+                    before = at;
+                }
+                std::thread::sleep(SAMPLE);
+            }
+            seen.milestones
+        });
+        Sampler { stop, thread }
+    }
+
+    fn stop(self) -> Vec<Milestone> {
+        self.stop.store(true, Ordering::Relaxed);
+        self.thread.join().unwrap_or_default()
+    }
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// Milestones from successive inventories of a lab.
+#[derive(Default)]
+struct Seen {
+    milestones: Vec<Milestone>,
+    had_instances: bool,
+    had_endpoints: bool,
+}
+
+impl Seen {
+    fn mark(&mut self, at: f64, what: &str) {
+        if !self.milestones.iter().any(|m| m.what == what) {
+            self.milestones.push(Milestone {
+                at,
+                what: what.to_string(),
+            });
+        }
+    }
+
+    fn sample(&mut self, at: f64, resources: &[serde_json::Value]) {
+        fn of<'a>(
+            resources: &'a [serde_json::Value],
+            kind: &'static str,
+        ) -> impl Iterator<Item = &'a serde_json::Value> {
+            resources.iter().filter(move |r| r["type"] == kind)
+        }
+        for i in of(resources, "instance") {
+            let side = i["tags"][lab_core::tags::SIDE]
+                .as_str()
+                .unwrap_or("?")
+                .to_uppercase();
+            if i["state"] == "running" {
+                self.mark(at, &format!("instance {side} running"));
+            }
+            if i["agent"]["state"] == "online" {
+                self.mark(at, &format!("SSM Agent {side} online"));
+            }
+        }
+        let endpoints: Vec<_> = of(resources, "vpc-endpoint").collect();
+        if !endpoints.is_empty() && endpoints.iter().all(|e| e["state"] == "available") {
+            self.mark(at, "SSM endpoints available");
+        }
+        for p in of(resources, "vpc-peering-connection") {
+            for state in ["pending-acceptance", "active"] {
+                if p["state"] == state {
+                    self.mark(at, &format!("peering {state}"));
+                }
+            }
+        }
+        let instances = of(resources, "instance").count() > 0;
+        if self.had_instances && !instances {
+            self.mark(at, "instances terminated");
+        }
+        if self.had_endpoints && endpoints.is_empty() {
+            self.mark(at, "SSM endpoints deleted");
+        }
+        self.had_instances |= instances;
+        self.had_endpoints |= !endpoints.is_empty();
+    }
 }
 
 /// The infra/peer-account.yaml a lab needs on the local AWS: one whose side B is in another account needs it
@@ -124,6 +229,10 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         .map_err(|e| aws("starting the execution", e))?;
     let arn = started.execution_arn().to_string();
     println!("started {arn}");
+    // what the lab waits for, as the local AWS sees it become ready (for the polling lag)
+    let sampler = local
+        .as_ref()
+        .map(|l| Sampler::start(l.url(), &plan.lab_id));
     // on a local AWS nobody else follows the execution: stop it rather than leave it running
     let (poll, on_timeout) = match local {
         Some(_) => (Duration::from_millis(250), OnTimeout::Stop),
@@ -166,18 +275,28 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     for line in &built.lines {
         println!("{line}");
     }
-    if let (Some(local), Some(wall)) = (&local, built.json["wall_seconds"].as_f64()) {
-        // The local AWS runs EC2's delays and Step Functions' waits at its time scale; Lambda run time is real.
-        let scale = local::get(local.url(), "/peerlab/config")?["time_scale"].as_f64();
-        if let Some(scale) = scale.filter(|s| *s > 0.0 && *s != 1.0) {
-            let projected = wall / scale;
-            built.json["projected_aws_seconds"] =
-                serde_json::json!((projected * 10.0).round() / 10.0);
-            println!(
-                "  projected on AWS: {:.1} min ({wall:.1} s here / time scale {scale}; an upper bound: Lambda run time here is real, not scaled)",
-                projected / 60.0
-            );
+    // In AWS time: the local AWS's waits ÷ its Step Functions time scale, function run time as measured (aws_time.rs)
+    let scale = match &local {
+        Some(local) => {
+            let config = local::get(local.url(), "/peerlab/config")?;
+            config["stepfunctions_time_scale"]
+                .as_f64()
+                .or_else(|| config["time_scale"].as_f64())
+                .unwrap_or(1.0)
         }
+        None => 1.0,
+    };
+    let milestones = sampler.map(Sampler::stop).unwrap_or_default();
+    let projection =
+        aws_time::project(&events, execution.start, execution.stop, scale, &milestones);
+    let cost = aws_time::cost(&events, &projection);
+    let (aws_json, cost_json) = aws_time::to_json(&projection, &cost);
+    built.json["projected_aws_seconds"] =
+        serde_json::json!((projection.parts.total() * 10.0).round() / 10.0);
+    built.json["aws_time"] = aws_json;
+    built.json["aws_cost"] = cost_json;
+    for line in aws_time::lines(&projection, &cost) {
+        println!("{line}");
     }
     if local.is_some() {
         println!(

@@ -1,0 +1,661 @@
+//! A run on the local AWS, told in AWS time, and what it would cost there. The local AWS runs EC2's delays and
+//! Step Functions' waits (Retry intervals, Wait states) at its time scale, but a function runs in real time: so a
+//! lab's AWS duration is its scaled waits ÷ the scale plus each function's run time as the history measured it
+//! (not divided by the scale) plus Step Functions' own time between them (real here too). Along the critical path:
+//! a Parallel takes as long as its longest branch, in AWS time.
+//!
+//! Per wait, what the local AWS saw become ready (its inventory, sampled while the run went: [`Milestone`]) against
+//! the attempt that noticed it: the polling lag, in AWS seconds. And the cost of the lab on AWS from the same
+//! quantities: billed state transitions, Lambda requests and GB-seconds, instance and endpoint time.
+//!
+//! Pure functions over a history (and the milestones), so a recorded run tests them; `peerlab run` prints them and
+//! writes them into its JSON report, which the bench (bench/run.py) reads: the estimator is written once, here.
+
+use serde_json::{json, Value};
+
+use crate::history::Event;
+use crate::runs::{Runs, StateRun};
+
+/// Something the lab waits for, seen ready on the local AWS (wall seconds since the epoch).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Milestone {
+    pub at: f64,
+    pub what: String,
+}
+
+/// Each waiting state of statemachine/peering-lab.asl.json and the milestones its NotReady retries wait for, in
+/// order (a unit test holds the names to the definition). What no inventory shows (consistency windows, command
+/// delivery) is not listed: its lag stays in the state's retry waits.
+pub const WAITED: &[(&str, &[&str])] = &[
+    (
+        "Create VPC A",
+        &["SSM endpoints available", "instance A running"],
+    ),
+    ("Create VPC B", &["instance B running"]),
+    (
+        "Ping B from A before peering (expect no reply)",
+        &["SSM Agent A online"],
+    ),
+    (
+        "Accept the peering",
+        &["peering pending-acceptance", "peering active"],
+    ),
+    (
+        "Tear the lab down",
+        &["instances terminated", "SSM endpoints deleted"],
+    ),
+];
+
+/// Where a run's time went, in AWS seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Parts {
+    /// Lambda run time, as measured here (TaskScheduled -> TaskSucceeded/TaskFailed), not scaled.
+    pub function: f64,
+    /// Retry intervals and Wait states, wall ÷ scale.
+    pub waits: f64,
+    /// Step Functions' own time between them (entering, leaving, scheduling), as measured here.
+    pub overhead: f64,
+}
+
+impl Parts {
+    pub fn total(&self) -> f64 {
+        self.function + self.waits + self.overhead
+    }
+
+    fn add(self, other: Parts) -> Parts {
+        Parts {
+            function: self.function + other.function,
+            waits: self.waits + other.waits,
+            overhead: self.overhead + other.overhead,
+        }
+    }
+}
+
+/// A state's polling lag for one milestone: seconds after the state was entered, in AWS time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Lag {
+    pub state: String,
+    pub awaited: String,
+    pub ready: f64,
+    pub noticed: f64,
+}
+
+impl Lag {
+    pub fn lag(&self) -> f64 {
+        self.noticed - self.ready
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Projection {
+    pub scale: f64,
+    /// The whole execution along its critical path.
+    pub parts: Parts,
+    /// Each state run as it lasted in AWS time (a Parallel: its longest branch).
+    pub states: Vec<(String, Parts)>,
+    pub lags: Vec<Lag>,
+    /// AWS seconds each instance was `running` (billed): from running (seen, else noticed) to teardown's first call.
+    pub instance_seconds: Vec<f64>,
+}
+
+/// One stretch of a state run: wall seconds and how many AWS seconds each of them is.
+struct Segment {
+    from: f64,
+    to: f64,
+    aws_per_wall: f64,
+    kind: Kind,
+}
+
+#[derive(Clone, Copy, PartialEq)]
+enum Kind {
+    Function,
+    Wait,
+    Overhead,
+}
+
+fn end_of(run: &StateRun, last: f64) -> f64 {
+    run.exited.unwrap_or(last)
+}
+
+/// A Task's stretches: attempts (real), the retry waits between them (scaled), Step Functions' time around them.
+fn segments(run: &StateRun, scale: f64, last: f64) -> Vec<Segment> {
+    let end = end_of(run, last);
+    let scaled = 1.0 / scale;
+    let mut out = Vec::new();
+    let mut at = run.entered;
+    if run.kind == "Wait" {
+        out.push(Segment {
+            from: at,
+            to: end,
+            aws_per_wall: scaled,
+            kind: Kind::Wait,
+        });
+        return out;
+    }
+    for (i, attempt) in run.attempts.iter().enumerate() {
+        let before = if i == 0 { Kind::Overhead } else { Kind::Wait };
+        out.push(Segment {
+            from: at,
+            to: attempt.start,
+            aws_per_wall: if before == Kind::Wait { scaled } else { 1.0 },
+            kind: before,
+        });
+        let finished = attempt.end.unwrap_or(end);
+        out.push(Segment {
+            from: attempt.start,
+            to: finished,
+            aws_per_wall: 1.0,
+            kind: Kind::Function,
+        });
+        at = finished;
+    }
+    out.push(Segment {
+        from: at,
+        to: end,
+        aws_per_wall: 1.0,
+        kind: Kind::Overhead,
+    });
+    out
+}
+
+fn parts_of(segments: &[Segment]) -> Parts {
+    let mut parts = Parts::default();
+    for s in segments {
+        let aws = (s.to - s.from).max(0.0) * s.aws_per_wall;
+        match s.kind {
+            Kind::Function => parts.function += aws,
+            Kind::Wait => parts.waits += aws,
+            Kind::Overhead => parts.overhead += aws,
+        }
+    }
+    parts
+}
+
+/// AWS seconds between wall times `from` and `to` within a run's stretches.
+fn aws_between(segments: &[Segment], from: f64, to: f64) -> f64 {
+    segments
+        .iter()
+        .map(|s| (s.to.min(to) - s.from.max(from)).max(0.0) * s.aws_per_wall)
+        .sum()
+}
+
+struct Estimator<'a> {
+    runs: &'a Runs,
+    scale: f64,
+    last: f64,
+    /// Each run's parts, by its index in `runs.runs`.
+    parts: Vec<Parts>,
+}
+
+impl Estimator<'_> {
+    /// The runs of one sequence: the top level (parent None) or one branch of a Parallel.
+    fn sequence(&mut self, parent: Option<usize>, branch: usize, from: f64, to: f64) -> Parts {
+        let members: Vec<usize> = (0..self.runs.runs.len())
+            .filter(|&i| self.runs.runs[i].parent == parent && self.runs.runs[i].branch == branch)
+            .collect();
+        let mut parts = Parts::default();
+        let mut inside = 0.0;
+        for i in members {
+            let run = &self.runs.runs[i];
+            inside += end_of(run, self.last) - run.entered;
+            parts = parts.add(self.run(i));
+        }
+        // between the states: Step Functions' own time, real
+        parts.overhead += (to - from - inside).max(0.0);
+        parts
+    }
+
+    fn run(&mut self, index: usize) -> Parts {
+        let run = &self.runs.runs[index];
+        let (entered, end) = (run.entered, end_of(run, self.last));
+        let parts = if run.kind == "Parallel" || run.kind == "Map" {
+            let mut branches: Vec<usize> = self
+                .runs
+                .runs
+                .iter()
+                .filter(|r| r.parent == Some(index))
+                .map(|r| r.branch)
+                .collect();
+            branches.dedup();
+            let mut longest: Option<(Parts, f64)> = None;
+            for b in branches {
+                let members = self
+                    .runs
+                    .runs
+                    .iter()
+                    .filter(|r| r.parent == Some(index) && r.branch == b);
+                let branch_end = members
+                    .map(|r| end_of(r, self.last))
+                    .fold(entered, f64::max);
+                let p = self.sequence(Some(index), b, entered, branch_end);
+                if longest.is_none_or(|(l, _)| p.total() > l.total()) {
+                    longest = Some((p, branch_end));
+                }
+            }
+            match longest {
+                Some((p, branch_end)) => Parts {
+                    overhead: p.overhead + (end - branch_end).max(0.0),
+                    ..p
+                },
+                None => parts_of(&segments(run, self.scale, self.last)),
+            }
+        } else if run.kind == "Task" || run.kind == "Wait" {
+            parts_of(&segments(run, self.scale, self.last))
+        } else {
+            Parts {
+                overhead: end - entered,
+                ..Parts::default()
+            }
+        };
+        self.parts[index] = parts;
+        parts
+    }
+}
+
+/// Each waited-for milestone seen while its state was waiting, against the attempt that noticed it.
+fn lags(runs: &Runs, milestones: &[Milestone], scale: f64, last: f64) -> Vec<Lag> {
+    let mut out = Vec::new();
+    for run in &runs.runs {
+        let Some((_, awaited)) = WAITED.iter().find(|(name, _)| *name == run.name) else {
+            continue;
+        };
+        let stretches = segments(run, scale, last);
+        for what in *awaited {
+            let Some(m) = milestones.iter().find(|m| m.what == *what) else {
+                continue;
+            };
+            if m.at < run.entered || m.at > end_of(run, last) {
+                continue;
+            }
+            // the first attempt that started once it was ready (the state's exit if none did)
+            let noticed_at = run
+                .attempts
+                .iter()
+                .map(|a| a.start)
+                .find(|s| *s >= m.at)
+                .unwrap_or(end_of(run, last));
+            out.push(Lag {
+                state: run.name.clone(),
+                awaited: what.to_string(),
+                ready: aws_between(&stretches, run.entered, m.at),
+                noticed: aws_between(&stretches, run.entered, noticed_at),
+            });
+        }
+    }
+    out
+}
+
+/// The execution's AWS time from its history: `start`/`stop` the execution's (wall seconds), `scale` the local
+/// AWS's Step Functions time scale (1 on AWS), `milestones` what the local AWS saw become ready (may be empty).
+pub fn project(
+    events: &[Event],
+    start: f64,
+    stop: Option<f64>,
+    scale: f64,
+    milestones: &[Milestone],
+) -> Projection {
+    let runs = Runs::from_events(events);
+    let last = stop.unwrap_or_else(|| events.last().map_or(start, |e| e.at));
+    let scale = if scale > 0.0 { scale } else { 1.0 };
+    let mut estimator = Estimator {
+        runs: &runs,
+        scale,
+        last,
+        parts: vec![Parts::default(); runs.runs.len()],
+    };
+    let parts = estimator.sequence(None, 0, start, last);
+    let per_run = estimator.parts;
+    let lags = lags(&runs, milestones, scale, last);
+    let instance_seconds = instance_seconds(&runs, &per_run, &lags, scale, last);
+    let states = runs
+        .runs
+        .iter()
+        .zip(&per_run)
+        .map(|(r, p)| (r.name.clone(), *p))
+        .collect();
+    Projection {
+        scale,
+        parts,
+        states,
+        lags,
+        instance_seconds,
+    }
+}
+
+/// AWS seconds each instance is billed (`running`; EC2 User Guide, "Amazon EC2 instance state changes": pending and
+/// shutting-down are not billed): from the end of "Create both VPCs" to the teardown's first attempt, which
+/// terminates it, plus the time it ran before its side's state noticed (the lag, when seen) and, for the side
+/// that finished first, the time it ran while the other side still waited.
+fn instance_seconds(runs: &Runs, parts: &[Parts], lags: &[Lag], scale: f64, last: f64) -> Vec<f64> {
+    let by_name = |name: &str| runs.runs.iter().position(|r| r.name == name);
+    let (Some(parallel), Some(teardown)) = (
+        by_name("Create both VPCs"),
+        runs.runs.iter().position(|r| r.is_teardown()),
+    ) else {
+        return Vec::new();
+    };
+    let Some(created) = runs.runs[parallel].exited else {
+        return Vec::new();
+    };
+    let down = &runs.runs[teardown];
+    let terminated = down.attempts.first().map_or(down.entered, |a| a.start);
+    let between: Vec<usize> = (0..runs.runs.len())
+        .filter(|&i| {
+            let r = &runs.runs[i];
+            r.parent.is_none() && r.entered >= created && r.entered < down.entered
+        })
+        .collect();
+    let inside: f64 = between
+        .iter()
+        .map(|&i| end_of(&runs.runs[i], last) - runs.runs[i].entered)
+        .sum();
+    let common = between.iter().map(|&i| parts[i].total()).sum::<f64>()
+        + (down.entered - created - inside).max(0.0)
+        + aws_between(&segments(down, scale, last), down.entered, terminated);
+    let side = |state: &str, running: &str| {
+        let own = by_name(state).map_or(0.0, |i| parts[i].total());
+        let lag = lags
+            .iter()
+            .find(|l| l.state == state && l.awaited == running)
+            .map_or(0.0, Lag::lag);
+        (own, lag)
+    };
+    let (a, lag_a) = side("Create VPC A", "instance A running");
+    let (b, lag_b) = side("Create VPC B", "instance B running");
+    let longest = a.max(b);
+    vec![
+        common + (longest - a) + lag_a,
+        common + (longest - b) + lag_b,
+    ]
+}
+
+// Prices, us-east-1 list prices read 2026-11-28 (README "Cost": the EC2 On-Demand, PrivateLink, Step Functions
+// and Lambda pricing pages; shared/LOCAL-AWS-FACTS.md "Billing" for how each is counted).
+/// Step Functions Standard: $0.025 per 1,000 state transitions, every retry included.
+pub const TRANSITION_USD: f64 = 0.025 / 1000.0;
+/// Lambda: $0.20 per 1M requests; $0.0000133334 per GB-second on arm64 (the template's default Architecture),
+/// duration rounded up to the millisecond; every function has 128 MB (infra/template.yaml MemorySize).
+pub const LAMBDA_REQUEST_USD: f64 = 0.20 / 1_000_000.0;
+pub const LAMBDA_GB_SECOND_USD: f64 = 0.000_013_333_4;
+pub const LAMBDA_GB: f64 = 0.125;
+/// t3.micro (Linux): $0.0104 per hour, billed per second with a 60 s minimum while running.
+pub const INSTANCE_HOUR_USD: f64 = 0.0104;
+pub const INSTANCE_MINIMUM_SECONDS: f64 = 60.0;
+/// Interface endpoint: $0.01 per endpoint per AZ per hour, a started hour billed in full; a lab has two (`ssm`,
+/// `ssmmessages`) in one AZ.
+pub const ENDPOINT_HOUR_USD: f64 = 0.01;
+pub const ENDPOINTS: f64 = 2.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cost {
+    pub transitions: usize,
+    pub transitions_usd: f64,
+    pub lambda_requests: usize,
+    pub lambda_gb_seconds: f64,
+    pub lambda_usd: f64,
+    pub instance_seconds: Vec<f64>,
+    pub instances_usd: f64,
+    pub endpoint_hours: f64,
+    pub endpoints_usd: f64,
+}
+
+impl Cost {
+    pub fn total(&self) -> f64 {
+        self.transitions_usd + self.lambda_usd + self.instances_usd + self.endpoints_usd
+    }
+}
+
+/// What the run would cost on AWS: its billed transitions and Lambda invocations as the history counts them, its
+/// instances' running time and its endpoints' started hours in AWS time ([`project`]).
+pub fn cost(events: &[Event], projection: &Projection) -> Cost {
+    let runs = Runs::from_events(events);
+    let attempts: Vec<f64> = runs
+        .runs
+        .iter()
+        .flat_map(|r| r.attempts.iter())
+        .map(|a| a.end.map_or(0.0, |end| end - a.start))
+        .collect();
+    let gb_seconds: f64 = attempts
+        .iter()
+        .map(|s| (s * 1000.0).ceil() / 1000.0 * LAMBDA_GB)
+        .sum();
+    let instances_usd = projection
+        .instance_seconds
+        .iter()
+        .map(|s| s.max(INSTANCE_MINIMUM_SECONDS) * INSTANCE_HOUR_USD / 3600.0)
+        .sum();
+    // the endpoints live within the execution: at most its AWS time, in started hours
+    let made_endpoints = runs.runs.iter().any(|r| r.name == "Create VPC A");
+    let endpoint_hours = if made_endpoints {
+        ENDPOINTS * (projection.parts.total() / 3600.0).ceil().max(1.0)
+    } else {
+        0.0
+    };
+    Cost {
+        transitions: runs.billed_transitions(),
+        transitions_usd: runs.billed_transitions() as f64 * TRANSITION_USD,
+        lambda_requests: attempts.len(),
+        lambda_gb_seconds: gb_seconds,
+        lambda_usd: attempts.len() as f64 * LAMBDA_REQUEST_USD + gb_seconds * LAMBDA_GB_SECOND_USD,
+        instance_seconds: projection.instance_seconds.clone(),
+        instances_usd,
+        endpoint_hours,
+        endpoints_usd: endpoint_hours * ENDPOINT_HOUR_USD,
+    }
+}
+
+fn round(value: f64, digits: i32) -> f64 {
+    let f = 10f64.powi(digits);
+    (value * f).round() / f
+}
+
+/// The report's `aws_time` and `aws_cost` objects.
+pub fn to_json(projection: &Projection, cost: &Cost) -> (Value, Value) {
+    let parts = |p: &Parts| {
+        json!({"seconds": round(p.total(), 3), "function_seconds": round(p.function, 3),
+               "wait_seconds": round(p.waits, 3), "overhead_seconds": round(p.overhead, 3)})
+    };
+    let mut time = parts(&projection.parts);
+    time["time_scale"] = json!(projection.scale);
+    time["states"] = projection
+        .states
+        .iter()
+        .map(|(name, p)| {
+            let mut v = parts(p);
+            v["state"] = json!(name);
+            v
+        })
+        .collect();
+    time["waits"] = projection
+        .lags
+        .iter()
+        .map(|l| {
+            json!({"state": l.state, "awaited": l.awaited, "ready_after_seconds": round(l.ready, 3),
+                   "noticed_after_seconds": round(l.noticed, 3), "lag_seconds": round(l.lag(), 3)})
+        })
+        .collect();
+    time["polling_lag_seconds"] = json!(round(projection.lags.iter().map(Lag::lag).sum(), 3));
+    let money = json!({
+        "usd": round(cost.total(), 6),
+        "transitions": cost.transitions, "transitions_usd": round(cost.transitions_usd, 6),
+        "lambda_requests": cost.lambda_requests, "lambda_gb_seconds": round(cost.lambda_gb_seconds, 3),
+        "lambda_usd": round(cost.lambda_usd, 6),
+        "instance_seconds": cost.instance_seconds.iter().map(|s| round(*s, 1)).collect::<Vec<_>>(),
+        "instances_usd": round(cost.instances_usd, 6),
+        "endpoint_hours": cost.endpoint_hours, "endpoints_usd": round(cost.endpoints_usd, 6),
+    });
+    (time, money)
+}
+
+/// The lines `peerlab run` prints.
+pub fn lines(projection: &Projection, cost: &Cost) -> Vec<String> {
+    let p = &projection.parts;
+    let mut out = vec![format!(
+        "  projected on AWS: {:.1} min = {:.1} s of functions (as run here) + {:.1} s of waits (here \u{00f7} time scale {}) + {:.1} s of Step Functions between them",
+        p.total() / 60.0,
+        p.function,
+        p.waits,
+        projection.scale,
+        p.overhead
+    )];
+    if !projection.lags.is_empty() {
+        let each: Vec<String> = projection
+            .lags
+            .iter()
+            .map(|l| {
+                format!(
+                    "{} ready +{:.1}s, noticed +{:.1}s",
+                    l.awaited, l.ready, l.noticed
+                )
+            })
+            .collect();
+        out.push(format!(
+            "  polling lag on AWS: {:.1} s ({})",
+            projection.lags.iter().map(Lag::lag).sum::<f64>(),
+            each.join("; ")
+        ));
+    }
+    out.push(format!(
+        "  cost on AWS: ${:.4} = {} transitions ${:.4} + Lambda ${:.4} + instances ${:.4} ({}) + endpoints ${:.4} ({} endpoint-hours)",
+        cost.total(),
+        cost.transitions,
+        cost.transitions_usd,
+        cost.lambda_usd,
+        cost.instances_usd,
+        cost.instance_seconds
+            .iter()
+            .map(|s| format!("{s:.0} s"))
+            .collect::<Vec<_>>()
+            .join(" + "),
+        cost.endpoints_usd,
+        cost.endpoint_hours
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::history::tests::fixture;
+
+    fn close(a: f64, b: f64) -> bool {
+        (a - b).abs() < 0.0005
+    }
+
+    /// tutorial-realistic was recorded at time scale 0.02: its retry waits and its 1 s hold (recorded before
+    /// Step Functions' waits were scaled: 1.0 s of wall) are × 50, its attempts and the rest count as measured.
+    /// The expected figures were computed by hand from the fixture's timestamps.
+    #[test]
+    fn waits_are_scaled_back_functions_and_step_functions_are_not() {
+        let (execution, events) = fixture("tutorial-realistic");
+        let p = project(&events, execution.start, execution.stop, 0.02, &[]);
+        // functions: validate 0.188 + A 1.303 (B's branch is longer in AWS time: 1.309) + control 0.173 +
+        // request 0.351 + accept 0.135 + routes 0.161 + update-sg 0.469 + final 0.081 + teardown 1.417
+        assert!(close(p.parts.function, 4.284), "{:?}", p.parts);
+        // waits: B's 1.913 s of retries, control 0.286, accept 1.265, final 0.789, teardown 0.653, hold 1.002: ÷ 0.02
+        assert!(close(p.parts.waits, 295.4), "{:?}", p.parts);
+        assert!(close(p.parts.overhead, 0.139), "{:?}", p.parts);
+        assert!(close(p.parts.total(), 299.823), "{:?}", p.parts);
+        let state = |name: &str| p.states.iter().find(|(n, _)| n == name).unwrap().1;
+        assert!(close(state("Create VPC A").total(), 23.354));
+        assert!(close(state("Create VPC B").total(), 96.964));
+        // the Parallel lasts as long as its longest branch in AWS time (B, whose retries were longer)
+        assert!(state("Create both VPCs").total() > 96.964);
+        assert!(
+            close(state("Keep the lab up").waits, 50.1),
+            "{:?}",
+            state("Keep the lab up")
+        );
+        assert!(p.lags.is_empty());
+    }
+
+    #[test]
+    fn at_time_scale_one_the_projection_is_the_wall_time_along_the_longest_branch() {
+        let (execution, events) = fixture("tutorial-realistic");
+        let p = project(&events, execution.start, execution.stop, 1.0, &[]);
+        let wall = execution.stop.unwrap() - execution.start;
+        // B's branch ended last in wall time too: nothing is left out, nothing counted twice
+        assert!(
+            close(p.parts.total(), wall),
+            "{} vs {wall}",
+            p.parts.total()
+        );
+    }
+
+    #[test]
+    fn a_milestone_is_noticed_by_the_first_attempt_after_it() {
+        let (execution, events) = fixture("tutorial-realistic");
+        // instance A seen running 1.0 s into the run: during Create VPC A's retry wait (0.853 s to 1.294 s after
+        // the first event, itself 0.061 s after the start)
+        let seen = Milestone {
+            at: events[0].at + 1.0,
+            what: "instance A running".into(),
+        };
+        let p = project(&events, execution.start, execution.stop, 0.02, &[seen]);
+        assert_eq!(p.lags.len(), 1);
+        let lag = &p.lags[0];
+        assert_eq!(lag.state, "Create VPC A");
+        // ready: its first attempt (0.650 s) + 0.147 s of the wait ÷ 0.02; noticed: the whole wait, 0.441 s ÷ 0.02
+        assert!(close(lag.ready, 8.0), "{lag:?}");
+        assert!(close(lag.noticed, 22.7), "{lag:?}");
+        assert!(close(lag.lag(), 14.7), "{lag:?}");
+        // a milestone outside its state's run is no one's lag
+        let late = Milestone {
+            at: events[0].at + 5.0,
+            what: "instance A running".into(),
+        };
+        assert!(
+            project(&events, execution.start, execution.stop, 0.02, &[late])
+                .lags
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn a_lab_costs_its_endpoint_hours_its_instances_and_its_transitions() {
+        let (execution, events) = fixture("tutorial-realistic");
+        let p = project(&events, execution.start, execution.stop, 0.02, &[]);
+        let c = cost(&events, &p);
+        assert_eq!(c.transitions, 21);
+        assert!(close(c.transitions_usd, 21.0 * 0.025 / 1000.0));
+        assert_eq!(c.lambda_requests, 17);
+        // two endpoints, one started hour each (the lab lasts 5 minutes in AWS time)
+        assert_eq!(c.endpoint_hours, 2.0);
+        assert!(close(c.endpoints_usd, 0.02));
+        // both instances ran from the Parallel's end to teardown's first call (control 14.479 + request 0.356 +
+        // accept 63.391 + routes 0.169 + update-sg 0.477 + final 39.539 + choice 0.001 + hold 50.1 + the gaps
+        // between and teardown's 0.005 s before its first attempt = 168.517), A also while B still waited
+        // (B 96.964 - A 23.354 = 73.61): each over the 60 s minimum, $0.0104 an hour
+        assert_eq!(c.instance_seconds.len(), 2);
+        assert!(
+            close(c.instance_seconds[0], 242.127),
+            "{:?}",
+            c.instance_seconds
+        );
+        assert!(
+            close(c.instance_seconds[1], 168.517),
+            "{:?}",
+            c.instance_seconds
+        );
+        assert!(
+            (c.instances_usd - 0.0011863).abs() < 1e-7,
+            "{}",
+            c.instances_usd
+        );
+        let total = c.transitions_usd + c.lambda_usd + c.instances_usd + c.endpoints_usd;
+        assert!(close(c.total(), total));
+    }
+
+    #[test]
+    fn the_waited_states_are_those_of_the_lab_state_machine() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../statemachine/peering-lab.asl.json");
+        let text = std::fs::read_to_string(path).unwrap();
+        for (state, _) in WAITED {
+            assert!(
+                text.contains(&format!("\"{state}\": {{")),
+                "{state} is not a state of peering-lab.asl.json"
+            );
+        }
+    }
+}
