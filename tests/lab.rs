@@ -514,7 +514,7 @@ async fn two_labs_at_once_in_one_account_keep_to_their_own() {
     // Each lab finds what it owns by its lab-id tag: a teardown must not touch the other lab's peering. The
     // second is tests/events/custom-cidrs.json (other address ranges, a t4g.nano), with the template's roles too.
     // Two t3.micro and two t4g.nano are 8 vCPUs: past AWS's default of 5 running On-Demand standard vCPUs
-    // (infra/local/peerlab_local/quotas.py), so this account has that quota raised.
+    // (infra/local/peerlab_local/ec2/quotas.py), so this account has that quota raised.
     let mut args = REALISTIC.to_vec();
     args.extend(["--quota", "ec2/L-1216C47A=8"]);
     let aws = LocalAws::start(&args);

@@ -75,7 +75,7 @@ impl LocalAws {
         aws_sdk_ec2::Client::new(&self.config().await)
     }
 
-    /// Deploy infra/template.yaml as the stack "peerlab" (infra/local/peerlab_local/stack.py: the SAM transform,
+    /// Deploy infra/template.yaml as the stack "peerlab" (infra/local/peerlab_local/tools/stack.py: the SAM transform,
     /// then the local CloudFormation), running this build's functions; returns the stack's outputs.
     pub fn deploy(&self) -> Stack {
         self.deploy_stack("peerlab")

@@ -1,4 +1,4 @@
-//! Stacks on a local AWS, through infra/local/peerlab_local/stack.py (`python -m peerlab_local.tools.stack`:
+//! Stacks on a local AWS, through infra/local/peerlab_local/tools/stack.py (`python -m peerlab_local.tools.stack`:
 //! `make deploy ENDPOINT=`'s path — the SAM transform, then the local CloudFormation): deploy infra/template.yaml,
 //! deploy infra/peer-account.yaml in a peer account, read a stack's outputs. Its stdout is the outputs' JSON; on
 //! failure the last line of its stderr says why.

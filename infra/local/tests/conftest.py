@@ -18,10 +18,10 @@ from peerlab_local.tools.launch import START  # noqa: E402,F401  (test_start run
 
 REGION = "us-east-1"
 # For a test that makes more VPCs than AWS's default quota allows (5 per Region, the default VPC counting:
-# peerlab_local/quotas.py), the quota raised as an account can have it
+# peerlab_local/ec2/quotas.py), the quota raised as an account can have it
 MANY_VPCS = ("--quota", "vpc/L-F678F1CE=200")
 # For a test that runs more instances at once than AWS's default running On-Demand standard vCPU quota allows (5:
-# one Lab's two t3.micro are 4; peerlab_local/quotas.py), the quota raised as an account can have it
+# one Lab's two t3.micro are 4; peerlab_local/ec2/quotas.py), the quota raised as an account can have it
 MANY_VCPUS = ("--quota", "ec2/L-1216C47A=64")
 
 
@@ -86,7 +86,7 @@ def wait_for(predicate, timeout: float = 10.0, interval: float = 0.05):
         time.sleep(interval)
 
 
-# What EC2 answers for an id that has not propagated yet (eventual consistency; peerlab_local/consistency.py).
+# What EC2 answers for an id that has not propagated yet (eventual consistency; peerlab_local/ec2/consistency.py).
 NOT_FOUND = {"InvalidVpcID.NotFound", "InvalidSubnetID.NotFound", "InvalidGroup.NotFound",
              "InvalidRouteTableID.NotFound", "InvalidNetworkAclID.NotFound", "InvalidVpcEndpointId.NotFound",
              "InvalidInstanceID.NotFound", "InvalidVpcPeeringConnectionID.NotFound"}

@@ -5,7 +5,7 @@ make every call the workflow makes — the tutorial lab, a lab started by an Eve
 stack's SchedulerRoleArn, a held lab stopped so that the backstop tears it down, a cross-account lab, a break-and-fix
 exercise (nacl-deny: its network ACL), and sweeps (the stack's sweeper
 schedule, and one invoked directly) — and
-GET /peerlab/iam/evaluated collected. For each (role, Sid), peerlab_local/iam_replay.py evaluates that role's
+GET /peerlab/iam/evaluated collected. For each (role, Sid), peerlab_local/tools/iam_replay.py evaluates that role's
 recorded calls again without the statement and must find a call it denies, naming the action and resource; a few
 removals are then done for real (a copy of the template without the statement, deployed as a second stack) and the
 lab fails on the call the replay named.

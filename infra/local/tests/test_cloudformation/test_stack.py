@@ -1,5 +1,5 @@
 """`make deploy` on the local AWS: infra/template.yaml through the SAM transform and the local CloudFormation
-(peerlab_local/stack.py, peerlab_local/cfn_resources.py)."""
+(peerlab_local/tools/stack.py, peerlab_local/cloudformation/resources.py)."""
 
 from __future__ import annotations
 

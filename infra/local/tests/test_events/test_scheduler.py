@@ -1,4 +1,4 @@
-"""EventBridge Scheduler on the local AWS (peerlab_local/scheduler.py, schedule_expr.py): expressions and their
+"""EventBridge Scheduler on the local AWS (peerlab_local/events/scheduler.py, schedule_expr.py): expressions and their
 instants (time zones, DST), validation as CreateSchedule answers, and schedules that run at --time-scale: at() once
 (ActionAfterCompletion DELETE / NONE), rate() repeatedly, DISABLED never, retries per RetryPolicy, dead letters,
 the target role assumed with its trust policy."""

@@ -1,7 +1,7 @@
 """A state machine that starts another and waits for it (`states:startExecution.sync:2`), as the workshop runs each
 lab: the child gets the Task's Name and Input, and the parent gets the child's DescribeExecution in the integration's
 PascalCase, its output as JSON; a failed child fails the Task with States.TaskFailed and that DescribeExecution as
-the cause (peerlab_local/sfn_sync.py)."""
+the cause (peerlab_local/stepfunctions/sync.py)."""
 
 import json
 
