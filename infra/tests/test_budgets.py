@@ -1,6 +1,7 @@
 """The state machine's retry budgets against AWS's tails: each NotReady retrier waits at least as long as the p99
 of everything its state waits for, the p99s being the local AWS's distributions
-(infra/local/peerlab_local/core/delays.py, each with its AWS source). A budget sized on medians, or a tail that grows past a budget, fails here."""
+(infra/local/peerlab_local/core/delays.py, each with its AWS source). A budget sized on medians, or a tail that grows
+past a budget, fails here."""
 
 from __future__ import annotations
 

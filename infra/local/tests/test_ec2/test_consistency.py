@@ -1,7 +1,7 @@
 """Eventual consistency for every kind the workflow creates (peerlab_local/ec2/consistency.py): right after its
-create, a VPC, subnet, security group, route table, network ACL, interface endpoint, instance or peering named by id answers
-its Invalid...ID.NotFound code in every call, and listings leave it out; after its window it works. Windows are drawn
-per resource (delays.py)."""
+create, a VPC, subnet, security group, route table, network ACL, interface endpoint, instance or peering named by id
+answers its Invalid...ID.NotFound code in every call, and listings leave it out; after its window it works. Windows
+are drawn per resource (delays.py)."""
 
 import sys
 import time
