@@ -96,6 +96,16 @@ pub struct Projection {
     pub lags: Vec<Lag>,
     /// AWS seconds each instance was `running` (billed): from running (seen, else noticed) to teardown's first call.
     pub instance_seconds: Vec<f64>,
+    /// The execution's wall seconds here: ÷ the scale, an upper bound of its AWS time (function run time counted
+    /// 1/scale times), as `parts.total()` is a lower one below scale 1 (delays ran on at 1/scale while functions ran).
+    pub wall: f64,
+}
+
+impl Projection {
+    /// wall ÷ scale: what the execution would take on AWS if everything here had been scaled, functions included.
+    pub fn upper_bound(&self) -> f64 {
+        self.wall / self.scale
+    }
 }
 
 /// One stretch of a state run: wall seconds and how many AWS seconds each of them is.
@@ -319,6 +329,7 @@ pub fn project(
         states,
         lags,
         instance_seconds,
+        wall: (last - start).max(0.0),
     }
 }
 
@@ -498,6 +509,14 @@ pub fn lines(projection: &Projection, cost: &Cost) -> Vec<String> {
         projection.scale,
         p.overhead
     )];
+    if projection.scale < 1.0 {
+        // Below scale 1 the estimate is short (README, Performance): say so, with the other bound beside it.
+        out.push(format!(
+            "    at most {:.1} min (wall \u{00f7} time scale): the estimate above is short at this scale, since the local AWS's delays went on at {:.0}\u{00d7} while functions ran; time scale 1 measures it",
+            projection.upper_bound() / 60.0,
+            1.0 / projection.scale
+        ));
+    }
     if !projection.lags.is_empty() {
         let each: Vec<String> = projection
             .lags
@@ -580,6 +599,25 @@ mod tests {
             "{} vs {wall}",
             p.parts.total()
         );
+    }
+
+    #[test]
+    fn below_time_scale_one_the_lines_say_the_estimate_is_short_and_give_wall_over_scale() {
+        let (execution, events) = fixture("tutorial-realistic");
+        let wall = execution.stop.unwrap() - execution.start;
+        let scaled = project(&events, execution.start, execution.stop, 0.02, &[]);
+        assert!(close(scaled.upper_bound(), wall / 0.02));
+        assert!(scaled.upper_bound() > scaled.parts.total());
+        let cost = cost(&events, &scaled);
+        let text = lines(&scaled, &cost).join("\n");
+        let at_most = format!(
+            "at most {:.1} min (wall \u{00f7} time scale)",
+            wall / 0.02 / 60.0
+        );
+        assert!(text.contains(&at_most), "{text}");
+        assert!(text.contains("is short at this scale"), "{text}");
+        let real = project(&events, execution.start, execution.stop, 1.0, &[]);
+        assert!(!lines(&real, &cost).join("\n").contains("at most"));
     }
 
     #[test]

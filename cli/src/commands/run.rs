@@ -293,6 +293,8 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
     let (aws_json, cost_json) = aws_time::to_json(&projection, &cost);
     built.json["projected_aws_seconds"] =
         serde_json::json!((projection.parts.total() * 10.0).round() / 10.0);
+    built.json["projected_aws_seconds_at_most"] =
+        serde_json::json!((projection.upper_bound() * 10.0).round() / 10.0);
     built.json["aws_time"] = aws_json;
     built.json["aws_cost"] = cost_json;
     for line in aws_time::lines(&projection, &cost) {
