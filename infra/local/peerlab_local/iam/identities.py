@@ -327,10 +327,6 @@ def _install_sfn() -> None:
     wrap(StateTaskLambda, "_from_error")(direct_lambda)
 
 
-class StateMachineRefused(Exception):
-    pass
-
-
 def check_state_machine(role_arn: str | None, region: str, logging_configuration=None) -> None:
     """CreateStateMachine/UpdateStateMachine's checks of the role (enforcement on): AccessDeniedException (400) as AWS
     answers (module docstring)."""
