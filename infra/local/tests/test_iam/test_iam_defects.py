@@ -1,7 +1,9 @@
-"""The defects issue 21 found in the IAM code, each with the test that failed on the code before: a moto change under
-the parameter reader switching readers silently, a missing Service Authorization Reference silently unfiltering
-condition keys, and an exception class nobody raised. This module imports only what the code had before, so that it
-runs on both."""
+"""The defects issue 21 found in the IAM code, each with the test that failed on the code before the IAM core
+(peerlab_local/iam/README.md): the policy-document decoding written four times, a Deny skipped when its condition
+could not be evaluated (EventBridge Scheduler's own trust evaluator; tests/test_events/test_scheduler.py has the
+end-to-end case), a moto change under the parameter reader switching readers silently, a missing Service
+Authorization Reference silently unfiltering condition keys, and an exception class nobody raised. This module
+imports only what the code had before, so that it runs on both."""
 
 from __future__ import annotations
 
@@ -15,10 +17,67 @@ import peerlab_local
 from peerlab_local.core import patching
 from peerlab_local.iam import context as iam_context
 from peerlab_local.iam import enforce
+from peerlab_local.iam.evaluation import evaluate
+from peerlab_local.iam.model import Request
 
 PACKAGE = Path(peerlab_local.__file__).resolve().parent
 V = "2012-10-17"
 ALLOW_ALL = {"Effect": "Allow", "Action": "*", "Resource": "*"}
+
+
+# ---- one reader of policy documents ---------------------------------------------------------------------------------
+
+
+def _decodes_documents(path: Path) -> list[str]:
+    """Where a module decodes a policy document itself: URL-decoding, or reading the Statement element."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and node.attr in ("unquote", "unquote_plus"):
+            found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} URL-decodes")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "get" \
+                and node.args and isinstance(node.args[0], ast.Constant) and node.args[0].value == "Statement":
+            found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} reads Statement")
+        if isinstance(node, ast.Subscript) and isinstance(node.ctx, ast.Load) \
+                and isinstance(node.slice, ast.Constant) and node.slice.value == "Statement":
+            found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} reads Statement")
+    return found
+
+
+def test_only_the_policy_module_decodes_policy_documents():
+    # issue 21: the decoding was written four times (identities, scheduler, enforce, iam_replay)
+    copies = [hit for path in sorted(PACKAGE.rglob("*.py")) if path.name != "policy.py"
+              for hit in _decodes_documents(path)]
+    assert copies == []
+
+
+# ---- one evaluator: a condition it cannot evaluate never makes a decision looser ------------------------------------
+
+
+def _decide(*statements: dict, **context):
+    return evaluate([("p", {"Version": V, "Statement": list(statements)})],
+                    Request("ec2:CreateVpc", "arn:aws:ec2:us-east-1:123456789012:vpc/*", dict(context)))
+
+
+def test_a_deny_whose_condition_cannot_be_evaluated_still_denies():
+    # "an explicit deny in any policy overrides any allows" (IAM User Guide, "Policy evaluation logic"); IAM would
+    # refuse to store an unknown operator (MalformedPolicyDocument), so no AWS decision is looser than this one
+    deny = {"Effect": "Deny", "Action": "ec2:*", "Resource": "*",
+            "Condition": {"StringEqualsIfExistz": {"aws:RequestedRegion": "us-east-1"}}}
+    assert not _decide(ALLOW_ALL, deny).allowed
+    malformed = {"Effect": "Deny", "Action": "ec2:*", "Resource": "*", "Condition": {"StringEquals": "us-east-1"}}
+    assert not _decide(ALLOW_ALL, malformed).allowed
+
+
+def test_an_allow_whose_condition_cannot_be_evaluated_allows_nothing():
+    allow = {"Effect": "Allow", "Action": "ec2:*", "Resource": "*", "Condition": {"NoSuchOperator": {"k": "v"}}}
+    assert not _decide(allow).allowed
+
+
+def test_a_deny_with_an_unknown_operator_and_a_condition_that_fails_does_not_apply():
+    # operators AND: one that is known to fail makes the statement not apply, whatever the other is
+    deny = {"Effect": "Deny", "Action": "ec2:*", "Resource": "*",
+            "Condition": {"NoSuchOperator": {"k": "v"}, "StringEquals": {"aws:RequestedRegion": "eu-west-1"}}}
+    assert _decide(ALLOW_ALL, deny, **{"aws:RequestedRegion": "us-east-1"}).allowed
 
 
 # ---- what enforcement refuses to do silently ---------------------------------------------------------------------
