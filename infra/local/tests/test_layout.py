@@ -110,7 +110,6 @@ def test_no_circle_of_imports_between_packages():
     assert cycles(edges) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the IAM modules' hidden imports: one IAM core comes next")
 def test_no_import_of_our_own_modules_hidden_inside_a_function():
     modules = _modules()
     hidden = [f"{path.relative_to(PACKAGE)}:{line} imports {target}"
