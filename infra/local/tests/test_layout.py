@@ -101,7 +101,6 @@ def test_no_circle_of_imports_between_modules():
     assert cycles(graph()) == []
 
 
-@pytest.mark.xfail(strict=True, reason="iam <-> lambda_: one IAM core comes next")
 def test_no_circle_of_imports_between_packages():
     # a package imports another when any of its modules does (its __init__ imports its modules)
     edges: dict[str, set[str]] = {}
@@ -111,7 +110,6 @@ def test_no_circle_of_imports_between_packages():
     assert cycles(edges) == []
 
 
-@pytest.mark.xfail(strict=True, reason="the IAM modules' hidden imports: one IAM core comes next")
 def test_no_import_of_our_own_modules_hidden_inside_a_function():
     modules = _modules()
     hidden = [f"{path.relative_to(PACKAGE)}:{line} imports {target}"

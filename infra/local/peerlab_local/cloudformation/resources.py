@@ -43,6 +43,7 @@ from moto.stepfunctions.responses import get_backend as stepfunctions_backend
 from moto.utilities.utils import get_partition
 
 from peerlab_local.core.patching import once, replace, wrap
+from peerlab_local.lambda_.runtime import POOLS
 
 # type -> (properties honoured, properties accepted and stored but without effect locally). Anything else fails.
 SUPPORTED: dict[str, tuple[set[str], set[str]]] = {
@@ -272,8 +273,6 @@ def _retire_warm_environments(fn: LambdaFunction) -> None:
     """After an update, invocations run the new code and configuration, not a warm process of the old binary or
     environment variables: an execution environment is initialised with one version of the function's code and
     configuration (Lambda developer guide, "Understanding the Lambda execution environment lifecycle"; paraphrase)."""
-    from peerlab_local.lambda_.runtime import POOLS
-
     with POOLS._lock:
         idle = POOLS._idle.pop(fn.function_arn, [])
     for env in idle:

@@ -13,10 +13,13 @@ import threading
 import uuid
 
 import boto3
+from botocore.exceptions import ClientError
 from moto.events.models import Rule, events_backends
 from moto.stepfunctions.parser.backend.execution import BaseExecutionWorkerCommunication
 
 from peerlab_local.core.patching import once, wrap
+from peerlab_local.iam import enforce as iam_enforce
+from peerlab_local.iam import identities
 
 
 def _ms(value) -> int | None:
@@ -59,11 +62,6 @@ def _start(target: dict, event: dict, region: str, rule_arn: str | None = None):
     retrying a missing permission ("Using dead-letter queues to process undelivered events", rule-dlq.html); recorded
     in FAILURES. With --iam off, a target whose role cannot be assumed (tests' placeholder roles) is started with the
     local AWS's administrator keys, as before."""
-    from botocore.exceptions import ClientError
-
-    from peerlab_local.iam import enforce as iam_enforce
-    from peerlab_local.iam import identities
-
     account = event["account"]
     context = {"aws:SourceAccount": account}
     if rule_arn:

@@ -47,13 +47,15 @@ docs.aws.amazon.com/scheduler/latest/APIReference/ ...):
   arn:aws:scheduler:::aws-sdk:<service>:<apiAction> (Input is the API's request, e.g. sfn:startExecution).
 - setting-up.html (execution role): the role's trust policy names the service principal scheduler.amazonaws.com; the
   template adds Condition StringEquals aws:SourceAccount (confused-deputy, cross-service-confused-deputy-prevention).
+  Scheduler sends aws:SourceAccount (the schedule's account) and aws:SourceArn (the schedule); the trust policy is
+  judged by the local AWS's one IAM evaluator (iam/trust.py `service_trusts`: AWS's policy evaluation logic, an
+  explicit Deny wins).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import fnmatch
 import functools
 import heapq
 import inspect
@@ -70,6 +72,7 @@ import uuid
 from peerlab_local.core.patching import once, replace, wrap
 from peerlab_local.core.world import LOCK, world
 from peerlab_local.events import schedule_expr
+from peerlab_local.iam import trust as iam_trust
 
 LOG_LIMIT = 5000  # attempts kept for GET /peerlab/scheduler
 MIN_SCALE = 0.001  # --time-scale 0: the scheduler's clock runs 1000x, never a busy loop
@@ -78,6 +81,7 @@ RETRY_BASE, RETRY_CAP = 1.0, 86400 / 185  # AWS time; judgement (see above)
 DEFAULT_RETRY = {"MaximumEventAgeInSeconds": 86400, "MaximumRetryAttempts": 185}  # API_RetryPolicy.html
 ROLE_PATTERN = re.compile(r"^arn:aws(-[a-z]+)?:iam::\d{12}:role/[\w+=,.@/-]+$")  # API_Target.html RoleArn pattern
 UNIVERSAL = "arn:aws:scheduler:::aws-sdk:"
+SCHEDULER = "scheduler.amazonaws.com"  # the service principal that assumes a target's role (setting-up.html)
 SERVICE_NAMES = {"sfn": "stepfunctions", "eventbridge": "events", "cloudwatchlogs": "logs"}
 
 
@@ -449,62 +453,6 @@ class TargetError(Exception):
         self.code, self.message = code, message
 
 
-def _matches(pattern_or_list, value: str) -> bool:
-    patterns = pattern_or_list if isinstance(pattern_or_list, list) else [pattern_or_list]
-    return any(fnmatch.fnmatchcase(value.lower(), str(p).lower()) for p in patterns)
-
-
-def _condition_holds(condition: dict | None, context: dict[str, str]) -> bool:
-    """The trust policy's Condition for the keys Scheduler sends (aws:SourceAccount, aws:SourceArn); a key or an
-    operator not modelled here makes the statement not apply (stricter, never looser, than AWS)."""
-    for operator, block in (condition or {}).items():
-        for key, wanted in block.items():
-            value = context.get(key.lower())
-            wanted = wanted if isinstance(wanted, list) else [wanted]
-            if value is None:
-                return False
-            if operator in ("StringEquals", "ArnEquals"):
-                ok = value in [str(w) for w in wanted]
-            elif operator in ("StringLike", "ArnLike"):
-                ok = any(fnmatch.fnmatchcase(value, str(w)) for w in wanted)
-            else:
-                return False
-            if not ok:
-                return False
-    return True
-
-
-def _trusts_scheduler(document, context: dict[str, str]) -> bool:
-    """Does the role's trust policy let scheduler.amazonaws.com call sts:AssumeRole (explicit deny wins)?"""
-    if isinstance(document, str):
-        import urllib.parse
-
-        try:
-            document = json.loads(document)
-        except ValueError:
-            document = json.loads(urllib.parse.unquote(document))
-    statements = document.get("Statement", [])
-    statements = statements if isinstance(statements, list) else [statements]
-    allowed = False
-    for statement in statements:
-        principal = statement.get("Principal", {})
-        if principal == "*":
-            names = True
-        else:
-            services = principal.get("Service", []) if isinstance(principal, dict) else []
-            names = _matches(services, "scheduler.amazonaws.com") or (
-                isinstance(principal, dict) and principal.get("AWS") == "*")
-        if not names or not _matches(statement.get("Action", []), "sts:AssumeRole"):
-            continue
-        if not _condition_holds(statement.get("Condition"), context):
-            continue
-        if statement.get("Effect") == "Deny":
-            return False
-        if statement.get("Effect") == "Allow":
-            allowed = True
-    return allowed
-
-
 def assume(plan: Plan, role_arn: str):
     """The role's session credentials, as Scheduler gets them (sts:AssumeRole as scheduler.amazonaws.com)."""
     from moto.iam.models import iam_backends
@@ -516,8 +464,8 @@ def assume(plan: Plan, role_arn: str):
             role = iam_backends[account]["aws"].get_role_by_arn(role_arn)
         except Exception:  # noqa: BLE001 - moto raises IAMNotFoundException
             raise TargetError("AccessDenied", f"EventBridge Scheduler cannot assume {role_arn}: no such role") from None
-        context = {"aws:sourceaccount": plan.account, "aws:sourcearn": plan.arn}
-        if not _trusts_scheduler(role.assume_role_policy_document, context):
+        context = {"aws:SourceAccount": plan.account, "aws:SourceArn": plan.arn}
+        if not iam_trust.service_trusts(role, SCHEDULER, context).allowed:
             raise TargetError("AccessDenied", f"EventBridge Scheduler cannot assume {role_arn}: its trust policy does "
                                               "not allow scheduler.amazonaws.com to call sts:AssumeRole")
         return sts_backends[account]["aws"].assume_role(

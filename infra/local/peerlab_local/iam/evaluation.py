@@ -1,7 +1,10 @@
-"""AWS's evaluation of identity-based policies, for the local AWS's IAM enforcement (iam_enforce.py).
+"""AWS's policy evaluation, the one evaluator of the local AWS: identity-based policies (enforce.py: a role session's
+calls; tools/iam_replay.py: the recorded calls again) and role trust policies (`evaluate_trust`: trust.py for STS
+AssumeRole, identities.py for the services that assume roles, events/scheduler.py for EventBridge Scheduler).
+Documents are read by policy.py.
 
 `evaluate(policies, request)` answers whether the (name, document) policies of one principal allow one
-authorization `Request` (iam_model.py: an action, one resource ARN and the request context), with AWS's logic:
+authorization `Request` (model.py: an action, one resource ARN and the request context), with AWS's logic:
 
 - Default deny; an applicable Allow allows; an applicable Deny wins over every Allow ("Policy evaluation logic",
   "Determining whether a request is allowed or denied within an account",
@@ -33,6 +36,26 @@ A single-valued operator used on a context key that holds several values (AWS sa
 is evaluated as ForAnyValue for positive operators and as "no value matches" for negated ones: a judgement, the
 docs describe no other rule.
 
+A condition that cannot be evaluated (an operator IAM does not have, a condition block that is not an object: IAM
+refuses to store such a policy, MalformedPolicyDocument, but the local AWS may hold one) never makes a decision
+looser: it holds for a Deny statement and fails for an Allow one. "An explicit deny in any policy overrides any
+allows" (evaluation-logic page), so a Deny that might apply is taken to apply.
+
+Trust policies (`evaluate_trust(document, caller, request)`): a role's trust policy is a resource-based policy whose
+statements name who may act on the role in `Principal` (or `NotPrincipal`) and have no Resource (the role itself).
+A statement applies when it names the caller ("AWS JSON policy elements: Principal",
+.../reference_policies_elements_principal.html) and its Action and Condition hold as above; an explicit Deny wins,
+else an Allow is needed ("IAM role trust policies and KMS key policies are exceptions ... they must explicitly allow
+access for principals", evaluation-logic page). Who a principal names:
+- `"*"`, or `{"AWS": "*"}`: everyone ("All principals" on the Principal page lists both forms; a service principal
+  included: a judgement, the page does not single services out);
+- `{"AWS": account id | arn:aws:iam::ACCOUNT:root}`: the account's principals (the caller then also needs its own
+  policies: trust.py); `{"AWS": role ARN}` / `{"AWS": session ARN}`: that role's sessions / that one session;
+- `{"Service": name}`: that service principal, by its exact name (the page: no wildcard "to match part of a
+  principal name or ARN"), or its regional name (`states.us-east-1.amazonaws.com`) where the caller says the
+  service may use one;
+- `NotPrincipal`: every caller it does not name.
+
 Why not a library: iam-ape 1.1.6 (PyPI) expands a principal's policies into effective permissions and carries
 conditions along unevaluated — it has no request context to evaluate them against; aws-why 0.5.0 is a compiled
 CLI that explains AWS's own error messages and asks AWS's policy simulator, so it needs AWS. policy_sentry and
@@ -46,11 +69,12 @@ import base64
 import datetime as _dt
 import functools
 import ipaddress
-import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from peerlab_local.iam import policy
 from peerlab_local.iam.model import Decision, Request
+from peerlab_local.iam.policy import as_list as _as_list
 
 VARIABLES_VERSION = "2012-10-17"
 
@@ -90,13 +114,9 @@ def matching_statements(policies: list[tuple[str, dict]], request: Request) -> l
     context = {k.lower(): v for k, v in request.context.items()}
     found = []
     for name, document in policies:
-        if isinstance(document, str):
-            document = json.loads(document)
+        document = policy.read(document)
         variables = str(document.get("Version", "")) == VARIABLES_VERSION
-        statements = document.get("Statement", [])
-        if isinstance(statements, dict):
-            statements = [statements]
-        for index, statement in enumerate(statements):
+        for index, statement in enumerate(policy.statements(document)):
             effect = statement.get("Effect")
             if effect not in ("Allow", "Deny"):
                 continue
@@ -106,12 +126,6 @@ def matching_statements(policies: list[tuple[str, dict]], request: Request) -> l
 
 
 # ---- Action / Resource ------------------------------------------------------------------------------------------
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
 
 
 def _statement_applies(statement: dict, request: Request, context: dict, variables: bool) -> bool:
@@ -132,7 +146,10 @@ def _statement_applies(statement: dict, request: Request, context: dict, variabl
             return False
     else:
         return False
-    return _conditions_hold(statement.get("Condition") or {}, context, variables)
+    holds = _conditions_hold(statement.get("Condition") or {}, context, variables)
+    if holds is None:  # cannot be evaluated: never looser (module docstring)
+        return statement.get("Effect") == "Deny"
+    return holds
 
 
 @functools.lru_cache(maxsize=4096)
@@ -365,18 +382,25 @@ def parse_operator(name: str) -> tuple[str | None, str, bool]:
     return qualifier, name, if_exists
 
 
-def _conditions_hold(condition: dict, context: dict, variables: bool) -> bool:
+def _conditions_hold(condition, context: dict, variables: bool) -> bool | None:
+    """Whether every operator's every key holds; None when the Condition cannot be evaluated (an unknown operator, a
+    block that is not an object: IAM refuses to store such a policy) and no other part of it fails."""
+    if not isinstance(condition, dict):
+        return None
+    unreadable = False
     for operator, pairs in condition.items():
         try:
             qualifier, base, if_exists = parse_operator(operator)
         except UnknownOperator:
-            return False  # IAM refuses such a policy; here the statement simply never applies
+            unreadable = True
+            continue
         if not isinstance(pairs, dict):
-            return False
+            unreadable = True
+            continue
         for key, wanted in pairs.items():
             if not _condition_holds(qualifier, base, if_exists, key.lower(), _as_list(wanted), context, variables):
                 return False
-    return True
+    return None if unreadable else True
 
 
 def _condition_holds(qualifier, base, if_exists, key, wanted, context, variables) -> bool:
@@ -414,3 +438,101 @@ def _condition_holds(qualifier, base, if_exists, key, wanted, context, variables
     if negated:
         return not any(positive(v) for v in values)
     return any(positive(v) for v in values)
+
+
+# ---- Trust policies --------------------------------------------------------------------------------------------
+
+TRUST_POLICY = "role trust policy"  # the policy name matches carry (and the policy type a denial names)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who asks to assume a role: a role session (its account, its role's ARN and its session ARN) or a service
+    principal (`services`: the names that denote it, global first)."""
+    account: str | None = None
+    arns: tuple[str, ...] = ()  # ARNs that name the caller itself: (role ARN, session ARN)
+    services: tuple[str, ...] = ()  # ("states.amazonaws.com", "states.us-east-1.amazonaws.com")
+
+    @classmethod
+    def service(cls, name: str, region: str | None = None) -> Caller:
+        """A service principal, e.g. "lambda.amazonaws.com"; with `region`, its regional name as well
+        (`<service>.<region>.amazonaws.com`, which Step Functions' refusal names: identities.CANNOT_ASSUME)."""
+        names = [name]
+        if region:
+            names.append(f"{name.split('.', 1)[0]}.{region}.amazonaws.com")
+        return cls(services=tuple(names))
+
+    @property
+    def description(self) -> str:
+        if self.services:
+            return self.services[0]
+        return self.arns[-1] if self.arns else "anonymous"
+
+
+@dataclass
+class Trust:
+    """A trust policy's answer for one request."""
+    allowed: bool
+    explicit: bool  # an applicable Deny
+    direct: str | None = None  # "session" / "role": an allowing statement names the caller itself, not its account
+    matches: list[Match] = field(default_factory=list)
+
+
+def _names(principal, caller: Caller) -> str | None:
+    """Whether a Principal element names the caller: None (no), "account" (everyone, or the caller's account), "role"
+    (the role's ARN), "session" (the session's ARN) or "service" (the caller's service principal)."""
+    if principal == "*":
+        return "account"
+    if not isinstance(principal, dict):
+        return None
+    aws = [str(value) for value in _as_list(principal.get("AWS"))]
+    if caller.services:
+        if "*" in aws:
+            return "account"
+        named = {str(value) for value in _as_list(principal.get("Service"))}
+        return "service" if named & set(caller.services) else None
+    best = None
+    for value in aws:
+        if value == "*":
+            best = best or "account"
+        elif caller.account and (value == caller.account
+                               or re.fullmatch(rf"arn:aws[a-z-]*:iam::{caller.account}:root", value)):
+            best = best or "account"
+        elif len(caller.arns) > 1 and value == caller.arns[1]:
+            return "session"
+        elif caller.arns and value == caller.arns[0]:
+            best = "role"
+    return best
+
+
+def evaluate_trust(document, caller: Caller, request: Request) -> Trust:
+    """A role's trust policy (`document`, in any form policy.read takes) for `request` (an sts:* action on the role's
+    ARN, with the caller's and the call's condition keys) made by `caller` (module docstring)."""
+    document = policy.read(document)
+    # "If you do not include a Version element, the value defaults to 2008-10-17" (IAM JSON policy elements: Version)
+    version = document.get("Version", "2008-10-17")
+    allows, denies, direct = [], [], None
+    for index, statement in enumerate(policy.statements(document)):
+        if "Principal" in statement:
+            named = _names(statement["Principal"], caller)
+        elif "NotPrincipal" in statement:
+            named = None if _names(statement["NotPrincipal"], caller) else "account"
+        else:
+            continue
+        if named is None:
+            continue
+        # Action and Condition as in any policy; the resource is the role itself (a trust policy has no Resource)
+        body = {k: v for k, v in statement.items() if k not in ("Principal", "NotPrincipal", "Resource",
+                                                                 "NotResource")}
+        body["Resource"] = "*"
+        for match in matching_statements([(TRUST_POLICY, {"Version": version, "Statement": [body]})], request):
+            match = Match(TRUST_POLICY, index, match.sid, match.effect, statement)
+            if match.effect == "Deny":
+                denies.append(match)
+            else:
+                allows.append(match)
+                if named in ("session", "role") and direct != "session":
+                    direct = named
+    if denies:
+        return Trust(False, True, None, denies)
+    return Trust(bool(allows), False, direct if allows else None, allows)

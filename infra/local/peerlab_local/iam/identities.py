@@ -1,5 +1,7 @@
 """Every call the local AWS makes on a customer's behalf is signed as the identity AWS uses for it, so that `--iam
-enforce` judges it against that identity's policies (iam_enforce.py) as AWS does:
+enforce` judges it against that identity's policies (enforce.py) as AWS does. Whether a service may assume a role is
+the role's trust policy, judged by trust.py's `service_trusts` (evaluation.py's one evaluator); the service's own
+calls with the role go through enforce.judge (the one record of decisions).
 
 - Step Functions: a task's calls (Lambda Invoke of `arn:aws:states:::lambda:invoke` and of a function-ARN Resource)
   are made with a session of the execution's role (the state machine's roleArn, or the task's Credentials.RoleArn),
@@ -41,8 +43,9 @@ enforce` judges it against that identity's policies (iam_enforce.py) as AWS does
   invocation ("Using AWS Lambda with AWS X-Ray": the execution role needs xray:PutTraceSegments and
   xray:PutTelemetryRecords). A denial never fails the invocation: the logs/trace are dropped, the denial is listed
   in GET /peerlab/iam. Shipped off the invocation's thread (AWS's logs arrive later too).
-- EventBridge rules (events.py) and Scheduler (scheduler.py) start their targets with the target's RoleArn session
-  (`service_session`), the role's trust policy evaluated for events.amazonaws.com / scheduler.amazonaws.com.
+- EventBridge rules (events/rules.py) start their targets with the target's RoleArn session (`service_session`), the
+  role's trust policy evaluated for events.amazonaws.com; EventBridge Scheduler (events/scheduler.py) assumes its
+  target's role itself, its trust policy judged by the same `service_trusts` for scheduler.amazonaws.com.
 """
 
 from __future__ import annotations
@@ -56,13 +59,20 @@ import random
 import string
 import threading
 import time
-import urllib.parse
 import uuid
 
 from moto.core.base_backend import BackendDict, BaseBackend
+from moto.iam.models import iam_backends
+from moto.logs.models import logs_backends
 from moto.utilities.utils import PARTITION_NAMES
+from moto.xray.models import xray_backends
 
 from peerlab_local.core.patching import once, replace, wrap
+from peerlab_local.core.world import LOCK
+from peerlab_local.iam import enforce as iam_enforce
+from peerlab_local.iam import trust as iam_trust
+from peerlab_local.iam.model import Request
+from peerlab_local.lambda_ import runtime as lambda_runtime
 
 log = logging.getLogger("peerlab.identities")
 
@@ -103,8 +113,6 @@ class NotAssumable(Exception):
 
 def role_of(role_arn: str):
     """moto's Role for an ARN, or None."""
-    from moto.iam.models import iam_backends
-
     try:
         account = role_arn.split(":")[4]
         return iam_backends[account]["aws"].get_role_by_arn(role_arn)
@@ -112,43 +120,10 @@ def role_of(role_arn: str):
         return None
 
 
-def _principal_names(principal, service: str, region: str | None) -> bool:
-    if principal == "*":
-        return True
-    if not isinstance(principal, dict):
-        return False
-    if principal.get("AWS") == "*":
-        return True
-    services = principal.get("Service", [])
-    services = services if isinstance(services, list) else [services]
-    name = service.split(".", 1)[0]
-    accepted = {service}
-    if region:  # the regional principal, e.g. states.us-east-1.amazonaws.com (CANNOT_ASSUME names both)
-        accepted.add(f"{name}.{region}.amazonaws.com")
-    return any(str(s) in accepted for s in services)
-
-
 def trusts(role, service: str, context: dict | None = None, region: str | None = None) -> bool:
-    """Does the role's trust policy let `service` call sts:AssumeRole, with the context the service sends
-    (aws:SourceAccount, aws:SourceArn)? AWS's evaluation (iam_eval.py): an explicit deny wins, else an allow is
-    needed. A trust policy has no Resource element: its statements apply to the role itself."""
-    from peerlab_local.iam.evaluation import matching_statements
-    from peerlab_local.iam.model import Request
-
-    document = role.assume_role_policy_document
-    if isinstance(document, str):
-        try:
-            document = json.loads(document)
-        except ValueError:
-            document = json.loads(urllib.parse.unquote(document))
-    statements = document.get("Statement", [])
-    statements = statements if isinstance(statements, list) else [statements]
-    naming = [dict(s, Resource="*") for s in statements if _principal_names(s.get("Principal"), service, region)]
-    request = Request("sts:AssumeRole", role.arn, dict(context or {}))
-    matches = matching_statements([("trust policy", {**document, "Statement": naming})], request)
-    if any(m.effect == "Deny" for m in matches):
-        return False
-    return any(m.effect == "Allow" for m in matches)
+    """Does the role's trust policy let `service` (or its regional principal in `region`) call sts:AssumeRole, with
+    the context the service sends (aws:SourceAccount, aws:SourceArn)? trust.service_trusts: AWS's evaluation."""
+    return iam_trust.service_trusts(role, service, context, region).allowed
 
 
 def service_session(role_arn: str | None, service: str, region: str, context: dict | None = None,
@@ -157,8 +132,6 @@ def service_session(role_arn: str | None, service: str, region: str, context: di
     (role, service) until RENEW_BEFORE s before they expire. The trust policy is evaluated on every call (it may have
     changed); NotAssumable if it refuses. Returns STS's Credentials (AccessKeyId, SecretAccessKey, SessionToken,
     Expiration)."""
-    from peerlab_local.iam import enforce as iam_enforce
-
     role = role_of(role_arn) if role_arn else None
     if role is None or not role_arn:
         raise NotAssumable(f"{service} cannot assume {role_arn or '(no role)'}: no such role")
@@ -186,8 +159,6 @@ def task_credentials(state_credentials, region: str) -> dict:
     """boto3 client keyword arguments for a task's calls: the execution role's session (see the module docstring).
     With enforcement off, a role Step Functions could not assume (tests' placeholder roles) keeps the local AWS's
     administrator keys; with it on, the task fails with AWS's message."""
-    from peerlab_local.iam import enforce as iam_enforce
-
     role_arn = getattr(state_credentials, "role_arn", None)
     context = {}
     machine = getattr(state_credentials, "peerlab_state_machine_arn", None)
@@ -327,16 +298,9 @@ def _install_sfn() -> None:
     wrap(StateTaskLambda, "_from_error")(direct_lambda)
 
 
-class StateMachineRefused(Exception):
-    pass
-
-
 def check_state_machine(role_arn: str | None, region: str, logging_configuration=None) -> None:
     """CreateStateMachine/UpdateStateMachine's checks of the role (enforcement on): AccessDeniedException (400) as AWS
     answers (module docstring)."""
-    from peerlab_local.iam import enforce as iam_enforce
-    from peerlab_local.iam.model import Request
-
     if not iam_enforce.enabled() or not role_arn:
         return
     role = role_of(role_arn)
@@ -416,8 +380,6 @@ def _install_execution_traces() -> None:
 def _allowed(creds: dict, action: str, params: dict, region: str, requests=None) -> bool:
     """Would the role session be allowed `action`? A denial is recorded (GET /peerlab/iam). Always True with
     enforcement off."""
-    from peerlab_local.iam import enforce as iam_enforce
-
     if not iam_enforce.enabled():
         return True
     session = iam_enforce.session_for(creds["AccessKeyId"], region)
@@ -441,10 +403,6 @@ def _trace_document(name: str, origin: str, resource_arn: str | None = None) -> 
 def _put_trace(creds: dict, region: str, account: str, document: str) -> None:
     if not _allowed(creds, "xray:PutTraceSegments", {}, region):
         return
-    from moto.xray.models import xray_backends
-
-    from peerlab_local.core.world import LOCK
-
     with LOCK:
         xray_backends[account][region].process_segment(document)
 
@@ -502,7 +460,8 @@ def stream_name(environment_id: str) -> str:
 
 
 def after_invocation(fn, environment, lines: list[tuple[float, str]]) -> None:
-    """Called by lambda_bridge after each invocation: its log lines, and a trace if TracingConfig is Active."""
+    """After each invocation (lambda_.runtime calls it, `install` sets it): its log lines, and a trace if TracingConfig
+    is Active, shipped with the execution role."""
     if not fn.role:
         return
     tracing = (getattr(fn, "tracing_config", None) or {}).get("Mode") == "Active"
@@ -518,11 +477,6 @@ def _function_session(role_arn: str, name: str, region: str) -> dict | None:
 
 
 def _ship_lambda(role_arn, name, function_arn, account, region, group, environment, lines, tracing) -> None:
-    from moto.logs.models import logs_backends
-
-    from peerlab_local.core.world import LOCK
-    from peerlab_local.iam.model import Request
-
     creds = _function_session(role_arn, name, region)
     if creds is None:
         return
@@ -572,7 +526,9 @@ def _ship_sfn_trace(role_arn, region, execution_arn) -> None:
 
 @once
 def install() -> None:
-    """After lambda_bridge/sfn_lambda_errors and events: their patches are wrapped, not replaced."""
+    """After lambda_, stepfunctions and events: their patches are wrapped, not replaced. Lambda hands each finished
+    invocation to `after_invocation` (its logs and trace, sent with the execution role)."""
     _install_sfn()
     _install_state_machine_checks()
     _install_execution_traces()
+    lambda_runtime.on_invocation_end(after_invocation)

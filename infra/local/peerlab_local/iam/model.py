@@ -1,5 +1,5 @@
-"""The shape of an authorization request, shared by the IAM evaluator (iam_eval.py) and the code that works out what a
-call touches (iam_context.py).
+"""The shape of an authorization request, shared by the IAM evaluator (evaluation.py) and the code that works out what a
+call touches (context.py).
 
 AWS authorizes a call once per resource it touches: a RunInstances is allowed only if the caller may
 `ec2:RunInstances` on the instance, its network interface, its volume, the subnet, each security group and the image

@@ -20,7 +20,8 @@ roles differ from resource-based policies", .../id_roles_compare-resource-polici
 - An explicit Deny in either wins. A statement applies when its Principal (or NotPrincipal) names the caller —
   "AWS": "*", the account's root ARN or bare id, the role's ARN or the session's ARN ("AWS JSON policy elements:
   Principal", .../reference_policies_elements_principal.html: no partial wildcards in a principal); "Service":
-  the service principal of a service that assumes the role — and its Action and Condition hold (iam_eval.py) with
+  the service principal of a service that assumes the role — and its Action and Condition hold (evaluation.py's
+  `evaluate_trust`, the one evaluator of identity and trust policies) with
   the caller's keys (aws:PrincipalArn is the role's ARN for a role session, aws:PrincipalAccount, aws:PrincipalTag/*,
   ... as iam_enforce.principal_context gives them) and the call's (sts:ExternalId, sts:RoleSessionName,
   sts:SourceIdentity, aws:RequestTag/* for session tags: iam_context's sts:AssumeRole request).
@@ -45,8 +46,9 @@ with an execution role": "the role's trust policy must specify the Lambda servic
 it cannot assume (Lambda API reference, Invoke/CreateFunction errors: InvalidParameterValueException, "One of the
 parameters in the request is not valid"; the message as reported e.g. in alexcasalboni/aws-lambda-power-tuning#69
 and serverless/serverless#6876). Here the function's invocation that needs a new execution environment (the
-moment Lambda assumes the role, lambda_bridge._role_credentials) fails so. `service_trust(role_arn, service)` is
-the same judgement for other services (Step Functions' states.amazonaws.com, ...).
+moment Lambda assumes the role: lambda_.runtime's execution-role check, which `install` sets) fails so.
+`service_trusts(role, service, ...)` is the same judgement for every service that assumes a role (Step Functions,
+EventBridge, Lambda's log delivery: identities.py; EventBridge Scheduler: events/scheduler.py).
 
 **Member accounts** (always on): the local AWS's default account (moto's 123456789012, the lab's) is the
 organization's management account, every other account id a member account created by AWS Organizations, which
@@ -66,12 +68,18 @@ import json
 import logging
 import re
 import threading
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from moto.awslambda.exceptions import InvalidParameterValueException
+from moto.awslambda.models import LambdaFunction
+from moto.iam.models import iam_backends
+from moto.sts.models import STSBackend
 
 from peerlab_local.core.patching import once, wrap
 from peerlab_local.iam import enforce as iam_enforce
-from peerlab_local.iam.evaluation import Match, matching_statements
+from peerlab_local.iam.evaluation import TRUST_POLICY, Caller, Trust, evaluate_trust
 from peerlab_local.iam.model import Request
+from peerlab_local.lambda_ import runtime as lambda_runtime
 
 log = logging.getLogger("peerlab.iam")
 
@@ -79,100 +87,14 @@ MANAGEMENT_ACCOUNT = "123456789012"  # moto's DEFAULT_ACCOUNT_ID: the lab's acco
 ACCESS_ROLE = "OrganizationAccountAccessRole"  # Organizations' default name for the member account's admin role
 ROLE_ARN = re.compile(r"^arn:(aws[a-z-]*):iam::(\d{12}):role/(.+)$")
 LAMBDA_CANNOT_ASSUME = "The role defined for the function cannot be assumed by Lambda."
-TRUST_POLICY = "role trust policy"
 
 _LOCK = threading.Lock()
 
 
-# ---- the trust policy ------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Caller:
-    """Who asks to assume the role: a role session (account, its role's ARN, its session ARN) or a service."""
-    account: str | None = None
-    arns: tuple[str, ...] = ()  # ARNs that name the caller itself: (role ARN, session ARN)
-    service: str | None = None  # "lambda.amazonaws.com"
-
-    @property
-    def description(self) -> str:
-        return self.service or (self.arns[-1] if self.arns else "anonymous")
-
-
-@dataclass
-class Trust:
-    allowed: bool
-    explicit: bool  # an applicable Deny
-    direct: str | None = None  # "session" / "role": an allowing statement names the caller itself, not its account
-    matches: list[Match] = field(default_factory=list)
-
-
-def _as_list(value) -> list:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, (list, tuple)) else [value]
-
-
-def _names(principal, caller: Caller) -> str | None:
-    """Whether a Principal element names the caller: None (no), "account" (via "*", the account or its root),
-    "role" (the role's ARN) or "session" (the session's ARN)."""
-    if principal == "*":
-        return "account"
-    if not isinstance(principal, dict):
-        return None
-    if caller.service is not None:
-        return "service" if caller.service in _as_list(principal.get("Service")) else None
-    best = None
-    for value in _as_list(principal.get("AWS")):
-        value = str(value)
-        if value == "*":
-            best = best or "account"
-        elif caller.account and (value == caller.account
-                                 or re.fullmatch(rf"arn:aws[a-z-]*:iam::{caller.account}:root", value)):
-            best = best or "account"
-        elif len(caller.arns) > 1 and value == caller.arns[1]:
-            return "session"
-        elif caller.arns and value == caller.arns[0]:
-            best = "role"
-    return best
-
-
-def evaluate(document, caller: Caller, request: Request) -> Trust:
-    """A role's trust policy (`document`, as IAM stores it) for `request` (an sts:* action on the role's ARN, with
-    the caller's and the call's condition keys) made by `caller`."""
-    document = iam_enforce._document(document) if document else {"Statement": []}
-    statements = _as_list(document.get("Statement"))
-    version = document.get("Version", "2008-10-17")
-    allows, denies, direct = [], [], None
-    for index, statement in enumerate(statements):
-        if "Principal" in statement:
-            named = _names(statement["Principal"], caller)
-        elif "NotPrincipal" in statement:
-            named = None if _names(statement["NotPrincipal"], caller) else "account"
-        else:
-            continue
-        if named is None:
-            continue
-        # Action and Condition as in any policy; the resource is the role itself (a trust policy has no Resource)
-        body = {k: v for k, v in statement.items() if k not in ("Principal", "NotPrincipal", "Resource",
-                                                                 "NotResource")}
-        body["Resource"] = "*"
-        for match in matching_statements([(TRUST_POLICY, {"Version": version, "Statement": [body]})], request):
-            match = Match(TRUST_POLICY, index, match.sid, match.effect, statement)
-            if match.effect == "Deny":
-                denies.append(match)
-            else:
-                allows.append(match)
-                if named in ("session", "role") and direct != "session":
-                    direct = named
-    if denies:
-        return Trust(False, True, None, denies)
-    return Trust(bool(allows), False, direct if allows else None, allows)
+# ---- the trust policy of a role a service assumes --------------------------------------------------------------
 
 
 def _role(role_arn: str, partition: str = "aws"):
-    from moto.iam.models import iam_backends
-
     match = ROLE_ARN.match(role_arn or "")
     if not match:
         return None
@@ -183,15 +105,22 @@ def _role(role_arn: str, partition: str = "aws"):
         return None
 
 
+def service_trusts(role, service: str, context: dict | None = None, region: str | None = None,
+                   action: str = "sts:AssumeRole") -> Trust:
+    """The trust policy of `role` (moto's Role) for `service` (e.g. "states.amazonaws.com") calling `action` on it,
+    with the condition keys the service sends (`context`: aws:SourceAccount / aws:SourceArn where its guide says
+    it does). With `region`, the service's regional principal name counts too (evaluation.Caller.service)."""
+    return evaluate_trust(role.assume_role_policy_document, Caller.service(service, region),
+                          Request(action, role.arn, dict(context or {})))
+
+
 def service_trust(role_arn: str, service: str, context: dict | None = None, action: str = "sts:AssumeRole",
                   partition: str = "aws") -> str | None:
-    """None if `service` (e.g. "lambda.amazonaws.com") may assume the role, else why not. `context`: the condition
-    keys the service sends (e.g. aws:SourceAccount / aws:SourceArn where its guide says it does)."""
+    """None if `service` (e.g. "lambda.amazonaws.com") may assume the role, else why not (`service_trusts`)."""
     role = _role(role_arn, partition)
     if role is None:
         return f"{role_arn} does not exist"
-    trust = evaluate(role.assume_role_policy_document, Caller(service=service),
-                     Request(action, role_arn, dict(context or {})))
+    trust = service_trusts(role, service, context, action=action)
     if trust.explicit:
         return f"the trust policy of {role_arn} denies {service} {action}"
     if not trust.allowed:
@@ -209,26 +138,6 @@ def _actions(params: dict) -> list[str]:
     if params.get("SourceIdentity"):
         actions.append("sts:SetSourceIdentity")
     return actions
-
-
-def _other_layers(session, requests: list[Request], region: str):
-    """iam_enforce.authorize without the identity-based policies: the permissions boundary and the session policy."""
-    boundary = iam_enforce.boundary_policy(session)
-    base = iam_enforce.principal_context(session, region)
-    layers = []
-    if boundary is not None:
-        layers.append(("permissions boundary", [boundary]))
-    if session.session_policy is not None:
-        layers.append(("session policy", [("session policy", session.session_policy)]))
-    for request in requests:
-        request = Request(request.action, request.resource, {**base, **request.context})
-        for kind, policies in layers:
-            matches = matching_statements(policies, request)
-            if any(m.effect == "Deny" for m in matches):
-                return iam_enforce.Denial(request, True, kind, matches)
-            if not any(m.effect == "Allow" for m in matches):
-                return iam_enforce.Denial(request, False, kind, matches)
-    return None
 
 
 @dataclass
@@ -257,8 +166,8 @@ def judge(session, params: dict, region: str) -> Verdict:
     for request in requests:
         if role is None:
             return Verdict(False, True, action=request.action, role_arn=role_arn)
-        trust = evaluate(role.assume_role_policy_document, caller,
-                         Request(request.action, request.resource, {**base, **request.context}))
+        trust = evaluate_trust(role.assume_role_policy_document, caller,
+                               Request(request.action, request.resource, {**base, **request.context}))
         if not trust.allowed:
             return Verdict(False, True, action=request.action, role_arn=role_arn, trust=trust)
     trace: list = []
@@ -275,7 +184,8 @@ def judge(session, params: dict, region: str) -> Verdict:
         return Verdict(False, denial=identity, action=identity.request.action, role_arn=role_arn, trust=trust)
     if trust.direct == "session":
         return Verdict(True, role_arn=role_arn, trust=trust)
-    rest = _other_layers(session, requests, region)  # named by role ARN: still within boundary and session policy
+    # named by role ARN: still within its permissions boundary and session policy
+    rest = iam_enforce.authorize(session, requests, region, identity=False)
     if rest is None:
         return Verdict(True, role_arn=role_arn, trust=trust)
     return Verdict(False, denial=rest, action=rest.request.action, role_arn=role_arn, trust=trust)
@@ -283,13 +193,6 @@ def judge(session, params: dict, region: str) -> Verdict:
 
 def trust_message(caller_arn: str, action: str, role_arn: str) -> str:
     return f"User: {caller_arn} is not authorized to perform: {action} on resource: {role_arn}"
-
-
-def _record(principal: str, action: str, resource: str, explicit: bool, policy_type: str = TRUST_POLICY) -> None:
-    with iam_enforce._LOCK:
-        iam_enforce.DENIED.append({"principal": principal, "action": action, "resource": resource,
-                                   "explicit": explicit, "policy_type": policy_type})
-        del iam_enforce.DENIED[:-100]
 
 
 def duration_error(role, params: dict, chained: bool) -> str | None:
@@ -310,15 +213,14 @@ def duration_error(role, params: dict, chained: bool) -> str | None:
     return None
 
 
-def _check(original, access_key: str, service: str, operation: str, params: dict, region: str, protocol: str):
-    """iam_enforce.check, with sts:AssumeRole judged on both sides."""
-    if not (iam_enforce.enabled() and service == "sts" and operation == "AssumeRole"):
-        return original(access_key, service, operation, params, region, protocol)
+def check_assume_role(access_key: str, service: str, operation: str, params: dict, region: str, protocol: str):
+    """The refusal of an sts:AssumeRole call, or None (`--iam enforce`; enforce.check hands AssumeRole here): the
+    duration within the role's maximum, then the caller's policies and the role's trust policy (`judge`)."""
     session = iam_enforce.session_for(access_key, region)
     role = _role(params.get("RoleArn") or "", session.partition if session else "aws")
     too_long = duration_error(role, params, chained=session is not None)
     if too_long:
-        return iam_enforce._query_error("sts", "ValidationError", too_long, 400)
+        return iam_enforce.query_error("sts", "ValidationError", too_long, 400)
     if session is None:  # administrator credentials
         return None
     verdict = judge(session, params, region)
@@ -326,9 +228,10 @@ def _check(original, access_key: str, service: str, operation: str, params: dict
         return None
     if verdict.by_trust:
         text = trust_message(session.arn, verdict.action, verdict.role_arn)
-        _record(session.arn, verdict.action, verdict.role_arn, bool(verdict.trust and verdict.trust.explicit))
+        iam_enforce.record_denial(session.arn, verdict.action, verdict.role_arn,
+                                  bool(verdict.trust and verdict.trust.explicit), TRUST_POLICY)
         log.info("iam: denied %s (role trust policy)", text)
-        return iam_enforce._query_error("sts", "AccessDenied", text, 403)
+        return iam_enforce.query_error("sts", "AccessDenied", text, 403)
     assert verdict.denial is not None  # refused, not by the trust policy: by the caller's own policies
     iam_enforce.record(session, verdict.denial)
     log.info("iam: denied %s", iam_enforce.message(session, verdict.denial))
@@ -338,16 +241,17 @@ def _check(original, access_key: str, service: str, operation: str, params: dict
 # ---- Lambda assuming a function's execution role ---------------------------------------------------------------
 
 
-def _lambda_role_credentials(original, fn):
-    if iam_enforce.enabled() and fn.role:
-        reason = service_trust(fn.role, "lambda.amazonaws.com")
-        if reason is not None:
-            from moto.awslambda.exceptions import InvalidParameterValueException
-
-            _record("lambda.amazonaws.com", "sts:AssumeRole", fn.role, "denies" in reason)
-            log.info("iam: Lambda cannot assume %s for %s: %s", fn.role, fn.function_name, reason)
-            raise InvalidParameterValueException(LAMBDA_CANNOT_ASSUME)
-    return original(fn)
+def check_lambda_role(fn: LambdaFunction) -> None:
+    """Before Lambda assumes a function's execution role (lambda_.runtime calls it, `install` sets it): refused with
+    InvalidParameterValueException when its trust policy does not let lambda.amazonaws.com assume it (`--iam
+    enforce`; module docstring)."""
+    if not (iam_enforce.enabled() and fn.role):
+        return
+    reason = service_trust(fn.role, "lambda.amazonaws.com")
+    if reason is not None:
+        iam_enforce.record_denial("lambda.amazonaws.com", "sts:AssumeRole", fn.role, "denies" in reason, TRUST_POLICY)
+        log.info("iam: Lambda cannot assume %s for %s: %s", fn.role, fn.function_name, reason)
+        raise InvalidParameterValueException(LAMBDA_CANNOT_ASSUME)
 
 
 # ---- member accounts -------------------------------------------------------------------------------------------
@@ -363,8 +267,6 @@ def ensure_access_role(role_arn: str) -> None:
     match = ROLE_ARN.match(role_arn or "")
     if not match or match.group(3) != ACCESS_ROLE or match.group(2) == MANAGEMENT_ACCOUNT:
         return
-    from moto.iam.models import iam_backends
-
     partition, account = match.group(1), match.group(2)
     with _LOCK:
         iam = iam_backends[account][partition]
@@ -386,12 +288,9 @@ def _assume_role(original, backend, *args, **kwargs):
 
 @once
 def install() -> None:
-    """Hooks (once): iam_enforce.check judges sts:AssumeRole on both sides; Lambda's execution-role assumption
-    checks the trust policy; STS AssumeRole of a member account's OrganizationAccountAccessRole finds it there."""
-    from moto.sts.models import STSBackend
-
-    from peerlab_local.lambda_ import runtime as lambda_bridge
-
-    wrap(iam_enforce, "check")(_check)
-    wrap(lambda_bridge, "_role_credentials")(_lambda_role_credentials)
+    """Once: enforcement hands sts:AssumeRole calls to `check_assume_role` (both sides judged); Lambda checks the
+    execution role's trust policy before it assumes it (`check_lambda_role`); STS AssumeRole of a member account's
+    OrganizationAccountAccessRole finds it there (moto's STSBackend wrapped)."""
+    iam_enforce.judge_calls_of("sts", "AssumeRole", check_assume_role)
+    lambda_runtime.on_execution_role(check_lambda_role)
     wrap(STSBackend, "assume_role")(_assume_role)

@@ -8,6 +8,12 @@ and reused one invocation at a time, as Lambda does; concurrent invocations get 
 The executable is the `bootstrap` of the function's deployment zip when it has one (what `cargo lambda build`
 packages), else `<lambda-dir>/<Handler>` or `<lambda-dir>/<FunctionName>` (fast local development: the binaries
 of `cargo build`, no zipping).
+
+Functions run as their execution role (`_role_credentials`). Two registration points let the IAM package take part
+without this module knowing it (iam/__init__ installs after this one): `on_execution_role(check)` runs before Lambda
+assumes a function's role and may refuse it (iam/trust.py: the role's trust policy must let lambda.amazonaws.com);
+`on_invocation_end(listener)` gets each finished invocation's log lines (iam/identities.py sends them to CloudWatch
+Logs with the execution role).
 """
 
 from __future__ import annotations
@@ -27,10 +33,13 @@ import threading
 import time
 import uuid
 import zipfile
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from moto.awslambda.models import LambdaFunction
+from moto.sts.models import sts_backends
+from moto.utilities.utils import get_partition
 
 from peerlab_local.core import faults
 from peerlab_local.core.patching import once, replace
@@ -38,6 +47,25 @@ from peerlab_local.core.world import world
 
 API = "/2018-06-01/runtime"
 COLD_START_GRACE = 10.0  # Lambda allows a function's init phase 10 s beyond its timeout
+
+# Registration points (module docstring): checks before the execution role is assumed (raise to refuse the
+# invocation), listeners after each invocation (fn, environment, log lines as (epoch, text))
+_ROLE_CHECKS: list[Callable[[LambdaFunction], None]] = []
+_INVOCATION_LISTENERS: list[Callable[[LambdaFunction, Environment, list[tuple[float, str]]], None]] = []
+
+
+def on_execution_role(check: Callable[[LambdaFunction], None]) -> None:
+    """`check(fn)` runs before Lambda assumes `fn`'s execution role for a new execution environment; an exception it
+    raises is Invoke's answer."""
+    if check not in _ROLE_CHECKS:
+        _ROLE_CHECKS.append(check)
+
+
+def on_invocation_end(listener: Callable[[LambdaFunction, Environment, list[tuple[float, str]]], None]) -> None:
+    """`listener(fn, environment, lines)` gets each finished invocation: the lines Lambda writes to its log (START,
+    the function's own, END, REPORT: platform_lines)."""
+    if listener not in _INVOCATION_LISTENERS:
+        _INVOCATION_LISTENERS.append(listener)
 
 
 class Invocation:
@@ -301,12 +329,12 @@ def _role_credentials(fn: LambdaFunction) -> dict[str, str]:
     AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, "Defined runtime environment variables"). Every call a function
     makes is then the role session's, in the role's account (what IAM evaluation, when enforced, judges). Assumed
     through the local STS for 12 h, the longest role session AWS allows (sts AssumeRole, DurationSeconds); an
-    environment lives as long as the local AWS. A function without a role (none here) keeps the admin test keys."""
+    environment lives as long as the local AWS. A function without a role (none here) keeps the admin test keys.
+    The checks of `on_execution_role` run first."""
     if not fn.role:
         return {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}
-    from moto.sts.models import sts_backends
-    from moto.utilities.utils import get_partition
-
+    for check in _ROLE_CHECKS:
+        check(fn)
     session = sts_backends[fn.account_id][get_partition(fn.region)].assume_role(
         region_name=fn.region, role_session_name=fn.function_name, role_arn=fn.role,
         policy=None, duration=43200, external_id=None)  # type: ignore[arg-type]  # moto's API passes None too
@@ -371,10 +399,10 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
                                                 f"{timeout:.2f} seconds"}
             break
     POOLS.release(fn, env)
-    from peerlab_local.iam import identities
-
-    # its logs (and trace) sent with the execution role, off this thread
-    identities.after_invocation(fn, env, platform_lines(fn, env, invocation.request_id, started, lines))
+    if _INVOCATION_LISTENERS:  # its logs (and trace) sent with the execution role, off this thread
+        logged = platform_lines(fn, env, invocation.request_id, started, lines)
+        for listener in _INVOCATION_LISTENERS:
+            listener(fn, env, logged)
     if invocation.error is not None:
         error = {"errorType": invocation.error["errorType"], "errorMessage": invocation.error["errorMessage"]}
         return json.dumps(error).encode(), error

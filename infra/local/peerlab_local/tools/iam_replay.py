@@ -1,6 +1,7 @@
 """Which recorded call each policy statement is needed for: the calls `--iam enforce` evaluated (GET
-/peerlab/iam/evaluated, iam_enforce.remember) evaluated again, with iam_eval's logic, against the role's policies
-with one statement removed.
+/peerlab/iam/evaluated, iam/enforce.py's remember) evaluated again, with the local AWS's one evaluator
+(iam/evaluation.py), against the role's policies with one statement removed; the policies are read back from IAM
+and read by iam/policy.py, as enforcement reads them.
 
     python -m peerlab_local.tools.iam_replay --endpoint URL [--stack NAME] [--json]
 
@@ -12,7 +13,7 @@ evaluation of one Request depends only on the policies and the Request's context
 https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html). Removing an Allow
 statement cannot make another statement apply or stop applying, so a recorded Request is denied without the
 statement exactly when no other Allow of the identity-based policies matches it. The replay re-evaluates each
-recorded Request (its full context, as enforcement built it) with `iam_eval.evaluate` — the same evaluation the
+recorded Request (its full context, as enforcement built it) with `evaluation.evaluate` — the same evaluation the
 local AWS ran — instead of trusting the recorded matches. What it cannot see: calls the workflow would have made
 after the first denial (a real run stops or goes another way there), so the first denied call is what a real run
 with the statement removed is refused first *among the calls this run made in this order*; infra/local/tests/
@@ -31,7 +32,8 @@ import sys
 import urllib.request
 from dataclasses import dataclass, field
 
-from peerlab_local.iam.evaluation import evaluate, matching_statements
+from peerlab_local.iam import policy
+from peerlab_local.iam.evaluation import evaluate, glob_match, matching_statements
 from peerlab_local.iam.model import Request
 
 
@@ -73,33 +75,21 @@ def role_policies(iam, name: str) -> list[tuple[str, dict]]:
     """A role's identity-based policies as iam_enforce evaluates them: inline ones by name, attached managed ones by
     ARN (their default version), read with an administrator's IAM client."""
     found = []
-    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-        document = iam.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"]
-        found.append((policy, _document(document)))
+    for inline in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=name, PolicyName=inline)["PolicyDocument"]
+        found.append((inline, policy.read(document)))
     for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
         arn = attached["PolicyArn"]
         version = iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
         document = iam.get_policy_version(PolicyArn=arn, VersionId=version)["PolicyVersion"]["Document"]
-        found.append((arn, _document(document)))
+        found.append((arn, policy.read(document)))
     return found
-
-
-def _document(document) -> dict:
-    if isinstance(document, dict):
-        return document
-    import urllib.parse
-
-    try:
-        return json.loads(document)
-    except ValueError:
-        return json.loads(urllib.parse.unquote(document))
 
 
 def statements(role: str, policies: list[tuple[str, dict]]) -> list[Statement]:
     found = []
     for name, document in policies:
-        listed = document.get("Statement", [])
-        for index, statement in enumerate([listed] if isinstance(listed, dict) else listed):
+        for index, statement in enumerate(policy.statements(document)):
             found.append(Statement(role, name, index, statement.get("Sid"), statement))
     return found
 
@@ -109,11 +99,9 @@ def without(policies: list[tuple[str, dict]], statement: Statement) -> list[tupl
     changed = []
     for name, document in policies:
         if name == statement.policy:
-            document = copy.deepcopy(document)
-            listed = document.get("Statement", [])
-            listed = [listed] if isinstance(listed, dict) else list(listed)
+            listed = copy.deepcopy(policy.statements(document))
             del listed[statement.index]
-            document["Statement"] = listed
+            document = policy.with_statements(document, listed)
         changed.append((name, document))
     return changed
 
@@ -130,14 +118,11 @@ def calls_of(calls: list[dict], role: str) -> list[dict]:
 
 
 def _actions(statement: dict) -> list[str]:
-    value = statement.get("Action", [])
-    return [value] if isinstance(value, str) else list(value)
+    return [str(a) for a in policy.as_list(statement.get("Action"))]
 
 
 def needed(statement: Statement, policies: list[tuple[str, dict]], calls: list[dict]) -> Needed:
     """Evaluate every recorded call of the statement's role against the policies without it."""
-    from peerlab_local.iam.evaluation import glob_match
-
     reduced = without(policies, statement)
     mine = calls_of(calls, statement.role)
     first, denied, covered, matched_actions = None, 0, set(), set()

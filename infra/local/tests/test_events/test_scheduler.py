@@ -327,6 +327,28 @@ def test_the_target_role_must_trust_the_scheduler(env):
     assert env.executions(machine) == []
 
 
+
+def test_an_explicit_deny_in_the_trust_policy_wins_whatever_its_condition_operator(env):
+    # "an explicit deny in any policy overrides any allows" (IAM User Guide, "Policy evaluation logic"): a Deny
+    # that holds refuses the scheduler whatever operator its condition uses. Scheduler's own trust evaluator skipped a
+    # statement whose operator it did not model (here StringNotEquals, ArnNotLike) before reading its Effect, so the
+    # Allow let the target start.
+    machine = env.machine("denied")
+    allow = {"Effect": "Allow", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole"}
+    denies = {
+        "deny-account": {"StringNotEquals": {"aws:SourceAccount": "111122223333"}},
+        "deny-schedule": {"ArnNotLike": {"aws:SourceArn": f"arn:aws:scheduler:*:{ACCOUNT}:schedule/default/other"}},
+    }
+    for name, condition in denies.items():
+        role = env.role(name, trust={"Version": "2012-10-17", "Statement": [allow, {
+            "Effect": "Deny", "Principal": {"Service": "scheduler.amazonaws.com"}, "Action": "sts:AssumeRole",
+            "Condition": condition}]})
+        env.create(name, at(60), machine, role=role, target={"RetryPolicy": {"MaximumRetryAttempts": 0}})
+    for name in denies:
+        failed = wait_for(lambda name=name: env.attempts(name), timeout=15)
+        assert failed[0]["ok"] is False and failed[0]["error_code"] == "AccessDenied", failed
+    assert env.executions(machine) == []
+
 def refused(call, **kwargs) -> str:
     with pytest.raises(botocore.exceptions.ClientError) as err:
         call(**kwargs)
