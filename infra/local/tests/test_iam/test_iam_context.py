@@ -1,4 +1,4 @@
-"""What each call of the lab touches, as IAM authorization requests (peerlab_local/iam_context.py).
+"""What each call of the lab touches, as IAM authorization requests (peerlab_local/iam/context.py).
 
 Real resources are made on a local AWS with boto3; then POST /peerlab/iam/requests asks, for a call with the
 parameters boto3 would send (member-name form, checked against botocore's model), which (action, ARN, condition keys)

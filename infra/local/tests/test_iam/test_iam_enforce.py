@@ -1,5 +1,5 @@
 """`--iam enforce`: calls signed with a role session's credentials (STS AssumeRole) are evaluated against the role's
-policies as AWS evaluates them, and refused as AWS refuses them (peerlab_local/iam_enforce.py).
+policies as AWS evaluates them, and refused as AWS refuses them (peerlab_local/iam/enforce.py).
 
 The calls used here authorize on resource "*" (Describe*, List*: the Service Authorization Reference lists no
 resource type for them), so they hold whether iam_context models them or not.
@@ -16,16 +16,11 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import LocalAws, Patient
+from conftest import LocalAws, Patient, policy, trust
 
 ACCOUNT = "123456789012"
-TRUST = json.dumps({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {
-    "Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]})
+TRUST = trust("lambda.amazonaws.com")
 NO_RETRY = Config(retries={"max_attempts": 1, "mode": "standard"})
-
-
-def policy(*statements) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""The IAM evaluator (peerlab_local/iam_eval.py) against the policy evaluation examples of AWS's IAM User Guide.
+"""The IAM evaluator (peerlab_local/iam/evaluation.py) against the policy evaluation examples of AWS's IAM User Guide.
 
 Each test is one documented example; the page is named in its docstring (https://docs.aws.amazon.com/IAM/latest/UserGuide/
 followed by the page). Where a page gives a table of request contexts and results, every row is checked.

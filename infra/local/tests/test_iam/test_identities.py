@@ -1,4 +1,4 @@
-"""Under `--iam enforce` every caller on the AWS side signs as the identity AWS uses (peerlab_local/identities.py):
+"""Under `--iam enforce` every caller on the AWS side signs as the identity AWS uses (peerlab_local/iam/identities.py):
 Step Functions tasks as the state machine's role, EventBridge rule and Scheduler targets with the target's role,
 Lambda's log and trace delivery with the function's execution role."""
 
@@ -11,7 +11,7 @@ import zipfile
 import botocore.exceptions
 import pytest
 
-from conftest import LocalAws, wait_for
+from conftest import LocalAws, policy, trust, wait_for
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
@@ -28,15 +28,6 @@ while True:
     urllib.request.urlopen(urllib.request.Request(api + "/" + request_id + "/response", data=b'{{"ok": true}}',
                                                   method="POST")).read()
 """
-
-
-def trust(service: str) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": [
-        {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}]})
-
-
-def policy(*statements) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The peer account as AWS has it: infra/peer-account.yaml deployed as a stack of its own in the second account (as
 that member account's administrator, `stack.deploy(..., account=...)`), and STS AssumeRole judged on both sides under
-`--iam enforce`: the caller's policies and the role's trust policy (peerlab_local/iam_trust.py).
+`--iam enforce`: the caller's policies and the role's trust policy (peerlab_local/iam/trust.py).
 
 Before: moto let any session assume any role ARN, existing or not (a cross-account lab "worked" with a role nobody
 had created, and the accepter's session then had no policies at all), and a template could only be deployed into the
@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import LocalAws, wait_for
+from conftest import LocalAws, policy, wait_for
 from peerlab_local.tools import stack
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -37,10 +37,6 @@ needs_build = pytest.mark.skipif(not all(os.path.isfile(os.path.join(BUILT, c)) 
 
 def quiet(*_args):
     pass
-
-
-def policy(*statements) -> str:
-    return json.dumps({"Version": "2012-10-17", "Statement": list(statements)})
 
 
 def credentials_client(creds: dict, service: str, url: str, region: str = "us-east-1"):
