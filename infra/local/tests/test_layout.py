@@ -5,9 +5,13 @@ cannot hide inside a function."""
 from __future__ import annotations
 
 import ast
+import sys
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "infra" / "checks"))
+from module_graph import circles  # noqa: E402
 
 PACKAGE = Path(__file__).resolve().parents[1] / "peerlab_local"
 SERVICES = {"ec2", "ssm", "stepfunctions", "lambda_", "iam", "events", "cloudformation", "servicequotas"}
@@ -58,38 +62,9 @@ def graph(package: Path = PACKAGE) -> dict[str, set[str]]:
 
 
 def cycles(edges: dict[str, set[str]]) -> list[list[str]]:
-    """The strongly connected components of more than one module (Tarjan)."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    stack: list[str] = []
-    on_stack: set[str] = set()
-    found: list[list[str]] = []
-
-    def connect(v: str) -> None:
-        index[v] = low[v] = len(index)
-        stack.append(v)
-        on_stack.add(v)
-        for w in sorted(edges.get(v, ())):
-            if w not in index:
-                connect(w)
-                low[v] = min(low[v], low[w])
-            elif w in on_stack:
-                low[v] = min(low[v], index[w])
-        if low[v] == index[v]:
-            component = []
-            while True:
-                w = stack.pop()
-                on_stack.discard(w)
-                component.append(w)
-                if w == v:
-                    break
-            if len(component) > 1:
-                found.append(sorted(component))
-
-    for v in sorted(edges):
-        if v not in index:
-            connect(v)
-    return found
+    """Each circle of imports, as a path from a module back to it (infra/checks/module_graph.py's finder, which holds
+    lab-core's Rust modules to the same rule)."""
+    return [circle for _, circle in circles(edges)]
 
 
 def _package_of(module: str) -> str:
@@ -137,9 +112,9 @@ def test_every_service_is_a_package_that_lists_its_installs():
 
 
 @pytest.mark.parametrize("edges, expected", [
-    ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c"]]),
+    ({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}, [["a", "b", "c", "a"]]),
     ({"a": {"b"}, "b": set(), "c": {"a", "b"}}, []),
 ])
 def test_the_circle_finder_finds_circles(edges, expected):
-    # the test of the test: a circle through three modules is found, a tree is not a circle
+    # the test of the test: a circle through three modules is found (as a path back to its start), a tree is not
     assert cycles(edges) == expected
