@@ -118,3 +118,37 @@ def test_every_service_is_a_package_that_lists_its_installs():
 def test_the_circle_finder_finds_circles(edges, expected):
     # the test of the test: a circle through three modules is found (as a path back to its start), a tree is not
     assert cycles(edges) == expected
+
+
+def _unused(package: Path, readers: list[Path]) -> list[str]:
+    """Top-level functions and classes of `package` that nothing names: not the package, its tests, the bench.
+    Registered ones count as used: a decorated definition (a builder table, `once`), a subclass of a moto class (moto
+    finds its models by subclass). An exception class counts only if something names it (raises, catches)."""
+    used: set[str] = set()
+    for path in sorted(package.rglob("*.py")) + readers:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Name):
+                used.add(node.id)
+            elif isinstance(node, ast.Attribute):
+                used.add(node.attr)
+            elif isinstance(node, ast.ImportFrom):
+                used |= {alias.name for alias in node.names}
+    unused = []
+    for path in sorted(package.rglob("*.py")):
+        for node in ast.parse(path.read_text()).body:
+            if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) or node.decorator_list:
+                continue
+            bases = [ast.unparse(b) for b in getattr(node, "bases", [])]
+            exception = any(b.endswith(("Error", "Exception", "Changed")) for b in bases)
+            if bases and not exception:
+                continue
+            if node.name not in used and not node.name.startswith("__"):
+                unused.append(f"{path.relative_to(package)}: {node.name}")
+    return unused
+
+
+def test_nothing_defined_at_the_top_of_a_module_goes_unused():
+    # dead code issue 21 found: config.ConfigError, network.find_endpoint_by_ip, identities.StateMachineRefused
+    local = PACKAGE.parent
+    readers = sorted((local / "tests").rglob("*.py")) + [local.parents[1] / "bench" / "run.py"]
+    assert _unused(PACKAGE, readers) == []
