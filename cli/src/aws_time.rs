@@ -11,16 +11,44 @@
 //! Pure functions over a history (and the milestones), so a recorded run tests them; `peerlab run` prints them and
 //! writes them into its JSON report, which the bench (bench/run.py) reads: the estimator is written once, here.
 
+use std::collections::HashMap;
+
 use serde_json::{json, Value};
 
 use crate::history::Event;
 use crate::runs::{Runs, StateRun};
 
-/// Something the lab waits for, seen ready on the local AWS (wall seconds since the epoch).
+/// Something the lab waits for, ready on the local AWS (wall seconds since the epoch).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Milestone {
     pub at: f64,
     pub what: String,
+    pub basis: Basis,
+}
+
+impl Milestone {
+    /// Seen ready at `at`, nothing more known.
+    pub fn seen(at: f64, what: &str) -> Milestone {
+        Milestone {
+            at,
+            what: what.to_string(),
+            basis: Basis::Seen,
+        }
+    }
+}
+
+/// What made a milestone come when it did, as far as the local AWS told (its inventory's `delays`): what lets the
+/// projection replay it in AWS time. Below time scale 1 the local AWS's delays run on at 1/scale while a function
+/// runs in real time, so a thing the workflow polls for is ready after fewer AWS seconds of the run than on AWS;
+/// replayed, it is ready when the call that began it was made (in AWS time) plus its delay in AWS seconds.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Basis {
+    /// Only seen (sampled): it counts as ready where the run's AWS time was when it was seen.
+    Seen,
+    /// Delays that began at wall times and last so many AWS seconds: ready when the last one is over.
+    Delays(Vec<(f64, f64)>),
+    /// So many AWS seconds after another milestone (the SSM Agent's first ping after its instance runs).
+    After(String, f64),
 }
 
 /// Each waiting state of statemachine/peering-lab.asl.json and the milestones its NotReady retries wait for, in
@@ -195,27 +223,51 @@ struct Estimator<'a> {
     last: f64,
     /// Each run's parts, by its index in `runs.runs`.
     parts: Vec<Parts>,
+    /// Each run's start in AWS seconds since the execution's (None until it is estimated).
+    start: Vec<Option<f64>>,
+    /// Each run's replayed polls: from wall time `.0` on, `.1` more AWS seconds than here.
+    shifts: Vec<Vec<(f64, f64)>>,
+    milestones: &'a [Milestone],
+    /// Each NotReady retrier's interval (AWS seconds), by state name.
+    intervals: &'a HashMap<String, f64>,
+    /// Milestones replayed: AWS seconds since the execution's start.
+    ready: HashMap<String, f64>,
+    lags: Vec<Lag>,
 }
 
 impl Estimator<'_> {
-    /// The runs of one sequence: the top level (parent None) or one branch of a Parallel.
-    fn sequence(&mut self, parent: Option<usize>, branch: usize, from: f64, to: f64) -> Parts {
+    /// The runs of one sequence that starts at wall `from` and AWS second `start`: the top level (parent None) or
+    /// one branch of a Parallel.
+    fn sequence(
+        &mut self,
+        parent: Option<usize>,
+        branch: usize,
+        from: f64,
+        to: f64,
+        start: f64,
+    ) -> Parts {
         let members: Vec<usize> = (0..self.runs.runs.len())
             .filter(|&i| self.runs.runs[i].parent == parent && self.runs.runs[i].branch == branch)
             .collect();
         let mut parts = Parts::default();
-        let mut inside = 0.0;
+        let (mut inside, mut wall, mut aws) = (0.0, from, start);
         for i in members {
             let run = &self.runs.runs[i];
-            inside += end_of(run, self.last) - run.entered;
-            parts = parts.add(self.run(i));
+            let (entered, end) = (run.entered, end_of(run, self.last));
+            aws += (entered - wall).max(0.0); // Step Functions' own time before it, real
+            inside += end - entered;
+            let p = self.run(i, aws);
+            parts = parts.add(p);
+            aws += p.total();
+            wall = end;
         }
         // between the states: Step Functions' own time, real
         parts.overhead += (to - from - inside).max(0.0);
         parts
     }
 
-    fn run(&mut self, index: usize) -> Parts {
+    fn run(&mut self, index: usize, start: f64) -> Parts {
+        self.start[index] = Some(start);
         let run = &self.runs.runs[index];
         let (entered, end) = (run.entered, end_of(run, self.last));
         let parts = if run.kind == "Parallel" || run.kind == "Map" {
@@ -227,7 +279,8 @@ impl Estimator<'_> {
                 .map(|r| r.branch)
                 .collect();
             branches.dedup();
-            let mut longest: Option<(Parts, f64)> = None;
+            let mut longest: Option<Parts> = None;
+            let mut last_end = entered;
             for b in branches {
                 let members = self
                     .runs
@@ -237,20 +290,23 @@ impl Estimator<'_> {
                 let branch_end = members
                     .map(|r| end_of(r, self.last))
                     .fold(entered, f64::max);
-                let p = self.sequence(Some(index), b, entered, branch_end);
-                if longest.is_none_or(|(l, _)| p.total() > l.total()) {
-                    longest = Some((p, branch_end));
+                let p = self.sequence(Some(index), b, entered, branch_end, start);
+                last_end = last_end.max(branch_end);
+                if longest.is_none_or(|l| p.total() > l.total()) {
+                    longest = Some(p);
                 }
             }
             match longest {
-                Some((p, branch_end)) => Parts {
-                    overhead: p.overhead + (end - branch_end).max(0.0),
+                // Step Functions' time from the last branch's end to the Parallel's
+                Some(p) => Parts {
+                    overhead: p.overhead + (end - last_end).max(0.0),
                     ..p
                 },
                 None => parts_of(&segments(run, self.scale, self.last)),
             }
         } else if run.kind == "Task" || run.kind == "Wait" {
-            parts_of(&segments(run, self.scale, self.last))
+            let parts = parts_of(&segments(run, self.scale, self.last));
+            self.replay(index, parts)
         } else {
             Parts {
                 overhead: end - entered,
@@ -260,49 +316,160 @@ impl Estimator<'_> {
         self.parts[index] = parts;
         parts
     }
-}
 
-/// Each waited-for milestone seen while its state was waiting, against the attempt that noticed it.
-fn lags(runs: &Runs, milestones: &[Milestone], scale: f64, last: f64) -> Vec<Lag> {
-    let mut out = Vec::new();
-    for run in &runs.runs {
+    /// Where wall time `at` falls in AWS time (seconds since the execution's start): within the innermost Task
+    /// or Wait estimated so far that ran then, its replayed polls included.
+    fn aws_at(&self, at: f64) -> Option<f64> {
+        let (i, run) = self
+            .runs
+            .runs
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| {
+                self.start[*i].is_some()
+                    && (r.kind == "Task" || r.kind == "Wait")
+                    && r.entered <= at
+                    && at <= end_of(r, self.last)
+            })
+            .max_by_key(|(_, r)| r.depth)?;
+        let within = aws_between(&segments(run, self.scale, self.last), run.entered, at);
+        Some(self.start[i]? + within + self.shift_at(i, at))
+    }
+
+    fn shift_at(&self, index: usize, at: f64) -> f64 {
+        self.shifts[index]
+            .iter()
+            .filter(|(from, _)| *from <= at)
+            .map(|(_, s)| s)
+            .sum()
+    }
+
+    /// A waiting state's polls as they would go on AWS: each milestone it waits for is ready at its replayed AWS
+    /// time; where that is after the attempt that noticed it here, the state polls on at its NotReady interval
+    /// (each poll as long as its polls here) until one comes after it, and everything from that attempt on moves
+    /// that much later. Below time scale 1 a milestone can only come sooner in the run's AWS time here than on
+    /// AWS (its delay ran on at 1/scale while functions ran), so the replay only ever adds polls.
+    fn replay(&mut self, index: usize, mut parts: Parts) -> Parts {
+        let run = &self.runs.runs[index];
         let Some((_, awaited)) = WAITED.iter().find(|(name, _)| *name == run.name) else {
-            continue;
+            return parts;
         };
-        let stretches = segments(run, scale, last);
+        let (entered, end) = (run.entered, end_of(run, self.last));
+        let start = self.start[index].unwrap_or(0.0);
+        let stretches = segments(run, self.scale, self.last);
+        let interval = self.intervals.get(&run.name).copied();
         for what in *awaited {
-            let Some(m) = milestones.iter().find(|m| m.what == *what) else {
+            let Some(m) = self.milestones.iter().find(|m| m.what == *what) else {
                 continue;
             };
-            if m.at < run.entered || m.at > end_of(run, last) {
-                continue;
+            if m.at > end {
+                continue; // not this run's to wait for
             }
-            // the first attempt that started once it was ready (the state's exit if none did)
-            let noticed_at = run
-                .attempts
-                .iter()
-                .map(|a| a.start)
-                .find(|s| *s >= m.at)
-                .unwrap_or(end_of(run, last));
-            out.push(Lag {
+            // this run first: the other branch of a Parallel ran at the same wall times
+            let aws_of = |at: f64| {
+                if entered <= at && at <= end {
+                    Some(start + aws_between(&stretches, entered, at) + self.shift_at(index, at))
+                } else {
+                    self.aws_at(at)
+                }
+            };
+            let ready = match &m.basis {
+                Basis::Seen => aws_of(m.at),
+                Basis::Delays(delays) => delays
+                    .iter()
+                    .map(|(began, aws)| aws_of(*began).map(|b| b + aws))
+                    .collect::<Option<Vec<f64>>>()
+                    .and_then(|all| all.into_iter().reduce(f64::max)),
+                Basis::After(other, aws) => self.ready.get(other).map(|r| r + aws),
+            };
+            let Some(ready) = ready.or_else(|| aws_of(m.at)) else {
+                continue;
+            };
+            self.ready.insert(what.to_string(), ready);
+            let ready = ready - start;
+            if m.at < entered && ready <= 0.0 {
+                continue; // ready before the state began, here and on AWS
+            }
+            // the first attempt that started once it was ready here (the state's exit if none did)
+            let noticing = run.attempts.iter().position(|a| a.start >= m.at);
+            let at = noticing.map_or(end, |k| run.attempts[k].start);
+            let mut noticed = aws_between(&stretches, entered, at) + self.shift_at(index, at);
+            if let (Some(k), Some(interval)) = (noticing, interval) {
+                if ready > noticed {
+                    // a poll: as long as the shortest attempt here (the first one creates, the last one finishes)
+                    let poll = run
+                        .attempts
+                        .iter()
+                        .filter_map(|a| a.end.map(|e| e - a.start))
+                        .reduce(f64::min)
+                        .unwrap_or(0.0);
+                    let polls = ((ready - noticed) / (poll + interval)).ceil();
+                    let shift = polls * (poll + interval);
+                    self.shifts[index].push((run.attempts[k].start, shift));
+                    parts.function += polls * poll;
+                    parts.waits += polls * interval;
+                    noticed += shift;
+                }
+            }
+            self.lags.push(Lag {
                 state: run.name.clone(),
                 awaited: what.to_string(),
-                ready: aws_between(&stretches, run.entered, m.at),
-                noticed: aws_between(&stretches, run.entered, noticed_at),
+                ready,
+                noticed,
             });
         }
+        parts
     }
+}
+
+/// Each NotReady retrier's interval in a state machine definition (ASL), by state name, Parallel branches and Map
+/// iterators included: what a replayed poll waits (BackoffRate 1 in peerlab's definitions; a test holds them to it).
+pub fn not_ready_intervals(definition: &Value) -> HashMap<String, f64> {
+    fn walk(states: &Value, out: &mut HashMap<String, f64>) {
+        let Some(states) = states.as_object() else {
+            return;
+        };
+        for (name, state) in states {
+            for retrier in state["Retry"].as_array().into_iter().flatten() {
+                let errors = retrier["ErrorEquals"].as_array().into_iter().flatten();
+                if errors.clone().any(|e| e == "NotReady") {
+                    out.insert(
+                        name.clone(),
+                        retrier["IntervalSeconds"].as_f64().unwrap_or(1.0),
+                    );
+                }
+            }
+            for branch in state["Branches"].as_array().into_iter().flatten() {
+                walk(&branch["States"], out);
+            }
+            for inner in ["Iterator", "ItemProcessor"] {
+                walk(&state[inner]["States"], out);
+            }
+        }
+    }
+    let mut out = HashMap::new();
+    walk(&definition["States"], &mut out);
     out
 }
 
+/// statemachine/peering-lab.asl.json, as the CLI was built with it: its NotReady intervals are the replay's.
+pub fn lab_intervals() -> HashMap<String, f64> {
+    let definition: Value =
+        serde_json::from_str(include_str!("../../statemachine/peering-lab.asl.json"))
+            .unwrap_or_default();
+    not_ready_intervals(&definition)
+}
+
 /// The execution's AWS time from its history: `start`/`stop` the execution's (wall seconds), `scale` the local
-/// AWS's Step Functions time scale (1 on AWS), `milestones` what the local AWS saw become ready (may be empty).
+/// AWS's Step Functions time scale (1 on AWS), `milestones` what the local AWS saw become ready (may be empty),
+/// `intervals` the NotReady intervals of its definition ([`not_ready_intervals`]; empty: no replay).
 pub fn project(
     events: &[Event],
     start: f64,
     stop: Option<f64>,
     scale: f64,
     milestones: &[Milestone],
+    intervals: &HashMap<String, f64>,
 ) -> Projection {
     let runs = Runs::from_events(events);
     let last = stop.unwrap_or_else(|| events.last().map_or(start, |e| e.at));
@@ -312,10 +479,16 @@ pub fn project(
         scale,
         last,
         parts: vec![Parts::default(); runs.runs.len()],
+        start: vec![None; runs.runs.len()],
+        shifts: vec![Vec::new(); runs.runs.len()],
+        milestones,
+        intervals,
+        ready: HashMap::new(),
+        lags: Vec::new(),
     };
-    let parts = estimator.sequence(None, 0, start, last);
+    let parts = estimator.sequence(None, 0, start, last, 0.0);
     let per_run = estimator.parts;
-    let lags = lags(&runs, milestones, scale, last);
+    let lags = estimator.lags;
     let instance_seconds = instance_seconds(&runs, &per_run, &lags, scale, last);
     let states = runs
         .runs
@@ -567,7 +740,14 @@ mod tests {
     #[test]
     fn waits_are_scaled_back_functions_and_step_functions_are_not() {
         let (execution, events) = fixture("tutorial-realistic");
-        let p = project(&events, execution.start, execution.stop, 0.02, &[]);
+        let p = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[],
+            &HashMap::new(),
+        );
         // functions: validate 0.188 + A 1.303 (B's branch is longer in AWS time: 1.309) + control 0.173 +
         // request 0.351 + accept 0.135 + routes 0.161 + update-sg 0.469 + final 0.081 + teardown 1.417
         assert!(close(p.parts.function, 4.284), "{:?}", p.parts);
@@ -591,7 +771,14 @@ mod tests {
     #[test]
     fn at_time_scale_one_the_projection_is_the_wall_time_along_the_longest_branch() {
         let (execution, events) = fixture("tutorial-realistic");
-        let p = project(&events, execution.start, execution.stop, 1.0, &[]);
+        let p = project(
+            &events,
+            execution.start,
+            execution.stop,
+            1.0,
+            &[],
+            &HashMap::new(),
+        );
         let wall = execution.stop.unwrap() - execution.start;
         // B's branch ended last in wall time too: nothing is left out, nothing counted twice
         assert!(
@@ -605,7 +792,14 @@ mod tests {
     fn below_time_scale_one_the_lines_say_the_estimate_is_short_and_give_wall_over_scale() {
         let (execution, events) = fixture("tutorial-realistic");
         let wall = execution.stop.unwrap() - execution.start;
-        let scaled = project(&events, execution.start, execution.stop, 0.02, &[]);
+        let scaled = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[],
+            &HashMap::new(),
+        );
         assert!(close(scaled.upper_bound(), wall / 0.02));
         assert!(scaled.upper_bound() > scaled.parts.total());
         let cost = cost(&events, &scaled);
@@ -616,7 +810,14 @@ mod tests {
         );
         assert!(text.contains(&at_most), "{text}");
         assert!(text.contains("is short at this scale"), "{text}");
-        let real = project(&events, execution.start, execution.stop, 1.0, &[]);
+        let real = project(
+            &events,
+            execution.start,
+            execution.stop,
+            1.0,
+            &[],
+            &HashMap::new(),
+        );
         assert!(!lines(&real, &cost).join("\n").contains("at most"));
     }
 
@@ -625,11 +826,15 @@ mod tests {
         let (execution, events) = fixture("tutorial-realistic");
         // instance A seen running 1.0 s into the run: during Create VPC A's retry wait (0.853 s to 1.294 s after
         // the first event, itself 0.061 s after the start)
-        let seen = Milestone {
-            at: events[0].at + 1.0,
-            what: "instance A running".into(),
-        };
-        let p = project(&events, execution.start, execution.stop, 0.02, &[seen]);
+        let seen = Milestone::seen(events[0].at + 1.0, "instance A running");
+        let p = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[seen],
+            &lab_intervals(),
+        );
         assert_eq!(p.lags.len(), 1);
         let lag = &p.lags[0];
         assert_eq!(lag.state, "Create VPC A");
@@ -638,21 +843,156 @@ mod tests {
         assert!(close(lag.noticed, 22.7), "{lag:?}");
         assert!(close(lag.lag(), 14.7), "{lag:?}");
         // a milestone outside its state's run is no one's lag
-        let late = Milestone {
-            at: events[0].at + 5.0,
-            what: "instance A running".into(),
+        let late = Milestone::seen(events[0].at + 5.0, "instance A running");
+        assert!(project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[late],
+            &lab_intervals()
+        )
+        .lags
+        .is_empty());
+    }
+
+    /// Below time scale 1 the local AWS's delays ran on at 1/scale while functions ran: replayed, a milestone is
+    /// ready at its call's AWS time plus its delay in AWS seconds, and the state polls on at its NotReady interval
+    /// until an attempt comes after it; everything after that attempt moves as much.
+    #[test]
+    fn a_delay_longer_on_aws_than_here_adds_the_polls_aws_would_make() {
+        let (execution, events) = fixture("tutorial-realistic");
+        let runs = Runs::from_events(&events);
+        let first = runs
+            .runs
+            .iter()
+            .find(|r| r.name == "Create VPC A")
+            .unwrap()
+            .attempts[0]
+            .start;
+        // here the endpoints were ready 1.0 s into the run, during A's retry wait (as in the test above), and
+        // noticed by A's second attempt, 22.7 AWS seconds into the state (its first attempt 0.650 s + the 0.441 s
+        // wait ÷ 0.02); the call that began them came 0.1 s into A's first attempt
+        let endpoints = |aws_seconds: f64| Milestone {
+            at: events[0].at + 1.0,
+            what: "SSM endpoints available".into(),
+            basis: Basis::Delays(vec![(first + 0.1, aws_seconds)]),
         };
-        assert!(
-            project(&events, execution.start, execution.stop, 0.02, &[late])
-                .lags
-                .is_empty()
+        let intervals = lab_intervals();
+        assert_eq!(intervals["Create VPC A"], 5.0);
+        let project = |m: &[Milestone]| {
+            project(
+                &events,
+                execution.start,
+                execution.stop,
+                0.02,
+                m,
+                &intervals,
+            )
+        };
+        let state =
+            |p: &Projection, name: &str| p.states.iter().find(|(n, _)| n == name).unwrap().1;
+        let before = project(&[]);
+
+        // 60 s on AWS: ready 60.1 s into the state; AWS polls on every 5 s + a poll (A's shortest attempt, 0.650 s):
+        // 7 more polls (22.7 + 7 x 5.65 = 62.25 is the first after 60.1)
+        let after = project(&[endpoints(60.0)]);
+        let lag = &after.lags[0];
+        assert_eq!(lag.awaited, "SSM endpoints available");
+        assert!(close(lag.ready, 60.1), "{lag:?}");
+        assert!(close(lag.noticed, 62.25), "{lag:?}");
+        let (a, a_before) = (
+            state(&after, "Create VPC A"),
+            state(&before, "Create VPC A"),
         );
+        assert!(close(a.waits - a_before.waits, 35.0), "{a:?}");
+        assert!(close(a.function - a_before.function, 7.0 * 0.65), "{a:?}");
+        // B's branch (96.964 s) is still the longer one: the lab takes as long as before
+        assert!(
+            close(after.parts.total(), before.parts.total()),
+            "{:?}",
+            after.parts
+        );
+
+        // 120 s: 18 more polls (22.7 + 18 x 5.65 = 124.4), A now 23.354 + 101.7 = 125.054 s, past B by 28.09 s (less
+        // the 7 ms by which Step Functions' own time around A's branch was shorter than around B's)
+        let after = project(&[endpoints(120.0)]);
+        assert!(close(state(&after, "Create VPC A").total(), 125.054));
+        assert!(
+            (after.parts.total() - before.parts.total() - (125.054 - 96.964)).abs() < 0.01,
+            "{:?}",
+            after.parts
+        );
+
+        // a delay the run here waited out already is not replayed: 10 s from the call is before 22.7
+        let after = project(&[endpoints(10.0)]);
+        assert!(close(after.lags[0].ready, 10.1) && close(after.lags[0].noticed, 22.7));
+        assert!(close(after.parts.total(), before.parts.total()));
+    }
+
+    /// A milestone after another (the SSM Agent online after its instance runs) is replayed from that one's
+    /// replayed time, in the next state that waits for it.
+    #[test]
+    fn a_milestone_after_another_is_replayed_from_it() {
+        let (execution, events) = fixture("tutorial-realistic");
+        let runs = Runs::from_events(&events);
+        let first = runs
+            .runs
+            .iter()
+            .find(|r| r.name == "Create VPC A")
+            .unwrap()
+            .attempts[0]
+            .start;
+        let running = Milestone {
+            at: events[0].at + 1.0,
+            what: "instance A running".into(),
+            basis: Basis::Delays(vec![(first + 0.1, 15.0)]),
+        };
+        // online here before the ping state began; on AWS 200 s after its instance ran: long after
+        let online = Milestone {
+            at: events[0].at + 1.1,
+            what: "SSM Agent A online".into(),
+            basis: Basis::After("instance A running".into(), 200.0),
+        };
+        let p = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[running, online],
+            &lab_intervals(),
+        );
+        let lag = p
+            .lags
+            .iter()
+            .find(|l| l.awaited == "SSM Agent A online")
+            .unwrap();
+        assert_eq!(lag.state, "Ping B from A before peering (expect no reply)");
+        let entered = p
+            .states
+            .iter()
+            .position(|(n, _)| n == "Ping B from A before peering (expect no reply)")
+            .unwrap();
+        // ready 15.1 + 200 s after A's state began (the execution's AWS time of the ping state's start subtracted)
+        assert!(
+            lag.ready > 0.0 && lag.noticed >= lag.ready,
+            "{lag:?} {entered}"
+        );
+        let ping = p.states[entered].1;
+        assert!(ping.total() >= lag.ready, "{ping:?}");
     }
 
     #[test]
     fn a_lab_costs_its_endpoint_hours_its_instances_and_its_transitions() {
         let (execution, events) = fixture("tutorial-realistic");
-        let p = project(&events, execution.start, execution.stop, 0.02, &[]);
+        let p = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[],
+            &HashMap::new(),
+        );
         let c = cost(&events, &p);
         assert_eq!(c.transitions, 21);
         assert!(close(c.transitions_usd, 21.0 * 0.025 / 1000.0));

@@ -51,7 +51,9 @@ pub struct Args {
 
 /// Samples the local AWS's inventory of one lab while it runs: when each thing a wait waits for
 /// (aws_time::WAITED) is first seen ready. Each milestone is dated halfway between the sample that saw it and the
-/// one before (it happened in between): within ±SAMPLE/2 of wall time, SAMPLE/2 ÷ the time scale in AWS time.
+/// one before (it happened in between): within ±SAMPLE/2 of wall time, SAMPLE/2 ÷ the time scale in AWS time. Where
+/// the inventory has the local AWS's own timing of the resource (its `delays`: when each delay began and how long
+/// it lasts in AWS time), the milestone is exact instead, and replayable in AWS time ([`aws_time::Basis`]).
 struct Sampler {
     stop: Arc<AtomicBool>,
     thread: std::thread::JoinHandle<Vec<Milestone>>,
@@ -74,7 +76,7 @@ impl Sampler {
                 }
                 std::thread::sleep(SAMPLE);
             }
-            seen.milestones
+            seen.finish()
         });
         Sampler { stop, thread }
     }
@@ -97,30 +99,74 @@ struct Seen {
     milestones: Vec<Milestone>,
     had_instances: bool,
     had_endpoints: bool,
+    /// Every resource of the lab, as last seen (gone ones too): id -> its inventory entry.
+    known: std::collections::BTreeMap<String, serde_json::Value>,
+}
+
+fn of<'a>(
+    resources: impl IntoIterator<Item = &'a serde_json::Value>,
+    kind: &'static str,
+) -> impl Iterator<Item = &'a serde_json::Value> {
+    resources.into_iter().filter(move |r| r["type"] == kind)
+}
+
+fn side_of(instance: &serde_json::Value) -> String {
+    instance["tags"][lab_core::tags::SIDE]
+        .as_str()
+        .unwrap_or("?")
+        .to_uppercase()
+}
+
+/// The resource's delay `name` (the last it entered): (began, wall seconds, AWS seconds).
+fn delay_of(resource: &serde_json::Value, name: &str) -> Option<(f64, f64, f64)> {
+    let d = resource["delays"]
+        .as_array()?
+        .iter()
+        .rev()
+        .find(|d| d["name"] == name)?;
+    Some((
+        d["began"].as_f64()?,
+        d["seconds"].as_f64()?,
+        d["aws_seconds"].as_f64()?,
+    ))
+}
+
+/// The milestone when every one of `resources` has ended its delay `name`, from the local AWS's timing.
+fn timed<'a>(
+    what: &str,
+    resources: impl IntoIterator<Item = &'a serde_json::Value>,
+    name: &str,
+) -> Option<Milestone> {
+    let delays: Vec<(f64, f64, f64)> = resources
+        .into_iter()
+        .map(|r| delay_of(r, name))
+        .collect::<Option<_>>()?;
+    let at = delays
+        .iter()
+        .map(|(began, s, _)| began + s)
+        .reduce(f64::max)?;
+    Some(Milestone {
+        at,
+        what: what.to_string(),
+        basis: aws_time::Basis::Delays(delays.iter().map(|(b, _, aws)| (*b, *aws)).collect()),
+    })
 }
 
 impl Seen {
     fn mark(&mut self, at: f64, what: &str) {
         if !self.milestones.iter().any(|m| m.what == what) {
-            self.milestones.push(Milestone {
-                at,
-                what: what.to_string(),
-            });
+            self.milestones.push(Milestone::seen(at, what));
         }
     }
 
     fn sample(&mut self, at: f64, resources: &[serde_json::Value]) {
-        fn of<'a>(
-            resources: &'a [serde_json::Value],
-            kind: &'static str,
-        ) -> impl Iterator<Item = &'a serde_json::Value> {
-            resources.iter().filter(move |r| r["type"] == kind)
+        for r in resources {
+            if let Some(id) = r["id"].as_str() {
+                self.known.insert(id.to_string(), r.clone());
+            }
         }
         for i in of(resources, "instance") {
-            let side = i["tags"][lab_core::tags::SIDE]
-                .as_str()
-                .unwrap_or("?")
-                .to_uppercase();
+            let side = side_of(i);
             if i["state"] == "running" {
                 self.mark(at, &format!("instance {side} running"));
             }
@@ -148,6 +194,65 @@ impl Seen {
         }
         self.had_instances |= instances;
         self.had_endpoints |= !endpoints.is_empty();
+    }
+
+    /// The milestones seen, each made exact where the local AWS timed it. A peering's `pending-acceptance` lasts
+    /// a few hundredths of a second at ×0.02 and may fall between two samples: once it is `active`, the timing
+    /// of its `initiating-request` says when it was.
+    fn finish(self) -> Vec<Milestone> {
+        let known = self.known.values();
+        let instances: Vec<_> = of(known.clone(), "instance").collect();
+        let endpoints: Vec<_> = of(known.clone(), "vpc-endpoint").collect();
+        let peerings: Vec<_> = of(known, "vpc-peering-connection").collect();
+        let mut out = Vec::new();
+        let seen = |what: &str| self.milestones.iter().find(|m| m.what == what);
+        for m in &self.milestones {
+            let exact = match m.what.as_str() {
+                "SSM endpoints available" => {
+                    timed(&m.what, endpoints.iter().copied(), "endpoint_pending")
+                }
+                "SSM endpoints deleted" => {
+                    timed(&m.what, endpoints.iter().copied(), "endpoint_deleting")
+                }
+                "instances terminated" => {
+                    timed(&m.what, instances.iter().copied(), "instance_shutting_down")
+                }
+                "peering pending-acceptance" => {
+                    timed(&m.what, peerings.iter().copied(), "peering_initiating")
+                }
+                "peering active" => {
+                    timed(&m.what, peerings.iter().copied(), "peering_provisioning")
+                }
+                what => instances.iter().find_map(|i| {
+                    let side = side_of(i);
+                    let (began, seconds, aws) = delay_of(i, "instance_pending")?;
+                    if what == format!("instance {side} running") {
+                        return timed(what, [*i], "instance_pending");
+                    }
+                    // the agent's first ping comes after its instance runs: replayed from that milestone
+                    let online = i["agent"]["online_epoch"].as_f64()?;
+                    (what == format!("SSM Agent {side} online") && seconds > 0.0).then(|| {
+                        Milestone {
+                            at: online,
+                            what: what.to_string(),
+                            basis: aws_time::Basis::After(
+                                format!("instance {side} running"),
+                                (online - began - seconds) * aws / seconds,
+                            ),
+                        }
+                    })
+                }),
+            };
+            out.push(exact.unwrap_or_else(|| m.clone()));
+        }
+        if seen("peering active").is_some() && seen("peering pending-acceptance").is_none() {
+            out.extend(timed(
+                "peering pending-acceptance",
+                peerings.iter().copied(),
+                "peering_initiating",
+            ));
+        }
+        out
     }
 }
 
@@ -287,8 +392,14 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
         None => 1.0,
     };
     let milestones = sampler.map(Sampler::stop).unwrap_or_default();
-    let projection =
-        aws_time::project(&events, execution.start, execution.stop, scale, &milestones);
+    let projection = aws_time::project(
+        &events,
+        execution.start,
+        execution.stop,
+        scale,
+        &milestones,
+        &aws_time::lab_intervals(),
+    );
     let cost = aws_time::cost(&events, &projection);
     let (aws_json, cost_json) = aws_time::to_json(&projection, &cost);
     built.json["projected_aws_seconds"] =

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from peerlab_local import ssm
-from peerlab_local.core.world import all_ec2
+from peerlab_local.core.world import all_ec2, world
 from peerlab_local.ssm import agent
 
 GONE = {"terminated", "deleted", "rejected", "failed", "expired"}
@@ -33,6 +33,9 @@ def resources(include_default: bool = False, tag: str | None = None) -> dict:
                 return
             item = {"type": kind, "id": resource.id, "state": state, "vpc_id": vpc_id, "account": account,
                     "region": region, "tags": _tags(resource)}
+            delays = world().delays_of(resource.id)
+            if delays:
+                item["delays"] = delays  # the local AWS's timing of its transitions (World.delays_of)
             item.update(extra or {})
             out.append(item)
 

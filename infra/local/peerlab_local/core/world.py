@@ -26,6 +26,8 @@ class World:
         self._ticking = False
         self._due = 0.0
         self._draws: dict[str, itertools.count] = {}  # per name: how many reproducible draws were made (draw())
+        # per resource key: each delay it entered (after()): its name, when it began (clock) and its seconds
+        self._delays: dict[str, list[tuple[str, float, float]]] = {}
 
     def draw(self, name: str) -> int:
         """The number of the next draw named `name` (0, 1, ...): what a choice seeded by --seed hashes with, so that
@@ -41,10 +43,21 @@ class World:
         """Run `action` once the profile's `delay_name` has passed for resource `key` (its own draw; the median
         when `key` is ""); at once when that delay is zero."""
         delay = self.config.delay(delay_name, key=key)
+        if key:
+            self._delays.setdefault(key, []).append((delay_name, self.now(), delay))
         if delay <= 0:
             action()
             return
         heapq.heappush(self._queue, (self.now() + delay, next(self._counter), action))
+
+    def delays_of(self, key: str) -> list[dict]:
+        """Each delay resource `key` entered, in order: its name, when it began (seconds since the epoch) and how long
+        it lasts here (scaled) and in AWS time (÷ --time-scale). The instrument's account of its own timing, for the
+        inventory (what `peerlab run` replays in AWS time), not AWS state: AWS shows no such thing."""
+        scale, offset = self.config.time_scale, time.time() - self.now()
+        return [{"name": name, "began": round(offset + began, 6), "seconds": round(seconds, 6),
+                 "aws_seconds": round(seconds / scale, 6) if scale > 0 else None}
+                for name, began, seconds in self._delays.get(key, [])]
 
     def at(self, when: float, action: Callable[[], None], defer: bool = False) -> None:
         """Run `action` at clock time `when` (world.now()); at once when that time has come, unless transitions are

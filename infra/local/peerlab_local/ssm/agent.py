@@ -95,6 +95,7 @@ class Agent:
             out["next_ping_at"] = clock(self.next_ping_at)
         if self.online_at is not None:
             out["online_at"] = clock(self.online_at)
+            out["online_epoch"] = round(wall + self.online_at - now, 6)  # the same, in seconds (peerlab run's replay)
         return out
 
 

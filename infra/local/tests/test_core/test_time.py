@@ -148,3 +148,22 @@ def test_each_instance_draws_its_own_launch_time(start_local):
     wait_for(all_running, timeout=40, interval=0.02)
     times = sorted(running_after.values())
     assert times[-1] - times[0] > 0.2, f"all six instances took the same time: {times}"
+
+
+def test_the_inventory_gives_each_resources_timing_in_aws_seconds(realistic):
+    # what `peerlab run` replays in AWS time: when each delay began (wall clock) and how long it lasts, here and on
+    # AWS (÷ the time scale); in order, so a terminated instance shows both of its delays
+    lab = Lab(realistic).vpcs().instances(profile=False)
+    states(lambda: lab.ec2.describe_instances(InstanceIds=[lab.instance_b]),
+           lambda r: r["Reservations"][0]["Instances"][0]["State"]["Name"], "running")
+    before = time.time()
+    lab.ec2.terminate_instances(InstanceIds=[lab.instance_b])
+    [b] = [r for r in realistic.get("/peerlab/resources")["resources"] if r["id"] == lab.instance_b]
+    pending, shutting_down = b["delays"]
+    assert pending["name"] == "instance_pending" and shutting_down["name"] == "instance_shutting_down"
+    assert pending["seconds"] == pytest.approx(0.75) and pending["aws_seconds"] == pytest.approx(15.0)
+    assert shutting_down["aws_seconds"] == pytest.approx(40.0)
+    assert pending["began"] < before <= shutting_down["began"] <= time.time()
+    # a resource no delay has touched has none
+    vpc = next(r for r in realistic.get("/peerlab/resources")["resources"] if r["id"] == lab.vpc_a)
+    assert "delays" not in vpc
