@@ -390,13 +390,42 @@ impl Estimator<'_> {
             if m.at < entered && ready <= 0.0 {
                 continue; // ready before the state began, here and on AWS
             }
-            // the first attempt that started once it was ready here (the state's exit if none did)
-            let noticing = run.attempts.iter().position(|a| a.start >= m.at);
-            let at = noticing.map_or(end, |k| run.attempts[k].start);
+            // Where it was noticed here: by the attempt that was running when it became ready, if that attempt
+            // acted on it (a later milestone of this state began in it afterwards, or the attempt ended the state:
+            // it checked after that moment); else by the first attempt that started after it (else the state's exit).
+            let later: Vec<f64> = awaited
+                .iter()
+                .skip_while(|w| *w != what)
+                .skip(1)
+                .filter_map(|w| self.milestones.iter().find(|m| m.what == *w))
+                .flat_map(|m| match &m.basis {
+                    Basis::Delays(delays) => delays.iter().map(|(began, _)| *began).collect(),
+                    _ => Vec::new(),
+                })
+                .collect();
+            let last = run.attempts.len().saturating_sub(1);
+            let acted = run.attempts.iter().enumerate().position(|(j, a)| {
+                let Some(attempt_end) = a.end else {
+                    return false;
+                };
+                a.start <= m.at
+                    && m.at <= attempt_end
+                    && ((j == last && a.failure.is_none())
+                        || later.iter().any(|b| m.at <= *b && *b <= attempt_end))
+            });
+            let (noticing, at) = match acted {
+                Some(j) => (Some(j), m.at),
+                None => {
+                    let k = run.attempts.iter().position(|a| a.start >= m.at);
+                    (k, k.map_or(end, |k| run.attempts[k].start))
+                }
+            };
             let mut noticed = aws_between(&stretches, entered, at) + self.shift_at(index, at);
             if let (Some(k), Some(interval)) = (noticing, interval) {
                 if ready > noticed {
-                    // a poll: as long as the shortest attempt here (the first one creates, the last one finishes)
+                    // on AWS that attempt came too soon: the state polls on at its interval, each poll as long as
+                    // the shortest attempt here (the first one creates, the last one finishes), and everything from
+                    // that attempt on comes as much later
                     let poll = run
                         .attempts
                         .iter()
