@@ -61,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config(port=port, profile=args.profile, time_scale=args.time_scale, fault_rate=args.fault_rate,
                     seed=args.seed, consistency_window=args.consistency_window, lambda_dir=args.lambda_dir,
                     log_dir=args.log_dir, region=args.region, ec2_rate_limits=args.ec2_rate_limits,
-                    median_delays=args.median_delays, fault_kinds=args.fault_kinds,
+                    median_delays=args.median_delays, latency=args.latency, fault_kinds=args.fault_kinds,
                     quotas=tuple(args.quota))
     world_module.install(config)
 

@@ -75,6 +75,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--consistency-window", type=_non_negative(float, "--consistency-window"), default=None,
                    help="seconds every new resource answers NotFound, for every kind (default: drawn per resource "
                         "from the profile's distribution, scaled)")
+    p.add_argument("--latency", type=_non_negative(float, "--latency"), default=0.0,
+                   help="seconds every API request waits before it is served (default 0): a local AWS under load, "
+                        "reproduced; not AWS's time, so not counted against a function's or a Task's timeout")
     p.add_argument("--median-delays", action="store_true",
                    help="every resource takes the median of each delay instead of its own draw (default off)")
     p.add_argument("--iam", choices=("off", "enforce"), default="off",

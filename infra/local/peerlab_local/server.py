@@ -7,6 +7,7 @@ import functools
 import io
 import json
 import re
+import time
 import urllib.parse
 import uuid
 
@@ -19,6 +20,7 @@ from peerlab_local.events import rules as events
 from peerlab_local.events import scheduler
 from peerlab_local.iam import context as iam_context
 from peerlab_local.iam import enforce as iam_enforce  # --iam enforce; moto's own request path is hooked there
+from peerlab_local.lambda_ import runtime as lambda_runtime
 from peerlab_local.stepfunctions import timing as sfn_time
 
 CREDENTIAL = re.compile(r"Credential=[^/]+/[^/]+/([^/]+)/([^/]+)/")
@@ -50,6 +52,22 @@ class Middleware:
         path = environ.get("PATH_INFO", "")
         if path.startswith("/peerlab/"):
             return self._respond(start_response, *self._own(path, environ))
+        key = ACCESS_KEY.search(environ.get("HTTP_AUTHORIZATION", ""))
+        # a function's call is served in the local AWS's time, not the function's: except an Invoke, which runs
+        # another function (its run time is a caller's on AWS too)
+        caller_key = key.group(1) if key and not path.endswith("/invocations") else ""
+        task = environ.get("HTTP_X_PEERLAB_TASK", "")  # a Step Functions Task's Invoke (stepfunctions/timing.py)
+        with lambda_runtime.serving(caller_key), lambda_runtime.for_task(task):
+            result = self._serve(environ, start_response)
+            try:
+                return list(result)
+            finally:
+                if hasattr(result, "close"):
+                    result.close()
+
+    def _serve(self, environ, start_response):
+        if world().config.latency:
+            time.sleep(world().config.latency)  # --latency: the local AWS's own time (lambda_/runtime.serving)
         world().tick()
         body = self._body(environ)
         service, action, params = self._identify(environ, body)

@@ -72,6 +72,7 @@ class Config:
     median_delays: bool = False  # every resource takes each delay's median (no per-resource draw)
     fault_kinds: tuple[str, ...] | None = None  # --fault-kinds: which kinds --fault-rate may inject (None: all)
     quotas: tuple[tuple[str, float], ...] = ()  # --quota: applied values of service quotas (quotas.py)
+    latency: float = 0.0  # --latency: seconds every API request waits before it is served (a loaded local AWS)
 
     def delay(self, name: str, key: str = "") -> float:
         """Seconds (scaled) that the named asynchronous state lasts for resource `key`: the median when `key` is ""

@@ -19,6 +19,7 @@ Logs with the execution role).
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import json
@@ -77,12 +78,33 @@ class Invocation:
         self.done = threading.Event()
         self.result: bytes | None = None
         self.error: dict | None = None
+        # the local AWS's own time serving this invocation's requests (serving()): while one is open, and in total
+        self._serving = threading.Lock()
+        self._open, self._since, self._served = 0, 0.0, 0.0
+
+    def serving_began(self) -> None:
+        with self._serving:
+            if self._open == 0:
+                self._since = time.monotonic()
+            self._open += 1
+
+    def serving_ended(self) -> None:
+        with self._serving:
+            self._open -= 1
+            if self._open == 0:
+                self._served += time.monotonic() - self._since
+
+    def served_seconds(self) -> float:
+        """Wall seconds in which the local AWS was serving a request of this invocation (concurrent ones once)."""
+        with self._serving:
+            return self._served + (time.monotonic() - self._since if self._open else 0.0)
 
 
 class Environment:
     def __init__(self, executable: str, env: dict[str, str], log_path: str):
         self.invocations: queue.Queue[Invocation] = queue.Queue()
         self.current: Invocation | None = None
+        self.access_key = env.get("AWS_ACCESS_KEY_ID", "")  # its execution role's session: how its requests are known
         self.init_error: dict | None = None
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.server.daemon_threads = True
@@ -228,6 +250,7 @@ class Pools:
         self._lock = threading.Lock()
         self._idle: dict[str, list[Environment]] = {}
         self._all: list[Environment] = []
+        self._by_key: dict[str, Environment] = {}  # by its role session's access key (one per environment)
         self._extracted: dict[str, str] = {}
         self._tmp = tempfile.mkdtemp(prefix="peerlab-lambda-")
 
@@ -297,7 +320,13 @@ class Pools:
         env = Environment(executable, variables, os.path.join(self.log_dir(), f"{fn.function_name}.log"))
         with self._lock:
             self._all.append(env)
+            if env.access_key != "test":  # a role session's key is the environment's own; the admin key is anyone's
+                self._by_key[env.access_key] = env
         return env, True
+
+    def by_access_key(self, access_key: str) -> Environment | None:
+        with self._lock:
+            return self._by_key.get(access_key)
 
     def release(self, fn: LambdaFunction, env: Environment) -> None:
         with self._lock:
@@ -308,7 +337,7 @@ class Pools:
 
     def stop_all(self) -> None:
         with self._lock:
-            envs, self._all, self._idle = self._all, [], {}
+            envs, self._all, self._idle, self._by_key = self._all, [], {}, {}
         # all at once: each environment's Runtime API server takes up to its poll interval (0.5 s) to shut down
         for env in envs:
             if env.process.poll() is None:
@@ -321,6 +350,52 @@ class Pools:
 
 
 POOLS = Pools()
+
+
+# Which Step Functions Task attempt an Invoke is (its TASK_HEADER, stepfunctions/timing.py): the invocation it
+# started, so that the Task's timeout can leave out the local AWS's time as the function's does
+_TASK = threading.local()
+_TASKS: dict[str, Invocation] = {}
+_TASKS_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def for_task(key: str):
+    """The request being served is the Invoke of Task attempt `key` ("" for none)."""
+    _TASK.key = key
+    try:
+        yield
+    finally:
+        _TASK.key = ""
+
+
+def task_invocation(key: str) -> Invocation | None:
+    with _TASKS_LOCK:
+        return _TASKS.get(key)
+
+
+def forget_task(key: str) -> None:
+    with _TASKS_LOCK:
+        _TASKS.pop(key, None)
+
+
+@contextlib.contextmanager
+def serving(access_key: str):
+    """While the local AWS serves a request made with `access_key`: when that is a function environment's, the
+    time is its current invocation's `served_seconds`, which its timeout does not count (invoke()). On AWS a
+    function's API calls answer in milliseconds, served by a fleet; here one process serves every lab's calls, on
+    the machine's few cores, and with many labs at once a call waits seconds for its turn: the instrument's time,
+    not AWS's, and not the function's to answer for."""
+    env = POOLS.by_access_key(access_key) if access_key else None
+    invocation = env.current if env else None
+    if invocation is None:
+        yield
+        return
+    invocation.serving_began()
+    try:
+        yield
+    finally:
+        invocation.serving_ended()
 
 
 def _role_credentials(fn: LambdaFunction) -> dict[str, str]:
@@ -381,18 +456,23 @@ def invoke(fn: LambdaFunction, payload: bytes) -> tuple[bytes, dict | None]:
     env, cold = POOLS.acquire(fn, executable)
     timeout = float(fn.timeout or 3)
     invocation = Invocation(payload, time.time() + timeout, fn.function_arn)
+    task = getattr(_TASK, "key", "")
+    if task:
+        with _TASKS_LOCK:
+            _TASKS[task] = invocation
     lines: list[tuple[float, str]] = []
     env.capture = lines
     started = time.time()
     env.invocations.put(invocation)
-    limit = time.monotonic() + timeout + (COLD_START_GRACE if cold else 0)
+    # the function's own time: wall time less the local AWS's serving its requests (serving())
+    begun, limit = time.monotonic(), timeout + (COLD_START_GRACE if cold else 0)
     while not invocation.done.wait(0.05):
         if env.process.poll() is not None:
             invocation.error = {"errorType": "Runtime.ExitError",
                                 "errorMessage": f"RequestId: {invocation.request_id} Error: Runtime exited with "
                                                 f"error: exit status {env.process.returncode}"}
             break
-        if time.monotonic() > limit:
+        if time.monotonic() - begun - invocation.served_seconds() > limit:
             env.process.kill()
             invocation.error = {"errorType": "Sandbox.Timedout",
                                 "errorMessage": f"RequestId: {invocation.request_id} Error: Task timed out after "

@@ -21,7 +21,10 @@ converting the AWS seconds it is given into wall seconds with `wall(seconds)`:
   failing on a loaded machine what AWS would not.
 - `HeartbeatSeconds` and the task timeout of `.waitForTaskToken` / activity tasks: `callback.py`'s `Event` scales.
 - The state machine's top-level `TimeoutSeconds` (execution TIMED_OUT): `Program.eval` joins its worker thread with
-  that timeout; `program`'s `threading` gets a `Thread` whose `join(timeout)` scales.
+  that timeout; `program`'s `threading` gets a `Thread` whose `join(timeout)` counts the execution's AWS time: its
+  Lambda tasks' run 1:1 (real), everything else 1/scale.
+- A Lambda task's `TimeoutSeconds` leaves out the local AWS's time serving its function's calls (lambda_/runtime.py
+  `serving`): the Invoke names its Task attempt in an internal header, so the Task finds the invocation it started.
 
 AWS sources (Step Functions Developer Guide, docs.aws.amazon.com/step-functions/latest/dg/...): state-wait.html
 (Wait fields; timestamps truncated to seconds), concepts-error-handling.html (Retry fields, MaxDelaySeconds,
@@ -43,6 +46,7 @@ from typing import overload
 
 from peerlab_local.core.patching import MotoChanged, replace, wrap
 from peerlab_local.core.world import world
+from peerlab_local.lambda_ import runtime as lambda_runtime
 
 _installed = False
 
@@ -73,35 +77,162 @@ def wall_timeout(seconds: float | None) -> float | None:
     return wall(seconds)
 
 
-_real_time = threading.local()  # set while a Lambda task's timeout is being waited for
+_real_time = threading.local()  # set while a Lambda task's timeout is being waited for: on, key
+_invoking = threading.local()  # set in the thread that invokes a Lambda task's function: key
+_program = threading.local()  # set in the thread that runs an execution's Program.eval: execution
+TASK_HEADER = "x-peerlab-task"  # internal: which Task attempt an Invoke is (never leaves 127.0.0.1)
+
+
+def _task_key(env) -> str:
+    """One attempt of one Task of one execution: its execution, state, entry time and retry count."""
+    data = env.states.context_object.context_object_data
+    state = data.get("State") or {}
+    return f"{data['Execution']['Id']}|{state.get('Name')}|{state.get('EnteredTime')}|{state.get('RetryCount')}"
+
+
+def _execution_id(env) -> str:
+    return env.states.context_object.context_object_data["Execution"]["Id"]
+
+
+class _LambdaTime:
+    """Per execution, the wall seconds in which one of its Lambda tasks was running (Parallel branches once)."""
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._runs: dict[str, list[float]] = {}  # execution -> [open tasks, since, total]
+
+    def began(self, execution: str) -> None:
+        with self._lock:
+            run = self._runs.setdefault(execution, [0, 0.0, 0.0])
+            if run[0] == 0:
+                run[1] = time.monotonic()
+            run[0] += 1
+
+    def ended(self, execution: str) -> None:
+        with self._lock:
+            run = self._runs[execution]
+            run[0] -= 1
+            if run[0] == 0:
+                run[2] += time.monotonic() - run[1]
+
+    def seconds(self, execution: str | None) -> float:
+        with self._lock:
+            run = self._runs.get(execution or "")
+            if run is None:
+                return 0.0
+            return run[2] + (time.monotonic() - run[1] if run[0] else 0.0)
+
+    def forget(self, execution: str | None) -> None:
+        with self._lock:
+            self._runs.pop(execution or "", None)
+
+
+LAMBDA_TIME = _LambdaTime()
 
 
 class ScaledEvent(threading.Event):
-    """threading.Event whose wait(timeout) takes a timeout in AWS seconds (real seconds for a Lambda task)."""
+    """threading.Event whose wait(timeout) takes a timeout in AWS seconds (real seconds for a Lambda task, less
+    the local AWS's own time serving its function's calls)."""
 
     def wait(self, timeout: float | None = None) -> bool:
         if getattr(_real_time, "on", False):
-            return super().wait(timeout)
+            return _wait_for_lambda_task(self, timeout, getattr(_real_time, "key", ""))
         return super().wait(wall_timeout(timeout))
+
+
+def _wait_for_lambda_task(event: threading.Event, timeout: float | None, key: str) -> bool:
+    """A Lambda task's TimeoutSeconds, in real seconds less those in which the local AWS was serving the calls of
+    the function this attempt invoked (runtime.serving): what the local AWS's load adds is not the Task's time.
+    On AWS a Lambda task's timeout bounds an invoke that never answers; a function's own timeout (its Timeout,
+    below the Task's here) ends it first."""
+    if timeout is None:
+        return threading.Event.wait(event, None)
+    begun = time.monotonic()
+    try:
+        while True:
+            invocation = lambda_runtime.task_invocation(key)
+            served = invocation.served_seconds() if invocation else 0.0
+            remaining = timeout - (time.monotonic() - begun - served)
+            if remaining <= 0:
+                return event.is_set()
+            if threading.Event.wait(event, min(remaining, 0.5)):
+                return True
+    finally:
+        lambda_runtime.forget_task(key)
 
 
 LAMBDA_TASKS = ("StateTaskLambda", "StateTaskServiceLambda")
 
 
 def _lambda_timeouts_in_real_time(original, self, env):
-    """Wraps ExecutionState._evaluate_with_timeout: a Lambda task's TimeoutSeconds counts real seconds."""
-    _real_time.on = type(self).__name__ in LAMBDA_TASKS
+    """Wraps ExecutionState._evaluate_with_timeout: a Lambda task's TimeoutSeconds counts real seconds (less the
+    local AWS's own, _wait_for_lambda_task), and its run counts 1:1 in its execution's AWS time (ScaledThread)."""
+    if type(self).__name__ not in LAMBDA_TASKS:
+        return original(self, env)
+    _real_time.on, _real_time.key = True, _task_key(env)
+    execution = _execution_id(env)
+    LAMBDA_TIME.began(execution)
     try:
         return original(self, env)
     finally:
+        LAMBDA_TIME.ended(execution)
         _real_time.on = False
 
 
+def _invoke_as_task(original, env, *args, **kwargs):
+    """Wraps lambda_eval_utils.execute_lambda_function_integration (in the thread that invokes): its Invoke says
+    which Task attempt it is."""
+    _invoking.key = _task_key(env)
+    try:
+        return original(env, *args, **kwargs)
+    finally:
+        _invoking.key = None
+
+
+def _client_naming_its_task(original, *args, **kwargs):
+    """Wraps lambda_eval_utils.boto_client_for: a Lambda client whose Invoke carries TASK_HEADER (_invoke_as_task)."""
+    client = original(*args, **kwargs)
+
+    def name_the_task(request, **_):
+        key = getattr(_invoking, "key", None)
+        if key:
+            request.headers[TASK_HEADER] = key
+
+    client.meta.events.register("before-send.lambda.Invoke", name_the_task, unique_id="peerlab-task")
+    return client
+
+
 class ScaledThread(threading.Thread):
-    """threading.Thread whose join(timeout) takes a timeout in AWS seconds."""
+    """threading.Thread whose join(timeout) takes a timeout in AWS seconds: the execution's (Program.eval) own AWS
+    time, in which its Lambda tasks count 1:1 (the functions run in real time) and everything else 1/scale. Scaled
+    whole, a lab's real function time would count 1/scale times against its TimeoutSeconds, and a busy machine
+    time it out where AWS would not."""
 
     def join(self, timeout: float | None = None) -> None:
-        super().join(wall_timeout(timeout))
+        limit = wall_timeout(timeout)
+        if limit is None or timeout is None:
+            return super().join(limit)
+        execution = getattr(_program, "execution", None)
+        begun = time.monotonic()
+        try:
+            while self.is_alive():
+                real = LAMBDA_TIME.seconds(execution)
+                aws = (time.monotonic() - begun - real) / scale() + real
+                if aws >= timeout:
+                    return None
+                super().join(min((timeout - aws) * scale(), 1.0))
+            return None
+        finally:
+            LAMBDA_TIME.forget(execution)
+
+
+def _program_knows_its_execution(original, self, env):
+    """Wraps Program.eval: the thread that joins the execution's worker knows which execution it is."""
+    _program.execution = _execution_id(env)
+    try:
+        return original(self, env)
+    finally:
+        _program.execution = None
 
 
 def _module_like(base: types.ModuleType, **overrides) -> types.SimpleNamespace:
@@ -179,6 +310,9 @@ def install() -> None:
     _require(state_task_lambda, LAMBDA_TASKS[0])
     _require(state_task_service_lambda, LAMBDA_TASKS[1])
     _require(_require(program, "Program"), "eval")
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
+    _require(lambda_eval_utils, "execute_lambda_function_integration")
+    _require(lambda_eval_utils, "boto_client_for")
     response_cls = _require(responses, "StepFunctionResponse")
     _require(response_cls, "describe_execution")
 
@@ -188,6 +322,9 @@ def install() -> None:
     replace(execute_state, "threading", _module_like(threading, Event=ScaledEvent))
     wrap(execution_state, "_evaluate_with_timeout")(_lambda_timeouts_in_real_time)
     replace(program, "threading", _module_like(threading, Thread=ScaledThread))
+    wrap(program.Program, "eval")(_program_knows_its_execution)
+    wrap(lambda_eval_utils, "execute_lambda_function_integration")(_invoke_as_task)
+    wrap(lambda_eval_utils, "boto_client_for")(_client_naming_its_task)
     replace(callback, "Event", ScaledEvent)
     wrap(response_cls, "describe_execution")(_stop_date_when_timed_out)
     _installed = True
