@@ -358,13 +358,15 @@ impl Estimator<'_> {
         let start = self.start[index].unwrap_or(0.0);
         let stretches = segments(run, self.scale, self.last);
         let interval = self.intervals.get(&run.name).copied();
-        for what in *awaited {
-            let Some(m) = self.milestones.iter().find(|m| m.what == *what) else {
-                continue;
-            };
-            if m.at > end {
-                continue; // not this run's to wait for
-            }
+        // in the order they came here: each one's polls move what comes after it, never what came before
+        let mut mine: Vec<&Milestone> = awaited
+            .iter()
+            .filter_map(|what| self.milestones.iter().find(|m| m.what == *what))
+            .filter(|m| m.at <= end) // a later one is not this run's to wait for
+            .collect();
+        mine.sort_by(|a, b| a.at.total_cmp(&b.at));
+        for m in mine.iter().copied() {
+            let what = m.what.as_str();
             // this run first: the other branch of a Parallel ran at the same wall times
             let aws_of = |at: f64| {
                 if entered <= at && at <= end {
@@ -391,13 +393,11 @@ impl Estimator<'_> {
                 continue; // ready before the state began, here and on AWS
             }
             // Where it was noticed here: by the attempt that was running when it became ready, if that attempt
-            // acted on it (a later milestone of this state began in it afterwards, or the attempt ended the state:
+            // acted on it (another milestone of this state began in it afterwards, or the attempt ended the state:
             // it checked after that moment); else by the first attempt that started after it (else the state's exit).
-            let later: Vec<f64> = awaited
+            let later: Vec<f64> = mine
                 .iter()
-                .skip_while(|w| *w != what)
-                .skip(1)
-                .filter_map(|w| self.milestones.iter().find(|m| m.what == *w))
+                .filter(|other| other.what != what)
                 .flat_map(|m| match &m.basis {
                     Basis::Delays(delays) => delays.iter().map(|(began, _)| *began).collect(),
                     _ => Vec::new(),
@@ -957,6 +957,71 @@ mod tests {
         let after = project(&[endpoints(10.0)]);
         assert!(close(after.lags[0].ready, 10.1) && close(after.lags[0].noticed, 22.7));
         assert!(close(after.parts.total(), before.parts.total()));
+    }
+
+    /// Two things one state waits for: each one's polls move what comes after it, and the polls one needs are not
+    /// counted again for the other.
+    #[test]
+    fn the_polls_for_two_milestones_of_a_state_are_counted_once() {
+        let (execution, events) = fixture("tutorial-realistic");
+        let runs = Runs::from_events(&events);
+        let teardown = runs
+            .runs
+            .iter()
+            .find(|r| r.name == "Tear the lab down")
+            .unwrap();
+        // its first attempt (1.161 s) began both deletions 0.1 s in; then 0.653 s of retry wait (32.65 AWS s) and
+        // the second attempt (0.256 s), which finds both gone: here they were, 1.4 and 1.6 s after the first began
+        let (first, began) = (teardown.attempts[0].start, teardown.attempts[0].start + 0.1);
+        let gone = |what: &str, at: f64, aws: f64| Milestone {
+            at: first + at,
+            what: what.into(),
+            basis: Basis::Delays(vec![(began, aws)]),
+        };
+        let milestones = [
+            gone("instances terminated", 1.6, 70.0),
+            gone("SSM endpoints deleted", 1.4, 60.0),
+        ];
+        let p = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &milestones,
+            &lab_intervals(),
+        );
+        let lag = |what: &str| p.lags.iter().find(|l| l.awaited == what).unwrap().clone();
+        // the second attempt came 0.005 + 1.161 + 32.65 = 33.816 s in; polls every 5 s + 0.256 s (its shortest
+        // attempt): the endpoints, ready at 60.105, take 6 polls (65.352), the instances, at 70.105, one more
+        let (endpoints, instances) = (lag("SSM endpoints deleted"), lag("instances terminated"));
+        assert!(
+            close(endpoints.ready, 60.105) && close(endpoints.noticed, 65.352),
+            "{endpoints:?}"
+        );
+        assert!(
+            close(instances.ready, 70.105) && close(instances.noticed, 70.608),
+            "{instances:?}"
+        );
+        let before = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[],
+            &lab_intervals(),
+        );
+        let state = |p: &Projection| {
+            p.states
+                .iter()
+                .find(|(n, _)| n == "Tear the lab down")
+                .unwrap()
+                .1
+        };
+        assert!(
+            close(state(&p).total() - state(&before).total(), 7.0 * 5.256),
+            "{:?}",
+            state(&p)
+        );
     }
 
     /// A milestone after another (the SSM Agent online after its instance runs) is replayed from that one's
