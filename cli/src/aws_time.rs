@@ -122,6 +122,8 @@ pub struct Projection {
     /// Each state run as it lasted in AWS time (a Parallel: its longest branch).
     pub states: Vec<(String, Parts)>,
     pub lags: Vec<Lag>,
+    /// How many of the lags were replayed from the local AWS's timing (not only seen).
+    pub replayed: usize,
     /// AWS seconds each instance was `running` (billed): from running (seen, else noticed) to teardown's first call.
     pub instance_seconds: Vec<f64>,
     /// The execution's wall seconds here: ÷ the scale, an upper bound of its AWS time (function run time counted
@@ -233,6 +235,7 @@ struct Estimator<'a> {
     /// Milestones replayed: AWS seconds since the execution's start.
     ready: HashMap<String, f64>,
     lags: Vec<Lag>,
+    replayed: usize,
 }
 
 impl Estimator<'_> {
@@ -388,6 +391,9 @@ impl Estimator<'_> {
                 continue;
             };
             self.ready.insert(what.to_string(), ready);
+            if m.basis != Basis::Seen {
+                self.replayed += 1;
+            }
             let ready = ready - start;
             if m.at < entered && ready <= 0.0 {
                 continue; // ready before the state began, here and on AWS
@@ -514,10 +520,11 @@ pub fn project(
         intervals,
         ready: HashMap::new(),
         lags: Vec::new(),
+        replayed: 0,
     };
     let parts = estimator.sequence(None, 0, start, last, 0.0);
     let per_run = estimator.parts;
-    let lags = estimator.lags;
+    let (lags, replayed) = (estimator.lags, estimator.replayed);
     let instance_seconds = instance_seconds(&runs, &per_run, &lags, scale, last);
     let states = runs
         .runs
@@ -530,6 +537,7 @@ pub fn project(
         parts,
         states,
         lags,
+        replayed,
         instance_seconds,
         wall: (last - start).max(0.0),
     }
@@ -711,10 +719,11 @@ pub fn lines(projection: &Projection, cost: &Cost) -> Vec<String> {
         projection.scale,
         p.overhead
     )];
-    if projection.scale < 1.0 {
-        // Below scale 1 the estimate is short (README, Performance): say so, with the other bound beside it.
+    if projection.scale < 1.0 && projection.replayed == 0 {
+        // Below scale 1, with nothing to replay (no timing from the local AWS), the estimate is short (README,
+        // Performance): say so, with the other bound beside it.
         out.push(format!(
-            "    at most {:.1} min (wall \u{00f7} time scale): the estimate above is short at this scale, since the local AWS's delays went on at {:.0}\u{00d7} while functions ran; time scale 1 measures it",
+            "    at most {:.1} min (wall \u{00f7} time scale): the estimate above is short at this scale, since the local AWS's delays went on at {:.0}\u{00d7} while functions ran and none was replayed; time scale 1 measures it",
             projection.upper_bound() / 60.0,
             1.0 / projection.scale
         ));
@@ -818,7 +827,8 @@ mod tests {
     }
 
     #[test]
-    fn below_time_scale_one_the_lines_say_the_estimate_is_short_and_give_wall_over_scale() {
+    fn below_time_scale_one_without_replay_the_lines_say_the_estimate_is_short_and_give_wall_over_scale(
+    ) {
         let (execution, events) = fixture("tutorial-realistic");
         let wall = execution.stop.unwrap() - execution.start;
         let scaled = project(
@@ -848,6 +858,30 @@ mod tests {
             &HashMap::new(),
         );
         assert!(!lines(&real, &cost).join("\n").contains("at most"));
+        // replayed from the local AWS's timing, it is not short: no such line
+        let runs = Runs::from_events(&events);
+        let first = runs
+            .runs
+            .iter()
+            .find(|r| r.name == "Create VPC A")
+            .unwrap()
+            .attempts[0]
+            .start;
+        let timed = Milestone {
+            at: events[0].at + 1.0,
+            what: "instance A running".into(),
+            basis: Basis::Delays(vec![(first + 0.1, 15.0)]),
+        };
+        let replayed = project(
+            &events,
+            execution.start,
+            execution.stop,
+            0.02,
+            &[timed],
+            &lab_intervals(),
+        );
+        assert_eq!(replayed.replayed, 1);
+        assert!(!lines(&replayed, &cost).join("\n").contains("at most"));
     }
 
     #[test]
