@@ -189,9 +189,13 @@ def _invoke_as_task(original, env, *args, **kwargs):
         _invoking.key = None
 
 
-def _client_naming_its_task(original, *args, **kwargs):
-    """Wraps lambda_eval_utils.boto_client_for: a Lambda client whose Invoke carries TASK_HEADER (_invoke_as_task)."""
-    client = original(*args, **kwargs)
+def _client_naming_its_task(*args, **kwargs):
+    """lambda_eval_utils.boto_client_for, replaced: the engine's client as boto_client.boto_client_for makes it
+    (looked up at each call: iam/identities.py replaces that one with the state machine role's client), whose
+    Invoke carries TASK_HEADER (_invoke_as_task)."""
+    from moto.stepfunctions.parser.asl.utils import boto_client
+
+    client = boto_client.boto_client_for(*args, **kwargs)
 
     def name_the_task(request, **_):
         key = getattr(_invoking, "key", None)
@@ -324,7 +328,7 @@ def install() -> None:
     replace(program, "threading", _module_like(threading, Thread=ScaledThread))
     wrap(program.Program, "eval")(_program_knows_its_execution)
     wrap(lambda_eval_utils, "execute_lambda_function_integration")(_invoke_as_task)
-    wrap(lambda_eval_utils, "boto_client_for")(_client_naming_its_task)
+    replace(lambda_eval_utils, "boto_client_for", _client_naming_its_task)
     replace(callback, "Event", ScaledEvent)
     wrap(response_cls, "describe_execution")(_stop_date_when_timed_out)
     _installed = True
