@@ -121,6 +121,18 @@ fn text(value: Option<&Value>) -> Option<String> {
     value.and_then(Value::as_str).map(str::to_string)
 }
 
+/// An execution's error and cause as the lab's failing step reported them: a lab that failed on a `States.*`
+/// error fails as `StepFunctionsError` with that error in its cause ([`lab_core::error::caught_error`]).
+fn as_caught(error: Option<String>, cause: Option<String>) -> (Option<String>, Option<String>) {
+    match error {
+        Some(error) => {
+            let (error, cause) = lab_core::error::caught_error(&error, cause.as_deref());
+            (Some(error), cause)
+        }
+        None => (None, cause),
+    }
+}
+
 impl Event {
     /// From one element of `get-execution-history`'s `events`.
     pub fn from_json(v: &Value) -> Result<Event, String> {
@@ -150,6 +162,10 @@ impl Event {
         ]
         .iter()
         .find_map(|s| details(s));
+        let (error, cause) = as_caught(
+            failure.and_then(|d| text(d.get("error"))),
+            failure.and_then(|d| text(d.get("cause"))),
+        );
         Ok(Event {
             id,
             previous_id: v
@@ -159,8 +175,8 @@ impl Event {
             at,
             kind,
             state,
-            error: failure.and_then(|d| text(d.get("error"))),
-            cause: failure.and_then(|d| text(d.get("cause"))),
+            error,
+            cause,
             output: v
                 .get("executionSucceededEventDetails")
                 .and_then(|d| text(d.get("output"))),
@@ -195,6 +211,10 @@ impl Event {
                 e.execution_aborted_event_details()
                     .map(|d| (d.error(), d.cause()))
             });
+        let (error, cause) = as_caught(
+            failure.and_then(|f| f.0).map(str::to_string),
+            failure.and_then(|f| f.1).map(str::to_string),
+        );
         Event {
             id: e.id(),
             previous_id: e.previous_event_id(),
@@ -204,8 +224,8 @@ impl Event {
                 .state_entered_event_details()
                 .map(|d| d.name().to_string())
                 .or_else(|| e.state_exited_event_details().map(|d| d.name().to_string())),
-            error: failure.and_then(|f| f.0).map(str::to_string),
-            cause: failure.and_then(|f| f.1).map(str::to_string),
+            error,
+            cause,
             output: e
                 .execution_succeeded_event_details()
                 .and_then(|d| d.output())
@@ -217,6 +237,7 @@ impl Event {
 impl Execution {
     /// From `describe-execution`'s JSON.
     pub fn from_json(v: &Value) -> Result<Execution, String> {
+        let (error, cause) = as_caught(text(v.get("error")), text(v.get("cause")));
         Ok(Execution {
             arn: text(v.get("executionArn")).ok_or("no executionArn")?,
             name: text(v.get("name")).unwrap_or_default(),
@@ -226,14 +247,16 @@ impl Execution {
             stop: v.get("stopDate").and_then(seconds),
             input: text(v.get("input")),
             output: text(v.get("output")),
-            error: text(v.get("error")),
-            cause: text(v.get("cause")),
+            error,
+            cause,
         })
     }
 
     pub fn from_sdk(
         d: &aws_sdk_sfn::operation::describe_execution::DescribeExecutionOutput,
     ) -> Execution {
+        let (error, cause) =
+            as_caught(d.error().map(str::to_string), d.cause().map(str::to_string));
         Execution {
             arn: d.execution_arn().to_string(),
             name: d.name().unwrap_or_default().to_string(),
@@ -243,8 +266,8 @@ impl Execution {
             stop: d.stop_date().map(|t| t.as_secs_f64()),
             input: d.input().map(str::to_string),
             output: d.output().map(str::to_string),
-            error: d.error().map(str::to_string),
-            cause: d.cause().map(str::to_string),
+            error,
+            cause,
         }
     }
 
@@ -316,6 +339,32 @@ pub(crate) mod tests {
             failed.reason()
         );
         assert!(events.last().unwrap().output.is_some());
+    }
+
+    #[test]
+    fn a_lab_failed_on_a_step_functions_error_reads_as_that_error() {
+        let described = serde_json::json!({
+            "executionArn": "arn:aws:states:us-east-1:123456789012:execution:lab:run-1",
+            "status": "FAILED",
+            "startDate": 1.0,
+            "error": lab_core::error::STEP_FUNCTIONS_ERROR,
+            "cause": r#"{"Error":"States.Timeout","Cause":"Create VPC A took too long"}"#,
+        });
+        let execution = Execution::from_json(&described).unwrap();
+        assert_eq!(execution.error.as_deref(), Some("States.Timeout"));
+        assert_eq!(
+            execution.cause.as_deref(),
+            Some("Create VPC A took too long")
+        );
+        let failed = Event::from_json(&serde_json::json!({
+            "type": "ExecutionFailed", "id": 9, "timestamp": 2.0,
+            "executionFailedEventDetails": {
+                "error": lab_core::error::STEP_FUNCTIONS_ERROR,
+                "cause": r#"{"Error":"States.Runtime","Cause":"no $.x"}"#,
+            },
+        }))
+        .unwrap();
+        assert_eq!(failed.reason(), "States.Runtime: no $.x");
     }
 
     #[test]

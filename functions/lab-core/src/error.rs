@@ -140,6 +140,29 @@ pub fn required<'a>(value: Option<&'a str>, what: &str) -> Result<&'a str> {
         })
 }
 
+/// The error a lab fails with when the error it caught is one of Step Functions' own (`States.Timeout`,
+/// `States.TaskFailed`, ...): statemachine/peering-lab.asl.json's "Fail with the Step Functions error" names it so
+/// and carries the caught error whole, `{"Error", "Cause"}` as JSON, in its cause. A custom error is re-raised by
+/// its own name through `ErrorPath`; for a `States.*` name there AWS documents nothing (the Amazon States Language
+/// reserves the prefix, and moto's engine fails such a Fail state with `States.Runtime`).
+pub const STEP_FUNCTIONS_ERROR: &str = "StepFunctionsError";
+
+/// A lab's failure as the step that failed reported it: for [`STEP_FUNCTIONS_ERROR`], the `Error` and `Cause` its
+/// cause carries; any other error (or a cause that does not carry one) as given.
+pub fn caught_error(error: &str, cause: Option<&str>) -> (String, Option<String>) {
+    let carried = (error == STEP_FUNCTIONS_ERROR)
+        .then(|| cause.and_then(|c| serde_json::from_str::<serde_json::Value>(c).ok()))
+        .flatten()
+        .and_then(|v| {
+            let inner = v.get("Error")?.as_str()?.to_string();
+            Some((
+                inner,
+                v.get("Cause").and_then(|c| c.as_str()).map(str::to_string),
+            ))
+        });
+    carried.unwrap_or_else(|| (error.to_string(), cause.map(str::to_string)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -264,6 +287,45 @@ mod tests {
                 "QuotaExceeded",
                 "AwsError"
             ]
+        );
+    }
+
+    #[test]
+    fn a_step_functions_error_is_read_back_as_the_error_it_carries() {
+        let carried = r#"{"Error":"States.Timeout","Cause":"took too long"}"#;
+        assert_eq!(
+            caught_error(STEP_FUNCTIONS_ERROR, Some(carried)),
+            (
+                "States.Timeout".to_string(),
+                Some("took too long".to_string())
+            )
+        );
+        // no Cause in what was caught: none
+        assert_eq!(
+            caught_error(STEP_FUNCTIONS_ERROR, Some(r#"{"Error":"States.Runtime"}"#)),
+            ("States.Runtime".to_string(), None)
+        );
+    }
+
+    #[test]
+    fn other_errors_and_unreadable_causes_are_kept_as_given() {
+        assert_eq!(
+            caught_error("PingFailed", Some(r#"{"Error":"X","Cause":"y"}"#)),
+            (
+                "PingFailed".to_string(),
+                Some(r#"{"Error":"X","Cause":"y"}"#.to_string())
+            )
+        );
+        assert_eq!(
+            caught_error(STEP_FUNCTIONS_ERROR, Some("not JSON")),
+            (
+                STEP_FUNCTIONS_ERROR.to_string(),
+                Some("not JSON".to_string())
+            )
+        );
+        assert_eq!(
+            caught_error(STEP_FUNCTIONS_ERROR, None),
+            (STEP_FUNCTIONS_ERROR.to_string(), None)
         );
     }
 }

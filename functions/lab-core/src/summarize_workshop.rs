@@ -5,7 +5,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{caught_error, Result};
 use crate::preflight::QuotaCheck;
 
 /// One lab as the Map records it (statemachine/workshop.asl.json: "Record the lab" / "Record the failure").
@@ -54,7 +54,8 @@ pub struct FailedLab {
     pub execution: Option<String>,
     /// The child's status when known (FAILED, TIMED_OUT, ABORTED).
     pub status: Option<String>,
-    /// The child's error (e.g. PingFailed) when its cause carries it, else the Map Task's.
+    /// The child's error (e.g. PingFailed; for a child that failed on a `States.*` error, that error) when its cause
+    /// carries it, else the Map Task's.
     pub error: String,
     pub cause: Option<String>,
 }
@@ -94,13 +95,20 @@ pub fn failed(lab_id: &str, error: &str, cause: Option<&str>) -> FailedLab {
         .and_then(|c| serde_json::from_str::<ChildExecution>(c).ok())
         .filter(|c| c.execution_arn.is_some() || c.status.is_some());
     match child {
-        Some(child) => FailedLab {
-            lab_id: lab_id.to_string(),
-            execution: child.execution_arn,
-            status: child.status,
-            error: child.error.unwrap_or_else(|| error.to_string()),
-            cause: child.cause,
-        },
+        Some(child) => {
+            // a lab that failed on a States.* error names it inside its cause (crate::error::STEP_FUNCTIONS_ERROR)
+            let (error, cause) = match child.error {
+                Some(own) => caught_error(&own, child.cause.as_deref()),
+                None => (error.to_string(), child.cause),
+            };
+            FailedLab {
+                lab_id: lab_id.to_string(),
+                execution: child.execution_arn,
+                status: child.status,
+                error,
+                cause,
+            }
+        }
         None => FailedLab {
             lab_id: lab_id.to_string(),
             execution: None,

@@ -31,7 +31,7 @@ def install_patches(iam_mode: str = "off") -> None:
     ssm.install()  # an instance's SSM Agent boots when it is running; Run Command is served by the middleware
     servicequotas.install()  # GetServiceQuota / GetAWSDefaultServiceQuota
     lambda_.install()  # invocations run the real executables
-    stepfunctions.install()  # Lambda.Unknown, scaled time, StopExecution, startExecution(.sync:2)
+    stepfunctions.install()  # Lambda.Unknown, time, stops, .sync:2, names, States.ALL, quota, definitions
     events.install()  # execution status-change events to rules; EventBridge Scheduler validates and fires
     cloudformation.install()  # complete models for the template's types, refuse the rest; IAM capabilities
     iam.install(iam_mode)  # who signs; --iam enforce: role sessions' calls evaluated against their policies

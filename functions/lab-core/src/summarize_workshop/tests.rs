@@ -52,6 +52,26 @@ fn the_childs_description_is_read_in_either_casing() {
 }
 
 #[test]
+fn a_child_that_failed_on_a_step_functions_error_is_named_by_that_error() {
+    let child = serde_json::json!({
+        "ExecutionArn": "arn:x",
+        "Status": "FAILED",
+        "Error": crate::error::STEP_FUNCTIONS_ERROR,
+        "Cause": r#"{"Error":"States.Timeout","Cause":"create-vpc took too long"}"#,
+    })
+    .to_string();
+    let f = failed("w-1", "States.TaskFailed", Some(&child));
+    assert_eq!(
+        (f.error.as_str(), f.cause.as_deref(), f.status.as_deref()),
+        (
+            "States.Timeout",
+            Some("create-vpc took too long"),
+            Some("FAILED")
+        )
+    );
+}
+
+#[test]
 fn a_cause_that_is_not_a_childs_description_is_kept_as_it_is() {
     let f = failed(
         "w-1",
