@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use futures::future::join_all;
 use time::OffsetDateTime;
 
 use crate::clients::{Aws, Scope};
@@ -149,15 +150,21 @@ pub async fn teardown(
     known: &[String],
     quiet: Quiet,
 ) -> Result<TeardownOutput> {
-    let mut deleted: BTreeSet<String> = BTreeSet::new();
-    for scope in scopes {
+    // The scopes (home, and the peer's account or region) at once; an error is the first scope's, in order.
+    let passes = join_all(scopes.iter().map(|scope| async {
         let before = discover(&scope.ec2, lab_id).await?;
-        deleted.extend(execute(&scope.ec2, &plan::deletions(&before)?).await?);
+        execute(&scope.ec2, &plan::deletions(&before)?).await
+    }))
+    .await;
+    let mut deleted: BTreeSet<String> = BTreeSet::new();
+    for pass in passes {
+        deleted.extend(pass?);
     }
+    let afters = join_all(scopes.iter().map(|scope| discover(&scope.ec2, lab_id))).await;
     let mut remaining = Vec::new();
     let mut live_ids = BTreeSet::new();
-    for scope in scopes {
-        let after = discover(&scope.ec2, lab_id).await?;
+    for after in afters {
+        let after = after?;
         let live = after.live();
         remaining.extend(live.iter().map(ToString::to_string));
         live_ids.extend(live.into_iter().map(|r| r.id));

@@ -332,3 +332,51 @@ async fn execute_fails_on_an_error_that_is_neither_gone_nor_not_yet() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn execute_makes_every_deletion_of_a_step_and_fails_with_the_first_that_failed() {
+    use aws_sdk_ec2::operation::delete_vpc_endpoints::DeleteVpcEndpointsOutput;
+    // the instance and the endpoint go at once: the endpoint is deleted though the termination is refused,
+    // the error is the termination's (first in the plan, as when they went one after the other), and the next
+    // step (the peering) is not started
+    let refused =
+        mock!(Ec2::terminate_instances).then_error(fails(err_meta("UnauthorizedOperation")));
+    let endpoint = mock!(Ec2::delete_vpc_endpoints)
+        .then_output(|| DeleteVpcEndpointsOutput::builder().build());
+    let peering = mock!(Ec2::delete_vpc_peering_connection)
+        .then_error(fails(err_meta("InvalidVpcPeeringConnectionID.NotFound")));
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&refused, &endpoint, &peering]
+    );
+    let plan = [
+        Deletion::TerminateInstances(vec!["i-a".into()]),
+        Deletion::DeleteEndpoints(vec!["vpce-1".into()]),
+        Deletion::DeletePeering("pcx-1".into()),
+    ];
+    let err = execute(&ec2, &plan).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("terminating i-a: UnauthorizedOperation"),
+        "{err}"
+    );
+    assert_eq!(
+        [
+            refused.num_calls(),
+            endpoint.num_calls(),
+            peering.num_calls()
+        ],
+        [1, 1, 0]
+    );
+    // both refused: still the first's error, whichever answered first
+    let also_refused =
+        mock!(Ec2::delete_vpc_endpoints).then_error(fails(err_meta("UnauthorizedOperation")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&also_refused, &refused]);
+    let err = execute(&ec2, &plan[..2]).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("terminating i-a: UnauthorizedOperation"),
+        "{err}"
+    );
+}
