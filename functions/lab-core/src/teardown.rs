@@ -150,15 +150,13 @@ pub async fn teardown(
     known: &[String],
     quiet: Quiet,
 ) -> Result<TeardownOutput> {
-    // The scopes (home, and the peer's account or region) at once; an error is the first scope's, in order.
-    let passes = join_all(scopes.iter().map(|scope| async {
-        let before = discover(&scope.ec2, lab_id).await?;
-        execute(&scope.ec2, &plan::deletions(&before)?).await
-    }))
-    .await;
+    // The scopes' passes one after the other, home first: they share the peering, which the home account (the
+    // requester) deletes; a peer account discovering it at the same time would try as well, and its accepter
+    // role may not (UnauthorizedOperation would fail the teardown). The look-ups after every pass are only reads.
     let mut deleted: BTreeSet<String> = BTreeSet::new();
-    for pass in passes {
-        deleted.extend(pass?);
+    for scope in scopes {
+        let before = discover(&scope.ec2, lab_id).await?;
+        deleted.extend(execute(&scope.ec2, &plan::deletions(&before)?).await?);
     }
     let afters = join_all(scopes.iter().map(|scope| discover(&scope.ec2, lab_id))).await;
     let mut remaining = Vec::new();

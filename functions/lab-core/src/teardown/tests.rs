@@ -380,3 +380,55 @@ async fn execute_makes_every_deletion_of_a_step_and_fails_with_the_first_that_fa
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn the_peer_accounts_pass_starts_after_the_home_one_has_deleted_the_peering() {
+    use aws_sdk_ec2::operation::delete_vpc_peering_connection::DeleteVpcPeeringConnectionOutput;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // both accounts list the lab's peering; the home account (the requester) deletes it, the peer's accepter
+    // role may not: had the peer's pass discovered it before the home pass deleted it, teardown would fail
+    let gone = Arc::new(AtomicBool::new(false));
+    let listing = |gone: Arc<AtomicBool>| {
+        mock!(Ec2::describe_vpc_peering_connections).then_compute_output(move |_| {
+            let code = if gone.load(Ordering::SeqCst) {
+                Code::Deleted
+            } else {
+                Code::Active
+            };
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(code, ""))
+                .build()
+        })
+    };
+    let mut home_rules = nothing_left();
+    home_rules[3] = listing(gone.clone());
+    let deleted_by_home = gone.clone();
+    home_rules.push(
+        mock!(Ec2::delete_vpc_peering_connection).then_compute_output(move |_| {
+            deleted_by_home.store(true, Ordering::SeqCst);
+            DeleteVpcPeeringConnectionOutput::builder().build()
+        }),
+    );
+    let mut peer_rules = nothing_left();
+    peer_rules[3] = listing(gone);
+    peer_rules.push(
+        mock!(Ec2::delete_vpc_peering_connection)
+            .then_error(fails(err_meta("UnauthorizedOperation"))),
+    );
+    let scope = |rules: &[Rule]| Scope {
+        ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules),
+        ssm: no_ssm(),
+        region: "us-east-1".into(),
+    };
+    let out = teardown(
+        &[scope(&home_rules), scope(&peer_rules)],
+        "demo-1",
+        &[],
+        Quiet::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.deleted, ["pcx-0ab"]);
+    assert_eq!(peer_rules[8].num_calls(), 0);
+}
