@@ -129,25 +129,48 @@ pub async fn create_side(
         Side::B => &lab.vpc_b,
     };
     let vpc_id = network::ensure_vpc(&ctx, plan).await?;
-    let subnet = network::ensure_subnet(&ctx, &vpc_id, plan).await?;
+    // Once the VPC exists, four chains that need nothing of each other run at once: the subnet and its route
+    // table, the instance's group, on side A what the endpoints need (DNS attributes, their group), and the look-up
+    // of the instance. join!, not try_join!: a failure does not drop a create in flight (everything is tagged as
+    // it is created, so teardown finds it either way, but the next attempt should not have to). Their errors are
+    // read in the order the steps used to run one after the other, so a fault fails the step as it always did.
+    let instance_group_name = group_name(&lab.lab_id, side);
+    let instance_group_description =
+        format!("peerlab: instance {} of lab {}", side.letter(), lab.lab_id);
+    let instance_group_tag = tags::name("InstanceSecurityGroup", side); // not "InstanceB": update-sg's group
+    let cidr = plan.cidr.to_string();
+    let (subnet_and_table, instance_group, ssm_prepared, found) = tokio::join!(
+        async {
+            let subnet = network::ensure_subnet(&ctx, &vpc_id, plan).await?;
+            let route_table_id = network::ensure_route_table(&ctx, &vpc_id, &subnet.id).await?;
+            Ok::<_, LabError>((subnet, route_table_id))
+        },
+        network::ensure_group(
+            &ctx,
+            &vpc_id,
+            &instance_group_name,
+            &instance_group_description,
+            &instance_group_tag,
+        ),
+        async {
+            if !runs_ping {
+                return Ok(None);
+            }
+            ssm_access::prepare(&ctx, &vpc_id, &cidr).await.map(Some)
+        },
+        instance::find_instance(&ctx),
+    );
+    let (subnet, route_table_id) = subnet_and_table?;
+    let (group_id, _) = instance_group?;
     let subnet_id = subnet.id.clone();
-    let route_table_id = network::ensure_route_table(&ctx, &vpc_id, &subnet_id).await?;
-    let (group_id, _) = network::ensure_group(
-        &ctx,
-        &vpc_id,
-        &group_name(&lab.lab_id, side),
-        &format!("peerlab: instance {} of lab {}", side.letter(), lab.lab_id),
-        &tags::name("InstanceSecurityGroup", side), // not "InstanceB": that is update-sg's group
-    )
-    .await?;
-    let endpoints = if runs_ping {
-        ssm_access::ensure_endpoints(&ctx, &vpc_id, &plan.cidr.to_string(), &subnet_id, region)
-            .await?
-    } else {
-        Vec::new()
+    let endpoints = match ssm_prepared? {
+        Some(endpoint_group) => {
+            ssm_access::ensure_endpoints(&ctx, &vpc_id, &subnet_id, &endpoint_group, region).await?
+        }
+        None => Vec::new(),
     };
     let endpoint_ids: Vec<String> = endpoints.iter().map(|(id, _)| id.clone()).collect();
-    let (instance_id, state, private_ip) = match instance::find_instance(&ctx).await? {
+    let (instance_id, state, private_ip) = match found? {
         Some(found) => found,
         None => {
             // Launch A only once its agent's first ping can succeed (see the module's doc).

@@ -342,19 +342,23 @@ pub fn explain(
 
 /// One side's route tables, the groups of its instance, every group of its VPC, and its network ACLs.
 async fn fetch_side(ec2: &aws_sdk_ec2::Client, side: &SideOutput) -> Result<SideState> {
-    let tables = ec2
-        .describe_route_tables()
-        .filters(filter("vpc-id", &side.vpc_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("reading route tables for the diagnosis", e))?;
-    let group_ids = security_groups::instance_group_ids(ec2, &side.instance_id).await?;
-    // every group of the VPC (an instance's groups are all of its VPC): the instance's are among them
-    let vpc_groups = ec2
-        .describe_security_groups()
-        .filters(filter("vpc-id", &side.vpc_id))
-        .send()
-        .await
+    // every describe at once; an error is the first's in this order
+    let (tables, group_ids, vpc_groups, acls) = tokio::join!(
+        ec2.describe_route_tables()
+            .filters(filter("vpc-id", &side.vpc_id))
+            .send(),
+        security_groups::instance_group_ids(ec2, &side.instance_id),
+        // every group of the VPC (an instance's groups are all of its VPC): the instance's are among them
+        ec2.describe_security_groups()
+            .filters(filter("vpc-id", &side.vpc_id))
+            .send(),
+        ec2.describe_network_acls()
+            .filters(filter("vpc-id", &side.vpc_id))
+            .send(),
+    );
+    let tables = tables.map_err(|e| aws_error("reading route tables for the diagnosis", e))?;
+    let group_ids = group_ids?;
+    let vpc_groups = vpc_groups
         .map_err(|e| aws_error("reading security groups for the diagnosis", e))?
         .security_groups()
         .to_vec();
@@ -366,12 +370,7 @@ async fn fetch_side(ec2: &aws_sdk_ec2::Client, side: &SideOutput) -> Result<Side
         })
         .cloned()
         .collect();
-    let acls = ec2
-        .describe_network_acls()
-        .filters(filter("vpc-id", &side.vpc_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("reading network ACLs for the diagnosis", e))?;
+    let acls = acls.map_err(|e| aws_error("reading network ACLs for the diagnosis", e))?;
     Ok(SideState {
         tables: tables.route_tables().to_vec(),
         groups,
@@ -436,9 +435,13 @@ pub async fn diagnose(
             "there is no peering connection between the VPCs",
         ));
     };
-    let peering_status = peering_status(home, peering_id).await?;
-    let side_a = fetch_side(home, a).await?;
-    let side_b = fetch_side(peer, b).await?;
+    // the three reads at once; an error is the first's in this order, as when they were made one after the other
+    let (peering_status, side_a, side_b) = tokio::join!(
+        peering_status(home, peering_id),
+        fetch_side(home, a),
+        fetch_side(peer, b)
+    );
+    let (peering_status, side_a, side_b) = (peering_status?, side_a?, side_b?);
     let snapshot = Snapshot {
         peering_status,
         tables_a: side_a.tables,

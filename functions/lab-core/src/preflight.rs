@@ -7,6 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use aws_sdk_ec2::types::InstanceType;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
@@ -60,12 +61,16 @@ pub async fn handler(event: PreflightEvent, aws: &impl Aws) -> Result<WorkshopPl
     let workshop = plan::plan(&input, &event.execution_name, now)?;
     let home = aws.home();
     let quotas = aws.service_quotas();
-    let mut values = Vec::new();
-    for spec in quota::QUOTAS {
-        values.push(quota_value(&quotas, spec).await?);
-    }
-    let vpcs = vpcs_in_use(&home.ec2).await?;
-    let (running, vcpus) = standard_vcpus_in_use(&home.ec2, &workshop.instance_type).await?;
+    // Every read at once (none needs another's answer); an error is the first read's in this order, as when they
+    // were made one after the other.
+    let (values, vpcs, in_use) = tokio::join!(
+        join_all(quota::QUOTAS.iter().map(|spec| quota_value(&quotas, spec))),
+        vpcs_in_use(&home.ec2),
+        standard_vcpus_in_use(&home.ec2, &workshop.instance_type),
+    );
+    let values = values.into_iter().collect::<Result<Vec<_>>>()?;
+    let vpcs = vpcs?;
+    let (running, vcpus) = in_use?;
     let lab_vcpus = vcpus.get(&workshop.instance_type).copied().ok_or_else(|| {
         LabError::invalid(format!(
             "lab.instance_type: EC2 does not describe {} in {}",

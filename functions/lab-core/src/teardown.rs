@@ -9,6 +9,7 @@
 
 use std::collections::BTreeSet;
 
+use futures::future::join_all;
 use time::OffsetDateTime;
 
 use crate::clients::{Aws, Scope};
@@ -149,15 +150,19 @@ pub async fn teardown(
     known: &[String],
     quiet: Quiet,
 ) -> Result<TeardownOutput> {
+    // The scopes' passes one after the other, home first: they share the peering, which the home account (the
+    // requester) deletes; a peer account discovering it at the same time would try as well, and its accepter
+    // role may not (UnauthorizedOperation would fail the teardown). The look-ups after every pass are only reads.
     let mut deleted: BTreeSet<String> = BTreeSet::new();
     for scope in scopes {
         let before = discover(&scope.ec2, lab_id).await?;
         deleted.extend(execute(&scope.ec2, &plan::deletions(&before)?).await?);
     }
+    let afters = join_all(scopes.iter().map(|scope| discover(&scope.ec2, lab_id))).await;
     let mut remaining = Vec::new();
     let mut live_ids = BTreeSet::new();
-    for scope in scopes {
-        let after = discover(&scope.ec2, lab_id).await?;
+    for after in afters {
+        let after = after?;
         let live = after.live();
         remaining.extend(live.iter().map(ToString::to_string));
         live_ids.extend(live.into_iter().map(|r| r.id));

@@ -27,15 +27,20 @@ pub fn endpoint_group_name(lab_id: &str) -> String {
     format!("peerlab-{lab_id}-ssm-endpoints")
 }
 
-/// The endpoints' (id, state), created where missing.
-pub(super) async fn ensure_endpoints(
-    ctx: &Ctx<'_>,
-    vpc_id: &str,
-    cidr: &str,
-    subnet_id: &str,
-    region: &str,
-) -> Result<Vec<(String, String)>> {
-    // Private DNS of interface endpoints needs both attributes (one per call, as the API requires).
+/// What the endpoints need before they are created, both at once: the VPC's DNS attributes (private DNS) and
+/// their group admitting HTTPS from the VPC. Returns the group's id.
+pub(super) async fn prepare(ctx: &Ctx<'_>, vpc_id: &str, cidr: &str) -> Result<String> {
+    let (dns, group) = tokio::join!(
+        dns_attributes(ctx, vpc_id),
+        endpoint_group(ctx, vpc_id, cidr)
+    );
+    dns?;
+    group
+}
+
+/// Private DNS of interface endpoints needs both attributes: one per call, as the API requires, support before
+/// hostnames (EC2 refuses hostnames without support).
+async fn dns_attributes(ctx: &Ctx<'_>, vpc_id: &str) -> Result<()> {
     for support in [true, false] {
         let call = ctx.ec2.modify_vpc_attribute().vpc_id(vpc_id);
         let call = if support {
@@ -47,6 +52,10 @@ pub(super) async fn ensure_endpoints(
             .await
             .map_err(|e| aws_error(&format!("turning on DNS attributes of {vpc_id}"), e))?;
     }
+    Ok(())
+}
+
+async fn endpoint_group(ctx: &Ctx<'_>, vpc_id: &str, cidr: &str) -> Result<String> {
     let (group_id, rules) = network::ensure_group(
         ctx,
         vpc_id,
@@ -71,56 +80,80 @@ pub(super) async fn ensure_endpoints(
             .build();
         security_groups::admit(ctx.ec2, &group_id, rule, "HTTPS from the VPC").await?;
     }
-    let mut ids = Vec::new();
-    for service in SSM_SERVICES {
-        let service_name = format!("com.amazonaws.{region}.{service}");
-        let found = ctx
-            .ec2
-            .describe_vpc_endpoints()
-            .filters(filter("vpc-id", vpc_id))
-            .filters(filter("service-name", &service_name))
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("finding the {service} endpoint"), e))?;
-        let live = found.vpc_endpoints().iter().find(|e| {
-            !matches!(
-                endpoint_state(e).as_str(),
-                "deleted" | "deleting" | "failed" | "rejected" | "expired"
-            )
-        });
-        if let Some(endpoint) = live {
-            let id = endpoint.vpc_endpoint_id().ok_or_else(|| {
-                LabError::not_ready(format!("the {service} endpoint has no id yet"))
-            })?;
-            ids.push((id.to_string(), endpoint_state(endpoint)));
-            continue;
-        }
-        let created = ctx
-            .ec2
-            .create_vpc_endpoint()
-            .vpc_id(vpc_id)
-            .service_name(&service_name)
-            .vpc_endpoint_type(VpcEndpointType::Interface)
-            .subnet_ids(subnet_id)
-            .security_group_ids(&group_id)
-            .private_dns_enabled(true)
-            .client_token(client_token(&ctx.lab.lab_id, ctx.side, service))
-            .tag_specifications(ctx.spec(
-                ResourceType::VpcEndpoint,
-                &format!("{}Endpoint", service.to_uppercase()),
-            ))
-            .send()
-            .await
-            .map_err(|e| aws_error(&format!("creating the {service} endpoint"), e))?;
-        let endpoint = created.vpc_endpoint().ok_or_else(|| {
-            LabError::not_ready(format!("CreateVpcEndpoint returned no {service} endpoint"))
-        })?;
-        let id = endpoint.vpc_endpoint_id().ok_or_else(|| {
-            LabError::not_ready(format!(
-                "CreateVpcEndpoint returned a {service} endpoint without an id"
-            ))
-        })?;
-        ids.push((id.to_string(), endpoint_state(endpoint)));
+    Ok(group_id)
+}
+
+/// The endpoints' (id, state) in `SSM_SERVICES`' order, each found or created at once with the other (`prepare`
+/// first). An error is the first service's that failed, as when they were made one after the other.
+pub(super) async fn ensure_endpoints(
+    ctx: &Ctx<'_>,
+    vpc_id: &str,
+    subnet_id: &str,
+    group_id: &str,
+    region: &str,
+) -> Result<Vec<(String, String)>> {
+    let endpoints = SSM_SERVICES
+        .iter()
+        .map(|service| ensure_endpoint(ctx, vpc_id, subnet_id, group_id, region, service));
+    futures::future::join_all(endpoints)
+        .await
+        .into_iter()
+        .collect()
+}
+
+async fn ensure_endpoint(
+    ctx: &Ctx<'_>,
+    vpc_id: &str,
+    subnet_id: &str,
+    group_id: &str,
+    region: &str,
+    service: &str,
+) -> Result<(String, String)> {
+    let service_name = format!("com.amazonaws.{region}.{service}");
+    let found = ctx
+        .ec2
+        .describe_vpc_endpoints()
+        .filters(filter("vpc-id", vpc_id))
+        .filters(filter("service-name", &service_name))
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("finding the {service} endpoint"), e))?;
+    let live = found.vpc_endpoints().iter().find(|e| {
+        !matches!(
+            endpoint_state(e).as_str(),
+            "deleted" | "deleting" | "failed" | "rejected" | "expired"
+        )
+    });
+    if let Some(endpoint) = live {
+        let id = endpoint
+            .vpc_endpoint_id()
+            .ok_or_else(|| LabError::not_ready(format!("the {service} endpoint has no id yet")))?;
+        return Ok((id.to_string(), endpoint_state(endpoint)));
     }
-    Ok(ids)
+    let created = ctx
+        .ec2
+        .create_vpc_endpoint()
+        .vpc_id(vpc_id)
+        .service_name(&service_name)
+        .vpc_endpoint_type(VpcEndpointType::Interface)
+        .subnet_ids(subnet_id)
+        .security_group_ids(group_id)
+        .private_dns_enabled(true)
+        .client_token(client_token(&ctx.lab.lab_id, ctx.side, service))
+        .tag_specifications(ctx.spec(
+            ResourceType::VpcEndpoint,
+            &format!("{}Endpoint", service.to_uppercase()),
+        ))
+        .send()
+        .await
+        .map_err(|e| aws_error(&format!("creating the {service} endpoint"), e))?;
+    let endpoint = created.vpc_endpoint().ok_or_else(|| {
+        LabError::not_ready(format!("CreateVpcEndpoint returned no {service} endpoint"))
+    })?;
+    let id = endpoint.vpc_endpoint_id().ok_or_else(|| {
+        LabError::not_ready(format!(
+            "CreateVpcEndpoint returned a {service} endpoint without an id"
+        ))
+    })?;
+    Ok((id.to_string(), endpoint_state(endpoint)))
 }

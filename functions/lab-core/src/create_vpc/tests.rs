@@ -439,3 +439,96 @@ async fn create_vpc_a_without_an_instance_profile_is_refused_before_creating_any
     let called: Vec<usize> = rules.iter().map(Rule::num_calls).collect();
     assert_eq!(called, vec![0; rules.len()]);
 }
+
+// ---- what runs at once once the VPC exists ---------------------------------------------------------------------
+
+/// Does a create carry the lab's tag (so that teardown, which finds everything by it, finds what it made)?
+fn tagged_for_the_lab(specs: &[aws_sdk_ec2::types::TagSpecification]) -> bool {
+    specs.iter().any(|s| {
+        s.tags()
+            .iter()
+            .any(|t| t.key() == Some("peerlab:lab-id") && t.value() == Some("demo-1"))
+    })
+}
+
+#[tokio::test]
+async fn create_vpc_a_whose_subnet_fails_fails_as_before_and_what_it_made_meanwhile_is_tagged() {
+    // the groups are made at once with the subnet: when the subnet fails, they exist, and teardown must find them
+    let mut rules = new_side_a("available");
+    rules[3] =
+        mock!(Ec2::create_subnet).then_error(fails(err_saying("SubnetLimitExceeded", "too many")));
+    rules[5] = mock!(Ec2::create_security_group)
+        .match_requests(|req| tagged_for_the_lab(req.tag_specifications()))
+        .then_output(|| {
+            CreateSecurityGroupOutput::builder()
+                .group_id("sg-0a")
+                .build()
+        });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+        &with_profile(),
+    )
+    .await
+    .unwrap_err();
+    // the subnet's error, as when the steps ran one after the other
+    assert_eq!(
+        err,
+        LabError::Aws {
+            code: "SubnetLimitExceeded".into(),
+            message:
+                "creating subnet 10.0.1.0/24 in vpc-0a (us-east-1a): SubnetLimitExceeded: too many"
+                    .into()
+        }
+    );
+    // the instance's group and the endpoints' group were made meanwhile, both tagged for the lab
+    assert_eq!(rules[5].num_calls(), 2);
+    // nothing that needs the subnet: no route table association, no endpoint, no instance
+    let [associate, create_endpoint] = [13, 9].map(|i| rules[i].num_calls());
+    assert_eq!((associate, create_endpoint), (0, 0));
+}
+
+#[tokio::test]
+async fn create_vpc_a_failing_in_two_chains_at_once_fails_with_the_first_in_the_old_order() {
+    // the groups' look-up fails on its first call, before the subnet's create (the second call of its chain) does:
+    // the step still fails with the subnet's error, the one it failed with when the subnet came first
+    let mut rules = new_side_a("available");
+    rules[3] =
+        mock!(Ec2::create_subnet).then_error(fails(err_saying("SubnetLimitExceeded", "too many")));
+    rules[4] = mock!(Ec2::describe_security_groups)
+        .then_error(fails(err_saying("UnauthorizedOperation", "denied")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+        &with_profile(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "AwsError", "{err}");
+    assert!(
+        err.to_string()
+            .starts_with("SubnetLimitExceeded: creating subnet 10.0.1.0/24"),
+        "{err}"
+    );
+    // and with the subnet made, the group's error is the step's: the subnet and its route table are made
+    let mut rules = new_side_a("available");
+    rules[4] = mock!(Ec2::describe_security_groups)
+        .then_error(fails(err_saying("UnauthorizedOperation", "denied")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+        &with_profile(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string()
+            .starts_with("UnauthorizedOperation: finding security group peerlab-demo-1-instance-a"),
+        "{err}"
+    );
+    let made = [3, 12, 13].map(|i| rules[i].num_calls());
+    assert_eq!(made, [1, 1, 1]);
+}

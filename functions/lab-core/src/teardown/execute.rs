@@ -1,10 +1,11 @@
-//! Runs a teardown plan in one account and region: each deletion once, in order. "Gone already" is success
+//! Runs a teardown plan in one account and region: each deletion once, step by step. "Gone already" is success
 //! (another pass or a person deleted it); "not yet" (in use, a dependency still there, a state in between) leaves
 //! it, and the VPC it holds, for the next pass; any other error fails the step.
 
 use std::collections::BTreeSet;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use futures::future::join_all;
 
 use super::plan::Deletion;
 use crate::error::{aws_error, Result};
@@ -116,21 +117,25 @@ async fn apply(ec2: &aws_sdk_ec2::Client, deletion: &Deletion) -> Result<Outcome
     }
 }
 
-/// Run `plan` in order; returns the ids it deleted (or started deleting). A VPC is not asked to go when something
-/// it holds answered "not yet" in this pass.
+/// Run `plan` step by step (`Deletion::step`), each step's deletions at once; returns the ids it deleted (or
+/// started deleting). A VPC is not asked to go when something it holds answered "not yet" in this pass. Every
+/// deletion of a step is made even when one of them fails; the error is then the first failed one's in the plan,
+/// the one that failed the pass when the deletions were made one after the other.
 pub async fn execute(ec2: &aws_sdk_ec2::Client, plan: &[Deletion]) -> Result<Vec<String>> {
     let mut deleted = Vec::new();
     let mut held: BTreeSet<String> = BTreeSet::new();
-    for deletion in plan {
-        if let Deletion::DeleteVpc(vpc) = deletion {
-            if held.contains(vpc) {
-                continue;
+    for step in plan.chunk_by(|a, b| a.step() == b.step()) {
+        let due: Vec<&Deletion> = step
+            .iter()
+            .filter(|d| !matches!(d, Deletion::DeleteVpc(vpc) if held.contains(vpc)))
+            .collect();
+        let outcomes = join_all(due.iter().map(|d| apply(ec2, d))).await;
+        for (deletion, outcome) in due.into_iter().zip(outcomes) {
+            match outcome? {
+                Outcome::Done => deleted.extend(deletion.deletes()),
+                Outcome::Gone => {}
+                Outcome::Later => held.extend(deletion.holds().map(str::to_string)),
             }
-        }
-        match apply(ec2, deletion).await? {
-            Outcome::Done => deleted.extend(deletion.deletes()),
-            Outcome::Gone => {}
-            Outcome::Later => held.extend(deletion.holds().map(str::to_string)),
         }
     }
     Ok(deleted)

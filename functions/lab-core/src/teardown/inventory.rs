@@ -186,15 +186,31 @@ impl Inventory {
     }
 }
 
-/// Read what the lab holds in one scope.
+/// Read what the lab holds in one scope: every listing at once (none needs another's answer); an error is the
+/// first listing's in the order below, as when they were read one after the other.
 pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Inventory> {
+    let (instances, endpoints, groups, peerings, subnets, vpcs, acls, tables) = tokio::join!(
+        ec2.describe_instances().filters(lab_filter(lab_id)).send(),
+        ec2.describe_vpc_endpoints()
+            .filters(lab_filter(lab_id))
+            .send(),
+        ec2.describe_security_groups()
+            .filters(lab_filter(lab_id))
+            .send(),
+        ec2.describe_vpc_peering_connections()
+            .filters(lab_filter(lab_id))
+            .send(),
+        ec2.describe_subnets().filters(lab_filter(lab_id)).send(),
+        ec2.describe_vpcs().filters(lab_filter(lab_id)).send(),
+        ec2.describe_network_acls()
+            .filters(lab_filter(lab_id))
+            .send(),
+        ec2.describe_route_tables()
+            .filters(lab_filter(lab_id))
+            .send(),
+    );
     let mut inv = Inventory::default();
-    let instances = ec2
-        .describe_instances()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's instances", e))?;
+    let instances = instances.map_err(|e| aws_error("listing the lab's instances", e))?;
     for i in instances.reservations().iter().flat_map(|r| r.instances()) {
         let state = i
             .state()
@@ -207,12 +223,7 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
             state,
         ));
     }
-    let endpoints = ec2
-        .describe_vpc_endpoints()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's endpoints", e))?;
+    let endpoints = endpoints.map_err(|e| aws_error("listing the lab's endpoints", e))?;
     for e in endpoints.vpc_endpoints() {
         let state = crate::create_vpc::endpoint_state(e);
         inv.endpoints.push((
@@ -221,19 +232,9 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
             state,
         ));
     }
-    let groups = ec2
-        .describe_security_groups()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's security groups", e))?;
+    let groups = groups.map_err(|e| aws_error("listing the lab's security groups", e))?;
     inv.groups = groups.security_groups().to_vec();
-    let peerings = ec2
-        .describe_vpc_peering_connections()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's peerings", e))?;
+    let peerings = peerings.map_err(|e| aws_error("listing the lab's peerings", e))?;
     for p in peerings.vpc_peering_connections() {
         let code = p
             .status()
@@ -245,34 +246,19 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
             code,
         ));
     }
-    let subnets = ec2
-        .describe_subnets()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's subnets", e))?;
+    let subnets = subnets.map_err(|e| aws_error("listing the lab's subnets", e))?;
     for s in subnets.subnets() {
         inv.subnets.push((
             required(s.subnet_id(), "a lab subnet's id")?.into(),
             required(s.vpc_id(), "a lab subnet's VPC")?.into(),
         ));
     }
-    let vpcs = ec2
-        .describe_vpcs()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's VPCs", e))?;
+    let vpcs = vpcs.map_err(|e| aws_error("listing the lab's VPCs", e))?;
     for v in vpcs.vpcs() {
         inv.vpcs
             .push(required(v.vpc_id(), "a lab VPC's id")?.into());
     }
-    let acls = ec2
-        .describe_network_acls()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's network ACLs", e))?;
+    let acls = acls.map_err(|e| aws_error("listing the lab's network ACLs", e))?;
     for acl in acls.network_acls() {
         inv.acls.push((
             required(acl.network_acl_id(), "a lab network ACL's id")?.into(),
@@ -280,12 +266,7 @@ pub async fn discover(ec2: &aws_sdk_ec2::Client, lab_id: &str) -> Result<Invento
         ));
     }
     let peering_ids: BTreeSet<&str> = inv.peerings.iter().map(|(id, _)| id.as_str()).collect();
-    let tables = ec2
-        .describe_route_tables()
-        .filters(lab_filter(lab_id))
-        .send()
-        .await
-        .map_err(|e| aws_error("listing the lab's route tables", e))?;
+    let tables = tables.map_err(|e| aws_error("listing the lab's route tables", e))?;
     for t in tables.route_tables() {
         let id = required(t.route_table_id(), "a lab route table's id")?.to_string();
         for r in t.routes() {

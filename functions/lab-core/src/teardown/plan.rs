@@ -7,7 +7,8 @@
 //! endpoint): its groups, its lab route tables (their subnet associations first), its subnets, its lab network
 //! ACLs (after the subnets: an ACL still associated with a subnet cannot be deleted, and deleting the subnet removes
 //! the association), and the VPC itself once no peering of the lab is live. What cannot go yet is left for the next pass: teardown runs until nothing
-//! is left.
+//! is left. Deletions that depend on none of each other share a step (`Deletion::step`), and `execute` makes
+//! each step's at once: the plan lists them step by step.
 
 use aws_sdk_ec2::types::{IpPermission, VpcPeeringConnectionStateReasonCode as Pcx};
 
@@ -67,6 +68,29 @@ impl Deletion {
             | Deletion::DeleteSubnet { vpc_id, .. }
             | Deletion::DeleteNetworkAcl { vpc_id, .. } => Some(vpc_id),
             _ => None,
+        }
+    }
+
+    /// Its step in a pass: a deletion waits for every deletion of an earlier step to have answered, and runs at
+    /// once with the others of its own, none of which it depends on. A plan lists its deletions step by step.
+    pub fn step(&self) -> u8 {
+        match self {
+            // nothing of the lab depends on what these remove, and they remove nothing another needs first
+            Deletion::TerminateInstances(_)
+            | Deletion::DeleteEndpoints(_)
+            | Deletion::RevokeIngress { .. }
+            | Deletion::RevokeEgress { .. }
+            | Deletion::DeleteRoute { .. } => 0,
+            // a peering once the routes through it are gone; a group once the rules referencing it are; a
+            // subnet's association with the lab's table
+            Deletion::DeletePeering(_)
+            | Deletion::DeleteGroup { .. }
+            | Deletion::Disassociate { .. } => 1,
+            // a table once its associations are gone; the subnets after them, as before
+            Deletion::DeleteRouteTable { .. } | Deletion::DeleteSubnet { .. } => 2,
+            // an ACL still associated with a subnet cannot go: deleting the subnet removes the association
+            Deletion::DeleteNetworkAcl { .. } => 3,
+            Deletion::DeleteVpc(_) => 4,
         }
     }
 
@@ -187,7 +211,8 @@ pub fn deletions(inv: &Inventory) -> Result<Vec<Deletion>> {
             });
         }
     }
-    for table in inv.tables.iter().filter(|t| !inv.vpc_busy(&t.vpc_id)) {
+    let free_tables = || inv.tables.iter().filter(|t| !inv.vpc_busy(&t.vpc_id));
+    for table in free_tables() {
         plan.extend(
             table
                 .associations
@@ -198,11 +223,11 @@ pub fn deletions(inv: &Inventory) -> Result<Vec<Deletion>> {
                     vpc_id: table.vpc_id.clone(),
                 }),
         );
-        plan.push(Deletion::DeleteRouteTable {
-            id: table.id.clone(),
-            vpc_id: table.vpc_id.clone(),
-        });
     }
+    plan.extend(free_tables().map(|table| Deletion::DeleteRouteTable {
+        id: table.id.clone(),
+        vpc_id: table.vpc_id.clone(),
+    }));
     plan.extend(
         inv.subnets
             .iter()

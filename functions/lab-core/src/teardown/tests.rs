@@ -332,3 +332,103 @@ async fn execute_fails_on_an_error_that_is_neither_gone_nor_not_yet() {
         "{err}"
     );
 }
+
+#[tokio::test]
+async fn execute_makes_every_deletion_of_a_step_and_fails_with_the_first_that_failed() {
+    use aws_sdk_ec2::operation::delete_vpc_endpoints::DeleteVpcEndpointsOutput;
+    // the instance and the endpoint go at once: the endpoint is deleted though the termination is refused,
+    // the error is the termination's (first in the plan, as when they went one after the other), and the next
+    // step (the peering) is not started
+    let refused =
+        mock!(Ec2::terminate_instances).then_error(fails(err_meta("UnauthorizedOperation")));
+    let endpoint = mock!(Ec2::delete_vpc_endpoints)
+        .then_output(|| DeleteVpcEndpointsOutput::builder().build());
+    let peering = mock!(Ec2::delete_vpc_peering_connection)
+        .then_error(fails(err_meta("InvalidVpcPeeringConnectionID.NotFound")));
+    let ec2 = mock_client!(
+        aws_sdk_ec2,
+        RuleMode::MatchAny,
+        [&refused, &endpoint, &peering]
+    );
+    let plan = [
+        Deletion::TerminateInstances(vec!["i-a".into()]),
+        Deletion::DeleteEndpoints(vec!["vpce-1".into()]),
+        Deletion::DeletePeering("pcx-1".into()),
+    ];
+    let err = execute(&ec2, &plan).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("terminating i-a: UnauthorizedOperation"),
+        "{err}"
+    );
+    assert_eq!(
+        [
+            refused.num_calls(),
+            endpoint.num_calls(),
+            peering.num_calls()
+        ],
+        [1, 1, 0]
+    );
+    // both refused: still the first's error, whichever answered first
+    let also_refused =
+        mock!(Ec2::delete_vpc_endpoints).then_error(fails(err_meta("UnauthorizedOperation")));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&also_refused, &refused]);
+    let err = execute(&ec2, &plan[..2]).await.unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("terminating i-a: UnauthorizedOperation"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn the_peer_accounts_pass_starts_after_the_home_one_has_deleted_the_peering() {
+    use aws_sdk_ec2::operation::delete_vpc_peering_connection::DeleteVpcPeeringConnectionOutput;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    // both accounts list the lab's peering; the home account (the requester) deletes it, the peer's accepter
+    // role may not: had the peer's pass discovered it before the home pass deleted it, teardown would fail
+    let gone = Arc::new(AtomicBool::new(false));
+    let listing = |gone: Arc<AtomicBool>| {
+        mock!(Ec2::describe_vpc_peering_connections).then_compute_output(move |_| {
+            let code = if gone.load(Ordering::SeqCst) {
+                Code::Deleted
+            } else {
+                Code::Active
+            };
+            DescribeVpcPeeringConnectionsOutput::builder()
+                .vpc_peering_connections(pcx(code, ""))
+                .build()
+        })
+    };
+    let mut home_rules = nothing_left();
+    home_rules[3] = listing(gone.clone());
+    let deleted_by_home = gone.clone();
+    home_rules.push(
+        mock!(Ec2::delete_vpc_peering_connection).then_compute_output(move |_| {
+            deleted_by_home.store(true, Ordering::SeqCst);
+            DeleteVpcPeeringConnectionOutput::builder().build()
+        }),
+    );
+    let mut peer_rules = nothing_left();
+    peer_rules[3] = listing(gone);
+    peer_rules.push(
+        mock!(Ec2::delete_vpc_peering_connection)
+            .then_error(fails(err_meta("UnauthorizedOperation"))),
+    );
+    let scope = |rules: &[Rule]| Scope {
+        ec2: mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules),
+        ssm: no_ssm(),
+        region: "us-east-1".into(),
+    };
+    let out = teardown(
+        &[scope(&home_rules), scope(&peer_rules)],
+        "demo-1",
+        &[],
+        Quiet::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(out.deleted, ["pcx-0ab"]);
+    assert_eq!(peer_rules[8].num_calls(), 0);
+}

@@ -141,6 +141,7 @@ fn a_built_lab_first_loses_what_holds_its_vpcs_and_links_them() {
 
 #[test]
 fn once_nothing_holds_them_the_vpcs_go_with_their_contents_in_order() {
+    // step by step (`Deletion::step`): every association before any table
     let mut lab = built_lab();
     for (_, _, state) in &mut lab.instances {
         *state = State::Terminated;
@@ -158,8 +159,8 @@ fn once_nothing_holds_them_the_vpcs_go_with_their_contents_in_order() {
             "deleting security group sg-a",
             "deleting security group sg-ib",
             "disassociating rtbassoc-a from rtb-a",
-            "deleting route table rtb-a",
             "disassociating rtbassoc-b from rtb-b",
+            "deleting route table rtb-a",
             "deleting route table rtb-b",
             "deleting subnet subnet-a",
             "deleting subnet subnet-b",
@@ -271,4 +272,76 @@ fn an_exercises_network_acl_goes_after_its_subnet_and_before_its_vpc() {
     assert!(!names(&deletions(&lab).unwrap())
         .iter()
         .any(|d| d.contains("acl-b")));
+}
+
+#[test]
+fn a_plan_lists_its_deletions_step_by_step_each_after_what_it_needs() {
+    // execute runs a step's deletions at once: a plan must never list a deletion before one of an earlier step
+    let mut emptied = built_lab();
+    emptied.instances.clear();
+    emptied.endpoints.clear();
+    emptied.acls = vec![("acl-b".into(), "vpc-b".into())];
+    for lab in [built_lab(), emptied] {
+        let steps: Vec<u8> = deletions(&lab)
+            .unwrap()
+            .iter()
+            .map(Deletion::step)
+            .collect();
+        assert!(steps.is_sorted(), "{steps:?}");
+    }
+    let in_vpc = |id: &str| id.to_string();
+    let [route, peering] = [
+        Deletion::DeleteRoute {
+            table_id: "rtb-a".into(),
+            destination: "10.1.0.0/16".into(),
+        },
+        Deletion::DeletePeering("pcx-1".into()),
+    ];
+    let [revoke, group] = [
+        Deletion::RevokeIngress {
+            group_id: "sg-ib".into(),
+            rules: vec![],
+        },
+        Deletion::DeleteGroup {
+            id: "sg-a".into(),
+            vpc_id: in_vpc("vpc-a"),
+        },
+    ];
+    let [disassociate, table, subnet, acl, vpc] = [
+        Deletion::Disassociate {
+            association_id: "rtbassoc-a".into(),
+            table_id: "rtb-a".into(),
+            vpc_id: in_vpc("vpc-a"),
+        },
+        Deletion::DeleteRouteTable {
+            id: "rtb-a".into(),
+            vpc_id: in_vpc("vpc-a"),
+        },
+        Deletion::DeleteSubnet {
+            id: "subnet-a".into(),
+            vpc_id: in_vpc("vpc-a"),
+        },
+        Deletion::DeleteNetworkAcl {
+            id: "acl-a".into(),
+            vpc_id: in_vpc("vpc-a"),
+        },
+        Deletion::DeleteVpc("vpc-a".into()),
+    ];
+    // (before, after): the second cannot go while the first is there
+    for (before, after) in [
+        (&route, &peering),
+        (&revoke, &group),
+        (&disassociate, &table),
+        (&disassociate, &subnet),
+        (&subnet, &acl),
+        (&group, &vpc),
+        (&table, &vpc),
+        (&acl, &vpc),
+        (&peering, &vpc),
+    ] {
+        assert!(before.step() < after.step(), "{before} before {after}");
+    }
+    // and what holds the VPCs goes at once: instances, endpoints, the rules and routes that link the VPCs
+    let first = deletions(&built_lab()).unwrap();
+    assert!(first[..5].iter().all(|d| d.step() == 0), "{first:?}");
 }
