@@ -443,6 +443,49 @@ pub async fn run(global: &Global, args: &Args) -> Result<ExitCode> {
 mod tests {
     use super::*;
 
+    fn delay(name: &str, began: f64, seconds: f64) -> serde_json::Value {
+        serde_json::json!({"name": name, "began": began, "seconds": seconds, "aws_seconds": seconds / 0.02})
+    }
+
+    /// The sampler's milestones are made exact from the local AWS's timing: when each delay began and how long it
+    /// lasts in AWS seconds; a peering's pending-acceptance that fell between two samples is found from it too.
+    #[test]
+    fn milestones_are_exact_where_the_inventory_times_them() {
+        let mut seen = Seen::default();
+        let endpoint = |id: &str, state: &str| {
+            serde_json::json!({"type": "vpc-endpoint", "id": id, "state": state,
+                               "delays": [delay("endpoint_pending", 100.0, 1.8)]})
+        };
+        let peering = serde_json::json!({"type": "vpc-peering-connection", "id": "pcx-1", "state": "active",
+            "delays": [delay("peering_initiating", 103.0, 0.04), delay("peering_provisioning", 103.5, 0.1)]});
+        seen.sample(
+            101.0,
+            &[endpoint("vpce-1", "pending"), endpoint("vpce-2", "pending")],
+        );
+        seen.sample(
+            102.1,
+            &[
+                endpoint("vpce-1", "available"),
+                endpoint("vpce-2", "available"),
+            ],
+        );
+        seen.sample(103.7, &[peering]);
+        let milestones = seen.finish();
+        let find = |what: &str| milestones.iter().find(|m| m.what == what).unwrap().clone();
+        let endpoints = find("SSM endpoints available");
+        assert!((endpoints.at - 101.8).abs() < 1e-9, "{endpoints:?}"); // began + 1.8 s, not the sample's 102.1
+        assert_eq!(
+            endpoints.basis,
+            aws_time::Basis::Delays(vec![(100.0, 90.0), (100.0, 90.0)])
+        );
+        let active = find("peering active");
+        assert_eq!(active.basis, aws_time::Basis::Delays(vec![(103.5, 5.0)]));
+        // never seen pending-acceptance: its initiating-request delay says when it was
+        let pending = find("peering pending-acceptance");
+        assert!((pending.at - 103.04).abs() < 1e-9, "{pending:?}");
+        assert_eq!(pending.basis, aws_time::Basis::Delays(vec![(103.0, 2.0)]));
+    }
+
     fn global(endpoint: Option<&str>, state_machine: Option<&str>) -> Global {
         Global {
             endpoint: endpoint.map(str::to_string),

@@ -110,7 +110,9 @@ class _LambdaTime:
 
     def ended(self, execution: str) -> None:
         with self._lock:
-            run = self._runs[execution]
+            run = self._runs.get(execution)
+            if run is None:  # its execution timed out and was forgotten while this task ran
+                return
             run[0] -= 1
             if run[0] == 0:
                 run[2] += time.monotonic() - run[1]
@@ -145,10 +147,10 @@ def _wait_for_lambda_task(event: threading.Event, timeout: float | None, key: st
     the function this attempt invoked (runtime.serving): what the local AWS's load adds is not the Task's time.
     On AWS a Lambda task's timeout bounds an invoke that never answers; a function's own timeout (its Timeout,
     below the Task's here) ends it first."""
-    if timeout is None:
-        return threading.Event.wait(event, None)
     begun = time.monotonic()
     try:
+        if timeout is None:
+            return threading.Event.wait(event, None)
         while True:
             invocation = lambda_runtime.task_invocation(key)
             served = invocation.served_seconds() if invocation else 0.0
