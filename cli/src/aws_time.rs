@@ -768,6 +768,12 @@ mod tests {
     use super::*;
     use crate::history::tests::fixture;
 
+    /// When the first attempt of the state named `state` began (wall seconds).
+    fn first_attempt(events: &[Event], state: &str) -> f64 {
+        let runs = Runs::from_events(events);
+        runs.runs.iter().find(|r| r.name == state).unwrap().attempts[0].start
+    }
+
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 0.0005
     }
@@ -859,14 +865,7 @@ mod tests {
         );
         assert!(!lines(&real, &cost).join("\n").contains("at most"));
         // replayed from the local AWS's timing, it is not short: no such line
-        let runs = Runs::from_events(&events);
-        let first = runs
-            .runs
-            .iter()
-            .find(|r| r.name == "Create VPC A")
-            .unwrap()
-            .attempts[0]
-            .start;
+        let first = first_attempt(&events, "Create VPC A");
         let timed = Milestone {
             at: events[0].at + 1.0,
             what: "instance A running".into(),
@@ -925,14 +924,7 @@ mod tests {
     #[test]
     fn a_delay_longer_on_aws_than_here_adds_the_polls_aws_would_make() {
         let (execution, events) = fixture("tutorial-realistic");
-        let runs = Runs::from_events(&events);
-        let first = runs
-            .runs
-            .iter()
-            .find(|r| r.name == "Create VPC A")
-            .unwrap()
-            .attempts[0]
-            .start;
+        let first = first_attempt(&events, "Create VPC A");
         // here the endpoints were ready 1.0 s into the run, during A's retry wait (as in the test above), and
         // noticed by A's second attempt, 22.7 AWS seconds into the state (its first attempt 0.650 s + the 0.441 s
         // wait ÷ 0.02); the call that began them came 0.1 s into A's first attempt
@@ -998,15 +990,10 @@ mod tests {
     #[test]
     fn the_polls_for_two_milestones_of_a_state_are_counted_once() {
         let (execution, events) = fixture("tutorial-realistic");
-        let runs = Runs::from_events(&events);
-        let teardown = runs
-            .runs
-            .iter()
-            .find(|r| r.name == "Tear the lab down")
-            .unwrap();
         // its first attempt (1.161 s) began both deletions 0.1 s in; then 0.653 s of retry wait (32.65 AWS s) and
         // the second attempt (0.256 s), which finds both gone: here they were, 1.4 and 1.6 s after the first began
-        let (first, began) = (teardown.attempts[0].start, teardown.attempts[0].start + 0.1);
+        let first = first_attempt(&events, "Tear the lab down");
+        let began = first + 0.1;
         let gone = |what: &str, at: f64, aws: f64| Milestone {
             at: first + at,
             what: what.into(),
@@ -1063,14 +1050,7 @@ mod tests {
     #[test]
     fn a_milestone_after_another_is_replayed_from_it() {
         let (execution, events) = fixture("tutorial-realistic");
-        let runs = Runs::from_events(&events);
-        let first = runs
-            .runs
-            .iter()
-            .find(|r| r.name == "Create VPC A")
-            .unwrap()
-            .attempts[0]
-            .start;
+        let first = first_attempt(&events, "Create VPC A");
         let running = Milestone {
             at: events[0].at + 1.0,
             what: "instance A running".into(),

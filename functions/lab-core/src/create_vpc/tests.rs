@@ -128,6 +128,18 @@ async fn create_vpc_waits_for_a_pending_instance() {
     );
 }
 
+/// create-vpc A on these EC2 rules (any order), with the AMI parameter and an instance profile: its error.
+async fn side_a_fails(rules: &[Rule]) -> LabError {
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, rules);
+    handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, ami_parameter()),
+        &with_profile(),
+    )
+    .await
+    .unwrap_err()
+}
+
 /// Side A from nothing: VPC, subnet, groups and endpoints are created; the endpoints answer `pending`.
 fn new_side_a(endpoint_state: &'static str) -> Vec<Rule> {
     vec![
@@ -327,14 +339,7 @@ async fn create_vpc_a_launches_once_its_endpoints_are_available() {
             )
             .build()
     }));
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    let err = handler(
-        event!("create-vpc/events/side-a.json"),
-        &clients(ec2, ami_parameter()),
-        &with_profile(),
-    )
-    .await
-    .unwrap_err();
+    let err = side_a_fails(&rules).await;
     assert_eq!(
         err,
         LabError::NotReady("instance A (i-0a) is pending".into())
@@ -349,14 +354,7 @@ async fn create_vpc_a_waits_while_a_new_instance_profile_is_refused() {
         "InvalidParameterValue",
         "Value (peerlab-lab-instance) for parameter iamInstanceProfile.name is invalid. Invalid IAM Instance Profile name",
     ))));
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    let err = handler(
-        event!("create-vpc/events/side-a.json"),
-        &clients(ec2, ami_parameter()),
-        &with_profile(),
-    )
-    .await
-    .unwrap_err();
+    let err = side_a_fails(&rules).await;
     assert_eq!(err.error_type(), "NotReady", "{err}");
     assert!(
         err.to_string()
@@ -372,14 +370,7 @@ async fn create_vpc_a_waits_out_insufficient_capacity_in_its_zone() {
         "InsufficientInstanceCapacity",
         "We currently do not have sufficient t3.micro capacity in the Availability Zone you requested (us-east-1a).",
     ))));
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    let err = handler(
-        event!("create-vpc/events/side-a.json"),
-        &clients(ec2, ami_parameter()),
-        &with_profile(),
-    )
-    .await
-    .unwrap_err();
+    let err = side_a_fails(&rules).await;
     assert_eq!(err.error_type(), "NotReady", "{err}");
     assert!(
         err.to_string()
@@ -464,14 +455,7 @@ async fn create_vpc_a_whose_subnet_fails_fails_as_before_and_what_it_made_meanwh
                 .group_id("sg-0a")
                 .build()
         });
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    let err = handler(
-        event!("create-vpc/events/side-a.json"),
-        &clients(ec2, ami_parameter()),
-        &with_profile(),
-    )
-    .await
-    .unwrap_err();
+    let err = side_a_fails(&rules).await;
     // the subnet's error, as when the steps ran one after the other
     assert_eq!(
         err,
@@ -498,14 +482,7 @@ async fn create_vpc_a_failing_in_two_chains_at_once_fails_with_the_first_in_the_
         mock!(Ec2::create_subnet).then_error(fails(err_saying("SubnetLimitExceeded", "too many")));
     rules[4] = mock!(Ec2::describe_security_groups)
         .then_error(fails(err_saying("UnauthorizedOperation", "denied")));
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    let err = handler(
-        event!("create-vpc/events/side-a.json"),
-        &clients(ec2, ami_parameter()),
-        &with_profile(),
-    )
-    .await
-    .unwrap_err();
+    let err = side_a_fails(&rules).await;
     assert_eq!(err.error_type(), "AwsError", "{err}");
     assert!(
         err.to_string()
@@ -516,14 +493,7 @@ async fn create_vpc_a_failing_in_two_chains_at_once_fails_with_the_first_in_the_
     let mut rules = new_side_a("available");
     rules[4] = mock!(Ec2::describe_security_groups)
         .then_error(fails(err_saying("UnauthorizedOperation", "denied")));
-    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
-    let err = handler(
-        event!("create-vpc/events/side-a.json"),
-        &clients(ec2, ami_parameter()),
-        &with_profile(),
-    )
-    .await
-    .unwrap_err();
+    let err = side_a_fails(&rules).await;
     assert!(
         err.to_string()
             .starts_with("UnauthorizedOperation: finding security group peerlab-demo-1-instance-a"),
