@@ -75,25 +75,16 @@ def test_inventory_lists_live_resources_with_tags(aws):
 # --- faults beyond throttling (faults.py) ---------------------------------------------------------------------
 
 import json  # noqa: E402
-import sys  # noqa: E402
 
-from conftest import function_zip, wait_for  # noqa: E402
+from conftest import function_zip, python_runtime, wait_for  # noqa: E402
 
 # A function with a side effect on the local AWS: it creates a VPC named after its input, then answers. A Python
 # `bootstrap` speaking the Lambda Runtime API, so these tests do not wait for the Rust build.
-BOOTSTRAP = f"""#!{sys.executable}
-import json, os, urllib.request
-import boto3
-base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
-ec2 = boto3.client("ec2", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-while True:
-    with urllib.request.urlopen(base + "/next") as r:
-        request_id, event = r.headers["Lambda-Runtime-Aws-Request-Id"], json.loads(r.read() or b"{{}}")
-    vpc = ec2.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{{"ResourceType": "vpc",
-                         "Tags": [{{"Key": "Name", "Value": str(event.get("name", "f"))}}]}}])["Vpc"]["VpcId"]
-    urllib.request.urlopen(urllib.request.Request(base + "/" + request_id + "/response",
-                           data=json.dumps({{"vpc": vpc}}).encode(), method="POST")).read()
-"""
+BOOTSTRAP = python_runtime("ec2", """
+    vpc = client.create_vpc(CidrBlock="10.9.0.0/16", TagSpecifications=[{"ResourceType": "vpc",
+                            "Tags": [{"Key": "Name", "Value": str(event.get("name", "f"))}]}])["Vpc"]["VpcId"]
+    answer = {"vpc": vpc}
+""")
 LAMBDA_KINDS = "TooManyRequestsException,ServiceException,Sandbox.Timedout,Lambda.Unknown"
 
 

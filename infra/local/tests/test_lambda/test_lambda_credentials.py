@@ -3,24 +3,14 @@ gives them: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY / AWS_SESSION_TOKEN of a s
 it makes is the role's (GetCallerIdentity says so), in the role's account."""
 
 import json
-import sys
 
-from conftest import function_zip, trust
+from conftest import function_zip, python_runtime, trust
 
-BOOTSTRAP = f"""#!{sys.executable}
-# a custom runtime (Lambda Runtime API) that answers each event with what STS says of its credentials
-import json, os, urllib.request
-import boto3
-api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
-sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-while True:
-    with urllib.request.urlopen(api + "/next") as r:
-        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-    answer = {{"identity": sts.get_caller_identity()["Arn"],
-               "key": os.environ["AWS_ACCESS_KEY_ID"], "token": bool(os.environ.get("AWS_SESSION_TOKEN"))}}
-    urllib.request.urlopen(urllib.request.Request(api + "/" + request_id + "/response",
-                                                  data=json.dumps(answer).encode(), method="POST")).read()
-"""
+# answers each event with what STS says of its credentials
+BOOTSTRAP = python_runtime("sts", """
+    answer = {"identity": client.get_caller_identity()["Arn"],
+              "key": os.environ["AWS_ACCESS_KEY_ID"], "token": bool(os.environ.get("AWS_SESSION_TOKEN"))}
+""")
 
 
 def test_a_function_calls_as_a_session_of_its_execution_role(aws):

@@ -7,26 +7,16 @@ its execution's AWS time, not 1/scale (lambda_/runtime.py `serving`, stepfunctio
 the local AWS slow on purpose, reproducibly. Each test here fails on the code before that change."""
 
 import json
-import sys
 
-from conftest import function_zip, trust, wait_for
+from conftest import function_zip, python_runtime, trust, wait_for
 
-# a custom runtime: for each event {"calls": n, "sleep": s}, n STS calls, then s seconds of its own, then "done"
-BOOTSTRAP = f"""#!{sys.executable}
-import json, os, time, urllib.request
-import boto3
-api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
-sts = boto3.client("sts", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name=os.environ["AWS_REGION"])
-while True:
-    with urllib.request.urlopen(api + "/next") as r:
-        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-        event = json.loads(r.read())
+# for each event {"calls": n, "sleep": s}: n STS calls, then s seconds of its own, then "done"
+BOOTSTRAP = python_runtime("sts", """
     for _ in range(event.get("calls", 0)):
-        sts.get_caller_identity()
+        client.get_caller_identity()
     time.sleep(event.get("sleep", 0))
-    urllib.request.urlopen(urllib.request.Request(api + "/" + request_id + "/response",
-                                                  data=b'"done"', method="POST")).read()
-"""
+    answer = "done"
+""")
 
 
 def function(aws, timeout: int) -> str:
