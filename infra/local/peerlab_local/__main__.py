@@ -14,7 +14,7 @@ from werkzeug.serving import make_server
 
 from peerlab_local import cloudformation, ec2, events, iam, lambda_, servicequotas, ssm, stepfunctions
 from peerlab_local.cli import parser
-from peerlab_local.core import patching
+from peerlab_local.core import dispatch, patching
 from peerlab_local.core import world as world_module
 from peerlab_local.core.config import Config
 from peerlab_local.events import scheduler
@@ -27,6 +27,7 @@ def install_patches(iam_mode: str = "off") -> None:
     from its INSTALLS list, in order: later ones wrap earlier ones (EC2's first: SSM hooks into its instances; IAM's
     last: it signs what Lambda, Step Functions and EventBridge do, and judges every call). Raises
     patching.MotoChanged if moto lacks something patched (tests/test_patching.py checks that too)."""
+    dispatch.install()  # moto's per-request lookups of its own code, memoized (same answers)
     ec2.install()  # asynchronous states, refusals, zones and offerings, quotas, eventual consistency
     ssm.install()  # an instance's SSM Agent boots when it is running; Run Command is served by the middleware
     servicequotas.install()  # GetServiceQuota / GetAWSDefaultServiceQuota
