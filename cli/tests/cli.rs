@@ -745,6 +745,12 @@ fn a_workshop_of_two_labs_follows_each_lab_and_sums_them_up_on_the_local_aws() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(written["status"], "SUCCEEDED");
     assert_eq!(written["workshop"]["succeeded"], 2);
+    // each lab's full report, from its child execution (the workshop's output carries a digest of it)
+    for (i, lab) in written["labs"].as_array().expect("labs").iter().enumerate() {
+        assert_eq!(lab["report"]["lab_id"], format!("class-{}", i + 1), "{lab}");
+        assert_eq!(lab["report"]["ping"]["reachable"], true, "{lab}");
+    }
+    assert_eq!(written["labs"].as_array().map(Vec::len), Some(2));
     assert_eq!(written["leaked"], serde_json::json!([]));
     // the picture: a row per lab
     let picture = std::fs::read_to_string(&svg).unwrap();

@@ -83,16 +83,27 @@ def lambda_tasks():
 def test_the_workshop_records_each_lab_from_fields_every_outcome_has():
     # Inside the Map a path to a missing field is States.Runtime, which no Catch catches: it would fail the whole
     # workshop for one lab. A succeeded child's DescribeExecution always has ExecutionArn and Output (.sync:2: the
-    # output as JSON); a caught error is recorded whole, as {Error, Cause}.
+    # output as JSON), and its Output is what the lab's only successful end, "Build the report", writes: each
+    # field the digest reads is one it writes from a step's ResultSelector that always sets it. A caught error is
+    # recorded whole, as {Error, Cause}.
     workshop = dict(states(load(WORKSHOP)))
+    lab = dict(states(load(LAB)))
     (starts,) = [s for s in workshop.values() if s.get("Resource") == START_LAB]
-    assert starts["ResultSelector"] == {"execution.$": "$.ExecutionArn", "report.$": "$.Output"}
+    assert starts["ResultSelector"]["execution.$"] == "$.ExecutionArn"
+    report = lab["Build the report"]["Parameters"]
+    read = [m for value in paths(starts["ResultSelector"]["digest"])
+            for m in re.findall(r"\$\.Output\.(\w+)\.(\w+)", value)]
+    assert len(read) == 5, read
+    for part, field in read:
+        assert report[f"{part}.$"] == f"$.{part}", part
+        steps = [s for s in lab.values() if s.get("Type") == "Task" and s.get("ResultPath") == f"$.{part}"]
+        assert steps and all(f"{field}.$" in s["ResultSelector"] for s in steps), (part, field)
     assert starts["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record the failure"}]
     assert workshop["Record the failure"]["Parameters"]["error.$"] == "$.error"
-    assert workshop["Record the lab"]["Parameters"]["report.$"] == "$.run.report"
+    assert workshop["Record the lab"]["Parameters"]["digest.$"] == "$.run.digest"
     # the summary reads the records by the names summarize_workshop.rs's LabRecord gives them
     source = (ROOT / "functions/lab-core/src/summarize_workshop.rs").read_text()
-    for field in ("lab_id", "execution", "report", "error"):
+    for field in ("lab_id", "execution", "digest", "error"):
         assert re.search(rf"\b{field}: ", source), field
     assert 'tag = "status", rename_all = "SCREAMING_SNAKE_CASE"' in source
     statuses = {workshop[name]["Parameters"]["status"] for name in ("Record the lab", "Record the failure")}

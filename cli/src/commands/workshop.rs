@@ -39,7 +39,8 @@ pub struct Args {
     /// Execution name of the workshop (each lab's is <NAME>-<i>). Default: workshop-<UTC time>.
     #[arg(long)]
     name: Option<String>,
-    /// Write the workshop's report (the summary and every lab's report) as JSON here.
+    /// Write the workshop's report (the summary and every lab's full report, read from its child execution) as JSON
+    /// here.
     #[arg(long, value_name = "FILE")]
     report: Option<PathBuf>,
     /// Write the workshop's timeline picture (SVG) here: one row per lab.
@@ -315,8 +316,23 @@ pub async fn workshop(global: &Global, args: &Args) -> Result<ExitCode> {
         );
     }
     if let Some(path) = &args.report {
+        // every lab's full report is its child execution's output: the workshop's carries only what its summary
+        // needs (statemachine/workshop.asl.json, "Run the lab")
+        let mut reports = Vec::new();
+        for (name, child) in children(&sdk_history(&sfn, &arn).await?) {
+            let lab = crate::sfn::describe(&sfn, &child).await?;
+            let report = lab
+                .output
+                .as_deref()
+                .and_then(|o| serde_json::from_str::<Value>(o).ok());
+            reports.push(
+                json!({"name": name, "execution": child, "status": lab.status,
+                                "error": lab.error, "cause": lab.cause, "report": report}),
+            );
+        }
         let report = json!({"execution": arn, "status": status, "error": error,
-                            "cause": described.cause(), "workshop": output, "leaked": leaked});
+                            "cause": described.cause(), "workshop": output, "labs": reports,
+                            "leaked": leaked});
         std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
             .with_context(|| format!("writing {}", path.display()))?;
         println!("report: {}", path.display());

@@ -163,6 +163,26 @@ pub fn caught_error(error: &str, cause: Option<&str>) -> (String, Option<String>
     carried.unwrap_or_else(|| (error.to_string(), cause.map(str::to_string)))
 }
 
+/// The longest error message a step gives, in bytes of UTF-8. A failed lab's cause travels in its workshop's state,
+/// 40 labs' under Step Functions' 256 KiB payload quota (statemachine/workshop.asl.json; measured in
+/// infra/local/tests/test_stepfunctions/test_workshop_payloads.py), so a longer one (EC2's `UnauthorizedOperation`
+/// with its encoded authorization message runs to kilobytes) is cut, and says how much was cut.
+pub const MAX_MESSAGE: usize = 2048;
+
+/// `message` as it is if it has at most `max` bytes, else its start (whole characters) and how many bytes were cut,
+/// `max` bytes at most in all.
+pub fn cut(message: &str, max: usize) -> String {
+    if message.len() <= max {
+        return message.to_string();
+    }
+    // room for the note: "…" (3 bytes), " (", at most 20 digits, " bytes cut)"
+    let mut end = max.saturating_sub(36);
+    while !message.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}… ({} bytes cut)", &message[..end], message.len() - end)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,6 +191,22 @@ mod tests {
 
     fn err(code: &str) -> DeleteVpcError {
         fails(err_saying(code, "m"))()
+    }
+
+    #[test]
+    fn a_message_past_the_bound_is_cut_at_a_character_and_says_so() {
+        assert_eq!(cut("short", MAX_MESSAGE), "short");
+        let exact = "x".repeat(MAX_MESSAGE);
+        assert_eq!(cut(&exact, MAX_MESSAGE), exact);
+        let long = format!("UnauthorizedOperation: {}", "é".repeat(3000)); // 6023 bytes, 2 per é
+        let short = cut(&long, MAX_MESSAGE);
+        assert!(short.len() <= MAX_MESSAGE, "{}", short.len());
+        assert!(short.starts_with("UnauthorizedOperation: éé"));
+        let kept = short.len() - short.rsplit_once('…').unwrap().1.len() - '…'.len_utf8();
+        assert!(
+            short.ends_with(&format!("… ({} bytes cut)", long.len() - kept)),
+            "{short}"
+        );
     }
 
     #[test]

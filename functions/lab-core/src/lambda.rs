@@ -15,7 +15,8 @@ impl From<LabError> for Diagnostic {
     fn from(error: LabError) -> Diagnostic {
         Diagnostic {
             error_type: error.error_type().to_string(),
-            error_message: error.to_string(),
+            // bounded: a failed lab's cause travels in its workshop's state (crate::error::MAX_MESSAGE)
+            error_message: crate::error::cut(&error.to_string(), crate::error::MAX_MESSAGE),
         }
     }
 }

@@ -1,11 +1,12 @@
-//! summarize-workshop: the workshop's last state. Every lab's record from the Map (its report, or its error and
-//! cause) becomes the workshop's report: how many labs succeeded, which failed and why, and what any lab's
-//! teardown left. No AWS calls; a function rather than a Pass because counting and flattening arrays are beyond
+//! summarize-workshop: the workshop's last state. Every lab's record from the Map (what the summary needs of its
+//! report, or its error and cause) becomes the workshop's report: how many labs succeeded, which failed and why, and
+//! what any lab's teardown left. A lab's full report is its child execution's output, not carried here: 40 of them
+//! through the Map and this function would near Step Functions' 256 KiB payload quota. No AWS calls; a function rather than a Pass because counting and flattening arrays are beyond
 //! what ASL's intrinsics do the same way on AWS and on the local AWS.
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{caught_error, Result};
+use crate::error::{caught_error, cut, Result, MAX_MESSAGE};
 use crate::preflight::QuotaCheck;
 
 /// One lab as the Map records it (statemachine/workshop.asl.json: "Record the lab" / "Record the failure").
@@ -14,10 +15,12 @@ use crate::preflight::QuotaCheck;
 pub enum LabRecord {
     Succeeded {
         lab_id: String,
-        /// The child execution's ARN.
+        /// The child execution's ARN; its output is the lab's full report.
         execution: String,
-        /// The child's output: the lab's report.
-        report: serde_json::Value,
+        /// What the summary needs of the report (the Map's ResultSelector): `ping` (reachable, received,
+        /// transmitted) and `teardown` (deleted: how many, remaining: the ids).
+        #[serde(alias = "report")]
+        digest: serde_json::Value,
     },
     Failed {
         lab_id: String,
@@ -57,6 +60,7 @@ pub struct FailedLab {
     /// The child's error (e.g. PingFailed; for a child that failed on a `States.*` error, that error) when its cause
     /// carries it, else the Map Task's.
     pub error: String,
+    /// At most [`MAX_MESSAGE`] bytes.
     pub cause: Option<String>,
 }
 
@@ -71,6 +75,8 @@ pub struct WorkshopSummary {
     /// backstop covers one that never did).
     pub leaked: Vec<String>,
     pub quotas: Vec<QuotaCheck>,
+    /// Every lab's record in the plan's order; a failed one's `error` without its cause (the raw cause is the
+    /// child's DescribeExecution: `failed` has what it says).
     pub results: Vec<LabRecord>,
 }
 
@@ -91,6 +97,12 @@ struct ChildExecution {
 }
 
 pub fn failed(lab_id: &str, error: &str, cause: Option<&str>) -> FailedLab {
+    let mut lab = described(lab_id, error, cause);
+    lab.cause = lab.cause.map(|c| cut(&c, MAX_MESSAGE));
+    lab
+}
+
+fn described(lab_id: &str, error: &str, cause: Option<&str>) -> FailedLab {
     let child = cause
         .and_then(|c| serde_json::from_str::<ChildExecution>(c).ok())
         .filter(|c| c.execution_arn.is_some() || c.status.is_some());
@@ -123,11 +135,12 @@ pub fn summarize(event: SummaryEvent) -> WorkshopSummary {
     let mut succeeded = 0;
     let mut failures = Vec::new();
     let mut leaked = Vec::new();
-    for record in &event.results {
-        match record {
-            LabRecord::Succeeded { report, .. } => {
+    let mut results = Vec::with_capacity(event.results.len());
+    for record in event.results {
+        match &record {
+            LabRecord::Succeeded { digest, .. } => {
                 succeeded += 1;
-                let remaining = report
+                let remaining = digest
                     .pointer("/teardown/remaining")
                     .and_then(|r| r.as_array())
                     .into_iter()
@@ -136,18 +149,27 @@ pub fn summarize(event: SummaryEvent) -> WorkshopSummary {
                 leaked.extend(remaining);
             }
             LabRecord::Failed { lab_id, error } => {
-                failures.push(failed(lab_id, &error.error, error.cause.as_deref()))
+                failures.push(failed(lab_id, &error.error, error.cause.as_deref()));
+                results.push(LabRecord::Failed {
+                    lab_id: lab_id.clone(),
+                    error: Caught {
+                        error: error.error.clone(),
+                        cause: None,
+                    },
+                });
+                continue;
             }
         }
+        results.push(record);
     }
     WorkshopSummary {
         workshop_id: event.workshop_id,
-        labs: event.results.len() as u64,
+        labs: results.len() as u64,
         succeeded,
         failed: failures,
         leaked,
         quotas: event.quotas,
-        results: event.results,
+        results,
     }
 }
 

@@ -134,7 +134,7 @@ fn summary() -> Value {
                     "source": "aws_default", "in_use": 1, "needed": 4}],
         "results": [
             {"lab_id": "class-1", "status": "SUCCEEDED",
-             "report": {"ping": {"received": 3, "transmitted": 3}, "teardown": {"deleted": ["a", "b"], "remaining": []}}},
+             "digest": {"ping": {"received": 3, "transmitted": 3}, "teardown": {"deleted": 2, "remaining": []}}},
             {"lab_id": "class-2", "status": "FAILED", "error": {"Error": "States.TaskFailed"}}
         ]
     })

@@ -136,12 +136,17 @@ pub fn summary_lines(out: &Value) -> Vec<String> {
                 crate::history::error_message(f["cause"].as_str().unwrap_or_default())
             ),
             None => {
-                let ping = &record["report"]["ping"];
-                let teardown = &record["report"]["teardown"];
+                // the Map's digest of the report (an execution from before it: the whole report)
+                let digest = record.get("digest").unwrap_or(&record["report"]);
+                let (ping, teardown) = (&digest["ping"], &digest["teardown"]);
                 let replies = format!("{}/{} replies", ping["received"], ping["transmitted"]);
+                let deleted = &teardown["deleted"];
                 format!(
                     "{replies:<22} deleted {}, remaining {}",
-                    teardown["deleted"].as_array().map_or(0, Vec::len),
+                    deleted
+                        .as_u64()
+                        .or_else(|| deleted.as_array().map(|a| a.len() as u64))
+                        .unwrap_or(0),
                     teardown["remaining"]
                 )
             }

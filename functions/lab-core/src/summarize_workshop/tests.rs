@@ -25,6 +25,46 @@ async fn the_summary_counts_names_the_failure_by_the_childs_error_and_lists_what
     );
     assert_eq!(summary.leaked, ["vpce-9"]);
     assert_eq!(summary.results.len(), 3);
+    // the failed lab's raw cause (its child's DescribeExecution) once, as `failed` reads it, not again in `results`
+    assert_eq!(
+        summary.results[1],
+        LabRecord::Failed {
+            lab_id: "class-1-2".into(),
+            error: Caught {
+                error: "States.TaskFailed".into(),
+                cause: None
+            }
+        }
+    );
+}
+
+#[test]
+fn a_record_of_an_execution_started_before_the_digest_is_read_too() {
+    // a workshop in flight when the stack is updated: its Map recorded `report`, the lab's whole report
+    let record: LabRecord = serde_json::from_value(serde_json::json!({
+        "lab_id": "w-1", "status": "SUCCEEDED", "execution": "arn:x",
+        "report": {"lab_id": "w-1", "teardown": {"deleted": ["vpc-1"], "remaining": ["vpce-1"]}}
+    }))
+    .unwrap();
+    let s = summarize(SummaryEvent {
+        workshop_id: "w".into(),
+        quotas: vec![],
+        results: vec![record],
+    });
+    assert_eq!((s.succeeded, s.leaked), (1, vec!["vpce-1".to_string()]));
+}
+
+#[test]
+fn a_long_cause_is_cut_to_the_bound() {
+    let child = serde_json::json!({
+        "ExecutionArn": "arn:x", "Status": "FAILED", "Error": "AwsError",
+        "Cause": format!("UnauthorizedOperation: {}", "x".repeat(5000)),
+    })
+    .to_string();
+    let f = failed("w-1", "States.TaskFailed", Some(&child));
+    let cause = f.cause.unwrap();
+    assert!(cause.len() <= crate::error::MAX_MESSAGE, "{}", cause.len());
+    assert!(cause.starts_with("UnauthorizedOperation: xxx") && cause.ends_with(" bytes cut)"));
 }
 
 #[test]
