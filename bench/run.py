@@ -74,6 +74,10 @@ class LocalAws(launch.LocalAws):
                     total[action] = total.get(action, 0) + n
         return total
 
+    def served(self, key: str) -> float:
+        """Wall seconds the local AWS has spent serving calls made with `key` (concurrent ones once)."""
+        return self.get("/peerlab/calls")["served_seconds"].get(key, 0.0)
+
     def stop(self, timeout: float = 20) -> int:
         return super().stop(timeout)
 
@@ -144,11 +148,12 @@ def measure(aws: LocalAws, impl: str, step: str, event: dict, bins: Path, logs, 
     else:
         command = [sys.executable, str(BENCH / "reference" / "bootstrap.py"), step]
         env["PYTHONPATH"] = str(BENCH / "reference")
-    before = aws.calls(key)
+    before, served_before = aws.calls(key), aws.served(key)
     proc = Process(command, env, logs)
     try:
         outcome, payload, cold = proc.invoke(event)
         first_calls = diff(aws.calls(key), before)
+        served = aws.served(key) - served_before
         attempts = 1
         while outcome == "error" and payload.get("errorType") == "NotReady" and attempts < 200:
             time.sleep(0.05)
@@ -165,8 +170,8 @@ def measure(aws: LocalAws, impl: str, step: str, event: dict, bins: Path, logs, 
         rss = proc.peak_rss_kib()
     finally:
         proc.close()
-    return payload, {"cold_ms": cold * 1000, "warm_ms": median(warm_times) * 1000, "peak_rss_kib": rss,
-                     "first_invocation_calls": first_calls}
+    return payload, {"cold_ms": cold * 1000, "served_ms": served * 1000, "warm_ms": median(warm_times) * 1000,
+                     "peak_rss_kib": rss, "first_invocation_calls": first_calls}
 
 
 def chain(aws: LocalAws, impl: str, lab_id: str, bins: Path, logs, warm: int, profile: str) -> dict:
@@ -223,7 +228,8 @@ def per_step(bins: Path, work: Path, reps: int, warm: int) -> dict:
     for row in runs["rust"][0]:
         entry: dict[str, Any] = {}
         for impl in ("rust", "python"):
-            entry[impl] = {m: median(r[row][m] for r in runs[impl]) for m in ("cold_ms", "warm_ms", "peak_rss_kib")}
+            entry[impl] = {m: median(r[row][m] for r in runs[impl])
+                           for m in ("cold_ms", "served_ms", "warm_ms", "peak_rss_kib")}
             entry[impl]["calls"] = runs[impl][0][row]["first_invocation_calls"]
         entry["same_calls"] = all(r[row]["first_invocation_calls"] == runs["rust"][0][row]["first_invocation_calls"]
                                   for impl in ("rust", "python") for r in runs[impl])
@@ -480,14 +486,18 @@ def markdown(r: dict) -> str:
                   f"labs per implementation, medians; warm = median of {r['per_step']['warm_invocations']} "
                   "re-invocations). "
                   "Ratio = boto3 ÷ Rust (above 1: Rust is faster or smaller). Same calls: every run of the step, in "
-                  "both implementations, made the same EC2/SSM calls on its first invocation (how many in brackets).",
+                  "both implementations, made the same EC2/SSM calls on its first invocation (how many in brackets). "
+                  "Served: of the cold time, the wall time in which the local AWS was serving the step's calls "
+                  "(`served_seconds` of `/peerlab/calls`, concurrent calls once): one Python process serves them "
+                  "all, so a step of many calls spends much of its cold start there, in either implementation.",
                   "",
-                  "| step | cold Rust ms | cold boto3 ms | ratio | warm Rust ms | warm boto3 ms | ratio | RSS Rust MiB "
-                  "| RSS boto3 MiB | same calls |",
-                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
+                  "| step | cold Rust ms | cold boto3 ms | ratio | served Rust / boto3 ms | warm Rust ms "
+                  "| warm boto3 ms | ratio | RSS Rust MiB | RSS boto3 MiB | same calls |",
+                  "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
         for step, e in r["per_step"]["steps"].items():
             ru, py = e["rust"], e["python"]
             lines.append(f"| {step} | {fmt(ru['cold_ms'])} | {fmt(py['cold_ms'])} | {fmt(e['cold_ratio'])}× | "
+                         f"{fmt(ru.get('served_ms'))} / {fmt(py.get('served_ms'))} | "
                          f"{fmt(ru['warm_ms'])} | {fmt(py['warm_ms'])} | {fmt(e['warm_ratio'])}× | "
                          f"{fmt(ru['peak_rss_kib'] / 1024)} | {fmt(py['peak_rss_kib'] / 1024)} | "
                          f"{'yes' if e['same_calls'] else 'NO'} ({sum(ru['calls'].values())}) |")

@@ -57,7 +57,7 @@ class Middleware:
         # another function (its run time is a caller's on AWS too)
         caller_key = key.group(1) if key and not path.endswith("/invocations") else ""
         task = environ.get("HTTP_X_PEERLAB_TASK", "")  # a Step Functions Task's Invoke (stepfunctions/timing.py)
-        with lambda_runtime.serving(caller_key), lambda_runtime.for_task(task):
+        with lambda_runtime.serving(caller_key), lambda_runtime.for_task(task), self.calls.serving(caller_key):
             result = self._serve(environ, start_response)
             try:
                 return list(result)
@@ -211,7 +211,8 @@ class Middleware:
             data = self.faults.report()  # injected: faults by service:action; by_kind: and of which kind
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         if path == "/peerlab/calls":
-            data = {"calls": self.calls.snapshot(), "throttled": dict(self.limits.throttled),
+            data = {"calls": self.calls.snapshot(), "served_seconds": self.calls.served_snapshot(),
+                    "throttled": dict(self.limits.throttled),
                     "ec2_rate_limits": self.limits.enabled}
             return 200, {"Content-Type": "application/json"}, json.dumps(data).encode()
         if path == "/peerlab/iam/requests":  # what a call touches, as IAM authorization requests

@@ -16,6 +16,7 @@ Not modelled: the guide's per-action exceptions and account-specific increases.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import Counter
@@ -87,16 +88,45 @@ def _has(bucket: Bucket, n: float) -> bool:
 
 
 class Calls:
-    """Every AWS call the local AWS answered or refused, by access key id and `service:Action`."""
+    """Every AWS call the local AWS answered or refused, by access key id and `service:Action`; and, by access key
+    id, the wall seconds in which the local AWS was serving at least one of that key's calls (concurrent calls once):
+    the instrument's own share of a caller's time (bench/run.py shows it beside each step's cold start)."""
 
     def __init__(self):
         self.by_key: dict[str, Counter] = {}
+        self.served: dict[str, float] = {}
+        self._open: dict[str, tuple[int, float]] = {}  # key -> (calls in service, since when)
         self._lock = threading.Lock()
 
     def count(self, key: str, service: str, action: str):
         with self._lock:
             self.by_key.setdefault(key or "?", Counter())[f"{service}:{action or '?'}"] += 1
 
+    @contextlib.contextmanager
+    def serving(self, key: str):
+        if not key:  # unsigned, or an Invoke (server.Middleware: another function's run, not this call's serving)
+            yield
+            return
+        with self._lock:
+            n, since = self._open.get(key, (0, 0.0))
+            self._open[key] = (n + 1, time.monotonic() if n == 0 else since)
+        try:
+            yield
+        finally:
+            with self._lock:
+                n, since = self._open[key]
+                if n == 1:
+                    del self._open[key]
+                    self.served[key] = self.served.get(key, 0.0) + time.monotonic() - since
+                else:
+                    self._open[key] = (n - 1, since)
+
     def snapshot(self) -> dict:
         with self._lock:
             return {key: dict(counts) for key, counts in self.by_key.items()}
+
+    def served_snapshot(self) -> dict[str, float]:
+        with self._lock:
+            now = time.monotonic()
+            return {**self.served, **{key: self.served.get(key, 0.0) + now - since
+                                      for key, (_, since) in self._open.items()}}

@@ -6,7 +6,8 @@ import boto3
 from botocore.exceptions import ClientError
 
 from conftest import MANY_VPCS
-from peerlab_local.ec2.limits import Bucket, RateLimits
+from peerlab_local.ec2 import limits
+from peerlab_local.ec2.limits import Bucket, Calls, RateLimits
 
 
 class Clock:
@@ -77,3 +78,18 @@ def test_no_rate_limits_by_default(aws):
     for _ in range(120):
         ec2.describe_vpcs()
     assert aws.get("/peerlab/calls")["throttled"] == {}
+
+
+def test_a_caller_s_served_time_counts_its_concurrent_calls_once(monkeypatch):
+    clock = Clock()
+    monkeypatch.setattr(limits.time, "monotonic", clock)
+    calls = Calls()
+    with calls.serving("AKIDA"):
+        clock.now = 1.0
+        with calls.serving("AKIDA"), calls.serving("AKIDB"):  # A's second call overlaps its first
+            clock.now = 3.0
+        assert calls.served_snapshot() == {"AKIDA": 3.0, "AKIDB": 2.0}  # A in service since 0, B since 1
+        clock.now = 4.0
+    with calls.serving(""):  # unsigned, or an Invoke (another function's run): nobody's serving
+        clock.now = 10.0
+    assert calls.served_snapshot() == {"AKIDA": 4.0, "AKIDB": 2.0}
