@@ -186,6 +186,9 @@ def test_run_instances_names_every_resource_it_creates_or_uses(world):
     group = found[("ec2:RunInstances", arn("security-group", world.group))]
     assert group["aws:ResourceTag/peerlab:lab-id"] == "lab-1" and group["ec2:Vpc"] == vpc
     assert found[("ec2:RunInstances", image)]["ec2:ImageID"] == "ami-12c6146b"
+    # the image's own keys (SAR): moto's AMIs are Amazon's (owner alias amazon), public, EBS-backed machines
+    assert {k: found[("ec2:RunInstances", image)].get(k) for k in ("ec2:Owner", "ec2:Public", "ec2:ImageType")} == {
+        "ec2:Owner": "amazon", "ec2:Public": "true", "ec2:ImageType": "machine"}
     assert found[("iam:PassRole", role)]["iam:PassedToService"] == "ec2.amazonaws.com"
     tags = found[("ec2:CreateTags", arn("instance", "*"))]
     assert tags["ec2:CreateAction"] == "RunInstances" and tags["aws:RequestTag/peerlab:lab-id"] == "lab-1"
