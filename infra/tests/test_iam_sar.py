@@ -547,7 +547,8 @@ def test_removing_a_statement_breaks_what_it_is_there_for():
     assert uncovered(without(home, "AcceptIntoTheLabsVpcB")) == {("ec2:AcceptVpcPeeringConnection", "vpc")}
     create = policy(load("home"), "home", "CreateVpcRole")
     assert ("ec2:RunInstances", "network-interface") in uncovered(
-        without(create, "RunFromAnyAmiWithNewVolumeAndInterface"))
+        without(create, "WithNewVolumeAndInterface"))
+    assert uncovered(without(create, "RunOnlyAmazonsImages")) == {("ec2:RunInstances", "image")}
     request = policy(load("home"), "home", "RequestPeeringRole")
     assert uncovered(without(request, "FromTheLabsVpcA")) == {("ec2:CreateVpcPeeringConnection", "vpc")}
 

@@ -661,6 +661,10 @@ def test_the_templates_roles_allow_the_labs_calls_and_no_more(world):
         f"ec2:RunInstances on {arn('subnet', untagged_subnet)}"]
     assert denied("CreateVpcRole", "ec2:CreateVpc", {"CidrBlock": "10.0.0.0/16"}) == [
         f"ec2:CreateVpc on {arn('vpc', '*')}"]
+    # only Amazon's images (ec2:Owner amazon): not one this account made, nor one another account shares
+    own = w.ec2.create_image(InstanceId=w.instance, Name="lab-own-image")["ImageId"]
+    assert denied("CreateVpcRole", "ec2:RunInstances", dict(run, ImageId=own)) == [
+        f"ec2:RunInstances on arn:aws:ec2:{REGION}::image/{own}"]
     assert denied("PingTestRole", "ssm:SendCommand", {"DocumentName": "AWS-RunPowerShellScript",
                                                        "InstanceIds": [w.instance], "Parameters": {}}) == [
         f"ssm:SendCommand on arn:aws:ssm:{REGION}::document/AWS-RunPowerShellScript"]
