@@ -191,6 +191,13 @@ def resolve(value, template: dict, which: str):
             "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{account}:stateMachine:{name}",
         }[kind]
 
+    def holds(condition) -> bool:
+        (fn, arg), = condition.items()
+        if fn == "Fn::Not":
+            return not holds(arg[0])
+        assert fn == "Fn::Equals", condition
+        return resolve(arg[0], template, which) == resolve(arg[1], template, which)
+
     if isinstance(value, str):
         return value
     if isinstance(value, list):
@@ -213,6 +220,12 @@ def resolve(value, template: dict, which: str):
         if fn == "Fn::GetAtt":
             assert arg[1] == "Arn", arg
             return arn_of(arg[0])
+        if fn == "Fn::If":  # the template's Conditions, with the example parameters
+            name_, then, otherwise = arg
+            return resolve(then if holds(template["Conditions"][name_]) else otherwise, template, which)
+        if fn == "Fn::Split":
+            separator, text = arg
+            return resolve(text, template, which).split(separator)
         if fn == "Ref":
             if arg in pseudo:
                 return pseudo[arg]

@@ -352,6 +352,14 @@ def test_assume_role_only_for_the_peer_accounts_accepter_role(template):
         if "sts:AssumeRole" in as_list(statement.get("Action", [])):
             peer_roles = "arn:${AWS::Partition}:iam::*:role/${PeerRoleNamePrefix}*"
             assert statement["Resource"] == {"Fn::Sub": peer_roles}, role
+            # ... and only in the accounts the stack is told about (PeerAccountIds), or its own
+            accounts = {"Fn::If": ["HasPeerAccounts",
+                                   {"Fn::Split": [",", {"Fn::Sub": "${AWS::AccountId},${PeerAccountIds}"}]},
+                                   [{"Ref": "AWS::AccountId"}]]}
+            assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": accounts}}, role
+    assert template["Conditions"]["HasPeerAccounts"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PeerAccountIds"}, ""]}]}
+    assert template["Parameters"]["PeerAccountIds"]["Default"] == ""
 
 
 def test_instances_only_from_amazons_images(template, peer_template):

@@ -665,6 +665,13 @@ def test_the_templates_roles_allow_the_labs_calls_and_no_more(world):
     own = w.ec2.create_image(InstanceId=w.instance, Name="lab-own-image")["ImageId"]
     assert denied("CreateVpcRole", "ec2:RunInstances", dict(run, ImageId=own)) == [
         f"ec2:RunInstances on arn:aws:ec2:{REGION}::image/{own}"]
+    # accepter roles only in the accounts the stack is told about: by default (PeerAccountIds empty) its own
+    for role in ("ValidateInputRole", "CreateVpcRole", "AcceptPeeringRole", "AddRoutesRole", "UpdateSgRole",
+                 "PingTestRole", "TeardownRole"):
+        for account, refused in ((HOME, False), (PEER, True)):
+            accepter = f"arn:aws:iam::{account}:role/peerlab-accepter"
+            assert denied(role, "sts:AssumeRole", {"RoleArn": accepter, "RoleSessionName": "lab"}) == (
+                [f"sts:AssumeRole on {accepter}"] if refused else []), (role, account)
     assert denied("PingTestRole", "ssm:SendCommand", {"DocumentName": "AWS-RunPowerShellScript",
                                                        "InstanceIds": [w.instance], "Parameters": {}}) == [
         f"ssm:SendCommand on arn:aws:ssm:{REGION}::document/AWS-RunPowerShellScript"]

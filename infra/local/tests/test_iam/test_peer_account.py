@@ -304,7 +304,8 @@ def test_a_named_role_needs_capability_named_iam(accounts, enforced):
 def labs():
     local = LocalAws("--iam", "enforce", "--profile", "instant", "--lambda-dir", BUILT)
     try:
-        home = stack.deploy(local.url, "peerlab", lambda_dir=BUILT, out=quiet)
+        # the home stack told about the peer account (PeerAccountIds), as a deployer of cross-account labs sets it
+        home = stack.deploy(local.url, "peerlab", lambda_dir=BUILT, out=quiet, parameters={"PeerAccountIds": PEER})
         peer = stack.deploy(local.url, "peerlab-accepter", template=PEER_TEMPLATE, account=PEER, out=quiet,
                             parameters={"HomeAccountId": HOME}, capabilities=["CAPABILITY_NAMED_IAM"])
         local.home, local.peer, local.accounts = home, peer, Accounts(local)  # type: ignore[attr-defined]
@@ -389,7 +390,7 @@ def test_the_accepter_role_missing_a_statement_is_denied_in_the_peer_account(lab
     assert left(labs) == []
 
 
-# ---- the narrowed grants (issue 23): AMIs only Amazon's
+# ---- the narrowed grants (issue 23): AMIs only Amazon's, accepter roles only in the accounts the stack is told about
 
 
 def stack_role_session(aws: LocalAws, logical_id: str, account: str = HOME) -> dict:
@@ -447,3 +448,29 @@ def test_an_instance_only_from_amazons_images(labs, account, role):
     launched = run_from(ec2, amazons, subnet, group)["Instances"][0]["InstanceId"]
     admin_ec2.terminate_instances(InstanceIds=[launched, seed])
 
+
+@needs_build
+def test_accepter_roles_only_in_the_accounts_the_stack_is_told_about(labs):
+    """SideBInThePeerAccount: sts:AssumeRole on PeerRoleNamePrefix* only where aws:ResourceAccount is listed in
+    PeerAccountIds (PEER here) or the stack's own. A third account holding the same accepter stack, trusting the
+    home stack's roles, is still refused by the caller's own policy."""
+    third = "444455556666"
+    done = stack.deploy(labs.url, "peerlab-accepter", template=PEER_TEMPLATE, account=third, out=quiet,
+                        parameters={"HomeAccountId": HOME}, capabilities=["CAPABILITY_NAMED_IAM"])
+    stranger = done["AccepterRoleArn"]
+    assert stranger == f"arn:aws:iam::{third}:role/peerlab-accepter"
+    try:
+        for role in ("CreateVpcRole", "AcceptPeeringRole", "TeardownRole"):
+            creds = stack_role_session(labs, role)
+            sts = credentials_client(creds, "sts", labs.url)
+            listed = sts.assume_role(RoleArn=labs.peer["AccepterRoleArn"], RoleSessionName="side-b")
+            assert listed["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{PEER}:assumed-role/peerlab-accepter/")
+            response = assume_error(creds, labs.url, RoleArn=stranger)
+            assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+            assert response["Error"]["Code"] == "AccessDenied", response
+            assert (f"is not authorized to perform: sts:AssumeRole on resource: {stranger} because no "
+                    "identity-based policy allows the sts:AssumeRole action") in response["Error"]["Message"], response
+        denied = [d for d in labs.get("/peerlab/iam")["denied"] if d["resource"] == stranger]
+        assert denied and all(d["policy_type"] == "identity-based policy" for d in denied), denied
+    finally:
+        stack.delete(labs.url, "peerlab-accepter", account=third, out=quiet)
