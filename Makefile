@@ -125,7 +125,8 @@ build: venv ## release Lambda zips in build/lambda/<function>/ (ARCH=arm64, the 
 	@ls -l build/lambda/*/bootstrap.zip
 
 # With ENDPOINT=URL, deploy onto the local AWS at URL instead (python -m peerlab_local.tools.stack: sam deploy's steps,
-# non-interactive); PARAMETERS="Key=Value ..." sets template parameters. Without it, sam deploy onto AWS.
+# non-interactive). Without it, sam deploy onto AWS. Both: PARAMETERS="Key=Value ..." sets template parameters
+# (e.g. PeerAccountIds=111122223333 for labs whose side B is in that account); sam keeps the others' previous values.
 ENDPOINT ?=
 PARAMETERS ?=
 deploy: $(if $(ENDPOINT),venv build-functions,venv-sam) ## sam deploy the stack STACK (guided the first time; saves samconfig.toml); run make build first. ENDPOINT=URL: onto a running local AWS
@@ -135,10 +136,10 @@ ifneq ($(ENDPOINT),)
 else
 	@for f in $(FUNCTIONS); do test -f build/lambda/$$f/bootstrap.zip || { echo "build/lambda/$$f/bootstrap.zip is missing: run make build" >&2; exit 1; }; done
 	if [ -f samconfig.toml ]; then \
-		$(ON_AWS) $(SAM) deploy --config-file $(CURDIR)/samconfig.toml --template-file infra/template.yaml --parameter-overrides Architecture=$(ARCH); \
+		$(ON_AWS) $(SAM) deploy --config-file $(CURDIR)/samconfig.toml --template-file infra/template.yaml --parameter-overrides Architecture=$(ARCH) $(PARAMETERS); \
 	else \
 		$(ON_AWS) $(SAM) deploy --guided --config-file $(CURDIR)/samconfig.toml --template-file infra/template.yaml --stack-name $(STACK) \
-			--capabilities CAPABILITY_IAM --resolve-s3 --parameter-overrides Architecture=$(ARCH); \
+			--capabilities CAPABILITY_IAM --resolve-s3 --parameter-overrides Architecture=$(ARCH) $(PARAMETERS); \
 	fi
 endif
 

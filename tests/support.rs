@@ -76,14 +76,15 @@ impl LocalAws {
     }
 
     /// Deploy infra/template.yaml as the stack "peerlab" (infra/local/peerlab_local/tools/stack.py: the SAM transform,
-    /// then the local CloudFormation), running this build's functions; returns the stack's outputs.
+    /// then the local CloudFormation), running this build's functions, told about [`PEER_ACCOUNT`] (its
+    /// PeerAccountIds, as a deployer of cross-account labs sets it); returns the stack's outputs.
     pub fn deploy(&self) -> Stack {
         self.deploy_stack("peerlab")
     }
 
     pub fn deploy_stack(&self, name: &str) -> Stack {
         StackTool::new(&root())
-            .deploy(&self.url, name, &lambda_dir())
+            .deploy(&self.url, name, &lambda_dir(), &[PEER_ACCOUNT])
             .unwrap_or_else(|e| panic!("{e:#}"))
     }
 

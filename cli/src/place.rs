@@ -203,9 +203,15 @@ impl Local {
         Ok(Local::Private(aws))
     }
 
-    /// The outputs of infra/template.yaml deployed as `stack` here: a running local AWS's, or deployed now (always
-    /// on a private one: nothing is deployed on it yet).
-    pub fn stack(&self, stack: &str, lambda_dir_given: Option<&Path>) -> Result<StackOutputs> {
+    /// The outputs of infra/template.yaml deployed as `stack` here: a running local AWS's (as it was deployed: its
+    /// PeerAccountIds unchanged), or deployed now, told about `peer_accounts` (always on a private one: nothing is
+    /// deployed on it yet).
+    pub fn stack(
+        &self,
+        stack: &str,
+        lambda_dir_given: Option<&Path>,
+        peer_accounts: &[&str],
+    ) -> Result<StackOutputs> {
         let root = project_root()?;
         let tool = StackTool::new(&root);
         let url = self.url();
@@ -218,7 +224,7 @@ impl Local {
             None => {
                 let functions = lambda_dir(&root, lambda_dir_given)?;
                 println!("deploying infra/template.yaml as stack {stack} on {url}");
-                tool.deploy(url, stack, &functions)
+                tool.deploy(url, stack, &functions, peer_accounts)
             }
         }
     }

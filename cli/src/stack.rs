@@ -97,18 +97,25 @@ impl StackTool {
     }
 
     /// Deploy infra/template.yaml as `stack` on the local AWS at `url` (what `make deploy ENDPOINT=URL` does), its
-    /// functions running the binaries in `lambda_dir`; returns the stack's outputs.
-    pub fn deploy(&self, url: &str, stack: &str, lambda_dir: &Path) -> Result<StackOutputs> {
-        let ran = self.run(&[
-            "deploy".as_ref(),
-            "--json".as_ref(),
-            "--endpoint".as_ref(),
-            url.as_ref(),
-            "--stack".as_ref(),
-            stack.as_ref(),
-            "--lambda-dir".as_ref(),
-            lambda_dir.as_os_str(),
-        ])?;
+    /// functions running the binaries in `lambda_dir`, told about `peer_accounts` (its PeerAccountIds: the
+    /// accounts whose accepter roles its functions may assume; none: its own only); returns the stack's outputs.
+    pub fn deploy(
+        &self,
+        url: &str,
+        stack: &str,
+        lambda_dir: &Path,
+        peer_accounts: &[&str],
+    ) -> Result<StackOutputs> {
+        let mut args: Vec<OsString> = ["deploy", "--json", "--endpoint", url, "--stack", stack]
+            .map(OsString::from)
+            .to_vec();
+        args.extend(["--lambda-dir".into(), lambda_dir.as_os_str().to_owned()]);
+        if !peer_accounts.is_empty() {
+            let ids = format!("PeerAccountIds={}", peer_accounts.join(","));
+            args.extend(["--parameter".into(), ids.into()]);
+        }
+        let args: Vec<&OsStr> = args.iter().map(OsString::as_os_str).collect();
+        let ran = self.run(&args)?;
         match ran {
             Ok(stdout) => serde_json::from_slice(&stdout)
                 .with_context(|| format!("stack {stack}'s outputs on {url}")),

@@ -191,6 +191,13 @@ def resolve(value, template: dict, which: str):
             "AWS::Serverless::StateMachine": f"arn:aws:states:{REGION}:{account}:stateMachine:{name}",
         }[kind]
 
+    def holds(condition) -> bool:
+        (fn, arg), = condition.items()
+        if fn == "Fn::Not":
+            return not holds(arg[0])
+        assert fn == "Fn::Equals", condition
+        return resolve(arg[0], template, which) == resolve(arg[1], template, which)
+
     if isinstance(value, str):
         return value
     if isinstance(value, list):
@@ -213,6 +220,12 @@ def resolve(value, template: dict, which: str):
         if fn == "Fn::GetAtt":
             assert arg[1] == "Arn", arg
             return arn_of(arg[0])
+        if fn == "Fn::If":  # the template's Conditions, with the example parameters
+            name_, then, otherwise = arg
+            return resolve(then if holds(template["Conditions"][name_]) else otherwise, template, which)
+        if fn == "Fn::Split":
+            separator, text = arg
+            return resolve(text, template, which).split(separator)
         if fn == "Ref":
             if arg in pseudo:
                 return pseudo[arg]
@@ -459,6 +472,13 @@ def condition_holds(condition: dict, context: dict) -> bool:
         for key, wanted in tests.items():
             have = ctx.get(key.lower())
             wanted = as_list(wanted)
+            if op.endswith("IfExists"):  # "If the key is not present, evaluate the condition element as true"
+                if have is None:
+                    continue
+                op = op.removesuffix("IfExists")
+            if isinstance(have, list):  # a multivalued key (route53:VPCs): one value in the lab's calls
+                assert len(have) == 1, (key, have)
+                have = have[0]
             if op == "Null":
                 if (have is None) != (str(wanted[0]).lower() == "true"):
                     return False
@@ -547,7 +567,8 @@ def test_removing_a_statement_breaks_what_it_is_there_for():
     assert uncovered(without(home, "AcceptIntoTheLabsVpcB")) == {("ec2:AcceptVpcPeeringConnection", "vpc")}
     create = policy(load("home"), "home", "CreateVpcRole")
     assert ("ec2:RunInstances", "network-interface") in uncovered(
-        without(create, "RunFromAnyAmiWithNewVolumeAndInterface"))
+        without(create, "WithNewVolumeAndInterface"))
+    assert uncovered(without(create, "RunOnlyAmazonsImages")) == {("ec2:RunInstances", "image")}
     request = policy(load("home"), "home", "RequestPeeringRole")
     assert uncovered(without(request, "FromTheLabsVpcA")) == {("ec2:CreateVpcPeeringConnection", "vpc")}
 

@@ -300,7 +300,7 @@ def test_ec2_mutations_are_conditioned_on_the_lab_tag(template):
                 ok = ok or peering_ends_condition(statement)
                 # Exceptions, each commented in the template: untagged things a create call names or makes
                 # (the AMI, the new root volume and interface).
-                exempt = statement["Sid"] == "RunFromAnyAmiWithNewVolumeAndInterface"
+                exempt = statement["Sid"] in ("RunOnlyAmazonsImages", "WithNewVolumeAndInterface")
                 assert ok or exempt, f"{crate}: {action} in {statement['Sid']} without the {LAB_TAG} tag"
                 assert own_account or exempt
 
@@ -352,6 +352,23 @@ def test_assume_role_only_for_the_peer_accounts_accepter_role(template):
         if "sts:AssumeRole" in as_list(statement.get("Action", [])):
             peer_roles = "arn:${AWS::Partition}:iam::*:role/${PeerRoleNamePrefix}*"
             assert statement["Resource"] == {"Fn::Sub": peer_roles}, role
+            # ... and only in the accounts the stack is told about (PeerAccountIds), or its own
+            accounts = {"Fn::If": ["HasPeerAccounts",
+                                   {"Fn::Split": [",", {"Fn::Sub": "${AWS::AccountId},${PeerAccountIds}"}]},
+                                   [{"Ref": "AWS::AccountId"}]]}
+            assert statement["Condition"] == {"StringEquals": {"aws:ResourceAccount": accounts}}, role
+    assert template["Conditions"]["HasPeerAccounts"] == {
+        "Fn::Not": [{"Fn::Equals": [{"Ref": "PeerAccountIds"}, ""]}]}
+    assert template["Parameters"]["PeerAccountIds"]["Default"] == ""
+
+
+def test_instances_only_from_amazons_images(template, peer_template):
+    for which in (template, peer_template):
+        images = [s for _, s in all_statements(which) if "ec2:RunInstances" in as_list(s["Action"])
+                  and any("image/" in json.dumps(r) for r in as_list(s["Resource"]))]
+        assert images, "no statement for RunInstances' image"
+        for statement in images:
+            assert statement["Condition"] == {"StringEquals": {"ec2:Owner": "amazon"}}, statement["Sid"]
 
 
 def test_each_function_logs_only_to_its_own_log_group(template):
@@ -508,5 +525,5 @@ def test_the_accepter_role_keeps_the_tag_conditions(peer_template):
             ok = (tag_condition(statement, "aws:ResourceTag")
                   or (created and tag_condition(statement, "aws:RequestTag"))
                   or "ec2:RequesterVpc" in statement.get("Condition", {}).get("ArnLike", {})
-                  or statement["Sid"] == "RunFromAnyAmiWithNewVolumeAndInterface")
+                  or statement["Sid"] in ("RunOnlyAmazonsImages", "WithNewVolumeAndInterface"))
             assert ok, f"{action} in {statement['Sid']}"

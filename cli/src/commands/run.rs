@@ -277,10 +277,13 @@ fn peer_stack(plan: &LabPlan, home_stack: &str) -> Option<PeerStack> {
 /// has it already) and, when the lab needs it, the peer account's. Returns the lab state machine.
 fn prepare_local(local: &Local, global: &Global, args: &Args, plan: &LabPlan) -> Result<String> {
     let stack = global.stack.as_str();
+    let peer = peer_stack(plan, stack);
+    // the home stack may assume accepter roles only in the accounts it is told about (its PeerAccountIds)
+    let peer_accounts: Vec<&str> = peer.iter().map(|p| p.account.as_str()).collect();
     let machine = local
-        .stack(stack, args.lambda_dir.as_deref())?
+        .stack(stack, args.lambda_dir.as_deref(), &peer_accounts)?
         .state_machine;
-    if let Some(peer) = peer_stack(plan, stack) {
+    if let Some(peer) = peer {
         println!(
             "deploying infra/peer-account.yaml as stack {PEER_STACK} in account {} on {}",
             peer.account,

@@ -169,7 +169,7 @@ pub fn exit_code(status: &str, error: Option<&str>, out: &Value, leaked: &[Strin
 fn prepare_local(local: &Local, global: &Global, args: &Args) -> Result<String> {
     let (url, stack) = (local.url(), global.stack.as_str());
     local
-        .stack(stack, args.lambda_dir.as_deref())?
+        .stack(stack, args.lambda_dir.as_deref(), &[])?
         .workshop
         .ok_or_else(|| {
             usage(format!(

@@ -190,8 +190,9 @@ def local():
 def recorded(local) -> Recorded:
     aws = local
     # the sweeper every 15 min of AWS time (9 s here): it runs during the labs, as the schedule's role
+    # told about the peer account (PeerAccountIds): its accepter role is the only other-account role they may assume
     outputs = stack.deploy(aws.url, "peerlab", lambda_dir=Path(LAMBDA_DIR), out=lambda *a: None,
-                           parameters={"SweepScheduleExpression": "rate(15 minutes)"})
+                           parameters={"SweepScheduleExpression": "rate(15 minutes)", "PeerAccountIds": PEER_ACCOUNT})
     # the peer account's stack (infra/peer-account.yaml): its role is the one tests/events/peer-account.json names
     stack.deploy(aws.url, "peerlab-accepter", template=PEER_TEMPLATE,
                  parameters={"HomeAccountId": ACCOUNT}, account=PEER_ACCOUNT,

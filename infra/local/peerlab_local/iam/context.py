@@ -52,7 +52,8 @@ action that names resources and is not modelled here (the enforcement hook then 
   for them (not the peering connection or gateway a route targets).
 - Network ACLs (the SAR's rows): CreateNetworkAcl on the new `network-acl/*` (aws:RequestTag from TagSpecifications)
   and the VPC; Create/Replace/DeleteNetworkAclEntry and DeleteNetworkAcl on the ACL (its tags, ec2:NetworkAclID,
-  ec2:Vpc); ReplaceNetworkAclAssociation on the ACL it names and the subnet of the association it names.
+  ec2:Vpc); ReplaceNetworkAclAssociation on the ACL it names (the new one: iann0036/iam-dataset's mapping; AWS does
+  not say) and the subnet of the association it names.
   DescribeNetworkAcls has no resource type: one request on "*".
 - SendCommand: the document and each instance (`arn:aws:ec2:REGION:ACCOUNT:instance/i-...`), the instance's EC2 tags
   as `ssm:resourceTag/K` and `aws:ResourceTag/K` (the SAR's keys of SendCommand; AWS's own managed policies condition
@@ -62,9 +63,15 @@ action that names resources and is not modelled here (the enforcement hook then 
   logs:CreateLogStream/PutLogEvents on the log stream.
 - Service Quotas: GetServiceQuota on the quota's ARN (SERVICE/CODE), with servicequotas:service; the SAR gives
   GetAWSDefaultServiceQuota no resource type, so it is evaluated on "*".
-Not modelled: `ec2:Attribute`, AMI keys other than its tags and id (ec2:Owner, ec2:Public, ...), volume sizes and
-types, `iam:AssociatedResourceArn`, and principal keys (aws:PrincipalArn, aws:SourceArn, ...: the caller's, which
-the enforcement hook adds).
+- An image (RunInstances' AMI) carries its tags, ec2:ImageID and the SAR's keys of the image resource: ec2:Owner
+  ("amazon, aws-marketplace, or an AWS account ID"; the owner alias for AWS's images), ec2:Public, ec2:ImageType,
+  ec2:RootDeviceType (`image_keys`).
+- sts:AssumeRole carries aws:ResourceAccount, the account in the role's ARN ("the AWS account ID for the account
+  with the resources evaluated in the request"; STS is not among the exceptions: IAM User Guide, "AWS global
+  condition context keys"), as every request on an ARN with an account does (`_Call.add`).
+Not modelled: `ec2:Attribute`, the image keys ec2:IsLaunchTemplateResource/ec2:LaunchTemplate (no launch
+templates here), volume sizes and types, `iam:AssociatedResourceArn`, and principal keys (aws:PrincipalArn,
+aws:SourceArn, ...: the caller's, which the enforcement hook adds).
 """
 
 from __future__ import annotations
@@ -424,6 +431,10 @@ class _Call:
             acl = b.network_acls.get(rid)
             if acl is not None:
                 ctx["ec2:Vpc"] = self.vpc_arn(acl.vpc_id)
+        elif rtype == "image":
+            image = getattr(b, "amis", {}).get(rid)
+            if image is not None:
+                ctx.update(image_keys(image))
         elif rtype == "vpc-endpoint":
             endpoint = b.vpc_end_points.get(rid)
             if endpoint is not None:
@@ -464,6 +475,27 @@ PREFIXES = {"vpc-": "vpc", "subnet-": "subnet", "sg-": "security-group", "i-": "
             "eni-": "network-interface", "rtb-": "route-table", "pcx-": "vpc-peering-connection",
             "vpce-": "vpc-endpoint", "ami-": "image", "igw-": "internet-gateway", "acl-": "network-acl",
             "sgr-": "security-group-rule", "snap-": "snapshot", "nat-": "natgateway", "eipalloc-": "elastic-ip"}
+
+
+# The owner aliases ec2:Owner names ("amazon, aws-marketplace, or an AWS account ID": the SAR's key of the image
+# resource); DescribeImages' ImageOwnerAlias is one of them for AWS's images, absent for an account's own.
+OWNER_ALIASES = ("amazon", "aws-marketplace")
+
+
+def image_keys(image) -> dict[str, Value]:
+    """The SAR's keys of an image resource, from moto's Ami: ec2:Owner (its owner alias amazon or aws-marketplace,
+    else its owner's account id: the EC2 User Guide's example policies allow "all AMIs owned by Amazon" with
+    ec2:Owner = amazon), ec2:Public (launch permission for all), ec2:ImageType, ec2:RootDeviceType. moto gives the
+    AMIs it ships (the ones the SSM parameters /aws/service/ami-amazon-linux-latest/* resolve to among them) owner
+    alias amazon; an image RegisterImage or CreateImage makes is the caller's account's, without alias."""
+    alias = getattr(image, "owner_alias", None)
+    keys: dict[str, Value] = {"ec2:Owner": alias if alias in OWNER_ALIASES else str(image.owner_id),
+                              "ec2:Public": "true" if image.is_public else "false"}
+    if getattr(image, "image_type", None):
+        keys["ec2:ImageType"] = image.image_type
+    if getattr(image, "root_device_type", None):
+        keys["ec2:RootDeviceType"] = image.root_device_type
+    return keys
 
 
 def resource_tags(tags: dict[str, str], service_prefix: str) -> dict[str, Value]:
@@ -695,7 +727,7 @@ def _run_instances(c: _Call):
         c.existing("security-group", group)
     image = c.p.get("ImageId")
     if image:
-        c.add(c.ec2_arn("image", image), "image", {**resource_tags(c.tags(image), "ec2"), "ec2:ImageID": image})
+        c.existing("image", image)  # its tags, ec2:ImageID and the image's own keys (ec2:Owner, ...)
     # iam:PassRole on the profile's role (SAR: dependent action of RunInstances)
     for role in (profile.roles if profile is not None else []):
         c.add(role.arn, "role", {"iam:PassedToService": "ec2.amazonaws.com"}, action="iam:PassRole")
@@ -797,9 +829,12 @@ def _on_acl(c: _Call):
 
 @builds("ec2:ReplaceNetworkAclAssociation")
 def _replace_acl_association(c: _Call):
-    # SAR: network-acl and subnet. The call names the ACL the subnet gets (NetworkAclId) and the subnet's current
-    # association (AssociationId): the subnet is that association's. The ACL it leaves is not named by the call, and
-    # the SAR lists network-acl once: it is not authorized here (a judgement; AWS does not say).
+    # SAR: network-acl and subnet, both required. The call names the ACL the subnet gets (NetworkAclId, "the ID of
+    # the new network ACL": EC2 API Reference) and the subnet's current association (AssociationId): the subnet is
+    # that association's. The ACL it leaves is not named by the call and the SAR lists network-acl once; no AWS page
+    # says which ACL it is, and the one public mapping of parameters to SAR resources (iann0036/iam-dataset
+    # map.json, EC2.ReplaceNetworkAclAssociation: NaclId = ${NetworkAclId}) takes the new one. So the new one only
+    # (a judgement on that evidence; see infra/template.yaml's OnTheLabsOwnNetworkAcl).
     c.existing("network-acl", c.p.get("NetworkAclId"))
     association = c.p.get("AssociationId")
     b = c.backend()

@@ -186,6 +186,9 @@ def test_run_instances_names_every_resource_it_creates_or_uses(world):
     group = found[("ec2:RunInstances", arn("security-group", world.group))]
     assert group["aws:ResourceTag/peerlab:lab-id"] == "lab-1" and group["ec2:Vpc"] == vpc
     assert found[("ec2:RunInstances", image)]["ec2:ImageID"] == "ami-12c6146b"
+    # the image's own keys (SAR): moto's AMIs are Amazon's (owner alias amazon), public, EBS-backed machines
+    assert {k: found[("ec2:RunInstances", image)].get(k) for k in ("ec2:Owner", "ec2:Public", "ec2:ImageType")} == {
+        "ec2:Owner": "amazon", "ec2:Public": "true", "ec2:ImageType": "machine"}
     assert found[("iam:PassRole", role)]["iam:PassedToService"] == "ec2.amazonaws.com"
     tags = found[("ec2:CreateTags", arn("instance", "*"))]
     assert tags["ec2:CreateAction"] == "RunInstances" and tags["aws:RequestTag/peerlab:lab-id"] == "lab-1"
@@ -658,6 +661,17 @@ def test_the_templates_roles_allow_the_labs_calls_and_no_more(world):
         f"ec2:RunInstances on {arn('subnet', untagged_subnet)}"]
     assert denied("CreateVpcRole", "ec2:CreateVpc", {"CidrBlock": "10.0.0.0/16"}) == [
         f"ec2:CreateVpc on {arn('vpc', '*')}"]
+    # only Amazon's images (ec2:Owner amazon): not one this account made, nor one another account shares
+    own = w.ec2.create_image(InstanceId=w.instance, Name="lab-own-image")["ImageId"]
+    assert denied("CreateVpcRole", "ec2:RunInstances", dict(run, ImageId=own)) == [
+        f"ec2:RunInstances on arn:aws:ec2:{REGION}::image/{own}"]
+    # accepter roles only in the accounts the stack is told about: by default (PeerAccountIds empty) its own
+    for role in ("ValidateInputRole", "CreateVpcRole", "AcceptPeeringRole", "AddRoutesRole", "UpdateSgRole",
+                 "PingTestRole", "TeardownRole"):
+        for account, refused in ((HOME, False), (PEER, True)):
+            accepter = f"arn:aws:iam::{account}:role/peerlab-accepter"
+            assert denied(role, "sts:AssumeRole", {"RoleArn": accepter, "RoleSessionName": "lab"}) == (
+                [f"sts:AssumeRole on {accepter}"] if refused else []), (role, account)
     assert denied("PingTestRole", "ssm:SendCommand", {"DocumentName": "AWS-RunPowerShellScript",
                                                        "InstanceIds": [w.instance], "Parameters": {}}) == [
         f"ssm:SendCommand on arn:aws:ssm:{REGION}::document/AWS-RunPowerShellScript"]

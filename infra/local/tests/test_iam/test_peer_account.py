@@ -304,7 +304,8 @@ def test_a_named_role_needs_capability_named_iam(accounts, enforced):
 def labs():
     local = LocalAws("--iam", "enforce", "--profile", "instant", "--lambda-dir", BUILT)
     try:
-        home = stack.deploy(local.url, "peerlab", lambda_dir=BUILT, out=quiet)
+        # the home stack told about the peer account (PeerAccountIds), as a deployer of cross-account labs sets it
+        home = stack.deploy(local.url, "peerlab", lambda_dir=BUILT, out=quiet, parameters={"PeerAccountIds": PEER})
         peer = stack.deploy(local.url, "peerlab-accepter", template=PEER_TEMPLATE, account=PEER, out=quiet,
                             parameters={"HomeAccountId": HOME}, capabilities=["CAPABILITY_NAMED_IAM"])
         local.home, local.peer, local.accounts = home, peer, Accounts(local)  # type: ignore[attr-defined]
@@ -387,3 +388,89 @@ def test_the_accepter_role_missing_a_statement_is_denied_in_the_peer_account(lab
     assert "UnauthorizedOperation" in cause and "ec2:AcceptVpcPeeringConnection" in cause, cause
     assert first["resource"] in cause, cause
     assert left(labs) == []
+
+
+# ---- the narrowed grants (issue 23): AMIs only Amazon's, accepter roles only in the accounts the stack is told about
+
+
+def stack_role_session(aws: LocalAws, logical_id: str, account: str = HOME) -> dict:
+    """A session of a role of the home stack (or of the peer stack in `account`), assumed with administrator keys
+    (which may assume anything): the role's own policies judge what it does, as for the function using it."""
+    cfn = aws.client("cloudformation") if account == HOME else credentials_client(
+        aws.accounts.peer_admin, "cloudformation", aws.url)  # type: ignore[attr-defined]
+    name = "peerlab" if account == HOME else "peerlab-accepter"
+    listed = cfn.describe_stack_resources(StackName=name)["StackResources"]
+    role = next(r["PhysicalResourceId"] for r in listed if r["LogicalResourceId"] == logical_id)
+    return aws.client("sts").assume_role(RoleArn=f"arn:aws:iam::{account}:role/{role}",
+                                         RoleSessionName="grants")["Credentials"]
+
+
+def lab_place(ec2) -> tuple[str, str]:
+    """A subnet and a group of a lab (tagged as create-vpc tags them), made by the account's administrator."""
+    tags = [{"Key": "peerlab:lab-id", "Value": "grants"}]
+    vpc = ec2.create_vpc(CidrBlock="10.7.0.0/16", TagSpecifications=[{"ResourceType": "vpc", "Tags": tags}])
+    vpc_id = vpc["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc_id, CidrBlock="10.7.1.0/24", AvailabilityZone="us-east-1a",
+                               TagSpecifications=[{"ResourceType": "subnet", "Tags": tags}])["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(VpcId=vpc_id, GroupName="grants", Description="grants",
+                                      TagSpecifications=[{"ResourceType": "security-group", "Tags": tags}])
+    return subnet, group["GroupId"]
+
+
+def run_from(ec2, image: str, subnet: str, group: str):
+    return ec2.run_instances(ImageId=image, MinCount=1, MaxCount=1, InstanceType="t3.micro", SubnetId=subnet,
+                             SecurityGroupIds=[group], TagSpecifications=[{"ResourceType": "instance", "Tags": [
+                                 {"Key": "peerlab:lab-id", "Value": "grants"}]}])
+
+
+@needs_build
+@pytest.mark.parametrize("account,role", [(HOME, "CreateVpcRole"), (PEER, "AccepterRole")])
+def test_an_instance_only_from_amazons_images(labs, account, role):
+    """RunOnlyAmazonsImages (both templates): the AMI must be Amazon's (ec2:Owner amazon); one the account made
+    itself (CreateImage) is refused on the image, as AWS names it; the AL2023 image the lab's SSM parameter resolves
+    to is Amazon's and allowed."""
+    admin_ec2 = labs.client("ec2") if account == HOME else credentials_client(
+        labs.accounts.peer_admin, "ec2", labs.url)
+    subnet, group = lab_place(admin_ec2)
+    amazons = labs.client("ssm").get_parameter(
+        Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")["Parameter"]["Value"]
+    seed = run_from(admin_ec2, amazons, subnet, group)["Instances"][0]["InstanceId"]
+    own = admin_ec2.create_image(InstanceId=seed, Name=f"not-amazons-{account}")["ImageId"]
+    assert admin_ec2.describe_images(ImageIds=[own])["Images"][0]["OwnerId"] == account
+    ec2 = credentials_client(stack_role_session(labs, role, account), "ec2", labs.url)
+    with pytest.raises(ClientError) as refused:
+        run_from(ec2, own, subnet, group)
+    error = refused.value.response["Error"]
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert error["Code"] == "UnauthorizedOperation", error
+    assert (f"is not authorized to perform: ec2:RunInstances on resource: arn:aws:ec2:us-east-1::image/{own} "
+            "because no identity-based policy allows the ec2:RunInstances action") in error["Message"], error
+    launched = run_from(ec2, amazons, subnet, group)["Instances"][0]["InstanceId"]
+    admin_ec2.terminate_instances(InstanceIds=[launched, seed])
+
+
+@needs_build
+def test_accepter_roles_only_in_the_accounts_the_stack_is_told_about(labs):
+    """SideBInThePeerAccount: sts:AssumeRole on PeerRoleNamePrefix* only where aws:ResourceAccount is listed in
+    PeerAccountIds (PEER here) or the stack's own. A third account holding the same accepter stack, trusting the
+    home stack's roles, is still refused by the caller's own policy."""
+    third = "444455556666"
+    done = stack.deploy(labs.url, "peerlab-accepter", template=PEER_TEMPLATE, account=third, out=quiet,
+                        parameters={"HomeAccountId": HOME}, capabilities=["CAPABILITY_NAMED_IAM"])
+    stranger = done["AccepterRoleArn"]
+    assert stranger == f"arn:aws:iam::{third}:role/peerlab-accepter"
+    try:
+        for role in ("CreateVpcRole", "AcceptPeeringRole", "TeardownRole"):
+            creds = stack_role_session(labs, role)
+            sts = credentials_client(creds, "sts", labs.url)
+            listed = sts.assume_role(RoleArn=labs.peer["AccepterRoleArn"], RoleSessionName="side-b")
+            assert listed["AssumedRoleUser"]["Arn"].startswith(f"arn:aws:sts::{PEER}:assumed-role/peerlab-accepter/")
+            response = assume_error(creds, labs.url, RoleArn=stranger)
+            assert response["ResponseMetadata"]["HTTPStatusCode"] == 403
+            assert response["Error"]["Code"] == "AccessDenied", response
+            assert (f"is not authorized to perform: sts:AssumeRole on resource: {stranger} because no "
+                    "identity-based policy allows the sts:AssumeRole action") in response["Error"]["Message"], response
+        denied = [d for d in labs.get("/peerlab/iam")["denied"] if d["resource"] == stranger]
+        assert denied and all(d["policy_type"] == "identity-based policy" for d in denied), denied
+    finally:
+        stack.delete(labs.url, "peerlab-accepter", account=third, out=quiet)
