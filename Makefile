@@ -113,7 +113,8 @@ resources: ## list every live resource of a running local AWS on PORT, with tags
 clean-venv: ## remove the virtualenvs
 	rm -rf $(VENV) $(SAM_VENV)
 
-bench: venv ## benchmarks (not part of test): per step vs boto3, sizes, end to end, 1/10/50 labs -> bench/report.md
+bench: venv build-functions ## benchmarks (not part of test): per step vs boto3, sizes, end to end, 1/10/50 labs -> bench/report.md
+	@# build-functions: the debug peerlab CLI runs the end-to-end lab (bench/run.py --cli)
 	$(MAKE) build ARCH=$(if $(filter aarch64 arm64,$(shell uname -m)),arm64,x86_64)
 	$(PY) bench/run.py $(BENCH_ARGS)
 
