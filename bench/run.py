@@ -39,9 +39,12 @@ from peerlab_local.ssm import agent  # noqa: E402
 from peerlab_local.tools import launch, stack  # noqa: E402
 from runtime import Process, lambda_env  # noqa: E402
 
-# the step crates, in the workflow's order (infra/template.yaml's functions)
+# the step crates, in the workflow's order, measured one by one against bench/reference
 STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "add-routes", "update-sg",
          "ping-test", "teardown"]
+# every function the stack deploys (infra/template.yaml; the Makefile's FUNCTIONS): the steps and the workshop's
+FUNCTIONS = sorted(p.name for p in (ROOT / "functions").iterdir() if (p / "Cargo.toml").is_file()
+                   and p.name != "lab-core")
 RUST_KEY, PY_KEY = "AKIDBENCHRUST", "AKIDBENCHPYTHON"
 
 
@@ -97,7 +100,7 @@ def release_binaries(zips: Path, out: Path) -> dict:
     """Unpack build/lambda/<fn>/bootstrap.zip into out/<fn> (the local AWS runs <lambda-dir>/<fn>); sizes."""
     out.mkdir(parents=True, exist_ok=True)
     sizes = {}
-    for step in STEPS:
+    for step in FUNCTIONS:
         archive = zips / step / "bootstrap.zip"
         if not archive.is_file():
             raise SystemExit(f"bench: {archive} is missing: run `make bench` (it builds them) or `make build`")
@@ -659,7 +662,7 @@ def main(argv=None) -> int:
     log(f"logs in {work}")
     if args.bins:
         bins = Path(args.bins).resolve()
-        missing = [step for step in STEPS if not (bins / step).is_file()]
+        missing = [step for step in FUNCTIONS if not (bins / step).is_file()]
         if missing:
             raise SystemExit(f"bench: {bins} lacks {', '.join(missing)}")
         sizes = None
