@@ -8,10 +8,9 @@ A profile of the local AWS serving the bench's per-step labs (py-spy, 200 Hz, re
 - `moto.core.utils.method_names_from_class`: `inspect.getmembers` over a whole responses class (EC2's has
   hundreds of methods), by `BaseResponse.call_action`, on every request, to learn whether the action is one.
 
-Both are computed once here. The class's answer is kept per class: every patch is installed before the first
-request (`__main__.install_patches`), and the key is the class itself, so a class changed later by a patch is not
-looked up here before it is changed. Behaviour is unchanged (tests/test_core/test_dispatch.py compares both with
-moto's own answers).
+Both are computed once here; a class's method names at its first request, kept per class. Every patch is
+installed before the server answers its first request (`__main__.install_patches`), so no class changes after its
+names are kept. Behaviour is unchanged (tests/test_core/test_dispatch.py compares both with moto's own answers).
 """
 
 from __future__ import annotations
