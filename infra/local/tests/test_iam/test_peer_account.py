@@ -19,7 +19,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from conftest import LocalAws, policy, wait_for
+from conftest import LocalAws, policy, python_runtime, wait_for
 from peerlab_local.tools import stack
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -218,15 +218,7 @@ def test_same_account_trust_naming_the_role_suffices_naming_the_account_does_not
     assert refused["Error"]["Message"].endswith(f"on resource: {lambda_only}")
 
 
-BOOTSTRAP = f"""#!{sys.executable}
-import json, os, urllib.request
-api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
-while True:
-    with urllib.request.urlopen(api + "/next") as r:
-        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-    urllib.request.urlopen(urllib.request.Request(api + "/" + request_id + "/response", data=b'"ran"',
-                                                  method="POST")).read()
-"""
+BOOTSTRAP = python_runtime("sts", 'answer = "ran"')
 
 
 def test_lambda_cannot_run_a_function_whose_role_does_not_trust_lambda(accounts, enforced):

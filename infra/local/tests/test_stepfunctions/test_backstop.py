@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import function_zip, wait_for
+from conftest import function_zip, python_runtime, wait_for
 from peerlab_local.tools import stack
 
 ROOT = Path(__file__).resolve().parents[4]
@@ -20,15 +19,7 @@ BUILT = os.environ.get("PEERLAB_LAMBDA_DIR", "")
 
 # A ping-test that answers `{}`: a build whose result lacks what the state machine's ResultSelector reads
 # ($.Payload.reachable, ...), so the state fails States.Runtime (a JSONPath that finds nothing), as it would on AWS.
-WRONG_SHAPE = f"""#!{sys.executable}
-import os, urllib.request
-base = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2018-06-01/runtime/invocation"
-while True:
-    with urllib.request.urlopen(base + "/next") as r:
-        request_id = r.headers["Lambda-Runtime-Aws-Request-Id"]
-    urllib.request.urlopen(urllib.request.Request(base + "/" + request_id + "/response", data=b"{{}}",
-                                                  method="POST")).read()
-"""
+WRONG_SHAPE = python_runtime("sts", "answer = {}")
 
 
 def ended(sfn, arn: str, timeout: float = 240) -> dict:
