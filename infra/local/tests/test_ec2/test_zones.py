@@ -169,3 +169,30 @@ def test_inventory_shows_each_subnets_zone_name_and_id(aws):
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24", AvailabilityZoneId="use1-az3")["Subnet"]["SubnetId"]
     listed = {r["id"]: r for r in aws.get("/peerlab/resources")["resources"]}
     assert (listed[subnet]["availability_zone"], listed[subnet]["availability_zone_id"]) == ("us-east-1e", "use1-az3")
+
+
+def test_offerings_by_zone_name_are_the_whole_catalogue_filtered_whatever_the_filters():
+    """_zone_offerings keeps the derived catalogue and an index by type: the answers must be the catalogue's
+    own, derived, sorted and filtered on every call as before."""
+    from moto.ec2.models import ec2_backends
+
+    from peerlab_local.ec2 import zones
+
+    backend = ec2_backends["111122223333"]["us-east-1"]
+    names = {z.zone_id: z.name for z in zones.zones("us-east-1")}
+    catalogue = sorted(
+        ({"InstanceType": o["InstanceType"], "Location": names[o["Location"]], "LocationType": "availability-zone"}
+         for o in zones.OFFERINGS_BY_ZONE_ID["us-east-1"] if o["Location"] in names),
+        key=lambda o: (o["InstanceType"], o["Location"]),
+    )
+    for filters in (None, {}, {"instance-type": ["t3.micro"]}, {"instance-type": ["t3.micro", "m5.large", "none"]},
+                    {"instance-type": ["t3.micro"], "location": ["us-east-1a", "us-east-1e"]},
+                    {"location": ["us-east-1b"]}, {"instance-type": ["t3.*"]}):
+        expected = [o for o in catalogue if backend.matches_filters(o, filters or {}, "availability-zone")]
+        got = zones._describe_offerings(None, backend, "availability-zone", filters)
+        assert got == expected, filters
+    # t3.micro: every zone but us-east-1e (use1-az3)
+    assert len(zones._describe_offerings(None, backend, "availability-zone", {"instance-type": ["t3.micro"]})) == 5
+    # what a caller is given is its own
+    zones._describe_offerings(None, backend, "availability-zone", None)[0]["Location"] = "changed"
+    assert zones._describe_offerings(None, backend, "availability-zone", None) == catalogue
