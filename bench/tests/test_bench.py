@@ -65,12 +65,17 @@ def test_the_rate_bound_is_the_slowest_bucket_or_the_critical_path():
     per_lab = {"ec2:CreateVpc": 2, "ec2:DescribeVpcs": 10, "ec2:RunInstances": 2, "ssm:SendCommand": 2}
     one = run.rate_bound(per_lab, 1, critical_s=20.0)
     assert one["limited_by"] == "critical path" and one["labs_per_minute"] == 3.0
-    # 50 labs: CreateVpc and RunInstances need 100 calls of a 50-token bucket refilled 5/s: 10 s; DescribeVpcs 500
-    # calls of 100 + 20/s: 20 s; so the critical path (30 s) still bounds, until it is shorter than 20 s
-    assert run.rate_bound(per_lab, 50, critical_s=30.0)["limited_by"] == "critical path"
-    fast = run.rate_bound(per_lab, 50, critical_s=5.0)
+    # 50 labs that made 50 times one lab's calls: CreateVpc and RunInstances 100 calls of a 50-token bucket
+    # refilled 5/s: 10 s; DescribeVpcs 500 calls of 100 + 20/s: 20 s; so the critical path (30 s) still bounds,
+    # until it is shorter than 20 s
+    fifty = {action: 50 * n for action, n in per_lab.items()}
+    assert run.rate_bound(fifty, 50, critical_s=30.0)["limited_by"] == "critical path"
+    fast = run.rate_bound(fifty, 50, critical_s=5.0)
     assert fast["limited_by"] == "DescribeVpcs" and fast["seconds"] == 20.0
     assert fast["labs_per_minute"] == 150.0
+    # the calls the labs made, not one lab's times 50: with 200 describes (5 s) CreateVpc's 10 s bound
+    fewer = run.rate_bound({**fifty, "ec2:DescribeVpcs": 200}, 50, critical_s=5.0)
+    assert fewer["limited_by"] == "CreateVpc" and fewer["seconds"] == 10.0
 
 
 def test_the_readme_section_is_replaced_between_its_markers(tmp_path, monkeypatch):

@@ -24,7 +24,7 @@ mod inventory;
 mod plan;
 mod sweep;
 
-pub use execute::execute;
+pub use execute::{execute, Pass};
 pub use inventory::{discover, Inventory, Kind, LabTable, Resource};
 pub use plan::{deletions, Deletion};
 pub use sweep::{expired_labs, sweep, SWEEP_BUDGET};
@@ -154,19 +154,31 @@ pub async fn teardown(
     // requester) deletes; a peer account discovering it at the same time would try as well, and its accepter
     // role may not (UnauthorizedOperation would fail the teardown). The look-ups after every pass are only reads.
     let mut deleted: BTreeSet<String> = BTreeSet::new();
+    let mut standing: Vec<Resource> = Vec::new();
     for scope in scopes {
         let before = discover(&scope.ec2, lab_id).await?;
-        deleted.extend(execute(&scope.ec2, &plan::deletions(&before)?).await?);
+        let pass = execute(&scope.ec2, &plan::deletions(&before)?).await?;
+        standing.extend(left_by(&before, &pass));
+        deleted.extend(pass.deleted);
     }
-    let afters = join_all(scopes.iter().map(|scope| discover(&scope.ec2, lab_id))).await;
-    let mut remaining = Vec::new();
-    let mut live_ids = BTreeSet::new();
-    for after in afters {
-        let after = after?;
-        let live = after.live();
-        remaining.extend(live.iter().map(ToString::to_string));
-        live_ids.extend(live.into_iter().map(|r| r.id));
-    }
+    // A VPC that a pass found and did not delete is still there: the lab is not gone, and looking again would
+    // only list what remains, which the pass knows. So only a pass that deleted every VPC it found looks again
+    // (what a step still in flight may have made since, what EC2 has not finished deleting). Every pass but the
+    // last (while instances shut down) then makes one round of describes per account instead of two: half the
+    // calls against EC2's describe rate limit that a class's teardowns share (EC2 API reference, "Request
+    // throttling": a token bucket per account).
+    let live: Vec<Resource> = if standing.iter().any(|r| r.kind == Kind::Vpc) {
+        standing
+    } else {
+        let afters = join_all(scopes.iter().map(|scope| discover(&scope.ec2, lab_id))).await;
+        let mut live = Vec::new();
+        for after in afters {
+            live.extend(after?.live());
+        }
+        live
+    };
+    let live_ids: BTreeSet<String> = live.iter().map(|r| r.id.clone()).collect();
+    let mut remaining: Vec<String> = live.iter().map(ToString::to_string).collect();
     remaining.sort();
     remaining.dedup();
     for id in known {
@@ -193,6 +205,28 @@ pub async fn teardown(
         remaining,
         left: Vec::new(),
     })
+}
+
+/// What a pass found live and left: all of it but what it removed, with what it began to delete in its
+/// in-between state (an instance terminated is `shutting-down`; an endpoint or a peering deleted is `deleting`:
+/// EC2 API reference, TerminateInstances, DeleteVpcEndpoints, DeleteVpcPeeringConnection).
+fn left_by(before: &Inventory, pass: &Pass) -> Vec<Resource> {
+    let begun: BTreeSet<&str> = pass.deleted.iter().map(String::as_str).collect();
+    before
+        .live()
+        .into_iter()
+        .filter(|r| !pass.removed.contains(&r.id))
+        .map(|mut r| {
+            if begun.contains(r.id.as_str()) {
+                r.state = match r.kind {
+                    Kind::Instance => Some("shutting-down".to_string()),
+                    Kind::VpcEndpoint | Kind::VpcPeeringConnection => Some("deleting".to_string()),
+                    _ => r.state,
+                };
+            }
+            r
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -117,12 +117,21 @@ async fn apply(ec2: &aws_sdk_ec2::Client, deletion: &Deletion) -> Result<Outcome
     }
 }
 
-/// Run `plan` step by step (`Deletion::step`), each step's deletions at once; returns the ids it deleted (or
-/// started deleting). A VPC is not asked to go when something it holds answered "not yet" in this pass. Every
-/// deletion of a step is made even when one of them fails; the error is then the first failed one's in the plan,
-/// the one that failed the pass when the deletions were made one after the other.
-pub async fn execute(ec2: &aws_sdk_ec2::Client, plan: &[Deletion]) -> Result<Vec<String>> {
-    let mut deleted = Vec::new();
+/// What a pass did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pass {
+    /// The ids it deleted or started deleting (what teardown reports as `deleted`).
+    pub deleted: Vec<String>,
+    /// The ids no longer there once it answered: deleted at once (`Deletion::removes`), or gone already.
+    pub removed: BTreeSet<String>,
+}
+
+/// Run `plan` step by step (`Deletion::step`), each step's deletions at once. A VPC is not asked to go when
+/// something it holds answered "not yet" in this pass. Every deletion of a step is made even when one of them
+/// fails; the error is then the first failed one's in the plan, the one that failed the pass when the deletions
+/// were made one after the other.
+pub async fn execute(ec2: &aws_sdk_ec2::Client, plan: &[Deletion]) -> Result<Pass> {
+    let mut pass = Pass::default();
     let mut held: BTreeSet<String> = BTreeSet::new();
     for step in plan.chunk_by(|a, b| a.step() == b.step()) {
         let due: Vec<&Deletion> = step
@@ -131,12 +140,17 @@ pub async fn execute(ec2: &aws_sdk_ec2::Client, plan: &[Deletion]) -> Result<Vec
             .collect();
         let outcomes = join_all(due.iter().map(|d| apply(ec2, d))).await;
         for (deletion, outcome) in due.into_iter().zip(outcomes) {
-            match outcome? {
-                Outcome::Done => deleted.extend(deletion.deletes()),
-                Outcome::Gone => {}
+            let outcome = outcome?;
+            if outcome == Outcome::Done {
+                pass.deleted.extend(deletion.deletes());
+            }
+            match outcome {
+                Outcome::Done | Outcome::Gone => {
+                    pass.removed.extend(deletion.removes().map(str::to_string))
+                }
                 Outcome::Later => held.extend(deletion.holds().map(str::to_string)),
             }
         }
     }
-    Ok(deleted)
+    Ok(pass)
 }

@@ -94,6 +94,20 @@ impl Deletion {
         }
     }
 
+    /// What is no longer there once AWS has answered it (done, or gone already): what it deletes at once. Not
+    /// instances, endpoints and peerings: their deletion only begins (`shutting-down`, `deleting`), and they stay
+    /// live until EC2 has finished it.
+    pub fn removes(&self) -> Option<&str> {
+        match self {
+            Deletion::DeleteGroup { id, .. }
+            | Deletion::DeleteRouteTable { id, .. }
+            | Deletion::DeleteSubnet { id, .. }
+            | Deletion::DeleteNetworkAcl { id, .. }
+            | Deletion::DeleteVpc(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// What it deletes, as the ids `deleted` reports (routes as `table:destination`); none for a change.
     pub fn deletes(&self) -> Vec<String> {
         match self {

@@ -87,11 +87,14 @@ async fn teardown_discovers_by_tag_and_waits_on_dependency_violation() {
         .await
         .unwrap_err();
     assert_eq!(err.error_type(), "NotReady");
+    // the subnet held the VPC: the pass knows the lab is not gone, and lists what it left without looking again
+    // (the route table it deleted is not among them)
     assert!(
         err.to_string()
-            .contains("remaining: route-table rtb-0b, subnet subnet-0b, vpc vpc-0b"),
+            .ends_with("remaining: subnet subnet-0b, vpc vpc-0b"),
         "{err}"
     );
+    assert_eq!((vpcs.num_calls(), subnets.num_calls()), (1, 1));
     // the lab's route table goes (after its association) before its subnet
     assert_eq!(disassociate.num_calls(), 1);
     assert_eq!(delete_table.num_calls(), 1);
@@ -134,6 +137,8 @@ async fn teardown_of_nothing_is_done_and_reports_known_ids_as_deleted() {
             left: vec![]
         }
     );
+    // no VPC left standing by the pass: it looks again before it says the lab is gone
+    assert!(rules.iter().all(|r| r.num_calls() == 2));
 }
 
 #[tokio::test]
@@ -307,8 +312,12 @@ async fn execute_leaves_a_vpc_whose_group_is_still_in_use_and_deletes_the_other(
         Deletion::DeleteVpc("vpc-a".into()),
         Deletion::DeleteVpc("vpc-b".into()),
     ];
-    let done = execute(&ec2, &plan).await.unwrap();
-    assert_eq!(done, ["sg-b", "vpc-b"]);
+    let pass = execute(&ec2, &plan).await.unwrap();
+    assert_eq!(pass.deleted, ["sg-b", "vpc-b"]);
+    assert_eq!(
+        pass.removed,
+        BTreeSet::from(["sg-b".to_string(), "vpc-b".to_string()])
+    );
     assert_eq!((in_use.num_calls(), vpc_b.num_calls()), (1, 1));
 }
 
@@ -431,4 +440,47 @@ async fn the_peer_accounts_pass_starts_after_the_home_one_has_deleted_the_peerin
     .unwrap();
     assert_eq!(out.deleted, ["pcx-0ab"]);
     assert_eq!(peer_rules[8].num_calls(), 0);
+}
+
+#[test]
+fn a_pass_leaves_what_it_did_not_remove_and_shows_what_it_began_deleting() {
+    let before = Inventory {
+        instances: vec![
+            ("i-a".into(), "vpc-a".into(), InstanceStateName::Running),
+            (
+                "i-b".into(),
+                "vpc-b".into(),
+                InstanceStateName::ShuttingDown,
+            ),
+        ],
+        endpoints: vec![("vpce-a".into(), "vpc-a".into(), "available".into())],
+        peerings: vec![("pcx-1".into(), Code::Active)],
+        subnets: vec![("subnet-a".into(), "vpc-a".into())],
+        vpcs: vec!["vpc-a".into(), "vpc-b".into()],
+        ..Inventory::default()
+    };
+    let pass = Pass {
+        deleted: vec![
+            "i-a".into(),
+            "vpce-a".into(),
+            "pcx-1".into(),
+            "vpc-b".into(),
+        ],
+        removed: BTreeSet::from(["vpc-b".to_string()]),
+    };
+    let left: Vec<String> = left_by(&before, &pass)
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert_eq!(
+        left,
+        [
+            "instance i-a (shutting-down)",
+            "instance i-b (shutting-down)",
+            "vpc-endpoint vpce-a (deleting)",
+            "vpc-peering-connection pcx-1 (deleting)",
+            "subnet subnet-a",
+            "vpc vpc-a"
+        ]
+    );
 }
