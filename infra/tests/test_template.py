@@ -111,6 +111,10 @@ def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(tem
             if key == "LabStateMachineArn":  # the workshop's child: the lab state machine itself (Ref is its ARN)
                 assert value == {"Ref": "LabStateMachine"}, f"{name}.{key}: {value}"
                 continue
+            if key == "LabExecutionArnPrefix":  # its executions' ARNs, less the name
+                assert value == {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+                                            "execution:${LabStateMachine.Name}"}, f"{name}.{key}: {value}"
+                continue
             # XFunctionArn is the Arn of the XFunction resource, never some other function.
             assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}, f"{name}.{key}: {value}"
 
