@@ -15,8 +15,10 @@ LAB = ROOT / "statemachine" / "peering-lab.asl.json"
 BACKSTOP = ROOT / "statemachine" / "backstop.asl.json"
 WORKSHOP = ROOT / "statemachine" / "workshop.asl.json"
 MACHINES = (LAB, BACKSTOP, WORKSHOP)
-# The one Task that is not a Lambda invoke: the workshop's Map runs each lab as a child execution, to its end.
+# The Tasks that are not a Lambda invoke: the workshop's Map runs each lab as a child execution, to its end, and
+# describes a lab of the same name when its name is taken (ExecutionAlreadyExists).
 START_LAB = "arn:aws:states:::states:startExecution.sync:2"
+DESCRIBE_LAB = "arn:aws:states:::aws-sdk:sfn:describeExecution"
 
 # Lambda's own errors (Step Functions guide, "Handle Lambda service exceptions": Lambda.ServiceException,
 # Lambda.AWSLambdaException, Lambda.SdkClientException; Lambda.TooManyRequestsException when Lambda is at its
@@ -69,3 +71,50 @@ def states(machine: dict):
 
 def tasks(machine: dict):
     return ((name, state) for name, state in states(machine) if state["Type"] == "Task")
+
+
+# The child lab's start: only what is raised before the child exists, and safe to repeat (StartExecution returns a
+# running execution of the same name and input; a closed one is ExecutionAlreadyExists, caught). Same arithmetic as
+# the shared retrier.
+START_RETRIER = {
+    "Comment": "Transient, before the child exists: too many open executions "
+               "(StepFunctions.ExecutionLimitExceededException: 'Running executions must end or be stopped before a "
+               "new execution can be started', StartExecution API reference) or StartExecution throttled "
+               "(StepFunctions.ThrottlingException: its token bucket refills 300 a second in us-east-1, 150 "
+               "elsewhere, 'Step Functions service quotas'). Waits for executions to end or the bucket to refill. "
+               "Safe to retry: StartExecution with the same name and input returns the running child rather than "
+               "start a second, and a closed one is ExecutionAlreadyExists, caught below (StartExecution API "
+               "reference, name). Not retried: States.TaskFailed (the child ended without success; its name can only "
+               "meet ExecutionAlreadyExists again) and States.Timeout (TimeoutSeconds is past the child's own: it "
+               "has ended). Up to 6 retries after 1, 2, 4, 8, 16, 20 s (doubling; MaxDelaySeconds caps the last) = "
+               "51 s at most, each wait drawn at random below its interval (full jitter: many iterations retry "
+               "together).",
+    "ErrorEquals": ["StepFunctions.ExecutionLimitExceededException", "StepFunctions.ThrottlingException"],
+    "IntervalSeconds": 1,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 20,
+    "MaxAttempts": 6,
+    "JitterStrategy": "FULL",
+}
+
+# The lab's description after ExecutionAlreadyExists: a read, retried on throttling and on no answer.
+FIND_RETRIER = {
+    "Comment": "Transient: DescribeExecution throttled (Sfn.ThrottlingException: an AWS SDK integration's error is "
+               "the service and the API's exception, 'Learning to use AWS service SDK integrations in Step "
+               "Functions') or never answered (States.Timeout). Waits for its token bucket to refill ('Step "
+               "Functions service quotas'). A read: up to 6 retries after 1, 2, 4, 8, 16, 20 s (doubling; "
+               "MaxDelaySeconds caps the last) = 51 s at most, with full jitter.",
+    "ErrorEquals": ["Sfn.ThrottlingException", "States.Timeout"],
+    "IntervalSeconds": 1,
+    "BackoffRate": 2,
+    "MaxDelaySeconds": 20,
+    "MaxAttempts": 6,
+    "JitterStrategy": "FULL",
+}
+
+# Each Task's one transient retrier, by its Resource (the shared one for every Lambda invoke).
+RETRIER_OF = {START_LAB: START_RETRIER, DESCRIBE_LAB: FIND_RETRIER}
+
+
+def transient_retrier(state: dict) -> dict:
+    return RETRIER_OF.get(state["Resource"], TRANSIENT_RETRIER)

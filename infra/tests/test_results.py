@@ -14,9 +14,10 @@ ResultSelector with States.Runtime)."""
 
 from __future__ import annotations
 
+import json
 import re
 
-from asl import LAB, MACHINES, ROOT, START_LAB, WORKSHOP, load, states, tasks
+from asl import DESCRIBE_LAB, LAB, MACHINES, ROOT, START_LAB, WORKSHOP, load, states, tasks
 
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
 PATH_FIELDS = ("InputPath", "OutputPath", "ResultPath", "Variable", "SecondsPath", "TimestampPath", "ItemsPath",
@@ -74,7 +75,7 @@ def struct_fields(name: str) -> tuple[list[str], set[str]]:
 def lambda_tasks():
     for path in MACHINES:
         for name, state in tasks(load(path)):
-            if path == WORKSHOP and state["Resource"] == START_LAB:
+            if path == WORKSHOP and state["Resource"] in (START_LAB, DESCRIBE_LAB):
                 continue  # the child lab: test_the_workshop_records_each_lab_from_fields_every_outcome_has
             assert state["Resource"] == LAMBDA_INVOKE, f"{name}: a Task that is not a Lambda invoke"
             yield name, state
@@ -98,15 +99,28 @@ def test_the_workshop_records_each_lab_from_fields_every_outcome_has():
         assert report[f"{part}.$"] == f"$.{part}", part
         steps = [s for s in lab.values() if s.get("Type") == "Task" and s.get("ResultPath") == f"$.{part}"]
         assert steps and all(f"{field}.$" in s["ResultSelector"] for s in steps), (part, field)
-    assert starts["Catch"] == [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record the failure"}]
+    assert starts["Catch"] == [
+        {"ErrorEquals": ["StepFunctions.ExecutionAlreadyExistsException"], "ResultPath": "$.error",
+         "Next": "Find the lab of that name"},
+        {"ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": "Record the failure"}]
     assert workshop["Record the failure"]["Parameters"]["error.$"] == "$.error"
     assert workshop["Record the lab"]["Parameters"]["digest.$"] == "$.run.digest"
+    # a lab of that name found succeeded: the same digest, read from its Output once parsed (DescribeExecution's
+    # Output is a string; its other fields are read only through a Choice on IsPresent, or whole as JSON)
+    found = workshop["Digest its report"]["Parameters"]
+    assert found["execution.$"] == "$.found.ExecutionArn"
+    assert json.dumps(found["digest"]) == json.dumps(starts["ResultSelector"]["digest"]).replace(
+        "$.Output.", "$.found.Output.")
+    assert workshop["Read its report"]["Parameters"]["Output.$"] == "States.StringToJson($.found.description.Output)"
+    assert workshop["Record how it ended"]["Parameters"]["error"]["Cause.$"] == \
+        "States.JsonToString($.found.description)"
     # the summary reads the records by the names summarize_workshop.rs's LabRecord gives them
     source = (ROOT / "functions/lab-core/src/summarize_workshop.rs").read_text()
     for field in ("lab_id", "execution", "digest", "error"):
         assert re.search(rf"\b{field}: ", source), field
     assert 'tag = "status", rename_all = "SCREAMING_SNAKE_CASE"' in source
-    statuses = {workshop[name]["Parameters"]["status"] for name in ("Record the lab", "Record the failure")}
+    statuses = {workshop[name]["Parameters"]["status"]
+                for name in ("Record the lab", "Record the failure", "Record how it ended")}
     assert statuses == {"SUCCEEDED", "FAILED"}
 
 

@@ -111,6 +111,10 @@ def test_every_placeholder_has_a_substitution_and_every_substitution_is_used(tem
             if key == "LabStateMachineArn":  # the workshop's child: the lab state machine itself (Ref is its ARN)
                 assert value == {"Ref": "LabStateMachine"}, f"{name}.{key}: {value}"
                 continue
+            if key == "LabExecutionArnPrefix":  # its executions' ARNs, less the name
+                assert value == {"Fn::Sub": "arn:${AWS::Partition}:states:${AWS::Region}:${AWS::AccountId}:"
+                                            "execution:${LabStateMachine.Name}"}, f"{name}.{key}: {value}"
+                continue
             # XFunctionArn is the Arn of the XFunction resource, never some other function.
             assert value == {"Fn::GetAtt": [key.removesuffix("Arn"), "Arn"]}, f"{name}.{key}: {value}"
 
@@ -390,11 +394,11 @@ def test_the_reader_finds_what_the_code_calls(calls):
     assert "ec2:DeleteRouteTable" in calls["teardown"]  # through plan::deletions -> execute::execute
     assert "ec2:DeleteVpc" in calls["teardown"] and "ec2:CreateVpc" not in calls["teardown"]
     assert "sts:AssumeRole" in calls["accept-peering"]  # through Clients::peer's AssumeRoleProvider
-    # validate-input chooses each side's zone (read-only calls, in B's account through the accepter role) and
-    # asks the instance type's architecture
+    # validate-input chooses each side's zone (read-only calls, in B's account through the accepter role), asks the
+    # instance type's architecture and checks the input's ami on each side
     assert calls["validate-input"] == {"ec2:DescribeAvailabilityZones", "ec2:DescribeInstanceTypeOfferings",
                                        "ec2:DescribeInstanceTypes", "ec2:DescribeVpcEndpointServices",
-                                       "sts:AssumeRole"}
+                                       "ec2:DescribeImages", "sts:AssumeRole"}
     # the workshop's preflight reads quotas (an operation whose name has an acronym: GetAWSDefaultServiceQuota is
     # get_aws_default_service_quota in Rust) and the usage; its summary calls nothing
     assert calls["preflight"] == {"servicequotas:GetServiceQuota", "servicequotas:GetAWSDefaultServiceQuota",

@@ -114,6 +114,16 @@ pub fn children(events: &[aws_sdk_sfn::types::HistoryEvent]) -> Vec<(String, Str
     out
 }
 
+/// Where a child comes in the workshop's plan: its name is `<workshop execution>-<i>` (the preflight's), so by
+/// `i`, then by name. The Map's iterations run at once, so the history lists their starts in any order.
+pub fn plan_order(name: &str) -> (u64, String) {
+    let index = name
+        .rsplit_once('-')
+        .and_then(|(_, i)| i.parse().ok())
+        .unwrap_or(u64::MAX);
+    (index, name.to_string())
+}
+
 async fn lab_now(sfn: &aws_sdk_sfn::Client, arn: &str) -> Result<Option<LabNow>> {
     let described = match sfn.describe_execution().execution_arn(arn).send().await {
         Ok(d) => d,
@@ -319,7 +329,9 @@ pub async fn workshop(global: &Global, args: &Args) -> Result<ExitCode> {
         // every lab's full report is its child execution's output: the workshop's carries only what its summary
         // needs (statemachine/workshop.asl.json, "Run the lab")
         let mut reports = Vec::new();
-        for (name, child) in children(&sdk_history(&sfn, &arn).await?) {
+        let mut started = children(&sdk_history(&sfn, &arn).await?);
+        started.sort_by_key(|(name, _)| plan_order(name));
+        for (name, child) in started {
             let lab = crate::sfn::describe(&sfn, &child).await?;
             let report = lab
                 .output

@@ -40,7 +40,18 @@ pub async fn handler(event: ValidateEvent, aws: &impl Aws) -> Result<LabPlan> {
 
 async fn place(plan: &mut LabPlan, aws: &impl Aws) -> Result<()> {
     let home = aws.home();
-    plan.architecture = Some(placement::architecture(&home.ec2, &plan.instance_type).await?);
+    let architecture = placement::architecture(&home.ec2, &plan.instance_type).await?;
+    plan.architecture = Some(architecture);
+    if let Some(ami) = &plan.ami {
+        placement::image(
+            &home.ec2,
+            &home.region,
+            ami,
+            architecture,
+            &plan.instance_type,
+        )
+        .await?;
+    }
     let offered = placement::offerings(&home.ec2, &home.region, &plan.instance_type, true).await?;
     let zone_a = offered.choose(
         "vpc_a.availability_zone",
@@ -55,6 +66,11 @@ async fn place(plan: &mut LabPlan, aws: &impl Aws) -> Result<()> {
         }
     } else {
         let peer = aws.peer(plan.peer_access()).await?;
+        if let Some(ami) = &plan.ami {
+            // side B launches the same image, in its own account and region
+            let where_ = format!("{}, side B's region", peer.region);
+            placement::image(&peer.ec2, &where_, ami, architecture, &plan.instance_type).await?;
+        }
         placement::offerings(&peer.ec2, &peer.region, &plan.instance_type, false).await?
     };
     let zone_b = there.choose(

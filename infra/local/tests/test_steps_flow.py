@@ -7,8 +7,9 @@ import time
 from pathlib import Path
 
 import pytest
+from botocore.exceptions import ClientError
 
-from conftest import function_zip
+from conftest import NOT_FOUND, function_zip, wait_for
 
 LAMBDA_DIR = os.environ.get("PEERLAB_LAMBDA_DIR", "")
 STEPS = ["validate-input", "create-vpc", "request-peering", "accept-peering", "add-routes", "update-sg",
@@ -114,3 +115,41 @@ def test_teardown_leaves_what_is_not_the_labs(lab_functions):
     assert error is None and torn["remaining"] == []
     left = aws.get("/peerlab/resources")["resources"]
     assert [r["id"] for r in left if r["type"] == "vpc"] == [other]
+
+
+def visible(call):
+    """call()'s answer, or None while EC2 does not list the new instance yet (eventual consistency)."""
+    try:
+        return call()
+    except ClientError as e:
+        if e.response["Error"]["Code"] in NOT_FOUND:
+            return None
+        raise
+
+
+def test_validate_input_takes_only_an_amazon_image_of_the_right_architecture(lab_functions):
+    # The local EC2 answers DescribeImages as AWS does (moto: its images are Amazon's, ImageOwnerAlias "amazon";
+    # an account's own image has none; an unknown id is InvalidAMIID.NotFound). Nothing is created by any refusal.
+    aws = lab_functions
+    steps = Steps(aws)
+    ec2, ssm = aws.client("ec2"), aws.client("ssm")
+    x86 = ssm.get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-x86_64")[
+        "Parameter"]["Value"]
+    arm = ssm.get_parameter(Name="/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-arm64")[
+        "Parameter"]["Value"]
+    vpcs = len(ec2.describe_vpcs()["Vpcs"])
+    error, lab = steps.call("validate-input", {"input": {"lab_id": "ami-1", "ami": x86}, "execution_name": "x"})
+    assert error is None and lab["ami"] == x86, lab
+    # an image of the account's own (as a community image is: not Amazon's)
+    subnet = ec2.describe_subnets()["Subnets"][0]["SubnetId"]
+    instance = ec2.run_instances(ImageId=x86, MinCount=1, MaxCount=1, SubnetId=subnet)["Instances"][0]["InstanceId"]
+    own = wait_for(lambda: visible(lambda: ec2.create_image(InstanceId=instance, Name="own")["ImageId"]), timeout=30)
+    wait_for(lambda: visible(lambda: ec2.terminate_instances(InstanceIds=[instance])), timeout=30)
+    cases = {own: "is owned by 123456789012, not Amazon",
+             arm: "is an arm64 image, but instance_type t3.micro runs x86_64",
+             "ami-0123456789abcdef0": "is no image this account can launch in us-east-1"}
+    for ami, says in cases.items():
+        error, body = steps.call("validate-input", {"input": {"lab_id": "ami-2", "ami": ami}, "execution_name": "x"})
+        assert error == "InvalidInput", body
+        assert body["errorMessage"].startswith(f"ami: {ami} ") and says in body["errorMessage"], body
+    assert len(ec2.describe_vpcs()["Vpcs"]) == vpcs

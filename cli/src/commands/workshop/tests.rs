@@ -187,3 +187,10 @@ fn only_a_workshop_whose_every_lab_succeeded_and_left_nothing_exits_0() {
     );
     assert_eq!(exit_code("ABORTED", None, &Value::Null, &[]), 1);
 }
+
+#[test]
+fn the_report_lists_the_labs_in_the_plans_order_not_the_historys() {
+    let mut names = vec!["class-10", "class-2", "class-1", "odd"];
+    names.sort_by_key(|n| plan_order(n));
+    assert_eq!(names, ["class-1", "class-2", "class-10", "odd"]);
+}

@@ -11,7 +11,10 @@
 
 use std::collections::BTreeSet;
 
-use aws_sdk_ec2::types::{ArchitectureType, AvailabilityZoneState, InstanceType, LocationType};
+use aws_sdk_ec2::types::{
+    ArchitectureType, ArchitectureValues, AvailabilityZoneState, ImageState, InstanceType,
+    LocationType,
+};
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
 use crate::create_vpc::SSM_SERVICES;
@@ -241,6 +244,69 @@ pub async fn architecture(ec2: &aws_sdk_ec2::Client, instance_type: &str) -> Res
             }
         )))
     }
+}
+
+/// The input's `ami`, checked where a side launches it (`where_`: "us-east-1", or "us-west-2, side B's region")
+/// before anything exists: create-vpc's RunInstances may launch only Amazon's images (the roles' RunOnlyAmazonsImages:
+/// `ec2:Owner` `amazon`), so any other image would fail there with AccessDenied after the VPCs, endpoints and groups
+/// exist. DescribeImages by id (EC2 API Reference, DescribeImages): an id that names no image this account can see is
+/// `InvalidAMIID.NotFound` (`InvalidAMIID.Malformed` for a bad shape), and "recently deregistered images appear in the
+/// returned results for a short interval and then return empty results": both are "does not exist". Amazon's images
+/// carry `ImageOwnerAlias` `amazon` (Image: "The owner alias (amazon | aws-backup-vault | aws-marketplace)"; the
+/// same value as the `ec2:Owner` condition key, Service Authorization Reference), an account's own have none. The
+/// image's `Architecture` must be the instance type's (a mismatch fails RunInstances too). AMI ids are per region:
+/// the same id cannot name an image in two regions.
+pub async fn image(
+    ec2: &aws_sdk_ec2::Client,
+    where_: &str,
+    ami: &str,
+    architecture: Architecture,
+    instance_type: &str,
+) -> Result<()> {
+    let missing = || {
+        LabError::invalid(format!(
+            "ami: {ami} is no image this account can launch in {where_} (an AMI id names an image of one region)"
+        ))
+    };
+    let out = match ec2.describe_images().image_ids(ami).send().await {
+        Ok(out) => out,
+        Err(e) if e.code().is_some_and(|c| c.starts_with("InvalidAMIID.")) => return Err(missing()),
+        Err(e) => return Err(aws_error(&format!("describing image {ami} in {where_}"), e)),
+    };
+    let Some(image) = out.images().iter().find(|i| i.image_id() == Some(ami)) else {
+        return Err(missing());
+    };
+    if image.state() != Some(&ImageState::Available) {
+        return Err(LabError::invalid(format!(
+            "ami: {ami} is {} in {where_}, not available",
+            image
+                .state()
+                .map_or("in no state EC2 names", |s| s.as_str())
+        )));
+    }
+    if image.image_owner_alias() != Some("amazon") {
+        return Err(LabError::invalid(format!(
+            "ami: {ami} is owned by {}, not Amazon: the lab launches only Amazon's images (ImageOwnerAlias amazon)",
+            image
+                .image_owner_alias()
+                .or(image.owner_id())
+                .unwrap_or("an owner EC2 does not name")
+        )));
+    }
+    let wanted = match architecture {
+        Architecture::X86_64 => ArchitectureValues::X8664,
+        Architecture::Arm64 => ArchitectureValues::Arm64,
+    };
+    if image.architecture() != Some(&wanted) {
+        return Err(LabError::invalid(format!(
+            "ami: {ami} is an {} image, but instance_type {instance_type} runs {}",
+            image
+                .architecture()
+                .map_or("unknown-architecture", |a| a.as_str()),
+            wanted.as_str()
+        )));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

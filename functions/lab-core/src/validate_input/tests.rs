@@ -3,8 +3,11 @@
 
 use super::*;
 use crate::test_support::*;
+use aws_sdk_ec2::operation::describe_images::DescribeImagesOutput;
 use aws_sdk_ec2::operation::describe_instance_types::DescribeInstanceTypesOutput;
-use aws_sdk_ec2::types::{ArchitectureType, InstanceTypeInfo, ProcessorInfo};
+use aws_sdk_ec2::types::{
+    ArchitectureType, ArchitectureValues, Image, ImageState, InstanceTypeInfo, ProcessorInfo,
+};
 
 /// EC2's DescribeInstanceTypes for the types named: (type, the one architecture it supports).
 fn instance_types(known: &'static [(&'static str, ArchitectureType)]) -> Rule {
@@ -209,5 +212,183 @@ async fn an_instance_type_without_an_amazon_linux_ami_is_refused_naming_the_fiel
         err.to_string()
             .contains("instance_type: EC2 has no instance type \"t9.huge\""),
         "{err}"
+    );
+}
+
+// ---- the input's ami: only an Amazon image of the instance type's architecture, refused before anything exists ----
+
+const AMI: &str = "ami-0123456789abcdef0";
+
+/// DescribeImages answering `AMI` as this image (owner alias, owner, architecture, state).
+fn image(
+    alias: Option<&'static str>,
+    owner: &'static str,
+    arch: ArchitectureValues,
+    state: ImageState,
+) -> Rule {
+    mock!(Ec2::describe_images)
+        .match_requests(|r| r.image_ids() == [AMI.to_string()])
+        .then_output(move || {
+            DescribeImagesOutput::builder()
+                .images(
+                    Image::builder()
+                        .image_id(AMI)
+                        .set_image_owner_alias(alias.map(str::to_string))
+                        .owner_id(owner)
+                        .architecture(arch.clone())
+                        .state(state.clone())
+                        .build(),
+                )
+                .build()
+        })
+}
+
+fn with_ami(extra: serde_json::Value) -> ValidateEvent {
+    let mut input = serde_json::json!({"ami": AMI});
+    if let (Some(i), Some(e)) = (input.as_object_mut(), extra.as_object()) {
+        i.extend(e.clone());
+    }
+    serde_json::from_value(serde_json::json!({"input": input, "execution_name": "demo-1"})).unwrap()
+}
+
+async fn refused(images: Rule) -> String {
+    // only Describe* rules: any create would fail the test
+    let mut rules = us_east_1_offerings();
+    rules.push(images);
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(with_ami(serde_json::json!({})), &clients(ec2, no_ssm()))
+        .await
+        .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput", "{err}");
+    let m = err.to_string();
+    assert!(m.starts_with("ami: ami-0123456789abcdef0 "), "{m}");
+    assert!(!m.contains('\n'), "{m}");
+    m
+}
+
+#[tokio::test]
+async fn an_amazon_image_of_the_instance_types_architecture_is_taken() {
+    let mut rules = us_east_1_offerings();
+    rules.push(image(
+        Some("amazon"),
+        "137112412989",
+        ArchitectureValues::X8664,
+        ImageState::Available,
+    ));
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let plan = handler(with_ami(serde_json::json!({})), &clients(ec2, no_ssm()))
+        .await
+        .unwrap();
+    assert_eq!(plan.ami.as_deref(), Some(AMI));
+}
+
+#[tokio::test]
+async fn an_image_that_does_not_exist_is_refused_naming_the_field() {
+    for code in [
+        "InvalidAMIID.NotFound",
+        "InvalidAMIID.Malformed",
+        "InvalidAMIID.Unavailable",
+    ] {
+        let m = refused(mock!(Ec2::describe_images).then_error(fails(err_saying(
+            code,
+            "The image id '[ami-0123456789abcdef0]' does not exist",
+        ))))
+        .await;
+        assert!(
+            m.contains("is no image this account can launch in us-east-1"),
+            "{code}: {m}"
+        );
+    }
+    // recently deregistered: an empty answer (DescribeImages)
+    let m = refused(
+        mock!(Ec2::describe_images).then_output(|| DescribeImagesOutput::builder().build()),
+    )
+    .await;
+    assert!(
+        m.contains("is no image this account can launch in us-east-1"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn a_community_image_is_refused_naming_its_owner() {
+    let m = refused(image(
+        None,
+        "999988887777",
+        ArchitectureValues::X8664,
+        ImageState::Available,
+    ))
+    .await;
+    assert!(m.contains("is owned by 999988887777, not Amazon"), "{m}");
+    let m = refused(image(
+        Some("aws-marketplace"),
+        "679593333241",
+        ArchitectureValues::X8664,
+        ImageState::Available,
+    ))
+    .await;
+    assert!(m.contains("is owned by aws-marketplace, not Amazon"), "{m}");
+}
+
+#[tokio::test]
+async fn an_image_of_another_architecture_is_refused() {
+    let m = refused(image(
+        Some("amazon"),
+        "137112412989",
+        ArchitectureValues::Arm64,
+        ImageState::Available,
+    ))
+    .await;
+    assert!(
+        m.contains("is an arm64 image, but instance_type t3.micro runs x86_64"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn an_image_that_is_not_available_is_refused() {
+    let m = refused(image(
+        Some("amazon"),
+        "137112412989",
+        ArchitectureValues::X8664,
+        ImageState::Deregistered,
+    ))
+    .await;
+    assert!(
+        m.contains("is deregistered in us-east-1, not available"),
+        "{m}"
+    );
+}
+
+#[tokio::test]
+async fn side_b_needs_the_image_in_its_own_region_too() {
+    let mut rules = us_east_1_offerings();
+    rules.push(image(
+        Some("amazon"),
+        "137112412989",
+        ArchitectureValues::X8664,
+        ImageState::Available,
+    ));
+    let home = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    // us-west-2 has no image of that id (AMI ids are per region); nothing else is asked there
+    let not_there =
+        mock!(Ec2::describe_images).then_error(fails(err_meta("InvalidAMIID.NotFound")));
+    let peer = mock_client!(aws_sdk_ec2, [&not_there]);
+    let mut aws = clients(home, no_ssm());
+    aws.peer = Scope {
+        ec2: peer,
+        ssm: no_ssm(),
+        region: "us-west-2".into(),
+    };
+    let err = handler(
+        with_ami(serde_json::json!({"peer": {"region": "us-west-2"}})),
+        &aws,
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(err.error_type(), "InvalidInput");
+    assert_eq!(
+        err.to_string(),
+        "ami: ami-0123456789abcdef0 is no image this account can launch in us-west-2, side B's region (an AMI id names an image of one region)"
     );
 }
