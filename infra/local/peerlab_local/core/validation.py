@@ -23,7 +23,9 @@ How AWS answers (the wire names are the model's `locationName`s or lowerCamel me
   X") or `InvalidParameterValue` (EC2 API reference, "Error codes for the Amazon EC2 API": "MissingParameter: The
   request is missing a required parameter", "InvalidParameterValue: A value specified in a parameter is not valid,
   is unsupported, or cannot be used"); a MaxResults below its minimum reads "Value ( 1 ) for parameter maxResults
-  is invalid. Expecting a value greater than 5." (aws/aws-sdk-ruby#2575, quoting EC2).
+  is invalid. Expecting a value greater than 5." (aws/aws-sdk-ruby#2575, quoting EC2). The other messages' wording
+  is a judgement (MissingParameter's is the form of Amazon's query APIs, Exeu/Amazon-ECS-PHP-Library#32): clients
+  act on the code.
 
 Patterns: the models' are Java regular expressions (`\\p{L}`, `\\u0009`); they are matched whole with the `regex`
 module (pinned in requirements.txt), which reads both; a pattern it cannot compile is skipped, not guessed.
