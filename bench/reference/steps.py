@@ -19,7 +19,8 @@ region (accept, routes and teardown in a second scope, update-sg's cross-account
 other than "all"); resource conflicts (a VPC of the lab with another CIDR, a group of the same name not tagged
 for the lab, a subnet associated with another table); the AMI from the input or an arm64 instance type; the
 InsufficientInstanceCapacity and instance-profile retries of RunInstances; ping-test's diagnosis after a failed
-ping; teardown's sweep and backstop modes, `known_ids` and the quiet period after a failure.
+ping; create-vpc waiting while an endpoint of the same service is still deleting in the VPC; teardown's sweep and
+backstop modes, `known_ids`, the quiet period after a failure, and revoking rules one by one after a NotFound.
 
 Errors are raised as `StepError(error_type, message)`, the names the state machine matches (NotReady, ...)."""
 

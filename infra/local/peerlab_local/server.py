@@ -12,7 +12,7 @@ import urllib.parse
 import uuid
 
 from peerlab_local import inventory, ssm
-from peerlab_local.core import caller, faults
+from peerlab_local.core import caller, faults, validation
 from peerlab_local.core.config import REALISTIC
 from peerlab_local.core.world import LOCK, world
 from peerlab_local.ec2 import consistency, limits
@@ -75,6 +75,11 @@ class Middleware:
         self.calls.count(key.group(1) if key else "", service, action)
         if service == "ec2" and not self.limits.allow(action, params):
             return self._respond(start_response, *ec2_error("RequestLimitExceeded", "Request limit exceeded.", 503))
+        # what AWS refuses before serving (core/validation.py: the service models' constraints and the rules the
+        # service packages register), for the SSM calls answered here and those moto serves alike
+        invalid = validation.refusal(service, action, environ, body)
+        if invalid is not None:
+            return self._respond(start_response, *invalid)
         fault = None
         if service in ("ec2", "ssm") or (service == "lambda" and action == "Invoke"):
             fault = self.faults.draw(service, action or "?")
@@ -239,7 +244,8 @@ class Middleware:
 
     @staticmethod
     def _respond(start_response, status: int, headers: dict, body: bytes):
-        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 429: "Too Many Requests",
+        reason = {200: "OK", 400: "Bad Request", 403: "Forbidden", 404: "Not Found", 413: "Request Entity Too Large",
+                  429: "Too Many Requests",
                   500: "Internal Server Error", 503: "Service Unavailable"}.get(status, "")
         start_response(f"{status} {reason}", list(headers.items()) + [("Content-Length", str(len(body)))])
         return [body]

@@ -130,6 +130,19 @@ async fn ensure_endpoint(
             .ok_or_else(|| LabError::not_ready(format!("the {service} endpoint has no id yet")))?;
         return Ok((id.to_string(), endpoint_state(endpoint)));
     }
+    // An endpoint of the service with private DNS still deleting holds the service's DNS domain in the VPC: EC2
+    // refuses another with private DNS until it is deleted ("private-dns-enabled cannot be set because there is
+    // already a conflicting DNS domain", InvalidParameter: hashicorp/terraform-provider-aws#17535), so wait.
+    if let Some(old) = found
+        .vpc_endpoints()
+        .iter()
+        .find(|e| endpoint_state(e) == "deleting" && e.private_dns_enabled() != Some(false))
+    {
+        return Err(LabError::not_ready(format!(
+            "the {service} endpoint {} of {vpc_id} is still deleting: another with private DNS waits for it",
+            old.vpc_endpoint_id().unwrap_or("?")
+        )));
+    }
     let created = ctx
         .ec2
         .create_vpc_endpoint()

@@ -263,6 +263,48 @@ async fn create_vpc_a_launches_nothing_while_its_endpoints_are_pending() {
 }
 
 #[tokio::test]
+async fn create_vpc_a_waits_while_an_endpoint_of_the_service_is_still_deleting() {
+    // EC2 refuses a second endpoint with private DNS while the first is deleting (InvalidParameter, "conflicting
+    // DNS domain": hashicorp/terraform-provider-aws#17535): no create, NotReady until it is gone
+    let mut rules = new_side_a("pending");
+    rules[8] = mock!(Ec2::describe_vpc_endpoints).then_compute_output(|req| {
+        let ssm = req
+            .filters()
+            .iter()
+            .any(|f| f.values().iter().any(|v| v.ends_with(".ssm")));
+        let out = DescribeVpcEndpointsOutput::builder();
+        if ssm {
+            out.vpc_endpoints(
+                VpcEndpoint::builder()
+                    .vpc_endpoint_id("vpce-0old")
+                    .state("deleting".into())
+                    .private_dns_enabled(true)
+                    .build(),
+            )
+            .build()
+        } else {
+            out.build()
+        }
+    });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, &rules);
+    let err = handler(
+        event!("create-vpc/events/side-a.json"),
+        &clients(ec2, no_ssm()),
+        &with_profile(),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(
+        err,
+        LabError::NotReady(
+            "the ssm endpoint vpce-0old of vpc-0a is still deleting: another with private DNS waits for it".into()
+        )
+    );
+    // the ssmmessages endpoint was created; the ssm one was not
+    assert_eq!(rules[9].num_calls(), 1);
+}
+
+#[tokio::test]
 async fn create_vpc_a_subnet_associated_with_another_table_is_a_conflict() {
     let mut rules = new_side_a("pending");
     rules[11] = mock!(Ec2::describe_route_tables).then_compute_output(|req| {

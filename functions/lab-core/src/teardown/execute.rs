@@ -3,6 +3,9 @@
 //! it, and the VPC it holds, for the next pass; any other error fails the step.
 
 use std::collections::BTreeSet;
+use std::future::Future;
+
+use aws_sdk_ec2::types::IpPermission;
 
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 use futures::future::join_all;
@@ -43,6 +46,32 @@ where
     }
 }
 
+/// Revoke `rules` of a group in one call; when that answers NotFound and names several, each alone. AWS revokes
+/// all of a call's rules or none: "For a non-default VPC, if the values you specify do not match the existing
+/// rule's values, an InvalidPermission.NotFound client error is returned, and no rules are revoked"
+/// (RevokeSecurityGroupIngress API reference). So one rule gone already (another pass, a person) leaves the others
+/// in place, and the group they reference could not go; one by one, each gone rule is just gone.
+async fn revoke<F, Fut, T, E>(rules: &[IpPermission], what: &Deletion, send: F) -> Result<Outcome>
+where
+    F: Fn(Vec<IpPermission>) -> Fut,
+    Fut: Future<Output = std::result::Result<T, E>>,
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let all = outcome(send(rules.to_vec()).await, what)?;
+    if all != Outcome::Gone || rules.len() < 2 {
+        return Ok(all);
+    }
+    let mut result = Outcome::Gone;
+    for rule in rules {
+        match outcome(send(vec![rule.clone()]).await, what)? {
+            Outcome::Gone => {}
+            Outcome::Done => result = Outcome::Done,
+            Outcome::Later => return Ok(Outcome::Later),
+        }
+    }
+    Ok(result)
+}
+
 async fn apply(ec2: &aws_sdk_ec2::Client, deletion: &Deletion) -> Result<Outcome> {
     let d = deletion;
     match d {
@@ -60,22 +89,24 @@ async fn apply(ec2: &aws_sdk_ec2::Client, deletion: &Deletion) -> Result<Outcome
                 .await,
             d,
         ),
-        Deletion::RevokeIngress { group_id, rules } => outcome(
-            ec2.revoke_security_group_ingress()
-                .group_id(group_id)
-                .set_ip_permissions(Some(rules.clone()))
-                .send()
-                .await,
-            d,
-        ),
-        Deletion::RevokeEgress { group_id, rules } => outcome(
-            ec2.revoke_security_group_egress()
-                .group_id(group_id)
-                .set_ip_permissions(Some(rules.clone()))
-                .send()
-                .await,
-            d,
-        ),
+        Deletion::RevokeIngress { group_id, rules } => {
+            revoke(rules, d, |rules| {
+                ec2.revoke_security_group_ingress()
+                    .group_id(group_id)
+                    .set_ip_permissions(Some(rules))
+                    .send()
+            })
+            .await
+        }
+        Deletion::RevokeEgress { group_id, rules } => {
+            revoke(rules, d, |rules| {
+                ec2.revoke_security_group_egress()
+                    .group_id(group_id)
+                    .set_ip_permissions(Some(rules))
+                    .send()
+            })
+            .await
+        }
         Deletion::DeleteRoute {
             table_id,
             destination,

@@ -322,6 +322,50 @@ async fn execute_leaves_a_vpc_whose_group_is_still_in_use_and_deletes_the_other(
 }
 
 #[tokio::test]
+async fn execute_revokes_rules_one_by_one_when_one_of_several_is_gone() {
+    use aws_sdk_ec2::operation::revoke_security_group_ingress::RevokeSecurityGroupIngressOutput;
+    use aws_sdk_ec2::types::{IpPermission, UserIdGroupPair};
+    // AWS revokes a call's rules all or none (RevokeSecurityGroupIngress API reference: "an
+    // InvalidPermission.NotFound client error is returned, and no rules are revoked"): the rule still there is
+    // revoked alone, the one gone already answers NotFound alone
+    let rule = |port: i32| {
+        IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(port)
+            .to_port(port)
+            .user_id_group_pairs(UserIdGroupPair::builder().group_id("sg-b").build())
+            .build()
+    };
+    let both = mock!(Ec2::revoke_security_group_ingress)
+        .match_requests(|r| r.ip_permissions().len() == 2)
+        .then_error(fails(err_meta("InvalidPermission.NotFound")));
+    let gone = mock!(Ec2::revoke_security_group_ingress)
+        .match_requests(|r| {
+            r.ip_permissions().len() == 1 && r.ip_permissions()[0].from_port() == Some(22)
+        })
+        .then_error(fails(err_meta("InvalidPermission.NotFound")));
+    let there = mock!(Ec2::revoke_security_group_ingress)
+        .match_requests(|r| {
+            r.ip_permissions().len() == 1 && r.ip_permissions()[0].from_port() == Some(443)
+        })
+        .then_output(|| {
+            RevokeSecurityGroupIngressOutput::builder()
+                .r#return(true)
+                .build()
+        });
+    let ec2 = mock_client!(aws_sdk_ec2, RuleMode::MatchAny, [&both, &gone, &there]);
+    let plan = [Deletion::RevokeIngress {
+        group_id: "sg-a".into(),
+        rules: vec![rule(22), rule(443)],
+    }];
+    execute(&ec2, &plan).await.unwrap();
+    assert_eq!(
+        (both.num_calls(), gone.num_calls(), there.num_calls()),
+        (1, 1, 1)
+    );
+}
+
+#[tokio::test]
 async fn execute_fails_on_an_error_that_is_neither_gone_nor_not_yet() {
     let gone = mock!(Ec2::delete_subnet).then_error(fails(err_meta("InvalidSubnetID.NotFound")));
     let refused = mock!(Ec2::delete_vpc).then_error(fails(err_meta("UnauthorizedOperation")));

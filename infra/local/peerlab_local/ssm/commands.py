@@ -1,16 +1,32 @@
 """Run Command: SendCommand to the instances named (Online ones only), then each invocation is not visible for
 the delivery delay (InvocationDoesNotExist), InProgress while the script runs, then Success or Failed;
-GetCommandInvocation, ListCommands, ListCommandInvocations. A command belongs to its account and region."""
+GetCommandInvocation, ListCommands, ListCommandInvocations. A command belongs to its account and region.
+
+Output as AWS truncates it: GetCommandInvocation's StandardOutputContent is "The first 24,000 characters written by
+the plugin to stdout", StandardErrorContent "The first 8,000 characters written by the plugin to stderr"; a
+ListCommandInvocations plugin's Output at most 2,500 (SSM API reference; the service model's `max` of each member,
+read from it here).  Requests themselves are checked against the model before they get here (core/validation.py)."""
 
 from __future__ import annotations
 
 import time
 import uuid
 
+from moto.core.utils import get_service_model
+
 from peerlab_local.core.world import world
 from peerlab_local.ssm.backend import SsmBackend, SsmError
 from peerlab_local.ssm.documents import DOCUMENTS, run_script
 from peerlab_local.ssm.managed import instances_of, status
+
+
+def _limit(shape: str, member: str) -> int:
+    return int(get_service_model("ssm").shape_for(shape).members[member].metadata["max"])
+
+
+STDOUT_MAX = _limit("GetCommandInvocationResult", "StandardOutputContent")  # 24,000
+STDERR_MAX = _limit("GetCommandInvocationResult", "StandardErrorContent")  # 8,000
+PLUGIN_OUTPUT_MAX = _limit("CommandPlugin", "Output")  # 2,500
 
 
 def send_command(backend: SsmBackend, body: dict) -> dict:
@@ -103,7 +119,7 @@ def _invocation_view(backend: SsmBackend, command_id: str, instance_id: str, det
             "Status": state,
             "StatusDetails": state,
             "ResponseCode": inv["code"] if finished else -1,
-            "Output": inv["stdout"] if finished else "",
+            "Output": inv["stdout"][:PLUGIN_OUTPUT_MAX] if finished else "",
         }]
     return view
 
@@ -132,9 +148,9 @@ def get_command_invocation(backend: SsmBackend, body: dict) -> dict:
         "ExecutionEndDateTime": iso(inv["requested"] + elapsed) if finished else "",
         "Status": state,
         "StatusDetails": state,
-        "StandardOutputContent": inv["stdout"] if finished else "",
+        "StandardOutputContent": inv["stdout"][:STDOUT_MAX] if finished else "",
         "StandardOutputUrl": "",
-        "StandardErrorContent": inv["stderr"] if finished else "",
+        "StandardErrorContent": inv["stderr"][:STDERR_MAX] if finished else "",
         "StandardErrorUrl": "",
         "CloudWatchOutputConfig": {"CloudWatchLogGroupName": "", "CloudWatchOutputEnabled": False},
     }

@@ -164,8 +164,11 @@ ENDPOINT_MESSAGE = "The maximum number of VPC endpoints has been reached."
 
 
 def endpoint(ec2, vpc_id: str, service: str = "ssm", kind: str = "Interface") -> str:
+    # without private DNS: EC2 refuses a second interface endpoint of a service with private DNS (the default) in
+    # a VPC, "conflicting DNS domain" (ec2/requests.py); without it, many endpoints of one service are allowed
+    dns = {"PrivateDnsEnabled": False} if kind == "Interface" else {}
     return ec2.create_vpc_endpoint(VpcId=vpc_id, ServiceName=f"com.amazonaws.us-east-1.{service}",
-                                   VpcEndpointType=kind)["VpcEndpoint"]["VpcEndpointId"]
+                                   VpcEndpointType=kind, **dns)["VpcEndpoint"]["VpcEndpointId"]
 
 
 def refused_endpoint(ec2, vpc_id: str, service: str = "ssm") -> None:

@@ -104,3 +104,17 @@ def test_a_private_address_is_the_one_the_sources_routes_lead_to(start_local):
     assert unpeered.ip_b == peered.ip_b
     assert stats(peered.ping()) == (3, 3, 0)
     assert stats(unpeered.ping()) == (3, 0, 100)
+
+
+def test_long_output_is_truncated_as_ssm_truncates_it(aws):
+    """SSM API reference (and the service model's `max`): GetCommandInvocation's StandardOutputContent is "The first
+    24,000 characters written by the plugin to stdout"; ListCommandInvocations' plugin Output at most 2,500. 600
+    replies print some 36,000 characters; moto's SSM (and the local one before) returned them all."""
+    lab = ready_lab(aws).peering().routes().open_b()
+    result = lab.ping(command=f"ping -c 600 -i 0.2 {lab.ip_b}")
+    assert result["Status"] == "Success"
+    out = result["StandardOutputContent"]
+    assert len(out) == 24000
+    assert out.startswith(f"PING {lab.ip_b}") and "packets transmitted" not in out  # the first 24,000: no summary
+    listed = lab.ssm.list_command_invocations(CommandId=result["CommandId"], Details=True)["CommandInvocations"]
+    assert len(listed[0]["CommandPlugins"][0]["Output"]) == 2500
