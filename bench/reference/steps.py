@@ -224,11 +224,12 @@ def create_vpc(event: dict) -> dict:
     endpoints = []  # (id, state)
     region = ec2.meta.region_name
     if side == "a":
-        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
-        ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
         https, rules = ensure_group(f"peerlab-{lab['lab_id']}-ssm-endpoints",
                                     "peerlab: HTTPS from the VPC to the SSM interface endpoints", "SsmEndpoints")
         if not any(r.get("FromPort") == 443 for r in rules):
+            # ssm_access.rs: the DNS attributes just before the group's rule, so a group with it means they are on
+            ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsSupport={"Value": True})
+            ec2.modify_vpc_attribute(VpcId=vpc_id, EnableDnsHostnames={"Value": True})
             try:
                 ec2.authorize_security_group_ingress(GroupId=https, IpPermissions=[{
                     "IpProtocol": "tcp", "FromPort": 443, "ToPort": 443,

@@ -27,17 +27,6 @@ pub fn endpoint_group_name(lab_id: &str) -> String {
     format!("peerlab-{lab_id}-ssm-endpoints")
 }
 
-/// What the endpoints need before they are created, both at once: the VPC's DNS attributes (private DNS) and
-/// their group admitting HTTPS from the VPC. Returns the group's id.
-pub(super) async fn prepare(ctx: &Ctx<'_>, vpc_id: &str, cidr: &str) -> Result<String> {
-    let (dns, group) = tokio::join!(
-        dns_attributes(ctx, vpc_id),
-        endpoint_group(ctx, vpc_id, cidr)
-    );
-    dns?;
-    group
-}
-
 /// Private DNS of interface endpoints needs both attributes: one per call, as the API requires, support before
 /// hostnames (EC2 refuses hostnames without support).
 async fn dns_attributes(ctx: &Ctx<'_>, vpc_id: &str) -> Result<()> {
@@ -55,7 +44,9 @@ async fn dns_attributes(ctx: &Ctx<'_>, vpc_id: &str) -> Result<()> {
     Ok(())
 }
 
-async fn endpoint_group(ctx: &Ctx<'_>, vpc_id: &str, cidr: &str) -> Result<String> {
+/// What the endpoints need before they are created: their group admitting HTTPS from the VPC and the VPC's DNS
+/// attributes (private DNS). Returns the group's id.
+pub(super) async fn prepare(ctx: &Ctx<'_>, vpc_id: &str, cidr: &str) -> Result<String> {
     let (group_id, rules) = network::ensure_group(
         ctx,
         vpc_id,
@@ -65,8 +56,13 @@ async fn endpoint_group(ctx: &Ctx<'_>, vpc_id: &str, cidr: &str) -> Result<Strin
     )
     .await?;
     // Added whenever the group lacks it, not only when this call created the group: the create may have
-    // succeeded in an earlier attempt whose AuthorizeSecurityGroupIngress met a group not visible yet.
+    // succeeded in an earlier attempt whose AuthorizeSecurityGroupIngress met a group not visible yet. The DNS
+    // attributes go just before it, so a group with its rule means they are on: an attempt of a lab already
+    // prepared (every 5 s while its endpoints are pending) makes no ModifyVpcAttribute, a mutating call (bucket 50,
+    // refill 5/s per account: EC2 API reference, "Request throttling") that 50 labs polling would otherwise call
+    // 20 times a second.
     if !rules.iter().any(|r| r.from_port() == Some(443)) {
+        dns_attributes(ctx, vpc_id).await?;
         let rule = IpPermission::builder()
             .ip_protocol("tcp")
             .from_port(443)

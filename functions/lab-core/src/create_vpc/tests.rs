@@ -109,6 +109,8 @@ async fn create_vpc_rerun_finds_everything_and_creates_nothing() {
     );
     // only look-ups: no rule for any Create*/RunInstances exists, so a create would have failed the test
     assert_eq!(rules[0].num_calls(), 1);
+    // the endpoint group has its HTTPS rule, so the DNS attributes were turned on before it: not again
+    assert_eq!(rules[4].num_calls(), 0);
 }
 
 #[tokio::test]
@@ -260,6 +262,8 @@ async fn create_vpc_a_launches_nothing_while_its_endpoints_are_pending() {
     // the lab's own route table, tagged and with a ClientToken, associated with the subnet
     assert_eq!(rules[12].num_calls(), 1);
     assert_eq!(rules[13].num_calls(), 1);
+    // a new endpoint group: both DNS attributes turned on (support, then hostnames) before its HTTPS rule
+    assert_eq!(rules[7].num_calls(), 2);
 }
 
 #[tokio::test]
