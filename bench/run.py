@@ -429,10 +429,11 @@ def end_to_end(bins: Path, work: Path, scale: float, cli: Path, check_scale_1: b
 
 # ---- 4. workshop scale -----------------------------------------------------------------------------------------
 
-def rate_bound(calls_made: dict[str, int], labs: int, critical_s: float) -> dict:
+def rate_bound(calls_made: dict[str, int], labs: int, critical_s: float, scale: float = 1.0) -> dict:
     """The fastest the `labs` labs of a run could all have finished under the EC2 token buckets, given the calls
     they made (every caller's, `/peerlab/calls` after the run): for each action, the time its bucket needs to serve
-    them (after its burst), at least the critical path; labs/minute from that.
+    them (after its burst; AWS seconds, x `scale` here, as the local AWS refills its buckets: ec2/limits.py), at
+    least the critical path (`critical_s`, already at the scale); labs/minute from that.
 
     The calls the run made, not one lab's times `labs`: how often a lab polls depends on the load (at x0.02 a
     function's unscaled run time outlasts a scaled retry interval, so a lab under load makes fewer polls), and one
@@ -445,10 +446,10 @@ def rate_bound(calls_made: dict[str, int], labs: int, critical_s: float) -> dict
         if service != "ec2":
             continue
         size, refill = REQUEST_BUCKETS[category(name)]
-        seconds = max(0.0, (n - size) / refill)
+        seconds = max(0.0, (n - size) / refill) * scale
         if name in RESOURCE_BUCKETS:
             r_size, r_refill = RESOURCE_BUCKETS[name]
-            seconds = max(seconds, (n - r_size) / r_refill)  # one instance per call in this workflow
+            seconds = max(seconds, (n - r_size) / r_refill * scale)  # one instance per call in this workflow
         if seconds > worst:
             worst, limiting = seconds, name
     total = max(worst, critical_s)
@@ -474,7 +475,7 @@ def workshop(bins: Path, work: Path, scale: float, sizes: list[int], critical_s:
             leaked = len(aws.get("/peerlab/resources")["resources"])
         finally:
             aws.stop()
-        bound = rate_bound(made, count, critical_s)
+        bound = rate_bound(made, count, critical_s, scale)
         rows.append({**result, "leaked": leaked, "throttled": sum(calls["throttled"].values()),
                      "ec2_calls": sum(n for action, n in made.items() if action.startswith("ec2:")),
                      "bound_labs_per_minute": bound["labs_per_minute"], "limited_by": bound["limited_by"],
@@ -530,9 +531,9 @@ def markdown(r: dict) -> str:
                      f"{fmt(w['bound_labs_per_minute'])} | {w['limited_by']} | {fmt(w['ratio_to_bound'], 2)} | "
                      f"{len(w['failures'])} | {w['leaked']} | {w.get('ec2_calls', '–')} | {w['throttled']} |")
     if r["workshop"]:
-        lines += ["", "The bound: the time EC2's token buckets (AWS's default sizes and refill rates, "
-                  "infra/local/peerlab_local/ec2/limits.py) need to serve the EC2 calls the run made, after their "
-                  "bursts, or the critical path if that is longer."]
+        lines += ["", "The bound: the time EC2's token buckets (AWS's default sizes and refill rates per AWS second, "
+                  "infra/local/peerlab_local/ec2/limits.py, at the run's time scale) need to serve the EC2 calls the "
+                  "run made, after their bursts, or the critical path if that is longer."]
     unthrottled = [w for w in r["workshop"] if w["throttled"] == 0 and w["limited_by"] != "critical path"]
     if unthrottled:
         sizes = ", ".join(str(w["labs"]) for w in unthrottled)

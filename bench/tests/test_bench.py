@@ -76,6 +76,10 @@ def test_the_rate_bound_is_the_slowest_bucket_or_the_critical_path():
     # the calls the labs made, not one lab's times 50: with 200 describes (5 s) CreateVpc's 10 s bound
     fewer = run.rate_bound({**fifty, "ec2:DescribeVpcs": 200}, 50, critical_s=5.0)
     assert fewer["limited_by"] == "CreateVpc" and fewer["seconds"] == 10.0
+    # at x0.02 the buckets refill per AWS second: 20 AWS seconds are 0.4 s here, under a 1 s critical path
+    scaled = run.rate_bound(fifty, 50, critical_s=1.0, scale=0.02)
+    assert scaled["limited_by"] == "critical path" and scaled["seconds"] == 1.0
+    assert run.rate_bound(fifty, 50, critical_s=0.1, scale=0.02)["seconds"] == 20.0 * 0.02
 
 
 def test_the_readme_section_is_replaced_between_its_markers(tmp_path, monkeypatch):

@@ -45,7 +45,7 @@ class Middleware:
         self.app = app
         cfg = world().config
         self.faults = faults.Faults(cfg.fault_rate, cfg.seed, cfg.fault_kinds)
-        self.limits = limits.RateLimits(cfg.ec2_rate_limits)
+        self.limits = limits.RateLimits(cfg.ec2_rate_limits, time_scale=cfg.time_scale)
         self.calls = limits.Calls()
 
     def __call__(self, environ, start_response):

@@ -4,12 +4,21 @@ AWS throttles EC2 per account and region with token buckets, one per API action 
 Amazon EC2 API", EC2 developer guide): each request takes a token from its action's bucket, which refills at a
 fixed rate up to its size; RunInstances and TerminateInstances also take one token per instance from a resource
 bucket. Modelled here with the guide's default category figures (a request over the limit is RequestLimitExceeded,
-HTTP 503), real time (not scaled by --time-scale):
+HTTP 503), per second of AWS time:
 
     non-mutating (Describe*, Get*)   bucket 100, refill 20/s
     mutating (everything else)       bucket  50, refill  5/s
     RunInstances, resource tokens    bucket 1000, refill 2 instances/s
     TerminateInstances, resource     bucket 1000, refill 20 instances/s
+
+In AWS time, as every other wait here: a bucket refills its rate ÷ --time-scale per real second (at x0.02, 250
+mutating tokens a second). The workflow recovers from throttling in AWS time too: Step Functions' Retry intervals
+(1-20 s, 51 s in all, for Throttled) run ÷ the time scale (stepfunctions/timing.py), and a lab polls at AWS's
+intervals per AWS second. Refilled in real time, the buckets would see a class at x0.02 make 50 times the calls per
+second it makes on AWS and give its retries a fiftieth of the tokens AWS gives in the same wait: the 50-lab bench
+(2026-12-08) failed 34 labs Throttled that way, an error AWS would not raise. What stays real time: the calls
+within one invocation, so a burst larger than a bucket is still refused at once, as on AWS. At --time-scale 1 the
+buckets are AWS's; at 0 they never run dry (every wait is then 1 ms).
 
 Not modelled: the guide's per-action exceptions and account-specific increases.
 """
@@ -17,6 +26,7 @@ Not modelled: the guide's per-action exceptions and account-specific increases.
 from __future__ import annotations
 
 import contextlib
+import math
 import threading
 import time
 from collections import Counter
@@ -30,13 +40,19 @@ def category(action: str) -> str:
 
 
 class Bucket:
+    """`refill` tokens per second of `clock` (real seconds: RateLimits gives it AWS's rate ÷ the time scale)."""
+
     def __init__(self, size: float, refill: float, clock=time.monotonic):
         self.size, self.refill, self.clock = size, refill, clock
         self.tokens, self.at = size, clock()
 
+    def level(self, now: float) -> float:
+        elapsed = now - self.at
+        return min(self.size, self.tokens + elapsed * self.refill) if elapsed > 0 else self.tokens
+
     def take(self, n: float = 1.0) -> bool:
         now = self.clock()
-        self.tokens = min(self.size, self.tokens + (now - self.at) * self.refill)
+        self.tokens = self.level(now)
         self.at = now
         if self.tokens >= n:
             self.tokens -= n
@@ -47,15 +63,17 @@ class Bucket:
 class RateLimits:
     """Per-action request buckets plus the resource buckets; `allow` says whether a call may go through."""
 
-    def __init__(self, enabled: bool, clock=time.monotonic):
+    def __init__(self, enabled: bool, clock=time.monotonic, time_scale: float = 1.0):
         self.enabled, self.clock = enabled, clock
+        # AWS seconds per real second (see the module's docstring); at 0 every refill is at once
+        self.speed = 1.0 / time_scale if time_scale > 0 else math.inf
         self.buckets: dict[str, Bucket] = {}
         self.throttled: Counter = Counter()
         self._lock = threading.Lock()
 
     def _bucket(self, key: str, size: float, refill: float) -> Bucket:
         if key not in self.buckets:
-            self.buckets[key] = Bucket(size, refill, self.clock)
+            self.buckets[key] = Bucket(size, refill * self.speed, self.clock)
         return self.buckets[key]
 
     def allow(self, action: str, params: dict[str, list[str]]) -> bool:
@@ -83,8 +101,7 @@ class RateLimits:
 
 
 def _has(bucket: Bucket, n: float) -> bool:
-    now = bucket.clock()
-    return min(bucket.size, bucket.tokens + (now - bucket.at) * bucket.refill) >= n
+    return bucket.level(bucket.clock()) >= n
 
 
 class Calls:

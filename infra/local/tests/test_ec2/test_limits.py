@@ -51,6 +51,24 @@ def test_run_instances_also_spends_one_resource_token_per_instance():
     assert not RateLimits(False).buckets  # off: nothing is tracked
 
 
+def test_buckets_refill_in_aws_time_as_every_wait_here():
+    """At --time-scale 0.5 a real second is two AWS seconds: twice AWS's refill per real second, the same size."""
+    clock = Clock()
+    limits = RateLimits(True, clock, time_scale=0.5)
+    assert sum(limits.allow("CreateVpc", {}) for _ in range(60)) == 50  # the burst is AWS's
+    clock.now = 1.0
+    assert sum(limits.allow("CreateVpc", {}) for _ in range(20)) == 10  # 5/s for 2 AWS seconds
+    # x0.02: 250 a real second; at 0 every wait is 1 ms, and the buckets never run dry after the first burst
+    fast = RateLimits(True, clock, time_scale=0.02)
+    assert sum(fast.allow("CreateVpc", {}) for _ in range(60)) == 50
+    clock.now = 1.5  # 0.5 s: full again (125 tokens, the size 50)
+    assert sum(fast.allow("CreateVpc", {}) for _ in range(60)) == 50
+    instant = RateLimits(True, clock, time_scale=0)
+    assert sum(instant.allow("DescribeVpcs", {}) for _ in range(150)) == 100
+    clock.now = 1.501
+    assert sum(instant.allow("DescribeVpcs", {}) for _ in range(150)) == 100
+
+
 def test_the_server_throttles_with_the_flag_and_counts_calls_by_key(start_local):
     aws = start_local("--ec2-rate-limits", *MANY_VPCS)
     once = boto3.session.Config(retries={"total_max_attempts": 1, "mode": "standard"})
